@@ -1,0 +1,17 @@
+import Foundation
+
+/// The bundled data files of `Schemas/`: code tables, routing rules, divisions, JSON Schemas.
+public enum BundledSchemas {
+    /// The URL of a bundled file such as `"routing.json"`, or nil when it is not bundled.
+    public static func url(_ fileName: String) -> URL? {
+        Bundle.module.url(forResource: fileName, withExtension: nil)
+    }
+
+    /// The bytes of a bundled file. A missing bundled file is a build defect, so it traps.
+    public static func data(_ fileName: String) -> Data {
+        guard let url = url(fileName), let data = try? Data(contentsOf: url) else {
+            fatalError("bundled schema file \(fileName) is missing from the build")
+        }
+        return data
+    }
+}
