@@ -50,6 +50,11 @@ let package = Package(
             "PermitVerify", "PermitRender",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "permit-bench", dependencies: [
+            "PermitModel", "PermitSeal", "PermitRouting", "PermitStore", "PermitWorkflow",
+            "PermitVerify", "PermitRender",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
 
         .testTarget(name: "PermitModelTests", dependencies: ["PermitModel"]),
         .testTarget(name: "PermitSealTests", dependencies: ["PermitSeal", "PermitModel"]),

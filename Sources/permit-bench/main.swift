@@ -1,0 +1,15 @@
+// Benchmarks, run by `scripts/bench NAME` in release mode. Each reports its throughput as a
+// ratio to a reference measured in the same run, because these machines are noisy.
+import Foundation
+
+let benches: [String: () throws -> Void] = [
+    "seal": runSealBench,
+    "render": runRenderBench,
+]
+
+let name = CommandLine.arguments.dropFirst().first ?? ""
+guard let bench = benches[name] else {
+    FileHandle.standardError.write(Data("usage: permit-bench \(benches.keys.sorted().joined(separator: "|"))\n".utf8))
+    exit(2)
+}
+try bench()
