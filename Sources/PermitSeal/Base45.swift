@@ -1,0 +1,80 @@
+/// Base45 (RFC 9285): the QR-alphanumeric-friendly encoding of the `FP1:` text.
+public enum Base45 {
+    /// The alphabet, in value order. It includes the space character.
+    public static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:".utf8)
+
+    private static let values: [Int8] = {
+        var table = [Int8](repeating: -1, count: 256)
+        for (i, c) in alphabet.enumerated() { table[Int(c)] = Int8(i) }
+        return table
+    }()
+
+    /// Why a text is not valid Base45.
+    public struct DecodingError: Error, Hashable, Sendable, CustomStringConvertible {
+        public enum Kind: String, Sendable { case invalidCharacter, danglingCharacter, valueTooLarge }
+        public var kind: Kind
+        /// Offset of the offending character in the text's UTF-8 bytes.
+        public var offset: Int
+        public var description: String {
+            switch kind {
+            case .invalidCharacter: return "character at offset \(offset) is outside the Base45 alphabet"
+            case .danglingCharacter: return "a single character is left over at offset \(offset); Base45 groups are 2 or 3 characters"
+            case .valueTooLarge: return "the group at offset \(offset) decodes to more than its bytes can hold"
+            }
+        }
+    }
+
+    public static func encode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count / 2 * 3 + 2)
+        var iterator = bytes.makeIterator()
+        while let a = iterator.next() {
+            if let b = iterator.next() {
+                var n = Int(a) << 8 | Int(b)
+                out.append(alphabet[n % 45]); n /= 45
+                out.append(alphabet[n % 45]); n /= 45
+                out.append(alphabet[n])
+            } else {
+                let n = Int(a)
+                out.append(alphabet[n % 45])
+                out.append(alphabet[n / 45])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) throws(DecodingError) -> [UInt8] {
+        try decode(Array(text.utf8))
+    }
+
+    /// Decodes Base45 given as the UTF-8 bytes of the text.
+    public static func decode<C: RandomAccessCollection>(_ chars: C) throws(DecodingError) -> [UInt8] where C.Element == UInt8, C.Index == Int {
+        let count = chars.count
+        if count % 3 == 1 { throw DecodingError(kind: .danglingCharacter, offset: count - 1) }
+        var out = [UInt8]()
+        out.reserveCapacity(count / 3 * 2 + 1)
+        let base = chars.startIndex
+        var i = 0
+        while i < count {
+            let groupLength = min(3, count - i)
+            var n = 0
+            var factor = 1
+            for j in 0..<groupLength {
+                let v = values[Int(chars[base + i + j])]
+                if v < 0 { throw DecodingError(kind: .invalidCharacter, offset: i + j) }
+                n += Int(v) * factor
+                factor *= 45
+            }
+            if groupLength == 3 {
+                guard n <= 0xffff else { throw DecodingError(kind: .valueTooLarge, offset: i) }
+                out.append(UInt8(n >> 8))
+                out.append(UInt8(n & 0xff))
+            } else {
+                guard n <= 0xff else { throw DecodingError(kind: .valueTooLarge, offset: i) }
+                out.append(UInt8(n))
+            }
+            i += groupLength
+        }
+        return out
+    }
+}

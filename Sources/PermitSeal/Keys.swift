@@ -1,0 +1,311 @@
+import Crypto
+import PermitModel
+import Foundation
+
+/// The signature algorithms an issuer may hold keys for.
+public enum KeyAlgorithm: String, Codable, Sendable, CaseIterable {
+    /// EdDSA with Ed25519 keys: what issuers write.
+    case edDSA = "EdDSA"
+    /// ECDSA on P-256 with SHA-256, signatures as raw r‖s.
+    case es256 = "ES256"
+
+    /// The COSE `alg` value an issuer writes.
+    public var coseAlgorithm: Int64 { self == .edDSA ? -8 : -7 }
+
+    /// The algorithm named by a COSE `alg` value, accepting RFC 9864's fully specified
+    /// identifiers (-19 Ed25519, -9 ESP256) as -8 and -7.
+    public init?(coseAlgorithm alg: Int64) {
+        switch alg {
+        case -8, -19: self = .edDSA
+        case -7, -9: self = .es256
+        default: return nil
+        }
+    }
+
+    /// Parses the names a user types: EdDSA, Ed25519, ES256, P-256 (any case).
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "eddsa", "ed25519": self = .edDSA
+        case "es256", "p-256", "p256", "ecdsa": self = .es256
+        default: return nil
+        }
+    }
+}
+
+/// Why a key could not be read, made or used.
+public struct KeyError: Error, Hashable, Sendable, CustomStringConvertible, ProblemConvertible {
+    public enum Code: String, Sendable {
+        case unreadable, notAKey, unsupportedKey, insecurePermissions, alreadyExists, writeFailed
+    }
+    public var code: Code
+    public var path: String?
+    public var detail: String
+    public var description: String { path.map { "\($0): \(detail)" } ?? detail }
+    public var problems: [Problem] {
+        [Problem(code: "key.\(code.rawValue)", message: description, field: path == nil ? nil : "key", value: path, rule: nil)]
+    }
+}
+
+/// A public key that can check signatures, identified by its kid.
+public struct PublicKey: Hashable, Sendable {
+    public let algorithm: KeyAlgorithm
+    /// DER SubjectPublicKeyInfo; P-256 keys use the uncompressed point.
+    public let spki: [UInt8]
+    /// The first 8 bytes of SHA-256 over `spki`.
+    public let kid: [UInt8]
+    private let key: Key
+
+    private enum Key: @unchecked Sendable {
+        case ed25519(Curve25519.Signing.PublicKey)
+        case p256(P256.Signing.PublicKey)
+    }
+
+    public static func == (a: PublicKey, b: PublicKey) -> Bool { a.spki == b.spki }
+    public func hash(into hasher: inout Hasher) { hasher.combine(spki) }
+
+    init(ed25519 key: Curve25519.Signing.PublicKey) {
+        algorithm = .edDSA
+        spki = DERPrefix.ed25519SPKI + Array(key.rawRepresentation)
+        kid = PublicKey.kid(of: spki)
+        self.key = .ed25519(key)
+    }
+
+    init(p256 key: P256.Signing.PublicKey) {
+        algorithm = .es256
+        spki = Array(key.derRepresentation)
+        kid = PublicKey.kid(of: spki)
+        self.key = .p256(key)
+    }
+
+    /// The kid rule of the payload spec: the first 8 bytes of SHA-256 of the DER SPKI.
+    public static func kid(of spki: [UInt8]) -> [UInt8] {
+        Array(SHA256.hash(data: spki).prefix(8))
+    }
+
+    /// Reads a DER SubjectPublicKeyInfo for an Ed25519 or P-256 key.
+    public init(spki der: [UInt8]) throws(KeyError) {
+        if der.count == DERPrefix.ed25519SPKI.count + 32, der.starts(with: DERPrefix.ed25519SPKI) {
+            guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: der.suffix(32)) else {
+                throw KeyError(code: .notAKey, detail: "not a valid Ed25519 public key")
+            }
+            self.init(ed25519: key)
+            return
+        }
+        if let key = try? P256.Signing.PublicKey(derRepresentation: der) {
+            // Re-encode so that the kid always covers the uncompressed point.
+            self.init(p256: key)
+            return
+        }
+        throw KeyError(code: .unsupportedKey, detail: "not an Ed25519 or P-256 SubjectPublicKeyInfo")
+    }
+
+    /// Reads an SPKI public key from PEM ("PUBLIC KEY") or DER bytes.
+    public init(pemOrDER data: [UInt8]) throws(KeyError) {
+        if let pem = PEM.decode(data, label: "PUBLIC KEY") {
+            try self.init(spki: pem)
+        } else {
+            try self.init(spki: data)
+        }
+    }
+
+    /// Reads a public key file (PEM or DER SPKI). A private key file gives its public key.
+    public static func load(path: String) throws(KeyError) -> PublicKey {
+        let data = try KeyFile.read(path: path)
+        if PEM.decode(data, label: "PRIVATE KEY") != nil {
+            return try PrivateKey.load(path: path).publicKey
+        }
+        do {
+            return try PublicKey(pemOrDER: data)
+        } catch {
+            throw KeyError(code: error.code, path: path, detail: error.detail)
+        }
+    }
+
+    /// Whether `signature` (raw r‖s for ES256) is valid over `message`.
+    public func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
+        switch key {
+        case .ed25519(let k):
+            return k.isValidSignature(signature, for: message)
+        case .p256(let k):
+            guard let sig = try? P256.Signing.ECDSASignature(rawRepresentation: signature) else { return false }
+            return k.isValidSignature(sig, for: message)
+        }
+    }
+
+    /// The SPKI as padded standard base64, as the trust list writes it.
+    public var base64: String { Data(spki).base64EncodedString() }
+
+    /// The SPKI in PEM.
+    public var pem: String { PEM.encode(spki, label: "PUBLIC KEY") }
+
+    public var kidHex: String { Hex.encode(kid) }
+}
+
+/// A private signing key. It is never printed, logged or put in `--json`.
+public struct PrivateKey: Sendable {
+    public let publicKey: PublicKey
+    private let key: Key
+
+    private enum Key: @unchecked Sendable {
+        case ed25519(Curve25519.Signing.PrivateKey)
+        case p256(P256.Signing.PrivateKey)
+    }
+
+    public var algorithm: KeyAlgorithm { publicKey.algorithm }
+
+    /// A new random key.
+    public static func generate(_ algorithm: KeyAlgorithm) -> PrivateKey {
+        switch algorithm {
+        case .edDSA: return PrivateKey(ed25519: Curve25519.Signing.PrivateKey())
+        case .es256: return PrivateKey(p256: P256.Signing.PrivateKey())
+        }
+    }
+
+    init(ed25519 key: Curve25519.Signing.PrivateKey) {
+        self.key = .ed25519(key)
+        publicKey = PublicKey(ed25519: key.publicKey)
+    }
+
+    init(p256 key: P256.Signing.PrivateKey) {
+        self.key = .p256(key)
+        publicKey = PublicKey(p256: key.publicKey)
+    }
+
+    /// An Ed25519 key from its 32-byte seed (RFC 8032's private key), for test vectors.
+    public init(ed25519Seed seed: [UInt8]) throws(KeyError) {
+        guard let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed) else {
+            throw KeyError(code: .notAKey, detail: "an Ed25519 seed is 32 bytes")
+        }
+        self.init(ed25519: key)
+    }
+
+    /// A P-256 key from its 32-byte scalar, for test vectors.
+    public init(p256Scalar d: [UInt8]) throws(KeyError) {
+        guard let key = try? P256.Signing.PrivateKey(rawRepresentation: d) else {
+            throw KeyError(code: .notAKey, detail: "not a valid P-256 private scalar")
+        }
+        self.init(p256: key)
+    }
+
+    /// The signature over `message`: 64 bytes for both algorithms (ES256 as raw r‖s).
+    public func sign(_ message: [UInt8]) -> [UInt8] {
+        switch key {
+        case .ed25519(let k):
+            // BoringSSL's Ed25519 signing does not fail for a valid key.
+            return Array(try! k.signature(for: message))
+        case .p256(let k):
+            return Array(try! k.signature(for: message).rawRepresentation)
+        }
+    }
+
+    /// PKCS#8 DER.
+    var pkcs8: [UInt8] {
+        switch key {
+        case .ed25519(let k): return DERPrefix.ed25519PKCS8 + Array(k.rawRepresentation)
+        case .p256(let k): return Array(k.derRepresentation)
+        }
+    }
+
+    /// PKCS#8 PEM ("PRIVATE KEY").
+    public var pkcs8PEM: String { PEM.encode(pkcs8, label: "PRIVATE KEY") }
+
+    /// Reads a PKCS#8 key (PEM or DER).
+    public init(pkcs8 data: [UInt8]) throws(KeyError) {
+        let der = PEM.decode(data, label: "PRIVATE KEY") ?? data
+        if der.count == DERPrefix.ed25519PKCS8.count + 32, der.starts(with: DERPrefix.ed25519PKCS8) {
+            try self.init(ed25519Seed: Array(der.suffix(32)))
+            return
+        }
+        if let key = try? P256.Signing.PrivateKey(derRepresentation: der) {
+            self.init(p256: key)
+            return
+        }
+        throw KeyError(code: .unsupportedKey, detail: "not a PKCS#8 Ed25519 or P-256 private key")
+    }
+
+    /// Writes the key as PKCS#8 PEM to a new file created with mode 0600. An existing file is
+    /// not overwritten unless `overwrite` is set (and then it is replaced, still 0600).
+    public func save(path: String, overwrite: Bool = false) throws(KeyError) {
+        try KeyFile.writeSecret(Array(pkcs8PEM.utf8), path: path, overwrite: overwrite)
+    }
+
+    /// Reads a private key file, refusing one that its group or others can read or write.
+    public static func load(path: String) throws(KeyError) -> PrivateKey {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw KeyError(code: .unreadable, path: path, detail: "cannot read the key file (\(String(cString: strerror(errno))))")
+        }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            throw KeyError(code: .insecurePermissions, path: path,
+                           detail: "private key file has mode \(String(mode, radix: 8)); it must not be readable by others (chmod 600)")
+        }
+        let data = try KeyFile.read(path: path)
+        do {
+            return try PrivateKey(pkcs8: data)
+        } catch {
+            throw KeyError(code: error.code, path: path, detail: error.detail)
+        }
+    }
+}
+
+/// Fixed DER prefixes for Ed25519 keys (RFC 8410).
+enum DERPrefix {
+    static let ed25519SPKI: [UInt8] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]
+    static let ed25519PKCS8: [UInt8] = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]
+}
+
+/// PEM armour (RFC 7468).
+public enum PEM {
+    public static func encode(_ der: [UInt8], label: String) -> String {
+        let b64 = Data(der).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+        return "-----BEGIN \(label)-----\n\(b64)\n-----END \(label)-----\n"
+    }
+
+    /// The DER inside the first PEM block with `label`, or nil if there is none.
+    public static func decode(_ data: [UInt8], label: String) -> [UInt8]? {
+        guard let text = String(validating: data, as: UTF8.self),
+              let begin = text.range(of: "-----BEGIN \(label)-----"),
+              let end = text.range(of: "-----END \(label)-----", range: begin.upperBound..<text.endIndex)
+        else { return nil }
+        let body = text[begin.upperBound..<end.lowerBound].filter { !$0.isWhitespace }
+        return Data(base64Encoded: String(body)).map { Array($0) }
+    }
+}
+
+/// File access for key material.
+enum KeyFile {
+    static func read(path: String) throws(KeyError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw KeyError(code: .unreadable, path: path, detail: "cannot read the key file")
+        }
+        return Array(data)
+    }
+
+    /// Creates the file with mode 0600 from the start, so the secret is never readable by others.
+    static func writeSecret(_ bytes: [UInt8], path: String, overwrite: Bool) throws(KeyError) {
+        if overwrite { unlink(path) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            let reason = errno == EEXIST ? "the file exists already; refusing to overwrite a key" : String(cString: strerror(errno))
+            throw KeyError(code: errno == EEXIST ? .alreadyExists : .writeFailed, path: path, detail: reason)
+        }
+        defer { close(fd) }
+        fchmod(fd, 0o600)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else {
+            throw KeyError(code: .writeFailed, path: path, detail: "could not write the key file")
+        }
+    }
+}
+
+/// SHA-256, for kids, revocation hashes and the audit chain.
+public enum Hashing {
+    public static func sha256<D: DataProtocol>(_ data: D) -> [UInt8] {
+        Array(SHA256.hash(data: data))
+    }
+
+    public static func sha256Hex<D: DataProtocol>(_ data: D) -> String {
+        Hex.encode(sha256(data))
+    }
+}
