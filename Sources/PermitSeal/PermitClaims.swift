@@ -160,7 +160,7 @@ extension PermitClaims {
     }
 
     public init(_ item: CBOR) throws(ClaimsError) {
-        let m = try ClaimReader(item, field: "claims")
+        let m = try ClaimReader(item, field: "")
         issuer = try m.text(1, "iss")
         guard issuer.utf8.count == 6, issuer.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
             throw ClaimsError(field: "iss", detail: "\"\(issuer)\" is not a 6-digit division code")
@@ -280,11 +280,13 @@ struct ClaimReader {
 
     init(_ item: CBOR, field: String) throws(ClaimsError) {
         guard case .map(let pairs) = item else {
-            throw ClaimsError(field: field, detail: "expected a map, found \(item.typeName)")
+            throw ClaimsError(field: field.isEmpty ? "claims" : field, detail: "expected a map, found \(item.typeName)")
         }
         self.pairs = pairs
         self.field = field
     }
+
+    func path(_ name: String) -> String { field.isEmpty ? name : "\(field).\(name)" }
 
     func optional(_ key: Int64) -> CBOR? {
         let k = CBOR.int(key)
@@ -293,7 +295,7 @@ struct ClaimReader {
     }
 
     func required(_ key: Int64, _ name: String) throws(ClaimsError) -> CBOR {
-        guard let v = optional(key) else { throw ClaimsError(field: "\(field).\(name)", detail: "missing (key \(key))") }
+        guard let v = optional(key) else { throw ClaimsError(field: path(name), detail: "missing (key \(key))") }
         return v
     }
 
@@ -308,28 +310,28 @@ struct ClaimReader {
     }
 
     private func checkText(_ v: CBOR, _ name: String, max: Int?) throws(ClaimsError) -> String {
-        guard case .text(let s) = v else { throw ClaimsError(field: "\(field).\(name)", detail: "expected text, found \(v.typeName)") }
+        guard case .text(let s) = v else { throw ClaimsError(field: path(name), detail: "expected text, found \(v.typeName)") }
         if let max, s.unicodeScalars.count > max {
-            throw ClaimsError(field: "\(field).\(name)", detail: "\(s.unicodeScalars.count) characters; at most \(max)")
+            throw ClaimsError(field: path(name), detail: "\(s.unicodeScalars.count) characters; at most \(max)")
         }
         return s
     }
 
     func uint(_ key: Int64, _ name: String) throws(ClaimsError) -> UInt64 {
         let v = try required(key, name)
-        guard case .unsigned(let n) = v else { throw ClaimsError(field: "\(field).\(name)", detail: "expected an unsigned integer, found \(v.typeName)") }
+        guard case .unsigned(let n) = v else { throw ClaimsError(field: path(name), detail: "expected an unsigned integer, found \(v.typeName)") }
         return n
     }
 
     func optionalUInt(_ key: Int64, _ name: String) throws(ClaimsError) -> UInt64? {
         guard let v = optional(key) else { return nil }
-        guard case .unsigned(let n) = v else { throw ClaimsError(field: "\(field).\(name)", detail: "expected an unsigned integer, found \(v.typeName)") }
+        guard case .unsigned(let n) = v else { throw ClaimsError(field: path(name), detail: "expected an unsigned integer, found \(v.typeName)") }
         return n
     }
 
     func array(_ key: Int64, _ name: String) throws(ClaimsError) -> [CBOR] {
         let v = try required(key, name)
-        guard case .array(let a) = v else { throw ClaimsError(field: "\(field).\(name)", detail: "expected an array, found \(v.typeName)") }
+        guard case .array(let a) = v else { throw ClaimsError(field: path(name), detail: "expected an array, found \(v.typeName)") }
         return a
     }
 }

@@ -1,0 +1,120 @@
+import Foundation
+import XCTest
+@testable import PermitSeal
+
+/// A typical permit's claims: two crew, a short cargo description, a firm name of 10 characters.
+func sampleClaims(number: String = "330114000001") -> PermitClaims {
+    PermitClaims(
+        issuer: String(number.prefix(6)), expiresAt: 1_766_160_000, notBefore: 1_764_950_400, issuedAt: 1_764_900_000,
+        permit: PermitPayload(
+            number: number,
+            vehicle: .init(plate: "浙A12345", plateColor: 2),
+            crew: [.init(name: "刘建国", maskedDocument: "330106********1234", maskedPhone: "138****5678", role: 1),
+                   .init(name: "王小明", maskedDocument: "330102********2345", maskedPhone: "139****6789", role: 2)],
+            cargo: .init(categories: [2], description: "医用口罩、防护服", weightKg: 12000),
+            origin: .init(county: 330114, address: nil), destination: .init(county: 320508, address: nil),
+            via: [320500], approvedBy: [7], applicant: .init(name: "杭州钱塘物流有限公司", creditCode: "91330114MA2H3X4Y5K"),
+            trips: 2, conditions: nil))
+}
+
+final class PayloadTests: XCTestCase {
+    func testClaimsRoundTripAndAreDeterministic() throws {
+        let claims = sampleClaims()
+        let bytes = claims.encoded()
+        XCTAssertEqual(try PermitClaims(decoding: bytes), claims)
+        // Re-encoding what was decoded gives the same bytes, and keys are sorted by encoding.
+        let decoded = try CBORDecoder().decode(bytes)
+        XCTAssertEqual(CBOREncoder.encode(decoded), bytes)
+        guard case .map(let pairs) = decoded else { return XCTFail() }
+        XCTAssertEqual(pairs.map(\.key), [1, 4, 5, 6, .int(-70001)])
+        // Optional entries are left out, never null.
+        var noVia = claims
+        noVia.permit.via = nil
+        noVia.permit.cargo.weightKg = nil
+        let permitMap = try CBORDecoder().decode(noVia.encoded())[-70001]!
+        XCTAssertNil(permitMap[7])
+        XCTAssertNil(permitMap[11])
+        XCTAssertNil(permitMap[4]![3])
+        XCTAssertFalse(noVia.encoded().contains(0xf6))
+    }
+
+    func testSealAndDecode() throws {
+        for alg in KeyAlgorithm.allCases {
+            let key = PrivateKey.generate(alg)
+            let sealed = PermitSealer(key: key).seal(sampleClaims())
+            XCTAssertTrue(sealed.text.hasPrefix("FP1:"))
+            let decoded = try PermitText.decode(sealed.text)
+            XCTAssertTrue(decoded.wasCompressed)
+            XCTAssertTrue(decoded.cose.isTagged)
+            XCTAssertEqual(decoded.cose.kid, key.publicKey.kid)
+            XCTAssertEqual(try decoded.cose.algorithm(protectedOnly: true), alg)
+            XCTAssertTrue(decoded.cose.unprotectedHeader.isEmpty)
+            XCTAssertNoThrow(try decoded.cose.verify(with: key.publicKey))
+            XCTAssertEqual(try PermitClaims(decoding: decoded.cose.payload), sampleClaims())
+            XCTAssertThrowsError(try decoded.cose.verify(with: PrivateKey.generate(alg).publicKey))
+        }
+    }
+
+    func testTypicalPermitFitsThe520CharacterBudget() {
+        let sealed = PermitSealer(key: .generate(.edDSA)).seal(sampleClaims())
+        XCTAssertLessThanOrEqual(sealed.text.count, 520, "typical permit is \(sealed.text.count) characters")
+    }
+
+    func testUncompressedCOSEIsAccepted() throws {
+        let key = PrivateKey.generate(.edDSA)
+        let cose = COSESign1.sign(payload: sampleClaims().encoded(), with: key)
+        let text = "FP1:" + Base45.encode(cose.encoded())
+        let decoded = try PermitText.decode(text)
+        XCTAssertFalse(decoded.wasCompressed)
+        XCTAssertNoThrow(try decoded.cose.verify(with: key.publicKey))
+    }
+
+    func testStageReasons() {
+        func reason(_ text: String) -> VerificationReason? {
+            do { _ = try PermitText.decode(text); return nil } catch { return (error as? PayloadError)?.reason }
+        }
+        XCTAssertEqual(reason("HC1:6BFOXN"), .unknownPrefix)
+        XCTAssertEqual(reason("https://example.com/"), .unknownPrefix)
+        XCTAssertEqual(reason("FP1:abc"), .base45Invalid)
+        XCTAssertEqual(reason("FP1:" + Base45.encode([0x78, 0xda, 1, 2, 3])), .decompressionFailed)
+        XCTAssertEqual(reason("FP1:" + Base45.encode(Zlib().compress([0xd2, 0x83, 1, 2, 3]))), .coseMalformed)
+        let bomb = Zlib(maxOutput: 1 << 21).compress([UInt8](repeating: 0, count: 1 << 20))
+        XCTAssertEqual(reason("FP1:" + Base45.encode(bomb)), .decompressionFailed)
+        // Bytes after the COSE item.
+        let cose = COSESign1.sign(payload: [0xa0], with: .generate(.edDSA)).encoded()
+        XCTAssertEqual(reason("FP1:" + Base45.encode(Zlib().compress(cose + [0]))), .coseMalformed)
+        XCTAssertNil(reason("FP1:" + Base45.encode(Zlib().compress(cose))))
+    }
+
+    func testClaimsOfTheWrongTypeOrOverALimitAreMalformed() {
+        func field(_ mutate: (inout CBOR) -> Void) -> String? {
+            var item = sampleClaims().cbor
+            mutate(&item)
+            do { _ = try PermitClaims(item); return nil } catch { return error.field }
+        }
+        XCTAssertNil(field { _ in })
+        XCTAssertEqual(field { $0 = $0.replacing(1, with: .unsigned(330114)) }, "iss")
+        XCTAssertEqual(field { $0 = $0.replacing(4, with: .text("tomorrow")) }, "exp")
+        XCTAssertEqual(field { $0 = $0.replacingPermit(1, with: .text("33011400001")) }, "permit.number")
+        XCTAssertEqual(field { $0 = $0.replacingPermit(3, with: .array([])) }, "permit.crew")
+        XCTAssertEqual(field { $0 = $0.replacingPermit(4, with: .map([CBORPair(1, [2]), CBORPair(2, .text(String(repeating: "货", count: 25)))])) }, "permit.cargo.description")
+        XCTAssertEqual(field { $0 = $0.replacingPermit(10, with: .text("2")) }, "permit.trips")
+        XCTAssertEqual(field { $0 = $0.replacingPermit(7, with: .array([1, 2, 3, 4, 5, 6])) }, "permit.via")
+    }
+
+    func testMasking() {
+        XCTAssertEqual(sampleClaims().permit.crew[0].maskedDocument, "330106********1234")
+    }
+}
+
+extension CBOR {
+    func replacing(_ key: Int64, with value: CBOR) -> CBOR {
+        guard case .map(var pairs) = self else { return self }
+        if let i = pairs.firstIndex(where: { $0.key == .int(key) }) { pairs[i].value = value } else { pairs.append(CBORPair(.int(key), value)) }
+        return .map(pairs)
+    }
+
+    func replacingPermit(_ key: Int64, with value: CBOR) -> CBOR {
+        replacing(-70001, with: self[-70001]!.replacing(key, with: value))
+    }
+}
