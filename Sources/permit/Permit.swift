@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import PermitModel
+
+/// The `permit` command: one subcommand per verb; this layer parses and formats only.
+struct Permit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "permit",
+        abstract: "Key-materials transport vehicle permits (重点物资运输车辆通行证): apply, approve, issue, verify.",
+        discussion: """
+        Exit codes: 0 success; 1 some items were refused or invalid (the others done, as reported); \
+        2 could not run (usage, missing files, I/O, an unreadable key).
+        The data directory is $PERMIT_HOME, or ./permit-data.
+        """,
+        subcommands: [Keys.self, Seal.self, Inspect.self],
+        helpNames: [.short, .long]
+    )
+}
+
+@main
+enum Main {
+    static func main() {
+        do {
+            var command = try Permit.parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// Prints the error and exits with the project's codes: usage errors are 2, not 64.
+    static func exit(withError error: Error) -> Never {
+        if let code = error as? ExitCode {
+            Foundation.exit(code.rawValue)
+        }
+        if let failure = error as? CommandFailure {
+            failure.report()
+            Foundation.exit(failure.exitCode)
+        }
+        if let convertible = error as? ProblemConvertible {
+            CommandFailure(problems: convertible.problems, exitCode: 2).report()
+            Foundation.exit(2)
+        }
+        let code = Permit.exitCode(for: error)
+        let message = Permit.fullMessage(for: error)
+        if code == .success {
+            print(message)
+            Foundation.exit(0)
+        }
+        if !message.isEmpty { Console.error(message) }
+        Foundation.exit(2)
+    }
+}

@@ -1,0 +1,3 @@
+import ArgumentParser
+struct Seal: ParsableCommand {}
+struct Inspect: ParsableCommand {}
