@@ -1,0 +1,203 @@
+import Foundation
+
+/// Any JSON value, decoded without a schema, so that wrong types can be reported as problems
+/// instead of failing the whole document.
+public enum JSONValue: Codable, Sendable, Hashable {
+    /// `null`.
+    case null
+    /// `true` or `false`.
+    case bool(Bool)
+    /// A number that is a whole number in Int range.
+    case int(Int)
+    /// Any other number.
+    case double(Double)
+    /// A string.
+    case string(String)
+    /// An array.
+    case array([JSONValue])
+    /// An object.
+    case object([String: JSONValue])
+
+    /// Decodes any JSON value.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int.self) { self = .int(i) }
+        else if let d = try? c.decode(Double.self) { self = .double(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    /// Encodes the value.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .int(let i): try c.encode(i)
+        case .double(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+
+    /// The JSON type's name, for messages.
+    public var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "boolean"
+        case .int, .double: return "number"
+        case .string: return "string"
+        case .array: return "array"
+        case .object: return "object"
+        }
+    }
+
+    /// A short rendering of the value for `Problem.value`.
+    var shortText: String {
+        switch self {
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        case .double(let d): return String(d)
+        case .bool(let b): return String(b)
+        case .null: return "null"
+        case .array: return "[…]"
+        case .object: return "{…}"
+        }
+    }
+}
+
+/// Reads an `Application` out of a `JSONValue`, collecting a `Problem` for every missing
+/// required member, member of the wrong JSON type, and unknown member (a misspelt optional
+/// member would otherwise vanish silently). `null` counts as absent.
+struct LenientApplicationReader {
+    private(set) var problems: [Problem] = []
+
+    static func read(_ value: JSONValue) -> (Application?, [Problem]) {
+        var reader = LenientApplicationReader()
+        let app = reader.application(value)
+        return reader.problems.isEmpty ? (app, []) : (nil, reader.problems)
+    }
+
+    private mutating func wrongType(_ path: String, _ expected: String, _ v: JSONValue) {
+        problems.append(Problem(code: ProblemCode.wrongType,
+                                message: "\(path) is a JSON \(v.typeName); it must be \(expected)",
+                                field: path, value: v.shortText, rule: "JSON type \(expected)"))
+    }
+
+    private mutating func object(_ v: JSONValue?, _ path: String, keys: [String], required: Bool = true) -> [String: JSONValue]? {
+        guard let v, v != .null else {
+            if required { problems.append(.required(path)) }
+            return nil
+        }
+        guard case .object(let o) = v else { wrongType(path, "an object", v); return nil }
+        for key in o.keys.sorted() where !keys.contains(key) {
+            let f = path.isEmpty ? key : "\(path).\(key)"
+            problems.append(Problem(code: ProblemCode.unknownField, message: "\(f) is not a field of an application",
+                                    field: f, rule: "only the fields of application.schema.json"))
+        }
+        return o
+    }
+
+    private func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    private mutating func string(_ o: [String: JSONValue]?, _ key: String, _ path: String, required: Bool = true) -> String? {
+        guard let o else { return nil }
+        let f = join(path, key)
+        guard let v = o[key], v != .null else {
+            if required { problems.append(.required(f)) }
+            return nil
+        }
+        guard case .string(let s) = v else { wrongType(f, "a string", v); return nil }
+        return s
+    }
+
+    private mutating func strings(_ o: [String: JSONValue]?, _ key: String, _ path: String, required: Bool = true) -> [String]? {
+        guard let o else { return nil }
+        let f = join(path, key)
+        guard let v = o[key], v != .null else {
+            if required { problems.append(.required(f)) }
+            return nil
+        }
+        guard case .array(let items) = v else { wrongType(f, "an array of strings", v); return nil }
+        var out: [String] = []
+        for (i, item) in items.enumerated() {
+            if case .string(let s) = item { out.append(s) } else { wrongType("\(f)[\(i)]", "a string", item) }
+        }
+        return out
+    }
+
+    private mutating func application(_ v: JSONValue) -> Application? {
+        let top = object(v, "", keys: ["reference", "applicant", "vehicle", "crew", "cargo", "route", "validity", "trips"])
+        guard let top else {
+            if case .null = v { return nil }
+            return nil
+        }
+        let reference = string(top, "reference", "")
+
+        let ap = object(top["applicant"], "applicant", keys: ["name", "creditCode", "contact", "phone"])
+        let applicant = (string(ap, "name", "applicant"), string(ap, "creditCode", "applicant"),
+                         string(ap, "contact", "applicant"), string(ap, "phone", "applicant"))
+
+        let ve = object(top["vehicle"], "vehicle", keys: ["plate", "plateColor", "type"])
+        let vehicle = (string(ve, "plate", "vehicle"), string(ve, "plateColor", "vehicle"),
+                       string(ve, "type", "vehicle", required: false))
+
+        var crew: [Application.CrewMember] = []
+        if let c = top["crew"], c != .null {
+            if case .array(let members) = c {
+                for (i, m) in members.enumerated() {
+                    let path = "crew[\(i)]"
+                    let o = object(m, path, keys: ["name", "idNumber", "phone", "role", "documentType"])
+                    let fields = (string(o, "name", path), string(o, "idNumber", path), string(o, "phone", path),
+                                  string(o, "role", path), string(o, "documentType", path, required: false))
+                    if let name = fields.0, let id = fields.1, let phone = fields.2, let role = fields.3 {
+                        crew.append(.init(name: name, idNumber: id, phone: phone, role: role, documentType: fields.4))
+                    }
+                }
+            } else {
+                wrongType("crew", "an array of objects", c)
+            }
+        } else {
+            problems.append(.required("crew"))
+        }
+
+        let ca = object(top["cargo"], "cargo", keys: ["categories", "description", "weightKg"])
+        let categories = strings(ca, "categories", "cargo")
+        let description = string(ca, "description", "cargo")
+        var weight: Int?
+        if let ca, let w = ca["weightKg"], w != .null {
+            if case .int(let i) = w { weight = i } else { wrongType("cargo.weightKg", "a whole number", w) }
+        }
+
+        let ro = object(top["route"], "route", keys: ["origin", "destination", "via"])
+        let origin = place(ro?["origin"], "route.origin", present: ro != nil)
+        let destination = place(ro?["destination"], "route.destination", present: ro != nil)
+        let via = strings(ro, "via", "route", required: false)
+
+        let va = object(top["validity"], "validity", keys: ["from", "to"])
+        let from = string(va, "from", "validity"), to = string(va, "to", "validity")
+        let trips = string(top, "trips", "")
+
+        guard problems.isEmpty, let reference, let an = applicant.0, let ac = applicant.1, let acon = applicant.2,
+              let aph = applicant.3, let plate = vehicle.0, let color = vehicle.1, let categories, let description,
+              let origin, let destination, let from, let to, let trips else { return nil }
+        return Application(reference: reference,
+                           applicant: .init(name: an, creditCode: ac, contact: acon, phone: aph),
+                           vehicle: .init(plate: plate, plateColor: color, type: vehicle.2),
+                           crew: crew,
+                           cargo: .init(categories: categories, description: description, weightKg: weight),
+                           route: .init(origin: origin, destination: destination, via: via),
+                           validity: .init(from: from, to: to), trips: trips)
+    }
+
+    private mutating func place(_ v: JSONValue?, _ path: String, present: Bool) -> Application.Place? {
+        guard present else { return nil }
+        let o = object(v, path, keys: ["county", "address"])
+        guard let county = string(o, "county", path) else { return nil }
+        return Application.Place(county: county, address: string(o, "address", path, required: false))
+    }
+}
