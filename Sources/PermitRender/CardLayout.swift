@@ -18,7 +18,7 @@ struct CardLayout {
         painter.fill(Rect(x: 0, y: 0, w: Self.width, h: Self.height), Palette.ground)
         header()
         plate()
-        let panelBottom = qrPanel(top: 430)
+        let panelBottom = qrPanel(top: 436)
         fields(top: panelBottom + 30)
     }
 
@@ -43,7 +43,7 @@ struct CardLayout {
 
     private func plate() {
         let (ground, ink) = plateColours
-        let box = Rect(x: 200, y: 262, w: 680, h: 136)
+        let box = Rect(x: 200, y: 254, w: 680, h: 130)
         painter.roundedRect(box, radius: 18)
         painter.setColour(ground)
         cairo_fill_preserve(cr)
@@ -58,7 +58,7 @@ struct CardLayout {
                      colour: ink, align: .centre)
         var caption = permit.plateColor
         if let type = permit.vehicleType, !type.isEmpty { caption += " · \(type)" }
-        painter.text(caption, in: Rect(x: 40, y: 400, w: 1000, h: 30), font: .init(size: 26),
+        painter.text(caption, in: Rect(x: 40, y: 390, w: 1000, h: 32), font: .init(size: 27),
                      colour: Palette.secondary, align: .centre)
     }
 

@@ -42,6 +42,8 @@ final class Painter {
         cairo_font_options_set_hint_metrics(fontOptions, CAIRO_HINT_METRICS_OFF)
         cairo_font_options_set_hint_style(fontOptions, CAIRO_HINT_STYLE_NONE)
         pango_cairo_context_set_font_options(pango, fontOptions)
+        // Pango rounds glyph positions to whole user units by default; ours are millimetres.
+        pango_context_set_round_glyph_positions(pango, 0)
         layout = pango_layout_new(pango)
     }
 

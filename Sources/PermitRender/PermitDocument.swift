@@ -147,7 +147,7 @@ struct PaperLayout {
 
     static let page = Rect(x: 0, y: 0, w: 297, h: 210)
     static let tableTop = 33.0
-    static let tableBottom = 182.0
+    static let tableBottom = 185.0
     static let form = Rect(x: 14, y: tableTop, w: 197, h: tableBottom - tableTop)
     static let qrColumn = Rect(x: 211, y: tableTop, w: 72, h: tableBottom - tableTop)
     static let qrTop = tableTop + 13
@@ -253,7 +253,7 @@ struct PaperLayout {
                     ("车牌颜色", "Plate colour", permit.plateColor, 22, 30, nil, nil),
                     ("车辆类型", "Vehicle type", permit.vehicleType ?? dash, 22, 47, nil, nil)])
         y += 13
-        y = crewTable(y, h: 35)
+        y = crewTable(y, h: 36)
         cargoRow(y, h: 15)
         y += 15
         placeRow(y, 12, "起点", "Origin", permit.origin)
@@ -272,8 +272,8 @@ struct PaperLayout {
         let conditions = permit.conditions.isEmpty ? "无" :
             permit.conditions.count == 1 ? permit.conditions[0] :
             permit.conditions.enumerated().map { "\($0.offset + 1). \($0.element)" }.joined(separator: "；")
-        row(y, 12, [("附加条件", "Conditions", conditions, lw, f.w - lw, nil, nil)])
-        y += 12
+        row(y, 13, [("附加条件", "Conditions", conditions, lw, f.w - lw, nil, nil)])
+        y += 13
         row(y, f.maxY - y, [("发证机关", "Issuing authority", permit.issuingAuthority, lw, 105, nil, nil),
                             ("核验电话", "Verification", permit.verificationPhone, lw, 40,
                              .init(size: millimetres(points: 11), bold: true), nil)])
@@ -368,25 +368,32 @@ struct PaperLayout {
         painter.stroke(Rect(x: p.x - 1, y: p.y - 1, w: p.widthMillimetres + 2, h: p.widthMillimetres + 2), Palette.ink, width: 0.2)
         let quiet = Double(QRCode.defaultQuietZone) * p.moduleMillimetres
         painter.qr(code, x: p.x + quiet, y: p.y + quiet, module: p.moduleMillimetres)
-        let below = p.y + p.widthMillimetres + 2
-        painter.text("QR \(code.version)-\(code.errorCorrection.rawValue) · \(String(format: "%.2f", p.moduleMillimetres)) mm", in: Rect(x: c.x, y: below, w: c.w, h: 3.2),
+        let below = p.y + p.widthMillimetres + 1.6
+        painter.text("QR \(code.version)-\(code.errorCorrection.rawValue) · \(String(format: "%.2f", p.moduleMillimetres)) mm/module",
+                     in: Rect(x: c.x, y: below, w: c.w, h: 3.2),
                      font: .init(size: millimetres(points: 5.5)), colour: Palette.secondary, align: .centre)
-        // Stamp and date at the column's foot, in the place a seal goes on a certificate.
-        let sealRadius = 16.5
-        let sealCentreY = max(below + 5 + sealRadius, c.maxY - 3 - sealRadius)
-        if sealCentreY + sealRadius <= c.maxY + 12 {
-            painter.text(permit.issuedAt, in: Rect(x: c.x, y: sealCentreY + 5, w: c.w, h: 5),
-                         font: .init(size: millimetres(points: 9)), colour: Palette.text, align: .centre)
-            Seal(painter: painter, authority: permit.issuingAuthority).draw(centreX: c.x + c.w / 2, centreY: sealCentreY, radius: sealRadius)
+        // Stamp above the authority's name at the column's foot, where a seal goes on a certificate.
+        let sealRadius = 15.5
+        let dateTop = c.maxY - 8
+        let sealCentreY = dateTop - 1 - sealRadius
+        let instructions = Rect(x: c.x + 4, y: below + 5, w: c.w - 8, h: sealCentreY - sealRadius - 2 - (below + 5))
+        if instructions.h > 8 {
+            painter.text("检查站使用核验终端扫描二维码，离线核验签名、有效期及吊销状态，核验结果以扫码为准。",
+                         in: instructions, font: .init(size: millimetres(points: 8)), colour: Palette.secondary,
+                         align: .centre, valign: .top)
         }
+        painter.text(permit.issuingAuthority, in: Rect(x: c.x + 2, y: dateTop, w: c.w - 4, h: 5.5),
+                     font: .init(size: millimetres(points: 9), bold: true), colour: Palette.text, align: .centre)
+        Seal(painter: painter, authority: permit.issuingAuthority)
+            .draw(centreX: c.x + c.w / 2, centreY: sealCentreY, radius: sealRadius)
     }
 
     private func footer() {
         let notes = "说明：1. 本通行证全国互认，纸质与电子通行证具有同等效力。2. 一车一证一线路，仅限证载车辆、人员在有效期内按证载线路通行。3. 请扫描二维码或拨打核验电话核验真伪，涂改、复制无效。"
-        painter.text(notes, in: Rect(x: 14, y: 184, w: 269, h: 9), font: .init(size: millimetres(points: 7.5)),
+        painter.text(notes, in: Rect(x: 14, y: 187, w: 269, h: 6), font: .init(size: millimetres(points: 7.5)),
                      colour: Palette.secondary, align: .left, valign: .top)
         painter.text("Valid nationwide. One vehicle, one permit, one route. Verify by scanning the QR code or calling the verification phone.",
-                     in: Rect(x: 14, y: 193.2, w: 269, h: 5), font: .init(size: millimetres(points: 6)),
+                     in: Rect(x: 14, y: 192, w: 269, h: 5), font: .init(size: millimetres(points: 6)),
                      colour: Palette.secondary, align: .left, valign: .top)
     }
 }
@@ -400,6 +407,7 @@ struct Seal {
     func draw(centreX cx: Double, centreY cy: Double, radius r: Double) {
         let cr = painter.cr
         cairo_save(cr)
+        cairo_new_path(cr) // no stray line from the last text's current point
         painter.setColour(Palette.seal)
         cairo_set_line_width(cr, r * 0.055)
         cairo_arc(cr, cx, cy, r - r * 0.03, 0, 2 * .pi)
@@ -414,16 +422,16 @@ struct Seal {
         }
         cairo_close_path(cr)
         cairo_fill(cr)
-        // Name along the arc, left to right over the top.
+        // Name along the arc, left to right over the top, evenly spaced, glyphs sized to the spacing.
         let chars = Array(authority)
-        let glyph = r * 0.27
-        let span = min(Double.pi * 1.3, Double(max(chars.count - 1, 1)) * 0.32)
-        let fontSize = chars.count > 14 ? glyph * 14 / Double(chars.count) : glyph
+        let textRadius = r * 0.74
+        let step = chars.count > 1 ? min(0.42, Double.pi * 1.25 / Double(chars.count - 1)) : 0
+        let span = step * Double(max(chars.count - 1, 0))
+        let fontSize = min(r * 0.3, textRadius * max(step, 0.42) * 0.9)
         for (i, ch) in chars.enumerated() {
-            let t = chars.count == 1 ? 0.5 : Double(i) / Double(chars.count - 1)
-            let angle = -Double.pi / 2 - span / 2 + t * span
+            let angle = -Double.pi / 2 - span / 2 + Double(i) * step
             cairo_save(cr)
-            cairo_translate(cr, cx + (r * 0.72) * cos(angle), cy + (r * 0.72) * sin(angle))
+            cairo_translate(cr, cx + textRadius * cos(angle), cy + textRadius * sin(angle))
             cairo_rotate(cr, angle + .pi / 2)
             painter.text(String(ch), in: Rect(x: -fontSize, y: -fontSize * 0.7, w: fontSize * 2, h: fontSize * 1.4),
                          font: .init(size: fontSize, bold: true), colour: Palette.seal, align: .centre,
