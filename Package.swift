@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         .systemLibrary(name: "CZBar", pkgConfig: "zbar", providers: [.apt(["libzbar-dev"])]),
         .systemLibrary(name: "CCairo", pkgConfig: "pangocairo", providers: [.apt(["libcairo2-dev", "libpango1.0-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
 
         // Code tables, routing rules and administrative divisions, bundled as defaults.
         .target(name: "PermitSchemas", path: "Schemas",
@@ -44,7 +45,7 @@ let package = Package(
         ]),
         .target(name: "PermitWorkflow", dependencies: ["PermitModel", "PermitSeal", "PermitRouting", "PermitStore"]),
         .target(name: "PermitVerify", dependencies: ["PermitModel", "PermitSeal"]),
-        .target(name: "PermitRender", dependencies: ["PermitModel", "CQREncode", "CZBar", "CCairo"]),
+        .target(name: "PermitRender", dependencies: ["PermitModel", "CQREncode", "CZBar", "CCairo", "CJPEG"]),
         .executableTarget(name: "permit", dependencies: [
             "PermitModel", "PermitSeal", "PermitRouting", "PermitStore", "PermitWorkflow",
             "PermitVerify", "PermitRender",
