@@ -104,6 +104,17 @@ final class ApplicationFileTests: XCTestCase {
         XCTAssertEqual(Set(apps.map { $0.applicant.creditCode + $0.reference }).count, apps.count)
     }
 
+    func testNonObjectItemsAndNulls() throws {
+        let items = ApplicationFile.parse(Data("[3, null, \"x\"]".utf8), format: .json)
+        XCTAssertEqual(items.count, 3)
+        XCTAssertTrue(items.allSatisfy { codes($0.problems) == ["wrongType"] && $0.problems[0].field == nil })
+        // null for an optional member means absent.
+        let text = String(decoding: try fixtureData(), as: UTF8.self)
+            .replacingOccurrences(of: "\"type\": \"重型厢式货车\"", with: "\"type\": null")
+        XCTAssertEqual(ApplicationFile.parse(Data(text.utf8)).first?.application?.vehicle.type, nil)
+        XCTAssertNotNil(ApplicationFile.parse(Data(text.utf8)).first?.application)
+    }
+
     func testNotUTF8() {
         XCTAssertEqual(codes(ApplicationFile.parse(Data([0xFF, 0xFE, 0x00])).first!.problems), ["invalidEncoding"])
     }

@@ -117,6 +117,13 @@ final class ValidatorTests: XCTestCase {
         app.route.origin.county = "330114"
         app.route.origin.address = String(repeating: "路", count: 51)
         assertOneProblem(validator.validate(app), code: "textLength", field: "route.origin.address")
+        app.route.origin.address = ""
+        assertOneProblem(validator.validate(app), code: "textLength", field: "route.origin.address")
+        app.route.origin.address = String(repeating: "路", count: 16)
+        XCTAssertEqual(app.route.origin.payloadAddress?.count, 16)
+        app.route.origin.address = String(repeating: "路", count: 17)
+        XCTAssertNil(app.route.origin.payloadAddress)
+        XCTAssertEqual(validator.validate(app), [])
     }
 
     func testApplicantAndCargoRules() throws {
