@@ -139,12 +139,14 @@ final class PermitDocumentTests: TemporaryDirectoryTestCase {
 
     func testCardIsPortraitAndRoundTrips() throws {
         for payload in [Fixtures.typicalPayload, Fixtures.largestPayload] {
-            let card = try PermitDocument.cardPNG(Fixtures.permit(payload: payload))
-            let (w, h) = try pngSize(card)
-            XCTAssertEqual(w, 1080)
-            XCTAssertEqual(h, 1920)
-            let url = try write(card, "card.png")
-            XCTAssertEqual(try Tools.zbarimg(url), payload)
+            for ecc in [QRErrorCorrection.M, .Q] {
+                let card = try PermitDocument.cardPNG(Fixtures.permit(payload: payload, ecc: ecc))
+                let (w, h) = try pngSize(card)
+                XCTAssertEqual(w, 1080)
+                XCTAssertEqual(h, 1920)
+                let url = try write(card, "card.png")
+                XCTAssertEqual(try Tools.zbarimg(url), payload, "\(payload.count) characters at \(ecc.rawValue)")
+            }
         }
     }
 
