@@ -134,6 +134,13 @@ public struct Application: Codable, Sendable, Hashable {
         public var address: String?
         /// Creates a place.
         public init(county: String, address: String? = nil) { self.county = county; self.address = address }
+        /// The address as the signed payload carries it: NFC, and only when it has at most 16
+        /// scalars (payload spec §4); nil otherwise.
+        public var payloadAddress: String? {
+            guard let address = address?.precomposedStringWithCanonicalMapping, !address.isEmpty,
+                  address.unicodeScalars.count <= ApplicationLimits.payloadAddressLength else { return nil }
+            return address
+        }
     }
 
     /// The requested validity, both ends inclusive, as `YYYY-MM-DD`.

@@ -181,8 +181,7 @@ public enum ApplicationFile {
 
     private static func parseJSONLines(_ text: String) -> [ApplicationFileItem] {
         var items: [ApplicationFileItem] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+        for (n, line) in TextLines.split(text).enumerated() {
             if line.isEmpty { continue }
             items.append(parseJSONValueItem(Data(line.utf8), index: items.count, line: n + 1))
         }
@@ -350,5 +349,28 @@ public enum ApplicationFile {
             out += csvColumns.map { cell(row[$0] ?? "") }.joined(separator: ",") + "\r\n"
         }
         return out
+    }
+}
+
+/// Line splitting that works on Unicode scalars: in Swift, CR LF is one `Character`, so
+/// splitting a `String` on the `Character` "\n" would miss CRLF line ends.
+enum TextLines {
+    /// The lines of `text`, split on LF, with one trailing CR stripped from each; nothing else is trimmed.
+    static func split(_ text: String) -> [Substring] {
+        let scalars = text.unicodeScalars
+        var lines: [Substring] = []
+        var start = scalars.startIndex
+        var i = start
+        func end(_ upTo: String.UnicodeScalarView.Index) {
+            var e = upTo
+            if e > start, scalars[scalars.index(before: e)] == "\r" { e = scalars.index(before: e) }
+            lines.append(Substring(scalars[start..<e]))
+        }
+        while i < scalars.endIndex {
+            if scalars[i] == "\n" { end(i); start = scalars.index(after: i) }
+            i = scalars.index(after: i)
+        }
+        end(scalars.endIndex)
+        return lines
     }
 }

@@ -50,8 +50,7 @@ public struct Divisions: Sendable {
         }
         var table: [String: Division] = [:]
         var parents = Set<String>()
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+        for (number, line) in TextLines.split(text).enumerated() {
             if number == 0 || line.isEmpty { continue }
             let cells = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard cells.count == 4, cells[0].count == 6, cells[0].utf8.allSatisfy(ASCII.isDigit),

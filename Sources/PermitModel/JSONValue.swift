@@ -131,9 +131,12 @@ struct LenientApplicationReader {
     }
 
     private mutating func application(_ v: JSONValue) -> Application? {
-        let top = object(v, "", keys: ["reference", "applicant", "vehicle", "crew", "cargo", "route", "validity", "trips"])
-        guard let top else {
-            if case .null = v { return nil }
+        guard case .object = v else {
+            problems.append(Problem(code: ProblemCode.wrongType, message: "the item is a JSON \(v.typeName); an application is an object",
+                                    value: v.shortText, rule: "JSON type object"))
+            return nil
+        }
+        guard let top = object(v, "", keys: ["reference", "applicant", "vehicle", "crew", "cargo", "route", "validity", "trips"]) else {
             return nil
         }
         let reference = string(top, "reference", "")

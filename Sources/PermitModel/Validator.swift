@@ -22,6 +22,8 @@ public enum ApplicationLimits {
     public static let vehicleTypeLength = 1...20
     /// A route end's address (the payload leaves out addresses above 16; the paper prints up to 50).
     public static let addressLength = 1...50
+    /// The payload carries an address only up to this many scalars; longer ones stay on paper.
+    public static let payloadAddressLength = 16
     /// Via points: at most 5.
     public static let maxVia = 5
     /// Zhejiang's maximum validity, in days, both ends counted.
@@ -121,7 +123,7 @@ public struct ApplicationValidator: Sendable {
         // Vehicle.
         p += LicencePlate.validate(plate: a.vehicle.plate, color: a.vehicle.plateColor)
         if let type = a.vehicle.type {
-            p += Self.text(type, field: "vehicle.type", length: ApplicationLimits.vehicleTypeLength)
+            p += Self.text(type, field: "vehicle.type", length: ApplicationLimits.vehicleTypeLength, optional: true)
         }
 
         // Crew.
@@ -193,10 +195,10 @@ public struct ApplicationValidator: Sendable {
         p += countyProblems(a.route.origin.county, field: "route.origin.county")
         p += countyProblems(a.route.destination.county, field: "route.destination.county")
         if let address = a.route.origin.address {
-            p += Self.text(address, field: "route.origin.address", length: ApplicationLimits.addressLength)
+            p += Self.text(address, field: "route.origin.address", length: ApplicationLimits.addressLength, optional: true)
         }
         if let address = a.route.destination.address {
-            p += Self.text(address, field: "route.destination.address", length: ApplicationLimits.addressLength)
+            p += Self.text(address, field: "route.destination.address", length: ApplicationLimits.addressLength, optional: true)
         }
         if let via = a.route.via {
             if via.count > ApplicationLimits.maxVia {
@@ -298,8 +300,9 @@ public struct ApplicationValidator: Sendable {
     }
 
     /// Length (in scalars), no control characters, no surrounding white space.
-    static func text(_ s: String, field: String, length: ClosedRange<Int>) -> [Problem] {
-        if s.isEmpty { return [.required(field)] }
+    /// An optional text, when given, must not be empty either.
+    static func text(_ s: String, field: String, length: ClosedRange<Int>, optional: Bool = false) -> [Problem] {
+        if s.isEmpty && !optional { return [.required(field)] }
         var problems: [Problem] = []
         let n = s.unicodeScalars.count
         if !length.contains(n) {

@@ -425,9 +425,10 @@ struct Seal {
         // Name along the arc, left to right over the top, evenly spaced, glyphs sized to the spacing.
         let chars = Array(authority)
         let textRadius = r * 0.74
-        let step = chars.count > 1 ? min(0.42, Double.pi * 1.25 / Double(chars.count - 1)) : 0
+        let maxSpan = Double.pi * 1.3 // ends stay clear of the text under the star
+        let step = chars.count > 1 ? min(0.42, maxSpan / Double(chars.count - 1)) : 0.42
         let span = step * Double(max(chars.count - 1, 0))
-        let fontSize = min(r * 0.3, textRadius * max(step, 0.42) * 0.9)
+        let fontSize = min(r * 0.3, textRadius * step * 0.92)
         for (i, ch) in chars.enumerated() {
             let angle = -Double.pi / 2 - span / 2 + Double(i) * step
             cairo_save(cr)
@@ -438,8 +439,8 @@ struct Seal {
                          minSize: fontSize, asPath: true)
             cairo_restore(cr)
         }
-        painter.text("通行证专用章", in: Rect(x: cx - r * 0.7, y: cy + r * 0.36, w: r * 1.4, h: r * 0.3),
-                     font: .init(size: r * 0.17, bold: true), colour: Palette.seal, align: .centre, asPath: true)
+        painter.text("通行证专用章", in: Rect(x: cx - r * 0.5, y: cy + r * 0.38, w: r, h: r * 0.26),
+                     font: .init(size: r * 0.15, bold: true), colour: Palette.seal, align: .centre, asPath: true)
         cairo_restore(cr)
     }
 }

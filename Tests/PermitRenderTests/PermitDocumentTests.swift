@@ -109,28 +109,44 @@ final class PermitDocumentTests: TemporaryDirectoryTestCase {
     }
 
     func testLongFieldsStillRender() throws {
+        let permit = Self.longPermit()
+        let pdf = dir.appendingPathComponent("long.pdf")
+        try PermitDocument.pdf([permit], to: pdf)
+        let png = try Tools.rasterise(pdf, dpi: 150, format: "png", into: dir)
+        XCTAssertEqual(try Tools.zbarimg(png), Fixtures.largestPayload)
+        let text = try Tools.run("pdftotext", package: "poppler-utils", [pdf.path, "-"]).text
+        XCTAssertTrue(text.contains("欧阳娜娜娜娜"), "the third crew member is printed")
+        let card = try write(PermitDocument.cardPNG(permit), "long-card.png")
+        XCTAssertEqual(try Tools.zbarimg(card), Fixtures.largestPayload)
+    }
+
+    /// Every field at or beyond its limit.
+    static func longPermit() -> PaperPermit {
         var permit = Fixtures.permit(payload: Fixtures.largestPayload)
         permit.cargoDescription = String(repeating: "冷链食品及医用物资", count: 3)
         permit.origin.address = String(repeating: "钱塘区下沙街道学源街1158号", count: 3)
         permit.via = ["浙江省嘉兴市", "江苏省苏州市", "上海市青浦区", "江苏省无锡市", "江苏省常州市"]
         permit.crew.append(.init(name: "欧阳娜娜娜娜", role: "押运员", maskedDocument: "****5678", maskedPhone: "186****0000"))
         permit.conditions = [String(repeating: "条", count: 20), String(repeating: "件", count: 20)]
-        let pdf = dir.appendingPathComponent("long.pdf")
-        try PermitDocument.pdf([permit], to: pdf)
-        let png = try Tools.rasterise(pdf, dpi: 150, format: "png", into: dir)
-        XCTAssertEqual(try Tools.zbarimg(png), Fixtures.largestPayload)
+        permit.issuingAuthority = "新疆维吾尔自治区伊犁哈萨克自治州交通运输局"
+        permit.departments = ["交通运输局", "发展和改革局", "经济和信息化局", "公安局", "农业农村局", "商务局",
+                              "卫生健康局", "市场监督管理局", "能源局", "邮政管理局"]
+        permit.cargoCategories = ["民用爆炸物品与剧毒化学品", "危险货物", "工业原材料与零部件"]
+        return permit
     }
 
     // MARK: phone card
 
     func testCardIsPortraitAndRoundTrips() throws {
         for payload in [Fixtures.typicalPayload, Fixtures.largestPayload] {
-            let card = try PermitDocument.cardPNG(Fixtures.permit(payload: payload))
-            let (w, h) = try pngSize(card)
-            XCTAssertEqual(w, 1080)
-            XCTAssertEqual(h, 1920)
-            let url = try write(card, "card.png")
-            XCTAssertEqual(try Tools.zbarimg(url), payload)
+            for ecc in [QRErrorCorrection.M, .Q] {
+                let card = try PermitDocument.cardPNG(Fixtures.permit(payload: payload, ecc: ecc))
+                let (w, h) = try pngSize(card)
+                XCTAssertEqual(w, 1080)
+                XCTAssertEqual(h, 1920)
+                let url = try write(card, "card.png")
+                XCTAssertEqual(try Tools.zbarimg(url), payload, "\(payload.count) characters at \(ecc.rawValue)")
+            }
         }
     }
 
@@ -148,6 +164,8 @@ final class PermitDocumentTests: TemporaryDirectoryTestCase {
         try PermitDocument.pdf([Fixtures.permit(payload: Fixtures.largestPayload)], to: base.appendingPathComponent("permit-sample.pdf"))
         try PermitDocument.cardPNG(Fixtures.permit(payload: Fixtures.largestPayload))
             .write(to: base.appendingPathComponent("permit-card-sample.png"))
+        try PermitDocument.pdf([Self.longPermit()], to: base.appendingPathComponent("permit-long.pdf"))
+        try PermitDocument.cardPNG(Self.longPermit()).write(to: base.appendingPathComponent("permit-card-long.png"))
     }
 }
 

@@ -87,7 +87,7 @@ enum Tools {
         let out = Pipe()
         // stderr goes to a file, so a chatty tool cannot block on a second full pipe.
         let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("PermitRenderTests-stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errURL) }
         let err = try FileHandle(forWritingTo: errURL)
         defer { try? err.close() }
