@@ -25,22 +25,33 @@ public enum Base45 {
     }
 
     public static func encode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count / 2 * 3 + 2)
-        var iterator = bytes.makeIterator()
-        while let a = iterator.next() {
-            if let b = iterator.next() {
-                var n = Int(a) << 8 | Int(b)
-                out.append(alphabet[n % 45]); n /= 45
-                out.append(alphabet[n % 45]); n /= 45
-                out.append(alphabet[n])
-            } else {
-                let n = Int(a)
-                out.append(alphabet[n % 45])
-                out.append(alphabet[n / 45])
+        if let fast = bytes.withContiguousStorageIfAvailable({ encode(buffer: $0) }) { return fast }
+        return Array(bytes).withUnsafeBufferPointer { encode(buffer: $0) }
+    }
+
+    private static func encode(buffer input: UnsafeBufferPointer<UInt8>) -> String {
+        let count = input.count / 2 * 3 + (input.count % 2 == 1 ? 2 : 0)
+        return alphabet.withUnsafeBufferPointer { table in
+            String(unsafeUninitializedCapacity: count) { out in
+                var o = 0
+                var i = 0
+                while i + 1 < input.count {
+                    var n = Int(input[i]) << 8 | Int(input[i + 1])
+                    out[o] = table[n % 45]; n /= 45
+                    out[o + 1] = table[n % 45]
+                    out[o + 2] = table[n / 45]
+                    o += 3
+                    i += 2
+                }
+                if i < input.count {
+                    let n = Int(input[i])
+                    out[o] = table[n % 45]
+                    out[o + 1] = table[n / 45]
+                    o += 2
+                }
+                return o
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     public static func decode(_ text: String) throws(DecodingError) -> [UInt8] {
@@ -54,6 +65,7 @@ public enum Base45 {
         var out = [UInt8]()
         out.reserveCapacity(count / 3 * 2 + 1)
         let base = chars.startIndex
+        let values = Base45.values
         var i = 0
         while i < count {
             let groupLength = min(3, count - i)

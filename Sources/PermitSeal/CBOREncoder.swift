@@ -27,8 +27,21 @@ public enum CBOREncoder {
             for i in items { append(i, to: &out) }
         case .map(let pairs):
             head(5, UInt64(pairs.count), &out)
-            let encoded = pairs.map { (key: encode($0.key), pair: $0) }
-                .sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            if let sorted = sortedIntegerKeys(pairs) {
+                for p in sorted {
+                    append(p.key, to: &out)
+                    append(p.value, to: &out)
+                }
+                return
+            }
+            var encoded: [(key: [UInt8], pair: CBORPair)] = []
+            encoded.reserveCapacity(pairs.count)
+            for p in pairs {
+                var k: [UInt8] = []
+                append(p.key, to: &k)
+                encoded.append((k, p))
+            }
+            encoded.sort { $0.key.lexicographicallyPrecedes($1.key) }
             for e in encoded {
                 out += e.key
                 append(e.pair.value, to: &out)
@@ -43,6 +56,22 @@ public enum CBOREncoder {
         case .undefined: out.append(0xf7)
         case .float(let d): float(d, &out)
         }
+    }
+
+    /// Pairs whose keys are all integers, in deterministic order without encoding the keys:
+    /// unsigned before negative, and within each, shorter heads (smaller arguments) first.
+    static func sortedIntegerKeys(_ pairs: [CBORPair]) -> [CBORPair]? {
+        var keyed: [(major: UInt8, n: UInt64, pair: CBORPair)] = []
+        keyed.reserveCapacity(pairs.count)
+        for p in pairs {
+            switch p.key {
+            case .unsigned(let n): keyed.append((0, n, p))
+            case .negative(let n): keyed.append((1, n, p))
+            default: return nil
+            }
+        }
+        keyed.sort { ($0.major, $0.n) < ($1.major, $1.n) }
+        return keyed.map(\.pair)
     }
 
     @inline(__always)

@@ -147,12 +147,23 @@ public struct COSESign1: Sendable, Hashable {
     /// Signs `payload` with the FP1 profile's headers: protected `{1: alg, 4: kid}`, empty
     /// unprotected map, empty external AAD.
     public static func sign(payload: [UInt8], with key: PrivateKey) -> COSESign1 {
-        let protectedBytes = CBOREncoder.encode(.map([
-            CBORPair(.int(COSESign1.algLabel), .int(key.algorithm.coseAlgorithm)),
-            CBORPair(.int(COSESign1.kidLabel), .bytes(key.publicKey.kid)),
-        ]))
-        let signature = key.sign(toBeSigned(protectedBytes: protectedBytes, externalAAD: [], payload: payload))
-        return COSESign1(protectedBytes: protectedBytes, payload: payload, signature: signature)
+        sign(payload: payload, with: key, header: ProtectedHeader(key))
+    }
+
+    /// The FP1 protected header of one key, encoded once and reused for every message it signs.
+    public struct ProtectedHeader: Sendable {
+        let pairs: [CBORPair]
+        let bytes: [UInt8]
+        public init(_ key: PrivateKey) {
+            pairs = [CBORPair(.int(COSESign1.algLabel), .int(key.algorithm.coseAlgorithm)),
+                     CBORPair(.int(COSESign1.kidLabel), .bytes(key.publicKey.kid))]
+            bytes = CBOREncoder.encode(.map(pairs))
+        }
+    }
+
+    static func sign(payload: [UInt8], with key: PrivateKey, header: ProtectedHeader) -> COSESign1 {
+        let signature = key.sign(toBeSigned(protectedBytes: header.bytes, externalAAD: [], payload: payload))
+        return COSESign1(protectedBytes: header.bytes, protectedHeader: header.pairs, payload: payload, signature: signature)
     }
 
     /// Signs with arbitrary headers and external AAD: the general COSE layer, for test vectors
@@ -161,14 +172,14 @@ public struct COSESign1: Sendable, Hashable {
                             externalAAD: [UInt8] = [], with key: PrivateKey) -> COSESign1 {
         let protectedBytes = protectedHeader.isEmpty ? [] : CBOREncoder.encode(.map(protectedHeader))
         let signature = key.sign(toBeSigned(protectedBytes: protectedBytes, externalAAD: externalAAD, payload: payload))
-        var message = COSESign1(protectedBytes: protectedBytes, payload: payload, signature: signature)
+        var message = COSESign1(protectedBytes: protectedBytes, protectedHeader: protectedHeader, payload: payload, signature: signature)
         message.unprotectedHeader = unprotectedHeader
         return message
     }
 
-    init(protectedBytes: [UInt8], payload: [UInt8], signature: [UInt8]) {
+    init(protectedBytes: [UInt8], protectedHeader: [CBORPair], payload: [UInt8], signature: [UInt8]) {
         self.protectedBytes = protectedBytes
-        self.protectedHeader = (try? CBORDecoder().decode(protectedBytes))?.mapPairs ?? []
+        self.protectedHeader = protectedHeader
         self.unprotectedHeader = []
         self.payload = payload
         self.signature = signature

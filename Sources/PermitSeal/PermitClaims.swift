@@ -146,7 +146,51 @@ extension PermitClaims {
     }
 
     /// Core deterministic CBOR of the claims: the bytes that get signed.
-    public func encoded() -> [UInt8] { CBOREncoder.encode(cbor) }
+    ///
+    /// Written directly, keys in their deterministic order by construction, because sealing is
+    /// on the issuance path; a test checks it against `CBOREncoder.encode(cbor)`.
+    public func encoded() -> [UInt8] {
+        var w = CBORWriter()
+        w.out.reserveCapacity(320)
+        w.map(5)
+        w.key(1); w.text(issuer)
+        w.key(4); w.uint(expiresAt)
+        w.key(5); w.uint(notBefore)
+        w.key(6); w.uint(issuedAt)
+        w.out += [0x3a, 0x00, 0x01, 0x11, 0x70]  // -70001
+        let p = permit
+        w.map(9 + (p.via?.isEmpty == false ? 1 : 0) + (p.conditions?.isEmpty == false ? 1 : 0))
+        w.key(1); w.text(p.number)
+        w.key(2); w.map(2); w.key(1); w.text(p.vehicle.plate); w.key(2); w.uint(p.vehicle.plateColor)
+        w.key(3); w.array(p.crew.count)
+        for c in p.crew {
+            w.map(4)
+            w.key(1); w.text(c.name)
+            w.key(2); w.text(c.maskedDocument)
+            w.key(3); w.text(c.maskedPhone)
+            w.key(4); w.uint(c.role)
+        }
+        w.key(4); w.map(p.cargo.weightKg == nil ? 2 : 3)
+        w.key(1); w.array(p.cargo.categories.count)
+        for c in p.cargo.categories { w.uint(c) }
+        w.key(2); w.text(p.cargo.description)
+        if let weight = p.cargo.weightKg { w.key(3); w.uint(weight) }
+        w.key(5); w.place(p.origin)
+        w.key(6); w.place(p.destination)
+        if let via = p.via, !via.isEmpty {
+            w.key(7); w.array(via.count)
+            for v in via { w.uint(v) }
+        }
+        w.key(8); w.array(p.approvedBy.count)
+        for d in p.approvedBy { w.uint(d) }
+        w.key(9); w.map(2); w.key(1); w.text(p.applicant.name); w.key(2); w.text(p.applicant.creditCode)
+        w.key(10); w.uint(p.trips)
+        if let conditions = p.conditions, !conditions.isEmpty {
+            w.key(11); w.array(conditions.count)
+            for c in conditions { w.text(c) }
+        }
+        return w.out
+    }
 
     /// Reads claims from the signed payload bytes, checking every type and limit.
     public init(decoding bytes: [UInt8], decoder: CBORDecoder = CBORDecoder()) throws(ClaimsError) {
@@ -333,5 +377,29 @@ struct ClaimReader {
         let v = try required(key, name)
         guard case .array(let a) = v else { throw ClaimsError(field: path(name), detail: "expected an array, found \(v.typeName)") }
         return a
+    }
+}
+
+/// Appends CBOR heads and strings to a byte buffer, for encoders that write keys in order.
+struct CBORWriter {
+    var out: [UInt8] = []
+
+    mutating func uint(_ n: UInt64) { CBOREncoder.head(0, n, &out) }
+    mutating func key(_ n: UInt64) { CBOREncoder.head(0, n, &out) }
+    mutating func map(_ count: Int) { CBOREncoder.head(5, UInt64(count), &out) }
+    mutating func array(_ count: Int) { CBOREncoder.head(4, UInt64(count), &out) }
+
+    mutating func text(_ s: String) {
+        var s = s
+        s.withUTF8 { utf8 in
+            CBOREncoder.head(3, UInt64(utf8.count), &out)
+            out.append(contentsOf: utf8)
+        }
+    }
+
+    mutating func place(_ p: PermitPayload.Place) {
+        map(p.address == nil ? 1 : 2)
+        key(1); uint(p.county)
+        if let a = p.address { key(2); text(a) }
     }
 }

@@ -91,15 +91,17 @@ public struct SealedPermit: Sendable {
 /// Seals permits with one issuer key; reuses its zlib stream between permits.
 public final class PermitSealer: @unchecked Sendable {
     public let key: PrivateKey
+    private let header: COSESign1.ProtectedHeader
     private let zlib = Zlib()
 
     public init(key: PrivateKey) {
         self.key = key
+        header = COSESign1.ProtectedHeader(key)
     }
 
     /// Encodes the claims deterministically, signs them as COSE_Sign1, compresses and encodes.
     public func seal(_ claims: PermitClaims) -> SealedPermit {
-        let cose = COSESign1.sign(payload: claims.encoded(), with: key)
+        let cose = COSESign1.sign(payload: claims.encoded(), with: key, header: header)
         return SealedPermit(claims: claims, cose: cose, text: PermitText.encode(cose, zlib: zlib))
     }
 }

@@ -118,3 +118,25 @@ extension CBOR {
         replacing(-70001, with: self[-70001]!.replacing(key, with: value))
     }
 }
+
+final class DirectEncodingTests: XCTestCase {
+    /// The hand-ordered encoder of the claims writes the same bytes as the generic deterministic encoder.
+    func testDirectClaimsEncodingEqualsGenericEncoding() throws {
+        var claims = sampleClaims()
+        XCTAssertEqual(claims.encoded(), CBOREncoder.encode(claims.cbor))
+        claims.permit.via = nil
+        claims.permit.cargo.weightKg = nil
+        claims.permit.conditions = ["限夜间通行", "不得进入主城区"]
+        claims.permit.origin.address = "下沙街道福城路291号"
+        claims.permit.crew.removeLast()
+        claims.issuedAt = 1 << 40
+        XCTAssertEqual(claims.encoded(), CBOREncoder.encode(claims.cbor))
+        XCTAssertEqual(try PermitClaims(decoding: claims.encoded()), claims)
+    }
+
+    /// Mixed key types still sort by their encoded bytes.
+    func testGenericSortingWithMixedKeys() {
+        let map = CBOR.map([CBORPair("b", 1), CBORPair(100, 2), CBORPair(.int(-1), 3), CBORPair(.bytes([0]), 4), CBORPair(2, 5)])
+        XCTAssertEqual(Hex.encode(CBOREncoder.encode(map)), "a502051864022003410004616201")
+    }
+}

@@ -1,3 +1,0 @@
-import ArgumentParser
-struct Seal: ParsableCommand {}
-struct Inspect: ParsableCommand {}
