@@ -1,1 +1,66 @@
-// PermitStore
+import Foundation
+
+/// The store behind the workflow. The workflow runs every request inside `write`, so that all
+/// its state changes commit together or not at all. The SQLite implementation is
+/// `SQLitePermitStore`; a server-grade database can take its place by implementing these two
+/// protocols.
+public protocol PermitStore: Sendable {
+    /// Runs `body` in one write transaction; a thrown error rolls everything back.
+    func write<T>(_ body: (any StoreTransaction) throws -> T) throws -> T
+    /// Runs `body` against a consistent snapshot.
+    func read<T>(_ body: (any StoreReader) throws -> T) throws -> T
+}
+
+/// Reads, inside a snapshot or a write transaction.
+public protocol StoreReader {
+    func authority() throws -> AuthorityRecord?
+    func keys(role: KeyRecord.Role?) throws -> [KeyRecord]
+    func partyKeys(kind: PartyKeyRecord.Kind, includeRemoved: Bool) throws -> [PartyKeyRecord]
+    /// The active (not removed) registered key with this kid.
+    func activePartyKey(kind: PartyKeyRecord.Kind, kid: String) throws -> PartyKeyRecord?
+    func partyKey(id: Int64) throws -> PartyKeyRecord?
+    func application(id: Int64) throws -> ApplicationRecord?
+    func application(creditCode: String, reference: String) throws -> ApplicationRecord?
+    func application(permitNumber: String) throws -> ApplicationRecord?
+    func applications(_ filter: ApplicationFilter) throws -> [ApplicationRecord]
+    func requiredDepartments(applicationID: Int64) throws -> [RequiredDepartmentRecord]
+    /// Pending applications awaiting `department`, oldest first.
+    func queue(department: String, dueBefore: Date?) throws -> [(ApplicationRecord, RequiredDepartmentRecord)]
+    func decisions(applicationID: Int64) throws -> [DecisionRecord]
+    func permit(number: String) throws -> PermitRecord?
+    func permit(applicationID: Int64) throws -> PermitRecord?
+    func permits(limit: Int?) throws -> [PermitRecord]
+    func auditEvents(subject: String?) throws -> [AuditEvent]
+    func lastAuditEvent() throws -> AuditEvent?
+}
+
+/// Writes, inside one transaction.
+public protocol StoreTransaction: StoreReader {
+    func setAuthority(_ authority: AuthorityRecord) throws
+    func insertKey(_ key: KeyRecord) throws
+    func insertPartyKey(_ key: PartyKeyRecord) throws -> PartyKeyRecord
+    func removePartyKey(id: Int64, at: Date, reason: String) throws
+    func insertApplication(_ application: ApplicationRecord) throws -> ApplicationRecord
+    func updateApplication(_ application: ApplicationRecord) throws
+    func insertRequiredDepartment(_ record: RequiredDepartmentRecord) throws
+    func updateRequiredDepartment(_ record: RequiredDepartmentRecord) throws
+    func insertDecision(_ decision: DecisionRecord) throws -> DecisionRecord
+    func insertPermit(_ permit: PermitRecord) throws
+    /// The next serial of `authority`, with no gaps; throws `StoreError.serialsExhausted` past 999999.
+    func nextSerial(authority: String) throws -> Int
+    /// Appends an event to the hash chain and returns it.
+    @discardableResult
+    func appendAudit(at: Date, actor: String, action: String, subject: String, content: Data) throws -> AuditEvent
+}
+
+/// Store failures with stable codes.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable { case serialsExhausted, notInitialised, io, constraint }
+    public var code: Code
+    public var detail: String
+    public init(_ code: Code, _ detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+    public var description: String { detail }
+}

@@ -1,0 +1,237 @@
+import Foundation
+
+/// The issuing authority that owns a data directory.
+public struct AuthorityRecord: Codable, Sendable, Hashable {
+    /// 6-digit GB/T 2260 code.
+    public var code: String
+    public var name: String
+    public var nameEn: String
+    public var phone: String
+    /// The province's maximum validity in days.
+    public var maxDays: Int
+    public var createdAt: Date
+
+    public init(code: String, name: String, nameEn: String, phone: String, maxDays: Int, createdAt: Date) {
+        self.code = code
+        self.name = name
+        self.nameEn = nameEn
+        self.phone = phone
+        self.maxDays = maxDays
+        self.createdAt = createdAt
+    }
+}
+
+/// A public key the authority holds or trusts, by role.
+public struct KeyRecord: Codable, Sendable, Hashable {
+    public enum Role: String, Codable, Sendable { case issuer, admin, root }
+    public var kid: String
+    public var role: Role
+    public var alg: String
+    /// DER SubjectPublicKeyInfo.
+    public var spki: Data
+    public var notBefore: Date
+    /// When the key stopped signing (rotation), nil while current.
+    public var notAfter: Date?
+
+    public init(kid: String, role: Role, alg: String, spki: Data, notBefore: Date, notAfter: Date?) {
+        self.kid = kid
+        self.role = role
+        self.alg = alg
+        self.spki = spki
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+    }
+}
+
+/// A registered key of a department's approver or of an applicant firm.
+public struct PartyKeyRecord: Codable, Sendable, Hashable {
+    public enum Kind: String, Codable, Sendable { case approver, applicant }
+    public var id: Int64?
+    public var kind: Kind
+    /// The department code for approvers, the unified social credit code for applicants.
+    public var party: String
+    public var name: String
+    public var kid: String
+    public var alg: String
+    public var spki: Data
+    public var addedAt: Date
+    public var removedAt: Date?
+    public var removedReason: String?
+
+    public init(kind: Kind, party: String, name: String, kid: String, alg: String, spki: Data, addedAt: Date) {
+        self.kind = kind
+        self.party = party
+        self.name = name
+        self.kid = kid
+        self.alg = alg
+        self.spki = spki
+        self.addedAt = addedAt
+    }
+}
+
+/// The states an application moves through.
+public enum ApplicationState: String, Codable, Sendable, CaseIterable {
+    case pending, issued, rejected, cancelled
+}
+
+/// One application, as submitted and routed.
+public struct ApplicationRecord: Codable, Sendable, Hashable {
+    public var id: Int64?
+    public var reference: String
+    public var creditCode: String
+    public var plate: String
+    public var state: ApplicationState
+    /// The application's canonical JSON.
+    public var document: Data
+    /// Lowercase hex SHA-256 of `document`.
+    public var digest: String
+    /// The applicant's COSE_Sign1 over the digest.
+    public var submission: Data
+    public var applicantKid: String
+    /// The routing decision as JSON, and the hash of the table that made it.
+    public var routing: Data
+    public var routingHash: String
+    public var submittedAt: Date
+    public var closedAt: Date?
+    public var closeReason: String?
+    public var permitNumber: String?
+
+    public init(reference: String, creditCode: String, plate: String, document: Data, digest: String, submission: Data,
+                applicantKid: String, routing: Data, routingHash: String, submittedAt: Date) {
+        self.reference = reference
+        self.creditCode = creditCode
+        self.plate = plate
+        self.state = .pending
+        self.document = document
+        self.digest = digest
+        self.submission = submission
+        self.applicantKid = applicantKid
+        self.routing = routing
+        self.routingHash = routingHash
+        self.submittedAt = submittedAt
+    }
+
+    /// The public ID, `A` and at least 6 digits.
+    public var publicID: String { id.map { ApplicationRecord.publicID(for: $0) } ?? "" }
+
+    public static func publicID(for id: Int64) -> String {
+        let digits = String(id)
+        return "A" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+    }
+
+    /// The row id of a public ID such as `A000123`.
+    public static func rowID(of publicID: String) -> Int64? {
+        guard publicID.first == "A" || publicID.first == "a" else { return nil }
+        return Int64(publicID.dropFirst())
+    }
+}
+
+/// One department's place in an application's required set.
+public struct RequiredDepartmentRecord: Codable, Sendable, Hashable {
+    public enum State: String, Codable, Sendable { case pending, approved, rejected }
+    public var applicationID: Int64
+    public var department: String
+    public var state: State
+    public var dueAt: Date
+    public var decidedAt: Date?
+
+    public init(applicationID: Int64, department: String, state: State, dueAt: Date, decidedAt: Date? = nil) {
+        self.applicationID = applicationID
+        self.department = department
+        self.state = state
+        self.dueAt = dueAt
+        self.decidedAt = decidedAt
+    }
+}
+
+/// A signed decision of one department on one application.
+public struct DecisionRecord: Codable, Sendable, Hashable {
+    public enum Decision: String, Codable, Sendable { case approve, reject }
+    public var id: Int64?
+    public var applicationID: Int64
+    public var department: String
+    public var decision: Decision
+    public var conditions: [String]
+    public var reason: String?
+    public var decidedAt: Date
+    public var approverID: Int64
+    public var approverKid: String
+    /// COSE_Sign1 by the approver's key over the decision's deterministic CBOR.
+    public var signature: Data
+
+    public init(applicationID: Int64, department: String, decision: Decision, conditions: [String], reason: String?,
+                decidedAt: Date, approverID: Int64, approverKid: String, signature: Data) {
+        self.applicationID = applicationID
+        self.department = department
+        self.decision = decision
+        self.conditions = conditions
+        self.reason = reason
+        self.decidedAt = decidedAt
+        self.approverID = approverID
+        self.approverKid = approverKid
+        self.signature = signature
+    }
+}
+
+/// An issued permit.
+public struct PermitRecord: Codable, Sendable, Hashable {
+    public var number: String
+    public var applicationID: Int64
+    public var authority: String
+    public var serial: Int
+    public var issuedAt: Date
+    public var validFrom: String
+    public var validTo: String
+    /// The `FP1:` text.
+    public var payload: String
+    /// The issued-permit document (JSON) that was sealed.
+    public var document: Data
+    public var issuerKid: String
+    /// First 16 bytes of SHA-256 of the COSE signature, hex: the revocation hash.
+    public var signatureHash: String
+    /// Microseconds from the start of the completing decision to the permit row.
+    public var decisionToIssueMicros: Int64
+
+    public init(number: String, applicationID: Int64, authority: String, serial: Int, issuedAt: Date, validFrom: String,
+                validTo: String, payload: String, document: Data, issuerKid: String, signatureHash: String, decisionToIssueMicros: Int64) {
+        self.number = number
+        self.applicationID = applicationID
+        self.authority = authority
+        self.serial = serial
+        self.issuedAt = issuedAt
+        self.validFrom = validFrom
+        self.validTo = validTo
+        self.payload = payload
+        self.document = document
+        self.issuerKid = issuerKid
+        self.signatureHash = signatureHash
+        self.decisionToIssueMicros = decisionToIssueMicros
+    }
+}
+
+/// One event of the append-only, hash-chained audit trail.
+public struct AuditEvent: Codable, Sendable, Hashable {
+    public var seq: Int64
+    public var at: Date
+    public var actor: String
+    public var action: String
+    public var subject: String
+    /// Canonical JSON of the event's content.
+    public var content: Data
+    public var prevHash: String
+    public var hash: String
+}
+
+/// Filters for listing applications.
+public struct ApplicationFilter: Sendable {
+    public var states: [ApplicationState]?
+    public var creditCode: String?
+    public var plate: String?
+    public var limit: Int?
+    public init(states: [ApplicationState]? = nil, creditCode: String? = nil, plate: String? = nil, limit: Int? = nil) {
+        self.states = states
+        self.creditCode = creditCode
+        self.plate = plate
+        self.limit = limit
+    }
+}

@@ -1,0 +1,390 @@
+import Foundation
+import GRDB
+import PermitSeal
+
+/// The embedded default store: SQLite through GRDB, a `DatabasePool` in WAL mode, foreign keys
+/// on, named append-only migrations.
+public final class SQLitePermitStore: PermitStore, @unchecked Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    public init(path: String) throws {
+        self.path = path
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            // WAL with synchronous=NORMAL: durable at checkpoints, and a commit does not fsync.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        pool = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(pool)
+    }
+
+    public func write<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
+        try pool.write { db in try body(SQLiteTransaction(db: db)) }
+    }
+
+    public func read<T>(_ body: (any StoreReader) throws -> T) throws -> T {
+        try pool.read { db in try body(SQLiteTransaction(db: db)) }
+    }
+
+    /// A consistent copy of the live database (SQLite's online backup).
+    public func backup(to path: String) throws {
+        let target = try DatabaseQueue(path: path)
+        try pool.backup(to: target)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1: authority, keys, applications, decisions, permits, audit") { db in
+            try db.execute(sql: """
+            CREATE TABLE authority (
+              code TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, nameEn TEXT NOT NULL, phone TEXT NOT NULL,
+              maxDays INTEGER NOT NULL, createdAt INTEGER NOT NULL);
+            CREATE TABLE key (
+              kid TEXT NOT NULL, role TEXT NOT NULL, alg TEXT NOT NULL, spki BLOB NOT NULL,
+              notBefore INTEGER NOT NULL, notAfter INTEGER, PRIMARY KEY (kid, role));
+            CREATE TABLE partyKey (
+              id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, party TEXT NOT NULL, name TEXT NOT NULL,
+              kid TEXT NOT NULL, alg TEXT NOT NULL, spki BLOB NOT NULL, addedAt INTEGER NOT NULL,
+              removedAt INTEGER, removedReason TEXT);
+            CREATE UNIQUE INDEX partyKey_active_kid ON partyKey(kind, kid) WHERE removedAt IS NULL;
+            CREATE TABLE application (
+              id INTEGER PRIMARY KEY AUTOINCREMENT, reference TEXT NOT NULL, creditCode TEXT NOT NULL,
+              plate TEXT NOT NULL, state TEXT NOT NULL, document BLOB NOT NULL, digest TEXT NOT NULL,
+              submission BLOB NOT NULL, applicantKid TEXT NOT NULL, routing BLOB NOT NULL, routingHash TEXT NOT NULL,
+              submittedAt INTEGER NOT NULL, closedAt INTEGER, closeReason TEXT, permitNumber TEXT,
+              UNIQUE (creditCode, reference));
+            CREATE INDEX application_state ON application(state);
+            CREATE INDEX application_plate ON application(plate);
+            CREATE TABLE requiredDepartment (
+              applicationID INTEGER NOT NULL REFERENCES application(id), department TEXT NOT NULL,
+              state TEXT NOT NULL, dueAt INTEGER NOT NULL, decidedAt INTEGER,
+              PRIMARY KEY (applicationID, department));
+            CREATE INDEX requiredDepartment_queue ON requiredDepartment(department, state, applicationID);
+            CREATE TABLE decision (
+              id INTEGER PRIMARY KEY AUTOINCREMENT, applicationID INTEGER NOT NULL REFERENCES application(id),
+              department TEXT NOT NULL, decision TEXT NOT NULL, conditions TEXT NOT NULL, reason TEXT,
+              decidedAt INTEGER NOT NULL, approverID INTEGER NOT NULL REFERENCES partyKey(id),
+              approverKid TEXT NOT NULL, signature BLOB NOT NULL);
+            CREATE INDEX decision_application ON decision(applicationID);
+            CREATE TABLE permit (
+              number TEXT PRIMARY KEY NOT NULL, applicationID INTEGER NOT NULL UNIQUE REFERENCES application(id),
+              authority TEXT NOT NULL, serial INTEGER NOT NULL, issuedAt INTEGER NOT NULL,
+              validFrom TEXT NOT NULL, validTo TEXT NOT NULL, payload TEXT NOT NULL, document BLOB NOT NULL,
+              issuerKid TEXT NOT NULL, signatureHash TEXT NOT NULL, decisionToIssueMicros INTEGER NOT NULL,
+              UNIQUE (authority, serial));
+            CREATE TABLE serial (authority TEXT PRIMARY KEY NOT NULL, last INTEGER NOT NULL);
+            CREATE TABLE audit (
+              seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+              subject TEXT NOT NULL, content BLOB NOT NULL, prevHash TEXT NOT NULL, hash TEXT NOT NULL);
+            CREATE INDEX audit_subject ON audit(subject);
+            -- The audit trail is append-only.
+            CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+            CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+            """)
+        }
+        return m
+    }
+}
+
+/// Times are stored as integer milliseconds since 1970, so that the audit hash covers exact values.
+enum Millis {
+    static func from(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
+    static func date(_ ms: Int64?) -> Date? { ms.map(date) }
+}
+
+struct SQLiteTransaction: StoreTransaction {
+    let db: Database
+
+    // MARK: reads
+
+    func authority() throws -> AuthorityRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM authority LIMIT 1").map {
+            AuthorityRecord(code: $0["code"], name: $0["name"], nameEn: $0["nameEn"], phone: $0["phone"],
+                            maxDays: $0["maxDays"], createdAt: Millis.date($0["createdAt"] as Int64))
+        }
+    }
+
+    func keys(role: KeyRecord.Role?) throws -> [KeyRecord] {
+        let rows = role == nil
+            ? try Row.fetchAll(db, sql: "SELECT * FROM key ORDER BY notBefore")
+            : try Row.fetchAll(db, sql: "SELECT * FROM key WHERE role = ? ORDER BY notBefore", arguments: [role!.rawValue])
+        return rows.map {
+            KeyRecord(kid: $0["kid"], role: KeyRecord.Role(rawValue: $0["role"])!, alg: $0["alg"], spki: $0["spki"],
+                      notBefore: Millis.date($0["notBefore"] as Int64), notAfter: Millis.date($0["notAfter"] as Int64?))
+        }
+    }
+
+    private func partyKey(_ row: Row) -> PartyKeyRecord {
+        var r = PartyKeyRecord(kind: PartyKeyRecord.Kind(rawValue: row["kind"])!, party: row["party"], name: row["name"],
+                               kid: row["kid"], alg: row["alg"], spki: row["spki"], addedAt: Millis.date(row["addedAt"] as Int64))
+        r.id = row["id"]
+        r.removedAt = Millis.date(row["removedAt"] as Int64?)
+        r.removedReason = row["removedReason"]
+        return r
+    }
+
+    func partyKeys(kind: PartyKeyRecord.Kind, includeRemoved: Bool) throws -> [PartyKeyRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM partyKey WHERE kind = ?" + (includeRemoved ? "" : " AND removedAt IS NULL") + " ORDER BY party, id",
+                         arguments: [kind.rawValue]).map(partyKey)
+    }
+
+    func activePartyKey(kind: PartyKeyRecord.Kind, kid: String) throws -> PartyKeyRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM partyKey WHERE kind = ? AND kid = ? AND removedAt IS NULL",
+                         arguments: [kind.rawValue, kid]).map(partyKey)
+    }
+
+    func partyKey(id: Int64) throws -> PartyKeyRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM partyKey WHERE id = ?", arguments: [id]).map(partyKey)
+    }
+
+    private func application(_ row: Row) -> ApplicationRecord {
+        var a = ApplicationRecord(reference: row["reference"], creditCode: row["creditCode"], plate: row["plate"],
+                                  document: row["document"], digest: row["digest"], submission: row["submission"],
+                                  applicantKid: row["applicantKid"], routing: row["routing"], routingHash: row["routingHash"],
+                                  submittedAt: Millis.date(row["submittedAt"] as Int64))
+        a.id = row["id"]
+        a.state = ApplicationState(rawValue: row["state"])!
+        a.closedAt = Millis.date(row["closedAt"] as Int64?)
+        a.closeReason = row["closeReason"]
+        a.permitNumber = row["permitNumber"]
+        return a
+    }
+
+    func application(id: Int64) throws -> ApplicationRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM application WHERE id = ?", arguments: [id]).map(application)
+    }
+
+    func application(creditCode: String, reference: String) throws -> ApplicationRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM application WHERE creditCode = ? AND reference = ?",
+                         arguments: [creditCode, reference]).map(application)
+    }
+
+    func application(permitNumber: String) throws -> ApplicationRecord? {
+        try Row.fetchOne(db, sql: "SELECT application.* FROM application JOIN permit ON permit.applicationID = application.id WHERE permit.number = ?",
+                         arguments: [permitNumber]).map(application)
+    }
+
+    func applications(_ filter: ApplicationFilter) throws -> [ApplicationRecord] {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        if let states = filter.states, !states.isEmpty {
+            clauses.append("state IN (" + states.map { _ in "?" }.joined(separator: ",") + ")")
+            for s in states { _ = arguments.append(contentsOf: [s.rawValue]) }
+        }
+        if let c = filter.creditCode { clauses.append("creditCode = ?"); _ = arguments.append(contentsOf: [c]) }
+        if let p = filter.plate { clauses.append("plate = ?"); _ = arguments.append(contentsOf: [p]) }
+        var sql = "SELECT * FROM application"
+        if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
+        sql += " ORDER BY id"
+        if let limit = filter.limit { sql += " LIMIT \(limit)" }
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).map(application)
+    }
+
+    private func required(_ row: Row) -> RequiredDepartmentRecord {
+        RequiredDepartmentRecord(applicationID: row["applicationID"], department: row["department"],
+                                 state: RequiredDepartmentRecord.State(rawValue: row["state"])!,
+                                 dueAt: Millis.date(row["dueAt"] as Int64), decidedAt: Millis.date(row["decidedAt"] as Int64?))
+    }
+
+    func requiredDepartments(applicationID: Int64) throws -> [RequiredDepartmentRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM requiredDepartment WHERE applicationID = ? ORDER BY department",
+                         arguments: [applicationID]).map(required)
+    }
+
+    func queue(department: String, dueBefore: Date?) throws -> [(ApplicationRecord, RequiredDepartmentRecord)] {
+        var sql = """
+        SELECT application.*, requiredDepartment.applicationID AS rApplicationID, requiredDepartment.department AS rDepartment,
+               requiredDepartment.state AS rState, requiredDepartment.dueAt AS rDueAt
+        FROM requiredDepartment JOIN application ON application.id = requiredDepartment.applicationID
+        WHERE requiredDepartment.department = ? AND requiredDepartment.state = 'pending' AND application.state = 'pending'
+        """
+        var arguments: StatementArguments = [department]
+        if let due = dueBefore {
+            sql += " AND requiredDepartment.dueAt < ?"
+            _ = arguments.append(contentsOf: [Millis.from(due)])
+        }
+        sql += " ORDER BY application.id"
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+            (application(row), RequiredDepartmentRecord(applicationID: row["rApplicationID"], department: row["rDepartment"],
+                                                        state: .pending, dueAt: Millis.date(row["rDueAt"] as Int64)))
+        }
+    }
+
+    func decisions(applicationID: Int64) throws -> [DecisionRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM decision WHERE applicationID = ? ORDER BY id", arguments: [applicationID]).map { row in
+            var d = DecisionRecord(applicationID: row["applicationID"], department: row["department"],
+                                   decision: DecisionRecord.Decision(rawValue: row["decision"])!,
+                                   conditions: (try? JSONDecoder().decode([String].self, from: Data((row["conditions"] as String).utf8))) ?? [],
+                                   reason: row["reason"], decidedAt: Millis.date(row["decidedAt"] as Int64),
+                                   approverID: row["approverID"], approverKid: row["approverKid"], signature: row["signature"])
+            d.id = row["id"]
+            return d
+        }
+    }
+
+    private func permit(_ row: Row) -> PermitRecord {
+        PermitRecord(number: row["number"], applicationID: row["applicationID"], authority: row["authority"], serial: row["serial"],
+                     issuedAt: Millis.date(row["issuedAt"] as Int64), validFrom: row["validFrom"], validTo: row["validTo"],
+                     payload: row["payload"], document: row["document"], issuerKid: row["issuerKid"],
+                     signatureHash: row["signatureHash"], decisionToIssueMicros: row["decisionToIssueMicros"])
+    }
+
+    func permit(number: String) throws -> PermitRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM permit WHERE number = ?", arguments: [number]).map(permit)
+    }
+
+    func permit(applicationID: Int64) throws -> PermitRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM permit WHERE applicationID = ?", arguments: [applicationID]).map(permit)
+    }
+
+    func permits(limit: Int?) throws -> [PermitRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM permit ORDER BY authority, serial" + (limit.map { " LIMIT \($0)" } ?? "")).map(permit)
+    }
+
+    private func audit(_ row: Row) -> AuditEvent {
+        AuditEvent(seq: row["seq"], at: Millis.date(row["at"] as Int64), actor: row["actor"], action: row["action"],
+                   subject: row["subject"], content: row["content"], prevHash: row["prevHash"], hash: row["hash"])
+    }
+
+    func auditEvents(subject: String?) throws -> [AuditEvent] {
+        if let subject {
+            return try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE subject = ? ORDER BY seq", arguments: [subject]).map(audit)
+        }
+        return try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY seq").map(audit)
+    }
+
+    func lastAuditEvent() throws -> AuditEvent? {
+        try Row.fetchOne(db, sql: "SELECT * FROM audit ORDER BY seq DESC LIMIT 1").map(audit)
+    }
+
+    // MARK: writes
+
+    func setAuthority(_ a: AuthorityRecord) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO authority (code, name, nameEn, phone, maxDays, createdAt) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [a.code, a.name, a.nameEn, a.phone, a.maxDays, Millis.from(a.createdAt)])
+        try db.execute(sql: "INSERT OR IGNORE INTO serial (authority, last) VALUES (?, 0)", arguments: [a.code])
+    }
+
+    func insertKey(_ k: KeyRecord) throws {
+        try db.execute(sql: "INSERT INTO key (kid, role, alg, spki, notBefore, notAfter) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [k.kid, k.role.rawValue, k.alg, k.spki, Millis.from(k.notBefore), k.notAfter.map(Millis.from)])
+    }
+
+    func insertPartyKey(_ k: PartyKeyRecord) throws -> PartyKeyRecord {
+        try db.execute(sql: "INSERT INTO partyKey (kind, party, name, kid, alg, spki, addedAt) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [k.kind.rawValue, k.party, k.name, k.kid, k.alg, k.spki, Millis.from(k.addedAt)])
+        var r = k
+        r.id = db.lastInsertedRowID
+        return r
+    }
+
+    func removePartyKey(id: Int64, at: Date, reason: String) throws {
+        try db.execute(sql: "UPDATE partyKey SET removedAt = ?, removedReason = ? WHERE id = ? AND removedAt IS NULL",
+                       arguments: [Millis.from(at), reason, id])
+    }
+
+    func insertApplication(_ a: ApplicationRecord) throws -> ApplicationRecord {
+        try db.execute(sql: """
+            INSERT INTO application (reference, creditCode, plate, state, document, digest, submission, applicantKid, routing,
+                                     routingHash, submittedAt, closedAt, closeReason, permitNumber)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [a.reference, a.creditCode, a.plate, a.state.rawValue, a.document, a.digest, a.submission, a.applicantKid,
+                             a.routing, a.routingHash, Millis.from(a.submittedAt), a.closedAt.map(Millis.from), a.closeReason, a.permitNumber])
+        var r = a
+        r.id = db.lastInsertedRowID
+        return r
+    }
+
+    func updateApplication(_ a: ApplicationRecord) throws {
+        try db.execute(sql: "UPDATE application SET state = ?, closedAt = ?, closeReason = ?, permitNumber = ? WHERE id = ?",
+                       arguments: [a.state.rawValue, a.closedAt.map(Millis.from), a.closeReason, a.permitNumber, a.id])
+    }
+
+    func insertRequiredDepartment(_ r: RequiredDepartmentRecord) throws {
+        try db.execute(sql: "INSERT INTO requiredDepartment (applicationID, department, state, dueAt, decidedAt) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [r.applicationID, r.department, r.state.rawValue, Millis.from(r.dueAt), r.decidedAt.map(Millis.from)])
+    }
+
+    func updateRequiredDepartment(_ r: RequiredDepartmentRecord) throws {
+        try db.execute(sql: "UPDATE requiredDepartment SET state = ?, decidedAt = ? WHERE applicationID = ? AND department = ?",
+                       arguments: [r.state.rawValue, r.decidedAt.map(Millis.from), r.applicationID, r.department])
+    }
+
+    func insertDecision(_ d: DecisionRecord) throws -> DecisionRecord {
+        let conditions = String(decoding: try JSONEncoder().encode(d.conditions), as: UTF8.self)
+        try db.execute(sql: """
+            INSERT INTO decision (applicationID, department, decision, conditions, reason, decidedAt, approverID, approverKid, signature)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [d.applicationID, d.department, d.decision.rawValue, conditions, d.reason, Millis.from(d.decidedAt),
+                             d.approverID, d.approverKid, d.signature])
+        var r = d
+        r.id = db.lastInsertedRowID
+        return r
+    }
+
+    func insertPermit(_ p: PermitRecord) throws {
+        try db.execute(sql: """
+            INSERT INTO permit (number, applicationID, authority, serial, issuedAt, validFrom, validTo, payload, document,
+                                issuerKid, signatureHash, decisionToIssueMicros)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [p.number, p.applicationID, p.authority, p.serial, Millis.from(p.issuedAt), p.validFrom, p.validTo,
+                             p.payload, p.document, p.issuerKid, p.signatureHash, p.decisionToIssueMicros])
+    }
+
+    func nextSerial(authority: String) throws -> Int {
+        let last = try Int.fetchOne(db, sql: "SELECT last FROM serial WHERE authority = ?", arguments: [authority]) ?? 0
+        guard last < 999_999 else {
+            throw StoreError(.serialsExhausted, "authority \(authority) has issued serial 999999, the last a 12-digit number allows; nothing was issued")
+        }
+        try db.execute(sql: "INSERT INTO serial (authority, last) VALUES (?, ?) ON CONFLICT(authority) DO UPDATE SET last = excluded.last",
+                       arguments: [authority, last + 1])
+        return last + 1
+    }
+
+    @discardableResult
+    func appendAudit(at: Date, actor: String, action: String, subject: String, content: Data) throws -> AuditEvent {
+        let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        let seq: Int64 = (last?["seq"] as Int64? ?? 0) + 1
+        let prev: String = last?["hash"] ?? AuditChain.genesis
+        let ms = Millis.from(at)
+        let hash = AuditChain.hash(seq: seq, atMillis: ms, actor: actor, action: action, subject: subject, content: content, prevHash: prev)
+        try db.execute(sql: "INSERT INTO audit (seq, at, actor, action, subject, content, prevHash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [seq, ms, actor, action, subject, content, prev, hash])
+        return AuditEvent(seq: seq, at: Millis.date(ms), actor: actor, action: action, subject: subject, content: content, prevHash: prev, hash: hash)
+    }
+}
+
+/// The audit chain's hashing: each event's hash covers its fields and the previous hash.
+public enum AuditChain {
+    public static let genesis = String(repeating: "0", count: 64)
+
+    public static func hash(seq: Int64, atMillis: Int64, actor: String, action: String, subject: String, content: Data, prevHash: String) -> String {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(content.count + 160)
+        for field in [prevHash, String(seq), String(atMillis), actor, action, subject] {
+            bytes += field.utf8
+            bytes.append(0x0a)
+        }
+        bytes += content
+        return Hashing.sha256Hex(bytes)
+    }
+
+    /// The first event whose hash or link does not hold, or nil when the chain is whole.
+    public static func firstBrokenLink(_ events: [AuditEvent]) -> (seq: Int64, why: String)? {
+        var prev = genesis
+        var expectedSeq: Int64 = 1
+        for e in events {
+            if e.seq != expectedSeq { return (e.seq, "sequence jumps from \(expectedSeq - 1) to \(e.seq)") }
+            if e.prevHash != prev { return (e.seq, "its previous-hash link does not match event \(e.seq - 1)") }
+            let h = hash(seq: e.seq, atMillis: Millis.from(e.at), actor: e.actor, action: e.action, subject: e.subject, content: e.content, prevHash: e.prevHash)
+            if h != e.hash { return (e.seq, "its content does not match its hash") }
+            prev = e.hash
+            expectedSeq += 1
+        }
+        return nil
+    }
+}
