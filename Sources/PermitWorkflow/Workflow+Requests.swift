@@ -1,0 +1,335 @@
+import Foundation
+import PermitModel
+import PermitRouting
+import PermitSeal
+import PermitStore
+
+/// The result of one item of `apply`.
+public struct ApplyResult: Codable, Sendable {
+    public var index: Int
+    public var reference: String?
+    /// The application ID; nil for a dry run or a refused item.
+    public var id: String?
+    public var state: String?
+    /// True when the reference was submitted before: the existing application is returned.
+    public var duplicate: Bool?
+    public var departments: [String]?
+    public var routingHash: String?
+    public var errors: [Problem]?
+
+    public var succeeded: Bool { errors == nil }
+}
+
+/// The result of one item of `approve` or `reject`.
+public struct DecisionResult: Codable, Sendable {
+    public var index: Int
+    /// The identifier as given.
+    public var input: String
+    public var id: String?
+    public var department: String
+    public var decision: String
+    /// The application's state after the decision: pending, issued or rejected.
+    public var state: String?
+    public var permitNumber: String?
+    /// Microseconds from the start of the completing decision to its commit, when it issued the permit.
+    public var issueMicros: Int64?
+    public var errors: [Problem]?
+
+    public var succeeded: Bool { errors == nil }
+}
+
+extension Workflow {
+    /// Submits applications signed with a firm's key. Each item gets its own result and its own
+    /// transaction: an invalid item never blocks the valid ones. A repeated reference returns the
+    /// existing application. With `dryRun`, items are validated and routed and nothing is written.
+    public func apply(_ items: [ApplicationFileItem], key: PrivateKey, dryRun: Bool = false,
+                      progress: ((Int) -> Void)? = nil) throws -> [ApplyResult] {
+        let applicantKey = try store.read { try $0.activePartyKey(kind: .applicant, kid: key.publicKey.kidHex) }
+        guard let applicantKey, applicantKey.alg == key.algorithm.rawValue, applicantKey.spki == Data(key.publicKey.spki) else {
+            throw WorkflowError("auth.notApplicant", "the key \(key.publicKey.kidHex) is not a registered applicant key; an admin registers it with `permit applicant add`",
+                                field: "key", value: key.publicKey.kidHex, rule: "a registered, active applicant key")
+        }
+        var results: [ApplyResult] = []
+        results.reserveCapacity(items.count)
+        for (n, item) in items.enumerated() {
+            results.append(applyOne(item, key: key, applicantKey: applicantKey, dryRun: dryRun))
+            progress?(n + 1)
+        }
+        return results
+    }
+
+    private func applyOne(_ item: ApplicationFileItem, key: PrivateKey, applicantKey: PartyKeyRecord, dryRun: Bool) -> ApplyResult {
+        var result = ApplyResult(index: item.index, reference: item.reference)
+        guard let application = item.application else {
+            result.errors = item.problems
+            return result
+        }
+        let app = application.normalized()
+        guard app.applicant.creditCode == applicantKey.party else {
+            result.errors = [Problem(code: "applicant.creditCodeMismatch",
+                                     message: "applicant.creditCode \(app.applicant.creditCode) is not the firm of this key (\(applicantKey.party))",
+                                     field: "applicant.creditCode", value: app.applicant.creditCode, rule: "a firm applies only with its own registered key")]
+            return result
+        }
+        do {
+            if let existing = try store.read({ try $0.application(creditCode: app.applicant.creditCode, reference: app.reference) }) {
+                result.id = existing.publicID
+                result.state = existing.state.rawValue
+                result.duplicate = true
+                let routing = try? JSONDecoder().decode(RoutingDecision.self, from: existing.routing)
+                result.departments = routing?.departments.map(\.rawValue)
+                result.routingHash = existing.routingHash
+                return result
+            }
+        } catch {
+            result.errors = [Problem(code: "store.io", message: "\(error)")]
+            return result
+        }
+        let now = clock.now()
+        let validator = ApplicationValidator(divisions: .bundled, maxValidityDays: authority.maxDays, now: now)
+        let problems = validator.validate(app)
+        guard problems.isEmpty else {
+            result.errors = problems
+            return result
+        }
+        let decision = routing.route(app)
+        result.departments = decision.departments.map(\.rawValue)
+        result.routingHash = decision.tableHash
+        if dryRun {
+            result.state = "valid"
+            return result
+        }
+        let document = app.canonicalJSON()
+        let digest = Hashing.sha256(document)
+        let submission = COSESign1.sign(payload: CBOREncoder.encode(.map([
+            CBORPair(1, .bytes(digest)), CBORPair(2, .text(app.applicant.creditCode)), CBORPair(3, .text(app.reference)),
+            CBORPair(4, .unsigned(UInt64(max(0, now.timeIntervalSince1970)))),
+        ])), with: key)
+        do {
+            let record = try store.write { tx -> ApplicationRecord in
+                let inserted = try tx.insertApplication(ApplicationRecord(
+                    reference: app.reference, creditCode: app.applicant.creditCode, plate: app.vehicle.plate, document: document,
+                    digest: Hex.encode(digest), submission: Data(submission.encoded()), applicantKid: key.publicKey.kidHex,
+                    routing: CanonicalJSON.encode(decision), routingHash: decision.tableHash, submittedAt: now))
+                for d in decision.departments {
+                    try tx.insertRequiredDepartment(RequiredDepartmentRecord(
+                        applicationID: inserted.id!, department: d.rawValue, state: .pending,
+                        dueAt: now.addingTimeInterval(Double(d.reviewDeadlineHours) * 3600)))
+                }
+                try tx.appendAudit(at: now, actor: "applicant:" + key.publicKey.kidHex, action: "apply", subject: inserted.publicID,
+                                   content: CanonicalJSON.encode(AuditApply(reference: app.reference, creditCode: app.applicant.creditCode,
+                                                                            digest: Hex.encode(digest), departments: decision.departments.map(\.rawValue),
+                                                                            matchedRules: decision.matchedRules.map(\.id), routingHash: decision.tableHash)))
+                return inserted
+            }
+            result.id = record.publicID
+            result.state = record.state.rawValue
+        } catch {
+            result.errors = (error as? ProblemConvertible)?.problems ?? [Problem(code: "store.io", message: "\(error)")]
+        }
+        return result
+    }
+
+    /// Cancels a pending application; only the firm's own registered key may.
+    public func cancel(_ identifier: String, key: PrivateKey, reason: String?) throws -> ApplicationRecord {
+        let app = try resolve(identifier)
+        let now = clock.now()
+        return try store.write { tx in
+            guard let owner = try tx.activePartyKey(kind: .applicant, kid: key.publicKey.kidHex), owner.party == app.creditCode else {
+                throw WorkflowError("auth.notOwner", "the key \(key.publicKey.kidHex) is not a registered key of firm \(app.creditCode); only the applicant may cancel \(app.publicID)",
+                                    field: "key", value: key.publicKey.kidHex, rule: "the applicant firm's registered key")
+            }
+            guard var current = try tx.application(id: app.id!), current.state == .pending else {
+                throw WorkflowError("application.notPending", "\(app.publicID) is \(app.state.rawValue); only a pending application can be cancelled",
+                                    field: "id", value: app.publicID, rule: "cancel works before issuance")
+            }
+            current.state = .cancelled
+            current.closedAt = now
+            current.closeReason = reason ?? "cancelled by the applicant"
+            try tx.updateApplication(current)
+            try tx.appendAudit(at: now, actor: "applicant:" + key.publicKey.kidHex, action: "cancel", subject: app.publicID,
+                               content: CanonicalJSON.encode(["reason": current.closeReason!]))
+            return current
+        }
+    }
+
+    /// The approver registered for `department` with this key, or a refusal.
+    public func approver(for department: Department, key: PrivateKey) throws -> PartyKeyRecord {
+        let record = try store.read { try $0.activePartyKey(kind: .approver, kid: key.publicKey.kidHex) }
+        guard let record, record.party == department.rawValue, record.spki == Data(key.publicKey.spki) else {
+            throw WorkflowError("auth.notApprover", "the key \(key.publicKey.kidHex) is not a registered approver of \(department.rawValue); nothing was written",
+                                field: "key", value: key.publicKey.kidHex, rule: "a registered, active approver key of that department")
+        }
+        return record
+    }
+
+    /// Records signed decisions of one department. Each item is one transaction; the decision
+    /// that completes an application's required set issues the permit in that same transaction.
+    public func decide(department: Department, key: PrivateKey, identifiers: [String], decision: DecisionRecord.Decision,
+                       conditions: [String] = [], reason: String? = nil, progress: ((Int) -> Void)? = nil) throws -> [DecisionResult] {
+        let approver = try approver(for: department, key: key)
+        if decision == .reject, (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+            throw WorkflowError("reject.reason", "a rejection needs --reason", field: "reason", value: "", rule: "a non-empty reason")
+        }
+        let conds = conditions.map { $0.precomposedStringWithCanonicalMapping }
+        var problems: [Problem] = []
+        for (i, c) in conds.enumerated() {
+            if c.isEmpty || c.unicodeScalars.count > PayloadLimits.condition {
+                problems.append(Problem(code: "approve.condition", message: "condition \"\(c)\" must have 1 to \(PayloadLimits.condition) characters",
+                                        field: "condition[\(i)]", value: c, rule: "1 to \(PayloadLimits.condition) characters"))
+            }
+        }
+        if conds.count > PayloadLimits.conditions {
+            problems.append(Problem(code: "approve.conditions", message: "\(conds.count) conditions; a permit carries at most \(PayloadLimits.conditions)",
+                                    field: "condition", value: "\(conds.count)", rule: "at most \(PayloadLimits.conditions)"))
+        }
+        if !problems.isEmpty { throw ProblemList(problems) }
+        var results: [DecisionResult] = []
+        results.reserveCapacity(identifiers.count)
+        for (index, identifier) in identifiers.enumerated() {
+            results.append(decideOne(index: index, identifier: identifier, department: department, key: key, approver: approver,
+                                     decision: decision, conditions: conds, reason: reason))
+            progress?(index + 1)
+        }
+        return results
+    }
+
+    private func decideOne(index: Int, identifier: String, department: Department, key: PrivateKey, approver: PartyKeyRecord,
+                           decision: DecisionRecord.Decision, conditions: [String], reason: String?) -> DecisionResult {
+        var result = DecisionResult(index: index, input: identifier, department: department.rawValue, decision: decision.rawValue)
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            let app = try resolve(identifier)
+            result.id = app.publicID
+            let now = clock.now()
+            let issued: PermitRecord? = try store.write { tx in
+                guard var current = try tx.application(id: app.id!) else { throw WorkflowError("application.notFound", "no application \(identifier)") }
+                guard current.state == .pending else {
+                    throw WorkflowError("application.notPending", "\(current.publicID) is \(current.state.rawValue); decisions are taken on pending applications",
+                                        field: "id", value: identifier, rule: "the application must be pending")
+                }
+                var required = try tx.requiredDepartments(applicationID: current.id!)
+                guard let slot = required.firstIndex(where: { $0.department == department.rawValue }) else {
+                    throw WorkflowError("decision.notRequired", "\(current.publicID) was not routed to \(department.rawValue)",
+                                        field: "department", value: department.rawValue, rule: "only a required department decides")
+                }
+                guard required[slot].state == .pending else {
+                    throw WorkflowError("decision.alreadyDecided", "\(department.rawValue) already decided on \(current.publicID) (\(required[slot].state.rawValue))",
+                                        field: "id", value: identifier, rule: "one decision per department")
+                }
+                let previous = try tx.decisions(applicationID: current.id!)
+                if decision == .approve {
+                    let total = previous.filter { $0.decision == .approve }.reduce(0) { $0 + $1.conditions.count } + conditions.count
+                    if total > PayloadLimits.conditions {
+                        throw WorkflowError("approve.conditions", "\(current.publicID) would carry \(total) conditions; a permit carries at most \(PayloadLimits.conditions)",
+                                            field: "condition", value: "\(total)", rule: "at most \(PayloadLimits.conditions) conditions across departments")
+                    }
+                }
+                let signed = DecisionSignature.sign(digest: Hex.decode(current.digest) ?? [], department: department, decision: decision,
+                                                    conditions: conditions, reason: reason, at: now, key: key)
+                let record = try tx.insertDecision(DecisionRecord(
+                    applicationID: current.id!, department: department.rawValue, decision: decision, conditions: conditions,
+                    reason: decision == .reject ? reason : nil, decidedAt: now, approverID: approver.id!,
+                    approverKid: key.publicKey.kidHex, signature: Data(signed)))
+                required[slot].state = decision == .approve ? .approved : .rejected
+                required[slot].decidedAt = now
+                try tx.updateRequiredDepartment(required[slot])
+                try tx.appendAudit(at: now, actor: "approver:" + key.publicKey.kidHex, action: decision.rawValue, subject: current.publicID,
+                                   content: CanonicalJSON.encode(AuditDecision(department: department.rawValue, decisionID: record.id!,
+                                                                               conditions: conditions, reason: record.reason,
+                                                                               signatureHash: Hashing.sha256Hex(signed))))
+                if decision == .reject {
+                    current.state = .rejected
+                    current.closedAt = now
+                    current.closeReason = "\(department.rawValue): \(reason ?? "")"
+                    try tx.updateApplication(current)
+                    return nil
+                }
+                guard required.allSatisfy({ $0.state == .approved }) else { return nil }
+                return try issue(tx, application: &current, decisions: previous + [record], now: now, start: start)
+            }
+            let end = DispatchTime.now().uptimeNanoseconds
+            if let issued {
+                result.state = ApplicationState.issued.rawValue
+                result.permitNumber = issued.number
+                result.issueMicros = Int64((end - start) / 1000)
+            } else {
+                result.state = decision == .reject ? ApplicationState.rejected.rawValue : ApplicationState.pending.rawValue
+            }
+        } catch {
+            result.errors = (error as? ProblemConvertible)?.problems ?? [Problem(code: "store.io", message: "\(error)")]
+        }
+        return result
+    }
+
+    /// Issues the permit inside the transaction of the completing decision: the next gap-free
+    /// serial, the sealed payload, the permit row and its audit event.
+    private func issue(_ tx: any StoreTransaction, application: inout ApplicationRecord, decisions: [DecisionRecord], now: Date,
+                       start: UInt64) throws -> PermitRecord {
+        let document = try JSONDecoder().decode(Application.self, from: application.document)
+        let approvals = decisions.filter { $0.decision == .approve }
+        let departments = approvals.compactMap { Department(rawValue: $0.department) }.sorted().map(\.rawValue)
+        let serial = try tx.nextSerial(authority: authority.code)
+        let number = authority.code + String(repeating: "0", count: 6 - String(serial).count) + String(serial)
+        let permitDocument = IssuedPermit(application: document, number: number, approvedBy: departments,
+                                          conditions: approvals.flatMap(\.conditions), issuedAt: now)
+        let sealed = try issuerSealer().seal(try permitDocument.claims())
+        let permit = PermitRecord(number: number, applicationID: application.id!, authority: authority.code, serial: serial, issuedAt: now,
+                                  validFrom: document.validity.from, validTo: document.validity.to, payload: sealed.text,
+                                  document: CanonicalJSON.encode(permitDocument), issuerKid: sealed.cose.kid.map { Hex.encode($0) } ?? "",
+                                  signatureHash: sealed.revocationHash,
+                                  decisionToIssueMicros: Int64((DispatchTime.now().uptimeNanoseconds - start) / 1000))
+        try tx.insertPermit(permit)
+        application.state = .issued
+        application.closedAt = now
+        application.permitNumber = number
+        try tx.updateApplication(application)
+        try tx.appendAudit(at: now, actor: "issuer:" + permit.issuerKid, action: "issue", subject: application.publicID,
+                           content: CanonicalJSON.encode(["number": number, "payloadSHA256": Hashing.sha256Hex(Array(sealed.text.utf8)),
+                                                          "signatureHash": sealed.revocationHash, "issuerKid": permit.issuerKid]))
+        return permit
+    }
+}
+
+/// The signed form of a department's decision: COSE_Sign1 by the approver's key over the
+/// deterministic CBOR map `{1: application digest, 2: department number, 3: decision (1 approve,
+/// 2 reject), 4: [conditions] | 5: reason, 6: time (Unix ms), 7: approver kid}`.
+public enum DecisionSignature {
+    public static func payload(digest: [UInt8], department: Department, decision: DecisionRecord.Decision, conditions: [String],
+                               reason: String?, at: Date, kid: [UInt8]) -> [UInt8] {
+        var pairs: [CBORPair] = [
+            CBORPair(1, .bytes(digest)), CBORPair(2, .unsigned(UInt64(department.number))),
+            CBORPair(3, .unsigned(decision == .approve ? 1 : 2)),
+            CBORPair(6, .unsigned(UInt64(max(0, (at.timeIntervalSince1970 * 1000).rounded())))), CBORPair(7, .bytes(kid)),
+        ]
+        if decision == .approve {
+            pairs.append(CBORPair(4, .array(conditions.map { .text($0) })))
+        } else {
+            pairs.append(CBORPair(5, .text(reason ?? "")))
+        }
+        return CBOREncoder.encode(.map(pairs))
+    }
+
+    public static func sign(digest: [UInt8], department: Department, decision: DecisionRecord.Decision, conditions: [String],
+                            reason: String?, at: Date, key: PrivateKey) -> [UInt8] {
+        COSESign1.sign(payload: payload(digest: digest, department: department, decision: decision, conditions: conditions,
+                                        reason: reason, at: at, kid: key.publicKey.kid), with: key).encoded()
+    }
+}
+
+struct AuditApply: Codable {
+    var reference: String
+    var creditCode: String
+    var digest: String
+    var departments: [String]
+    var matchedRules: [String]
+    var routingHash: String
+}
+
+struct AuditDecision: Codable {
+    var department: String
+    var decisionID: Int64
+    var conditions: [String]
+    var reason: String?
+    var signatureHash: String
+}

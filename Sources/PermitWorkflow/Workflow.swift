@@ -1,0 +1,251 @@
+import Foundation
+import PermitModel
+import PermitRouting
+import PermitSeal
+import PermitStore
+
+/// Why a request was refused as a whole (a wrong key, an uninitialised directory…): nothing was written.
+public struct WorkflowError: Error, ProblemConvertible, Sendable, CustomStringConvertible {
+    public var problems: [Problem]
+    public init(_ code: String, _ message: String, field: String? = nil, value: String? = nil, rule: String? = nil) {
+        problems = [Problem(code: code, message: message, field: field, value: value, rule: rule)]
+    }
+    public var description: String { problems.map(\.message).joined(separator: "\n") }
+}
+
+/// The application service: enterprise applies → department approves + automatic issuance.
+/// Every state change of one request happens in one store transaction.
+public final class Workflow: @unchecked Sendable {
+    public let directory: DataDirectory
+    public let store: any PermitStore
+    public let clock: any PermitClock
+    public let authority: AuthorityRecord
+    public let routing: RoutingTable
+    private var sealer: PermitSealer?
+    private let lock = NSLock()
+
+    /// Opens an initialised data directory.
+    public init(directory: DataDirectory, clock: any PermitClock = SystemClock()) throws {
+        guard directory.exists else {
+            throw WorkflowError("data.notInitialised", "no permit data directory at \(directory.url.path); run `permit init` first",
+                                field: "dataDirectory", value: directory.url.path, rule: "the directory must be made by permit init")
+        }
+        self.directory = directory
+        self.clock = clock
+        store = try SQLitePermitStore(path: directory.database.path)
+        guard let authority = try store.read({ try $0.authority() }) else {
+            throw WorkflowError("data.notInitialised", "the database at \(directory.database.path) has no authority; run `permit init`")
+        }
+        self.authority = authority
+        routing = try RoutingTable.forDataDirectory(directory.url)
+    }
+
+    /// The sealer with the issuer key, loaded on first issuance.
+    func issuerSealer() throws -> PermitSealer {
+        lock.lock()
+        defer { lock.unlock() }
+        if let sealer { return sealer }
+        let s = PermitSealer(key: try PrivateKey.load(path: directory.issuerKey.path))
+        sealer = s
+        return s
+    }
+
+    // MARK: set-up
+
+    /// What `permit init` made.
+    public struct InitResult: Codable, Sendable {
+        public var dataDirectory: String
+        public var database: String
+        public var issuerKey: String
+        public var adminKey: String
+        public var rootKey: String
+        public var trustList: String
+    }
+
+    /// Creates a data directory: database, issuer, admin and root keys (0600), and a trust list
+    /// holding the issuer key, signed by the root.
+    public static func initialise(directory: DataDirectory, authority code: String, name: String, nameEn: String?, phone: String,
+                                  maxDays: Int, clock: any PermitClock = SystemClock()) throws -> InitResult {
+        var problems: [Problem] = []
+        if code.count != 6 || !code.allSatisfy({ $0.isASCII && $0.isNumber }) || Divisions.bundled.division(code) == nil {
+            problems.append(Problem(code: "init.authority", message: "--authority \(code) is not a division code in the GB/T 2260 table",
+                                    field: "authority", value: code, rule: "a 6-digit GB/T 2260 code"))
+        }
+        if name.trimmingCharacters(in: .whitespaces).isEmpty {
+            problems.append(Problem(code: "init.name", message: "--name must not be empty", field: "name", value: name, rule: "non-empty"))
+        }
+        problems += PhoneNumber.validate(phone, field: "phone", allowLandline: true)
+        if !(1...366).contains(maxDays) {
+            problems.append(Problem(code: "init.maxDays", message: "--max-days \(maxDays) is out of range", field: "maxDays", value: "\(maxDays)", rule: "1 to 366 days"))
+        }
+        if !problems.isEmpty { throw ProblemList(problems) }
+        if directory.exists {
+            throw WorkflowError("init.exists", "\(directory.url.path) already holds a permit database; refusing to overwrite it",
+                                field: "dataDirectory", value: directory.url.path, rule: "init makes a new data directory")
+        }
+        try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
+        let now = clock.now()
+        let issuer = PrivateKey.generate(.edDSA)
+        let admin = PrivateKey.generate(.edDSA)
+        let root = PrivateKey.generate(.edDSA)
+        try issuer.save(path: directory.issuerKey.path)
+        try admin.save(path: directory.adminKey.path)
+        try root.save(path: directory.rootKey.path)
+        try root.publicKey.pem.write(to: directory.rootPublicKey, atomically: true, encoding: .utf8)
+
+        let record = AuthorityRecord(code: code, name: name, nameEn: nameEn ?? name, phone: phone, maxDays: maxDays, createdAt: now)
+        let store = try SQLitePermitStore(path: directory.database.path)
+        try store.write { tx in
+            try tx.setAuthority(record)
+            for (key, role) in [(issuer, KeyRecord.Role.issuer), (admin, .admin), (root, .root)] {
+                try tx.insertKey(KeyRecord(kid: key.publicKey.kidHex, role: role, alg: key.algorithm.rawValue,
+                                           spki: Data(key.publicKey.spki), notBefore: now, notAfter: nil))
+            }
+            try tx.appendAudit(at: now, actor: "root:" + root.publicKey.kidHex, action: "init", subject: code,
+                               content: CanonicalJSON.encode(["authority": code, "name": name, "phone": phone, "maxDays": String(maxDays),
+                                                              "issuerKid": issuer.publicKey.kidHex, "adminKid": admin.publicKey.kidHex,
+                                                              "rootKid": root.publicKey.kidHex]))
+        }
+        let workflow = try Workflow(directory: directory, clock: clock)
+        try workflow.exportTrustList(rootKey: root, to: directory.trustList)
+        return InitResult(dataDirectory: directory.url.path, database: directory.database.path, issuerKey: directory.issuerKey.path,
+                          adminKey: directory.adminKey.path, rootKey: directory.rootKey.path, trustList: directory.trustList.path)
+    }
+
+    /// Writes the authority's trust list (current and retired issuer keys), signed by `rootKey`.
+    @discardableResult
+    public func exportTrustList(rootKey: PrivateKey, to url: URL, validForDays: Int = 7) throws -> TrustList {
+        let now = clock.now()
+        let keys = try store.read { try $0.keys(role: .issuer) }
+        let entries = try keys.map { k -> TrustList.Entry in
+            let key = try PublicKey(spki: Array(k.spki))
+            return TrustList.Entry(key: key, authority: authority.code, name: authority.name, nameEn: authority.nameEn, phone: authority.phone,
+                                   notBefore: k.notBefore, notAfter: k.notAfter ?? k.notBefore.addingTimeInterval(10 * 365 * 86_400))
+        }
+        let sequence = Int(now.timeIntervalSince1970)
+        let list = TrustList(sequence: sequence, issuedAt: now, nextUpdate: now.addingTimeInterval(Double(validForDays) * 86_400), keys: entries)
+        try Data(list.signed(by: rootKey)).write(to: url, options: .atomic)
+        return list
+    }
+
+    // MARK: admin: approvers and applicants
+
+    /// Checks that `adminKey` is this authority's registered admin key.
+    func requireAdmin(_ adminKey: PrivateKey) throws {
+        let admins = try store.read { try $0.keys(role: .admin) }
+        guard admins.contains(where: { $0.kid == adminKey.publicKey.kidHex && $0.notAfter == nil }) else {
+            throw WorkflowError("auth.notAdmin", "the key \(adminKey.publicKey.kidHex) is not this authority's admin key; administrative verbs need the admin key made by permit init",
+                                field: "adminKey", value: adminKey.publicKey.kidHex, rule: "the registered admin key")
+        }
+    }
+
+    /// Registers an approver's key for a department, or a firm's key for its credit code.
+    public func register(_ kind: PartyKeyRecord.Kind, party: String, name: String, publicKey: PublicKey, adminKey: PrivateKey) throws -> PartyKeyRecord {
+        try requireAdmin(adminKey)
+        switch kind {
+        case .approver:
+            guard Department(rawValue: party) != nil else {
+                throw WorkflowError("approver.department", "--department \(party) is not one of the ten departments",
+                                    field: "department", value: party, rule: Department.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+        case .applicant:
+            let problems = CreditCode.validate(party, field: "creditCode")
+            if !problems.isEmpty { throw ProblemList(problems) }
+        }
+        let now = clock.now()
+        return try store.write { tx in
+            if let existing = try tx.activePartyKey(kind: kind, kid: publicKey.kidHex) {
+                throw WorkflowError("\(kind.rawValue).duplicateKey", "key \(publicKey.kidHex) is already registered to \(existing.party) (\(existing.name))",
+                                    field: "publicKey", value: publicKey.kidHex, rule: "one registration per key")
+            }
+            let record = try tx.insertPartyKey(PartyKeyRecord(kind: kind, party: party, name: name, kid: publicKey.kidHex,
+                                                              alg: publicKey.algorithm.rawValue, spki: Data(publicKey.spki), addedAt: now))
+            try tx.appendAudit(at: now, actor: "admin:" + adminKey.publicKey.kidHex, action: "\(kind.rawValue).add", subject: party,
+                               content: CanonicalJSON.encode(["party": party, "name": name, "kid": publicKey.kidHex, "alg": publicKey.algorithm.rawValue,
+                                                              "spki": publicKey.base64]))
+            return record
+        }
+    }
+
+    /// Removes a registered key (lost or compromised): from then on it is refused.
+    public func unregister(_ kind: PartyKeyRecord.Kind, kid: String, reason: String, adminKey: PrivateKey) throws -> PartyKeyRecord {
+        try requireAdmin(adminKey)
+        let now = clock.now()
+        return try store.write { tx in
+            guard let record = try tx.activePartyKey(kind: kind, kid: kid), let id = record.id else {
+                throw WorkflowError("\(kind.rawValue).notFound", "no active \(kind.rawValue) key with kid \(kid)", field: "kid", value: kid, rule: "a registered, active key")
+            }
+            try tx.removePartyKey(id: id, at: now, reason: reason)
+            try tx.appendAudit(at: now, actor: "admin:" + adminKey.publicKey.kidHex, action: "\(kind.rawValue).remove", subject: record.party,
+                               content: CanonicalJSON.encode(["kid": kid, "reason": reason]))
+            var removed = record
+            removed.removedAt = now
+            removed.removedReason = reason
+            return removed
+        }
+    }
+
+    public func registered(_ kind: PartyKeyRecord.Kind, includeRemoved: Bool) throws -> [PartyKeyRecord] {
+        try store.read { try $0.partyKeys(kind: kind, includeRemoved: includeRemoved) }
+    }
+
+    // MARK: lookups
+
+    /// The application named by an ID (`A000123`) or a 12-digit permit number.
+    public func resolve(_ identifier: String) throws -> ApplicationRecord {
+        let found: ApplicationRecord? = try store.read { r in
+            if let id = ApplicationRecord.rowID(of: identifier) { return try r.application(id: id) }
+            if identifier.count == 12, identifier.allSatisfy({ $0.isASCII && $0.isNumber }) { return try r.application(permitNumber: identifier) }
+            return nil
+        }
+        guard let found else {
+            throw WorkflowError("application.notFound", "no application or permit \(identifier)", field: "id", value: identifier,
+                                rule: "an application ID such as A000123, or a 12-digit permit number")
+        }
+        return found
+    }
+
+    /// Everything recorded about one application: routing, each decision, the permit, the audit events.
+    public struct History: Sendable {
+        public var application: ApplicationRecord
+        public var document: Application
+        public var routing: RoutingDecision
+        public var required: [RequiredDepartmentRecord]
+        public var decisions: [DecisionRecord]
+        public var permit: PermitRecord?
+        public var events: [AuditEvent]
+    }
+
+    public func history(_ identifier: String) throws -> History {
+        let app = try resolve(identifier)
+        return try store.read { r in
+            History(application: app,
+                    document: try JSONDecoder().decode(Application.self, from: app.document),
+                    routing: try JSONDecoder().decode(RoutingDecision.self, from: app.routing),
+                    required: try r.requiredDepartments(applicationID: app.id!),
+                    decisions: try r.decisions(applicationID: app.id!),
+                    permit: try r.permit(applicationID: app.id!),
+                    events: try r.auditEvents(subject: app.publicID))
+        }
+    }
+
+    public func list(_ filter: ApplicationFilter) throws -> [ApplicationRecord] {
+        try store.read { try $0.applications(filter) }
+    }
+
+    /// The pending work of a department, oldest first; with `overdue`, only what is past its deadline.
+    public func queue(department: Department, overdue: Bool) throws -> [(ApplicationRecord, RequiredDepartmentRecord)] {
+        let now = clock.now()
+        return try store.read { try $0.queue(department: department.rawValue, dueBefore: overdue ? now : nil) }
+    }
+}
+
+/// Canonical JSON (sorted keys, no escaped slashes) for audit content and signed submissions.
+public enum CanonicalJSON {
+    public static func encode<T: Encodable>(_ value: T) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        return try! encoder.encode(value)
+    }
+}
