@@ -1,0 +1,269 @@
+import Foundation
+import GRDB
+import XCTest
+@testable import PermitModel
+@testable import PermitSeal
+@testable import PermitStore
+@testable import PermitWorkflow
+
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+/// A fresh authority with one approver per department and one registered firm, on real SQLite.
+final class Harness {
+    let dir: DataDirectory
+    let clock = FixedClock(ISO8601DateFormatter().date(from: "2026-11-30T01:00:00Z")!)
+    let workflow: Workflow
+    let admin: PrivateKey
+    var approvers: [Department: PrivateKey] = [:]
+    let firmKey = PrivateKey.generate(.edDSA)
+    let otherFirmKey = PrivateKey.generate(.es256)
+    let application: Application
+
+    init() throws {
+        dir = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("permit-wf-\(UUID().uuidString)"))
+        _ = try Workflow.initialise(directory: dir, authority: "330114", name: "杭州市钱塘区交通运输局", nameEn: "Qiantang Transport Bureau",
+                                    phone: "0571-86000000", maxDays: 30, clock: clock)
+        workflow = try Workflow(directory: dir, clock: clock)
+        admin = try PrivateKey.load(path: dir.adminKey.path)
+        for d in Department.allCases {
+            let k = PrivateKey.generate(d == .health ? .es256 : .edDSA)
+            _ = try workflow.register(.approver, party: d.rawValue, name: "\(d.nameZh)审批员", publicKey: k.publicKey, adminKey: admin)
+            approvers[d] = k
+        }
+        application = try JSONDecoder().decode(Application.self, from: Data(contentsOf: fixtures.appendingPathComponent("typical-permit-application.json")))
+        _ = try workflow.register(.applicant, party: application.applicant.creditCode, name: application.applicant.name, publicKey: firmKey.publicKey, adminKey: admin)
+        _ = try workflow.register(.applicant, party: "91110108MA01AAAA1B".creditCodeFixed, name: "北京某物流有限公司", publicKey: otherFirmKey.publicKey, adminKey: admin)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: dir.url) }
+
+    func item(_ app: Application, index: Int = 0) -> ApplicationFileItem {
+        ApplicationFileItem(index: index, line: nil, reference: app.reference, outcome: .application(app))
+    }
+
+    func variant(_ n: Int, categories: [String]? = nil) -> Application {
+        var a = application
+        a.reference = "QT-TEST-\(n)"
+        a.vehicle.plate = "浙A" + String(format: "%05d", 10000 + n)
+        if let categories { a.cargo.categories = categories }
+        return a
+    }
+
+    func counts() throws -> (applications: Int, decisions: Int, permits: Int, audit: Int) {
+        let q = try DatabaseQueue(path: dir.database.path)
+        return try q.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM application")!, try Int.fetchOne(db, sql: "SELECT count(*) FROM decision")!,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM permit")!, try Int.fetchOne(db, sql: "SELECT count(*) FROM audit")!)
+        }
+    }
+}
+
+extension String {
+    /// A credit code with its GB 32100 check character recomputed, for fixtures.
+    var creditCodeFixed: String { String(prefix(17)) + String(CreditCode.checkCharacter(String(prefix(17)))!) }
+}
+
+final class WorkflowTests: XCTestCase {
+    func testInitMakesKeys0600AndASignedTrustList() throws {
+        let h = try Harness()
+        for url in [h.dir.issuerKey, h.dir.adminKey, h.dir.rootKey] {
+            let mode = try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as! Int
+            XCTAssertEqual(mode & 0o777, 0o600, url.lastPathComponent)
+        }
+        let root = try PublicKey.load(path: h.dir.rootPublicKey.path)
+        let list = try TrustList.verify(Array(try Data(contentsOf: h.dir.trustList)), root: root)
+        let issuer = try PrivateKey.load(path: h.dir.issuerKey.path)
+        XCTAssertEqual(list.keys.map(\.kid), [issuer.publicKey.kidHex])
+        XCTAssertEqual(list.keys.first?.authority, "330114")
+        XCTAssertThrowsError(try Workflow.initialise(directory: h.dir, authority: "330114", name: "x", nameEn: nil, phone: "0571-86000000", maxDays: 30))
+    }
+
+    func testHappyPathIssuesAVerifiablePermitInTheLastApprovalsTransaction() throws {
+        let h = try Harness()
+        let r = try h.workflow.apply([h.item(h.application)], key: h.firmKey)
+        XCTAssertNil(r[0].errors)
+        XCTAssertEqual(r[0].departments, ["HEALTH"])
+        let id = try XCTUnwrap(r[0].id)
+        let d = try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve, conditions: ["限夜间通行"])
+        XCTAssertNil(d[0].errors)
+        XCTAssertEqual(d[0].state, "issued")
+        XCTAssertEqual(d[0].permitNumber, "330114000001")
+        let history = try h.workflow.history("330114000001")
+        XCTAssertEqual(history.application.publicID, id)
+        let permit = try XCTUnwrap(history.permit)
+        // The payload verifies with the issuer key and carries the application's values, masked.
+        let issuer = try PrivateKey.load(path: h.dir.issuerKey.path)
+        let decoded = try PermitText.decode(permit.payload)
+        XCTAssertNoThrow(try decoded.cose.verify(with: issuer.publicKey))
+        let claims = try PermitClaims(decoding: decoded.cose.payload)
+        XCTAssertEqual(claims.permit.number, "330114000001")
+        XCTAssertEqual(claims.issuer, "330114")
+        XCTAssertEqual(claims.permit.vehicle.plate, h.application.vehicle.plate)
+        XCTAssertEqual(claims.permit.crew.map(\.maskedDocument), ["330106********1235", "330102********2468"])
+        XCTAssertEqual(claims.permit.approvedBy, [7])
+        XCTAssertEqual(claims.permit.conditions, ["限夜间通行"])
+        XCTAssertEqual(claims.issuedAt, UInt64(h.clock.now().timeIntervalSince1970))
+        // The approval is a COSE_Sign1 by the approver's key over the decision.
+        let decision = try XCTUnwrap(history.decisions.first)
+        XCTAssertNoThrow(try COSESign1.decode(Array(decision.signature)).verify(with: h.approvers[.health]!.publicKey))
+        XCTAssertEqual(history.events.map(\.action), ["apply", "approve", "issue"])
+        XCTAssertNil(AuditChain.firstBrokenLink(try h.workflow.store.read { try $0.auditEvents(subject: nil) }))
+    }
+
+    func testALoadNeedingTwoDepartmentsWaitsForBoth() throws {
+        let h = try Harness()
+        let app = h.variant(1, categories: ["medical-supplies", "mail-and-parcels"])
+        let id = try XCTUnwrap(try h.workflow.apply([h.item(app)], key: h.firmKey)[0].id)
+        XCTAssertEqual(try h.workflow.history(id).required.map(\.department).sorted(), ["HEALTH", "POSTAL"])
+        let first = try h.workflow.decide(department: .postal, key: h.approvers[.postal]!, identifiers: [id], decision: .approve)
+        XCTAssertEqual(first[0].state, "pending")
+        XCTAssertEqual(try h.counts().permits, 0)
+        let second = try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve)
+        XCTAssertEqual(second[0].state, "issued")
+        let claims = try PermitClaims(decoding: try PermitText.decode(try h.workflow.history(id).permit!.payload).cose.payload)
+        XCTAssertEqual(claims.permit.approvedBy, [7, 10])
+    }
+
+    func testWrongDepartmentsKeyIsRefusedAndNothingIsWritten() throws {
+        let h = try Harness()
+        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id)
+        let before = try h.counts()
+        XCTAssertThrowsError(try h.workflow.decide(department: .health, key: h.approvers[.postal]!, identifiers: [id], decision: .approve)) {
+            XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "auth.notApprover")
+        }
+        XCTAssertThrowsError(try h.workflow.decide(department: .health, key: PrivateKey.generate(.edDSA), identifiers: [id], decision: .approve))
+        XCTAssertEqual(try h.counts().decisions, before.decisions)
+        XCTAssertEqual(try h.counts().audit, before.audit)
+        // A department the application was not routed to cannot decide on it.
+        let r = try h.workflow.decide(department: .postal, key: h.approvers[.postal]!, identifiers: [id], decision: .approve)
+        XCTAssertEqual(r[0].errors?.first?.code, "decision.notRequired")
+        XCTAssertEqual(try h.counts().decisions, before.decisions)
+    }
+
+    func testRemovedApproverKeyIsRefused() throws {
+        let h = try Harness()
+        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id)
+        let key = h.approvers[.health]!
+        _ = try h.workflow.unregister(.approver, kid: key.publicKey.kidHex, reason: "lost laptop", adminKey: h.admin)
+        XCTAssertThrowsError(try h.workflow.decide(department: .health, key: key, identifiers: [id], decision: .approve)) {
+            XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "auth.notApprover")
+        }
+        XCTAssertEqual(try h.counts().decisions, 0)
+    }
+
+    func testAdminVerbsNeedTheAdminKey() throws {
+        let h = try Harness()
+        let before = try h.counts()
+        for notAdmin in [PrivateKey.generate(.edDSA), try PrivateKey.load(path: h.dir.issuerKey.path), try PrivateKey.load(path: h.dir.rootKey.path)] {
+            XCTAssertThrowsError(try h.workflow.register(.approver, party: "HEALTH", name: "x", publicKey: PrivateKey.generate(.edDSA).publicKey, adminKey: notAdmin)) {
+                XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "auth.notAdmin")
+            }
+            XCTAssertThrowsError(try h.workflow.unregister(.approver, kid: h.approvers[.health]!.publicKey.kidHex, reason: "x", adminKey: notAdmin))
+        }
+        XCTAssertEqual(try h.counts().audit, before.audit)
+    }
+
+    func testAFirmCannotApplyForOrCancelAnothersApplication() throws {
+        let h = try Harness()
+        // The other firm's key applying with this firm's credit code: refused for that item only.
+        var other = h.variant(2)
+        other.reference = "BJ-1"
+        let results = try h.workflow.apply([h.item(h.application, index: 0), h.item(other, index: 1)], key: h.otherFirmKey)
+        XCTAssertEqual(results.map { $0.errors?.first?.code }, ["applicant.creditCodeMismatch", "applicant.creditCodeMismatch"])
+        XCTAssertEqual(try h.counts().applications, 0)
+        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id)
+        XCTAssertThrowsError(try h.workflow.cancel(id, key: h.otherFirmKey, reason: nil)) {
+            XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "auth.notOwner")
+        }
+        XCTAssertEqual(try h.workflow.resolve(id).state, .pending)
+        XCTAssertEqual(try h.workflow.cancel(id, key: h.firmKey, reason: "truck broke down").state, .cancelled)
+        // An unregistered key cannot apply at all.
+        XCTAssertThrowsError(try h.workflow.apply([h.item(h.application)], key: PrivateKey.generate(.edDSA)))
+    }
+
+    func testARejectionLeavesNoPermit() throws {
+        let h = try Harness()
+        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.variant(3, categories: ["dangerous-goods"]))], key: h.firmKey)[0].id)
+        XCTAssertEqual(try h.workflow.history(id).required.map(\.department).sorted(), ["PUBLIC_SECURITY", "TRANSPORT"])
+        _ = try h.workflow.decide(department: .transport, key: h.approvers[.transport]!, identifiers: [id], decision: .approve)
+        let r = try h.workflow.decide(department: .publicSecurity, key: h.approvers[.publicSecurity]!, identifiers: [id], decision: .reject, reason: "车辆无危险货物运输资质")
+        XCTAssertEqual(r[0].state, "rejected")
+        XCTAssertEqual(try h.counts().permits, 0)
+        XCTAssertEqual(try h.workflow.resolve(id).state, .rejected)
+        // No further decisions on a rejected application.
+        XCTAssertThrowsError(try h.workflow.decide(department: .publicSecurity, key: h.approvers[.publicSecurity]!, identifiers: [id], decision: .reject))
+    }
+
+    func testEachPermitIsIssuedOnceAndSerialsHaveNoGaps() throws {
+        let h = try Harness()
+        let apps = (10..<40).map { h.variant($0, categories: $0 % 3 == 0 ? ["dangerous-goods"] : ["medical-supplies"]) }
+        let ids = try h.workflow.apply(apps.enumerated().map { h.item($0.element, index: $0.offset) }, key: h.firmKey).map { $0.id! }
+        // One application rejected, one cancelled: neither takes a serial.
+        _ = try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [ids[1]], decision: .reject, reason: "资料不全")
+        _ = try h.workflow.cancel(ids[2], key: h.firmKey, reason: nil)
+        for d in [Department.health, .transport, .publicSecurity] {
+            let queue = try h.workflow.queue(department: d, overdue: false).map { $0.0.publicID }
+            _ = try h.workflow.decide(department: d, key: h.approvers[d]!, identifiers: queue, decision: .approve)
+            // Approving again changes nothing.
+            let again = try h.workflow.decide(department: d, key: h.approvers[d]!, identifiers: queue, decision: .approve)
+            XCTAssertTrue(again.allSatisfy { $0.errors != nil })
+        }
+        let permits = try h.workflow.store.read { try $0.permits(limit: nil) }
+        XCTAssertEqual(permits.count, 28)
+        XCTAssertEqual(permits.map(\.serial), Array(1...28))
+        XCTAssertEqual(Set(permits.map(\.applicationID)).count, 28)
+        XCTAssertEqual(Set(permits.map(\.number)).count, 28)
+    }
+
+    func testARepeatedReferenceCreatesNoDuplicate() throws {
+        let h = try Harness()
+        let first = try h.workflow.apply([h.item(h.application)], key: h.firmKey)
+        let second = try h.workflow.apply([h.item(h.application)], key: h.firmKey)
+        XCTAssertEqual(first[0].id, second[0].id)
+        XCTAssertEqual(second[0].duplicate, true)
+        XCTAssertEqual(try h.counts().applications, 1)
+    }
+
+    func testDryRunWritesNothing() throws {
+        let h = try Harness()
+        let before = try h.counts()
+        var bad = h.variant(5)
+        bad.crew[0].idNumber = "330106198001011234"
+        let r = try h.workflow.apply([h.item(h.application), h.item(bad, index: 1)], key: h.firmKey, dryRun: true)
+        XCTAssertEqual(r[0].state, "valid")
+        XCTAssertEqual(r[0].departments, ["HEALTH"])
+        XCTAssertEqual(r[1].errors?.first?.field, "crew[0].idNumber")
+        let after = try h.counts()
+        XCTAssertEqual(after.applications, before.applications)
+        XCTAssertEqual(after.audit, before.audit)
+    }
+
+    func testSerialExhaustionIssuesNothing() throws {
+        let h = try Harness()
+        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id)
+        try DatabaseQueue(path: h.dir.database.path).write { db in try db.execute(sql: "UPDATE serial SET last = 999999") }
+        let r = try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve)
+        XCTAssertTrue(r[0].errors?.first?.message.contains("999999") ?? false, "\(r)")
+        let c = try h.counts()
+        XCTAssertEqual(c.permits, 0)
+        XCTAssertEqual(c.decisions, 0, "the approval rolls back with the failed issuance")
+        XCTAssertEqual(try h.workflow.resolve(id).state, .pending)
+    }
+
+    func testOverdueFollowsTheInjectedClock() throws {
+        let h = try Harness()
+        _ = try h.workflow.apply([h.item(h.application)], key: h.firmKey)
+        XCTAssertEqual(try h.workflow.queue(department: .health, overdue: true).count, 0)
+        h.clock.advance(by: Double(Department.health.reviewDeadlineHours) * 3600 + 1)
+        XCTAssertEqual(try h.workflow.queue(department: .health, overdue: true).count, 1)
+    }
+
+    func testTooManyConditionsAcrossDepartmentsAreRefused() throws {
+        let h = try Harness()
+        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.variant(6, categories: ["medical-supplies", "mail-and-parcels"]))], key: h.firmKey)[0].id)
+        _ = try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve, conditions: ["限夜间通行", "须冷链运输"])
+        let r = try h.workflow.decide(department: .postal, key: h.approvers[.postal]!, identifiers: [id], decision: .approve, conditions: ["不得进入主城区"])
+        XCTAssertEqual(r[0].errors?.first?.code, "approve.conditions")
+        XCTAssertEqual(try h.counts().permits, 0)
+    }
+}
