@@ -74,13 +74,13 @@ struct Verify: ParsableCommand {
         var items: [VerifyItem] = []
         if let text {
             if text == "-" {
-                items += InputFile.lines(try InputFile.read("-")).map { .payload($0) }
+                items += PayloadLines.split(try InputFile.read("-")).map { .payload($0) }
             } else {
                 items.append(.payload(text))
             }
         }
         if let file {
-            items += InputFile.lines(try InputFile.read(file)).map { .payload($0) }
+            items += PayloadLines.split(try InputFile.read(file)).map { .payload($0) }
         }
         for path in image {
             items += ImageInput.payloads(inImageAt: path)
@@ -90,7 +90,7 @@ struct Verify: ParsableCommand {
                 throw CommandFailure("usage.noInput", "give a payload, --file FILE, --image FILE, or - for standard input",
                                      field: "text", rule: "one source of payloads is required", json: json)
             }
-            items += InputFile.lines(try InputFile.read("-")).map { .payload($0) }
+            items += PayloadLines.split(try InputFile.read("-")).map { .payload($0) }
         }
 
         let formatter = VerifyLineFormatter(language: output.language, numbered: items.count > 1)
@@ -110,6 +110,20 @@ struct Verify: ParsableCommand {
                              : formatter.line(index: index, result))
         }
         if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+}
+
+/// Payload lines: split on LF with one CR before it stripped, nothing else trimmed (Base45 has
+/// the space). Works on bytes, because Swift's String treats "\r\n" as one Character, so
+/// splitting a String on "\n" does not split CRLF text. (`InputFile.lines` has that problem.)
+enum PayloadLines {
+    static func split(_ data: Data) -> [String] {
+        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line -> String in
+            let bytes = line.last == UInt8(ascii: "\r") ? line.dropLast() : line[...]
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        if lines.last == "" { lines.removeLast() }
+        return lines
     }
 }
 
