@@ -18,6 +18,7 @@ import sys
 import time
 import zlib
 from collections import Counter
+from collections.abc import Mapping
 
 import base45
 import cbor2
@@ -59,13 +60,14 @@ def decode_sign1(cose_bytes):
         if item.tag != 18:
             raise Refused("coseMalformed", f"tag {item.tag}")
         item = item.value
-    if not (isinstance(item, list) and len(item) == 4 and isinstance(item[0], bytes) and isinstance(item[1], dict)
+    if not (isinstance(item, (list, tuple)) and len(item) == 4 and isinstance(item[0], bytes) and isinstance(item[1], Mapping)
             and isinstance(item[2], bytes) and isinstance(item[3], bytes)):
         raise Refused("coseMalformed", "not a COSE_Sign1 array")
     protected = cbor2.loads(item[0]) if item[0] else {}
-    if not isinstance(protected, dict):
+    if not isinstance(protected, Mapping):
         raise Refused("coseMalformed", "protected header is not a map")
-    message = Sign1Message.decode(cbor2.dumps(cbor2.CBORTag(18, item)))
+    # pycose 1.1's decode() expects cbor2 < 6 (lists, not tuples), so hand it the parsed parts.
+    message = Sign1Message.from_cose_obj([item[0], dict(item[1]), item[2], item[3]], True)
     return protected, item[1], item[2], message
 
 

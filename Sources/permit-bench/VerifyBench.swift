@@ -34,6 +34,7 @@ func runVerifyBench() throws {
     let edResult = measure(edPermits, key: ed.publicKey, store: store, now: now)
     print(String(format: "verify: EdDSA  decode+verify %8.0f /s   raw signature verify %8.0f /s   ratio %.3f (target ≥ 0.85)",
                  edResult.pipeline, edResult.raw, edResult.pipeline / edResult.raw))
+    stageBreakdown(edPermits)
     let esPermits = benchPermits(count: min(count, 20_000), key: p256)
     let esResult = measure(esPermits, key: p256.publicKey, store: store, now: now)
     print(String(format: "verify: ES256  decode+verify %8.0f /s   raw signature verify %8.0f /s   ratio %.3f",
@@ -161,4 +162,22 @@ private func benchRun(_ executable: String, _ arguments: [String]) -> (status: I
     let stderr = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
+/// Microseconds per payload of the stages around the signature, to see where overhead goes.
+private func stageBreakdown(_ permits: [SealedPermit]) {
+    let texts = permits.map(\.text)
+    let zlib = Zlib()
+    func time(_ body: () -> Int) -> Double {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let n = body()
+        precondition(n == texts.count)
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e3 / Double(texts.count)
+    }
+    var decoded: [DecodedPayload] = []
+    decoded.reserveCapacity(texts.count)
+    let decode = time { for t in texts { decoded.append(try! PermitText.decode(t, zlib: zlib)) }; return decoded.count }
+    let tbs = time { var n = 0; for d in decoded { n += d.cose.toBeSigned().isEmpty ? 0 : 1 }; return n }
+    let claims = time { var n = 0; for d in decoded where (try? PermitClaims(decoding: d.cose.payload, decoder: PermitText.decoder)) != nil { n += 1 }; return n }
+    print(String(format: "verify: stages per payload: decode (prefix, Base45, inflate, COSE) %.1f µs, Sig_structure %.1f µs, claims %.1f µs", decode, tbs, claims))
 }
