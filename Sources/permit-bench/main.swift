@@ -5,6 +5,7 @@ import Foundation
 let benches: [String: () throws -> Void] = [
     "seal": runSealBench,
     "render": runRenderBench,
+    "verify": runVerifyBench,
 ]
 
 let name = CommandLine.arguments.dropFirst().first ?? ""

@@ -12,7 +12,7 @@ struct Permit: ParsableCommand {
         2 could not run (usage, missing files, I/O, an unreadable key).
         The data directory is $PERMIT_HOME, or ./permit-data.
         """,
-        subcommands: [Keys.self, Seal.self, Inspect.self],
+        subcommands: [Keys.self, Seal.self, Inspect.self, Verify.self, Trust.self],
         helpNames: [.short, .long]
     )
 }
