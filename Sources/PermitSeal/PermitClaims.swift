@@ -194,6 +194,10 @@ extension PermitClaims {
 
     /// Reads claims from the signed payload bytes, checking every type and limit.
     public init(decoding bytes: [UInt8], decoder: CBORDecoder = CBORDecoder()) throws(ClaimsError) {
+        if let claims = ClaimsFastPath.parse(bytes) {
+            self = claims
+            return
+        }
         let item: CBOR
         do {
             item = try decoder.decode(bytes)

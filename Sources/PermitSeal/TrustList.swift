@@ -16,21 +16,88 @@ public struct ListError: Error, Hashable, Sendable, CustomStringConvertible, Pro
     public var problems: [Problem] { [Problem(code: "list.\(code.rawValue)", message: detail)] }
 }
 
-/// RFC 3339 timestamps in UTC, as both lists write them.
+/// RFC 3339 timestamps in UTC, as both lists write them. Done by hand, not with Foundation's
+/// ICU-backed formatters, whose loading dominated a checkpoint's cold start.
 public enum RFC3339 {
+    /// `YYYY-MM-DDTHH:MM:SSZ`, whole seconds (rounded down).
     public static func string(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: date)
+        let t = Int64(date.timeIntervalSince1970.rounded(.down))
+        let days = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
+        let secs = t - days * 86_400
+        let (y, m, d) = civil(days: days)
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let year = String(y)
+        return String(repeating: "0", count: max(0, 4 - year.count)) + year + "-" + two(m) + "-" + two(d) + "T"
+            + two(secs / 3600) + ":" + two(secs % 3600 / 60) + ":" + two(secs % 60) + "Z"
     }
 
+    /// Reads `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; nil for anything else.
     public static func date(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        if let d = f.date(from: text) { return d }
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.date(from: text)
+        let c = Array(text.utf8)
+        func num(_ from: Int, _ count: Int) -> Int64? {
+            guard from + count <= c.count else { return nil }
+            var n: Int64 = 0
+            for i in from..<from + count {
+                guard c[i] >= 48, c[i] <= 57 else { return nil }
+                n = n * 10 + Int64(c[i] - 48)
+            }
+            return n
+        }
+        guard c.count >= 20, c[4] == UInt8(ascii: "-"), c[7] == UInt8(ascii: "-"), c[10] == UInt8(ascii: "T") || c[10] == UInt8(ascii: "t"),
+              c[13] == UInt8(ascii: ":"), c[16] == UInt8(ascii: ":"),
+              let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let s = num(17, 2),
+              (1...12).contains(mo), (1...daysIn(month: mo, year: y)).contains(d), h < 24, mi < 60, s < 61 else { return nil }
+        var i = 19
+        var fraction = 0.0
+        if c[i] == UInt8(ascii: ".") {
+            var scale = 0.1
+            i += 1
+            let start = i
+            while i < c.count, c[i] >= 48, c[i] <= 57 { fraction += Double(c[i] - 48) * scale; scale /= 10; i += 1 }
+            guard i > start else { return nil }
+        }
+        guard i < c.count else { return nil }
+        var offset: Int64 = 0
+        if c[i] == UInt8(ascii: "Z") || c[i] == UInt8(ascii: "z") {
+            guard i + 1 == c.count else { return nil }
+        } else if c[i] == UInt8(ascii: "+") || c[i] == UInt8(ascii: "-") {
+            guard i + 6 == c.count, c[i + 3] == UInt8(ascii: ":"), let oh = num(i + 1, 2), let om = num(i + 4, 2), oh < 24, om < 60 else { return nil }
+            offset = (oh * 3600 + om * 60) * (c[i] == UInt8(ascii: "+") ? 1 : -1)
+        } else {
+            return nil
+        }
+        let seconds = days(year: y, month: mo, day: d) * 86_400 + h * 3600 + mi * 60 + s - offset
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
+    }
+
+    static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+    static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civil(days z0: Int64) -> (Int64, Int64, Int64) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp + (mp < 10 ? 3 : -9)
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 }
 

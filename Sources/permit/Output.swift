@@ -90,10 +90,12 @@ enum InputFile {
         return data
     }
 
-    /// Lines split on LF with CR stripped; nothing else is trimmed (Base45 contains the space).
+    /// Lines split on LF with one CR before it stripped; nothing else is trimmed (Base45 contains
+    /// the space). Split as bytes: Swift's String treats "\r\n" as one Character.
     static func lines(_ data: Data) -> [String] {
-        var lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
-            line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
+        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line -> String in
+            let bytes = line.last == UInt8(ascii: "\r") ? line.dropLast() : line[...]
+            return String(decoding: bytes, as: UTF8.self)
         }
         if lines.last == "" { lines.removeLast() }
         return lines

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PermitModel
+import PermitRender
 import PermitSeal
 import PermitVerify
 
@@ -74,13 +75,13 @@ struct Verify: ParsableCommand {
         var items: [VerifyItem] = []
         if let text {
             if text == "-" {
-                items += PayloadLines.split(try InputFile.read("-")).map { .payload($0) }
+                items += InputFile.lines(try InputFile.read("-")).map { .payload($0) }
             } else {
                 items.append(.payload(text))
             }
         }
         if let file {
-            items += PayloadLines.split(try InputFile.read(file)).map { .payload($0) }
+            items += InputFile.lines(try InputFile.read(file)).map { .payload($0) }
         }
         for path in image {
             items += ImageInput.payloads(inImageAt: path)
@@ -90,7 +91,7 @@ struct Verify: ParsableCommand {
                 throw CommandFailure("usage.noInput", "give a payload, --file FILE, --image FILE, or - for standard input",
                                      field: "text", rule: "one source of payloads is required", json: json)
             }
-            items += PayloadLines.split(try InputFile.read("-")).map { .payload($0) }
+            items += InputFile.lines(try InputFile.read("-")).map { .payload($0) }
         }
 
         let formatter = VerifyLineFormatter(language: output.language, numbered: items.count > 1)
@@ -113,20 +114,6 @@ struct Verify: ParsableCommand {
     }
 }
 
-/// Payload lines: split on LF with one CR before it stripped, nothing else trimmed (Base45 has
-/// the space). Works on bytes, because Swift's String treats "\r\n" as one Character, so
-/// splitting a String on "\n" does not split CRLF text. (`InputFile.lines` has that problem.)
-enum PayloadLines {
-    static func split(_ data: Data) -> [String] {
-        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line -> String in
-            let bytes = line.last == UInt8(ascii: "\r") ? line.dropLast() : line[...]
-            return String(decoding: bytes, as: UTF8.self)
-        }
-        if lines.last == "" { lines.removeLast() }
-        return lines
-    }
-}
-
 /// One thing to verify: a payload text, or an image in which no code could be read.
 enum VerifyItem {
     case payload(String)
@@ -146,13 +133,9 @@ enum ImageInput {
         }
     }
 
-    /// Wired to `QRScanner.scan(imageAt:)` once PermitRender provides it.
+    /// PNG or JPEG, decoded by cairo or libjpeg-turbo, scanned in greyscale by zbar.
     static func scan(_ url: URL) throws -> [String] {
-        throw ScanUnavailable()
-    }
-
-    struct ScanUnavailable: Error, CustomStringConvertible {
-        var description: String { "this build cannot read images yet (PermitRender's QRScanner is not merged)" }
+        try QRScanner.scan(imageAt: url)
     }
 }
 

@@ -140,3 +140,69 @@ final class DirectEncodingTests: XCTestCase {
         XCTAssertEqual(Hex.encode(CBOREncoder.encode(map)), "a502051864022003410004616201")
     }
 }
+
+final class ClaimsFastPathTests: XCTestCase {
+    /// The direct reader and the general path agree on every input: random byte mutations of real
+    /// claims either parse to the same value through both, or the fast path declines.
+    func testFastPathAgreesWithTheGeneralPath() throws {
+        var variants = [sampleClaims()]
+        var v = sampleClaims()
+        v.permit.via = nil; v.permit.cargo.weightKg = nil; v.permit.conditions = ["限夜间通行", "须冷链运输"]
+        v.permit.origin.address = "下沙街道福城路291号"
+        variants.append(v)
+        var rng = SplitMix(seed: 9285)
+        var accepted = 0, declined = 0
+        for claims in variants {
+            let bytes = claims.encoded()
+            XCTAssertEqual(ClaimsFastPath.parse(bytes), claims)
+            for _ in 0..<20_000 {
+                var m = bytes
+                switch rng.next() % 4 {
+                case 0: let i = Int(rng.next() % UInt64(m.count)); m[i] ^= UInt8(1 << (rng.next() % 8))
+                case 1: m.removeLast(Int(rng.next() % 8) + 1)
+                case 2: m.insert(UInt8(truncatingIfNeeded: rng.next()), at: Int(rng.next() % UInt64(m.count)))
+                default: let i = Int(rng.next() % UInt64(m.count)); m[i] = UInt8(truncatingIfNeeded: rng.next())
+                }
+                let general: PermitClaims? = try? PermitClaims(CBORDecoder(maxDepth: 32).decode(m))
+                if let fast = ClaimsFastPath.parse(m) {
+                    accepted += 1
+                    XCTAssertEqual(fast, general, "fast path accepted what the general path reads differently: \(Hex.encode(m))")
+                } else {
+                    declined += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(accepted, 100)
+        XCTAssertGreaterThan(declined, 1000)
+    }
+
+    /// Forms the fast path declines still parse through the general path.
+    func testGeneralPathStillReadsOtherWellFormedEncodings() throws {
+        let claims = sampleClaims()
+        // Non-shortest integer for iss's key, and an extra unknown claim.
+        var pairs = claims.cbor.mapPairs!
+        pairs.append(CBORPair(.text("x-extra"), 1))
+        var bytes = CBOREncoder.encode(.map(pairs))
+        XCTAssertNil(ClaimsFastPath.parse(bytes))
+        XCTAssertEqual(try PermitClaims(decoding: bytes), claims)
+        // An indefinite-length map at the top.
+        bytes = CBOREncoder.encode(claims.cbor)
+        bytes[0] = 0xbf
+        bytes.append(0xff)
+        XCTAssertNil(ClaimsFastPath.parse(bytes))
+        XCTAssertEqual(try PermitClaims(decoding: bytes), claims)
+    }
+}
+
+/// A small seeded generator, so that failures reproduce.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e3779b97f4a7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58476d1ce4e5b9
+        z = (z ^ (z >> 27)) &* 0x94d049bb133111eb
+        return z ^ (z >> 31)
+    }
+}
