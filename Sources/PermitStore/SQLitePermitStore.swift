@@ -99,10 +99,28 @@ enum Millis {
 struct SQLiteTransaction: StoreTransaction {
     let db: Database
 
+    // Statements are compiled once per connection and reused (GRDB's statement cache): the
+    // issuance path runs the same dozen statements for every permit.
+    private func exec(_ sql: String, arguments: StatementArguments = []) throws {
+        try db.cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
+    private func oneRow(_ sql: String, arguments: StatementArguments = []) throws -> Row? {
+        try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    private func allRows(_ sql: String, arguments: StatementArguments = []) throws -> [Row] {
+        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    private func oneInt(_ sql: String, arguments: StatementArguments = []) throws -> Int? {
+        try Int.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+
     // MARK: reads
 
     func authority() throws -> AuthorityRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM authority LIMIT 1").map {
+        try oneRow("SELECT * FROM authority LIMIT 1").map {
             AuthorityRecord(code: $0["code"], name: $0["name"], nameEn: $0["nameEn"], phone: $0["phone"],
                             maxDays: $0["maxDays"], createdAt: Millis.date($0["createdAt"] as Int64))
         }
@@ -110,8 +128,8 @@ struct SQLiteTransaction: StoreTransaction {
 
     func keys(role: KeyRecord.Role?) throws -> [KeyRecord] {
         let rows = role == nil
-            ? try Row.fetchAll(db, sql: "SELECT * FROM key ORDER BY notBefore")
-            : try Row.fetchAll(db, sql: "SELECT * FROM key WHERE role = ? ORDER BY notBefore", arguments: [role!.rawValue])
+            ? try allRows("SELECT * FROM key ORDER BY notBefore")
+            : try allRows("SELECT * FROM key WHERE role = ? ORDER BY notBefore", arguments: [role!.rawValue])
         return rows.map {
             KeyRecord(kid: $0["kid"], role: KeyRecord.Role(rawValue: $0["role"])!, alg: $0["alg"], spki: $0["spki"],
                       notBefore: Millis.date($0["notBefore"] as Int64), notAfter: Millis.date($0["notAfter"] as Int64?))
@@ -128,17 +146,17 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func partyKeys(kind: PartyKeyRecord.Kind, includeRemoved: Bool) throws -> [PartyKeyRecord] {
-        try Row.fetchAll(db, sql: "SELECT * FROM partyKey WHERE kind = ?" + (includeRemoved ? "" : " AND removedAt IS NULL") + " ORDER BY party, id",
+        try allRows("SELECT * FROM partyKey WHERE kind = ?" + (includeRemoved ? "" : " AND removedAt IS NULL") + " ORDER BY party, id",
                          arguments: [kind.rawValue]).map(partyKey)
     }
 
     func activePartyKey(kind: PartyKeyRecord.Kind, kid: String) throws -> PartyKeyRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM partyKey WHERE kind = ? AND kid = ? AND removedAt IS NULL",
+        try oneRow("SELECT * FROM partyKey WHERE kind = ? AND kid = ? AND removedAt IS NULL",
                          arguments: [kind.rawValue, kid]).map(partyKey)
     }
 
     func partyKey(id: Int64) throws -> PartyKeyRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM partyKey WHERE id = ?", arguments: [id]).map(partyKey)
+        try oneRow("SELECT * FROM partyKey WHERE id = ?", arguments: [id]).map(partyKey)
     }
 
     private func application(_ row: Row) -> ApplicationRecord {
@@ -155,16 +173,16 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func application(id: Int64) throws -> ApplicationRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM application WHERE id = ?", arguments: [id]).map(application)
+        try oneRow("SELECT * FROM application WHERE id = ?", arguments: [id]).map(application)
     }
 
     func application(creditCode: String, reference: String) throws -> ApplicationRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM application WHERE creditCode = ? AND reference = ?",
+        try oneRow("SELECT * FROM application WHERE creditCode = ? AND reference = ?",
                          arguments: [creditCode, reference]).map(application)
     }
 
     func application(permitNumber: String) throws -> ApplicationRecord? {
-        try Row.fetchOne(db, sql: "SELECT application.* FROM application JOIN permit ON permit.applicationID = application.id WHERE permit.number = ?",
+        try oneRow("SELECT application.* FROM application JOIN permit ON permit.applicationID = application.id WHERE permit.number = ?",
                          arguments: [permitNumber]).map(application)
     }
 
@@ -181,7 +199,7 @@ struct SQLiteTransaction: StoreTransaction {
         if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
         sql += " ORDER BY id"
         if let limit = filter.limit { sql += " LIMIT \(limit)" }
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).map(application)
+        return try allRows(sql, arguments: arguments).map(application)
     }
 
     private func required(_ row: Row) -> RequiredDepartmentRecord {
@@ -191,7 +209,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func requiredDepartments(applicationID: Int64) throws -> [RequiredDepartmentRecord] {
-        try Row.fetchAll(db, sql: "SELECT * FROM requiredDepartment WHERE applicationID = ? ORDER BY department",
+        try allRows("SELECT * FROM requiredDepartment WHERE applicationID = ? ORDER BY department",
                          arguments: [applicationID]).map(required)
     }
 
@@ -208,22 +226,26 @@ struct SQLiteTransaction: StoreTransaction {
             _ = arguments.append(contentsOf: [Millis.from(due)])
         }
         sql += " ORDER BY application.id"
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+        return try allRows(sql, arguments: arguments).map { row in
             (application(row), RequiredDepartmentRecord(applicationID: row["rApplicationID"], department: row["rDepartment"],
                                                         state: .pending, dueAt: Millis.date(row["rDueAt"] as Int64)))
         }
     }
 
     func decisions(applicationID: Int64) throws -> [DecisionRecord] {
-        try Row.fetchAll(db, sql: "SELECT * FROM decision WHERE applicationID = ? ORDER BY id", arguments: [applicationID]).map { row in
+        try allRows("SELECT * FROM decision WHERE applicationID = ? ORDER BY id", arguments: [applicationID]).map { row in
             var d = DecisionRecord(applicationID: row["applicationID"], department: row["department"],
                                    decision: DecisionRecord.Decision(rawValue: row["decision"])!,
-                                   conditions: (try? JSONDecoder().decode([String].self, from: Data((row["conditions"] as String).utf8))) ?? [],
+                                   conditions: Self.conditions(row["conditions"]),
                                    reason: row["reason"], decidedAt: Millis.date(row["decidedAt"] as Int64),
                                    approverID: row["approverID"], approverKid: row["approverKid"], signature: row["signature"])
             d.id = row["id"]
             return d
         }
+    }
+
+    static func conditions(_ json: String) -> [String] {
+        json == "[]" ? [] : (try? JSONDecoder().decode([String].self, from: Data(json.utf8))) ?? []
     }
 
     private func permit(_ row: Row) -> PermitRecord {
@@ -234,15 +256,15 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func permit(number: String) throws -> PermitRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM permit WHERE number = ?", arguments: [number]).map(permit)
+        try oneRow("SELECT * FROM permit WHERE number = ?", arguments: [number]).map(permit)
     }
 
     func permit(applicationID: Int64) throws -> PermitRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM permit WHERE applicationID = ?", arguments: [applicationID]).map(permit)
+        try oneRow("SELECT * FROM permit WHERE applicationID = ?", arguments: [applicationID]).map(permit)
     }
 
     func permits(limit: Int?) throws -> [PermitRecord] {
-        try Row.fetchAll(db, sql: "SELECT * FROM permit ORDER BY authority, serial" + (limit.map { " LIMIT \($0)" } ?? "")).map(permit)
+        try allRows("SELECT * FROM permit ORDER BY authority, serial" + (limit.map { " LIMIT \($0)" } ?? "")).map(permit)
     }
 
     private func audit(_ row: Row) -> AuditEvent {
@@ -252,30 +274,30 @@ struct SQLiteTransaction: StoreTransaction {
 
     func auditEvents(subject: String?) throws -> [AuditEvent] {
         if let subject {
-            return try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE subject = ? ORDER BY seq", arguments: [subject]).map(audit)
+            return try allRows("SELECT * FROM audit WHERE subject = ? ORDER BY seq", arguments: [subject]).map(audit)
         }
-        return try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY seq").map(audit)
+        return try allRows("SELECT * FROM audit ORDER BY seq").map(audit)
     }
 
     func lastAuditEvent() throws -> AuditEvent? {
-        try Row.fetchOne(db, sql: "SELECT * FROM audit ORDER BY seq DESC LIMIT 1").map(audit)
+        try oneRow("SELECT * FROM audit ORDER BY seq DESC LIMIT 1").map(audit)
     }
 
     // MARK: writes
 
     func setAuthority(_ a: AuthorityRecord) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO authority (code, name, nameEn, phone, maxDays, createdAt) VALUES (?, ?, ?, ?, ?, ?)",
+        try exec("INSERT OR REPLACE INTO authority (code, name, nameEn, phone, maxDays, createdAt) VALUES (?, ?, ?, ?, ?, ?)",
                        arguments: [a.code, a.name, a.nameEn, a.phone, a.maxDays, Millis.from(a.createdAt)])
-        try db.execute(sql: "INSERT OR IGNORE INTO serial (authority, last) VALUES (?, 0)", arguments: [a.code])
+        try exec("INSERT OR IGNORE INTO serial (authority, last) VALUES (?, 0)", arguments: [a.code])
     }
 
     func insertKey(_ k: KeyRecord) throws {
-        try db.execute(sql: "INSERT INTO key (kid, role, alg, spki, notBefore, notAfter) VALUES (?, ?, ?, ?, ?, ?)",
+        try exec("INSERT INTO key (kid, role, alg, spki, notBefore, notAfter) VALUES (?, ?, ?, ?, ?, ?)",
                        arguments: [k.kid, k.role.rawValue, k.alg, k.spki, Millis.from(k.notBefore), k.notAfter.map(Millis.from)])
     }
 
     func insertPartyKey(_ k: PartyKeyRecord) throws -> PartyKeyRecord {
-        try db.execute(sql: "INSERT INTO partyKey (kind, party, name, kid, alg, spki, addedAt) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        try exec("INSERT INTO partyKey (kind, party, name, kid, alg, spki, addedAt) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        arguments: [k.kind.rawValue, k.party, k.name, k.kid, k.alg, k.spki, Millis.from(k.addedAt)])
         var r = k
         r.id = db.lastInsertedRowID
@@ -283,12 +305,12 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func removePartyKey(id: Int64, at: Date, reason: String) throws {
-        try db.execute(sql: "UPDATE partyKey SET removedAt = ?, removedReason = ? WHERE id = ? AND removedAt IS NULL",
+        try exec("UPDATE partyKey SET removedAt = ?, removedReason = ? WHERE id = ? AND removedAt IS NULL",
                        arguments: [Millis.from(at), reason, id])
     }
 
     func insertApplication(_ a: ApplicationRecord) throws -> ApplicationRecord {
-        try db.execute(sql: """
+        try exec("""
             INSERT INTO application (reference, creditCode, plate, state, document, digest, submission, applicantKid, routing,
                                      routingHash, submittedAt, closedAt, closeReason, permitNumber)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -300,23 +322,23 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func updateApplication(_ a: ApplicationRecord) throws {
-        try db.execute(sql: "UPDATE application SET state = ?, closedAt = ?, closeReason = ?, permitNumber = ? WHERE id = ?",
+        try exec("UPDATE application SET state = ?, closedAt = ?, closeReason = ?, permitNumber = ? WHERE id = ?",
                        arguments: [a.state.rawValue, a.closedAt.map(Millis.from), a.closeReason, a.permitNumber, a.id])
     }
 
     func insertRequiredDepartment(_ r: RequiredDepartmentRecord) throws {
-        try db.execute(sql: "INSERT INTO requiredDepartment (applicationID, department, state, dueAt, decidedAt) VALUES (?, ?, ?, ?, ?)",
+        try exec("INSERT INTO requiredDepartment (applicationID, department, state, dueAt, decidedAt) VALUES (?, ?, ?, ?, ?)",
                        arguments: [r.applicationID, r.department, r.state.rawValue, Millis.from(r.dueAt), r.decidedAt.map(Millis.from)])
     }
 
     func updateRequiredDepartment(_ r: RequiredDepartmentRecord) throws {
-        try db.execute(sql: "UPDATE requiredDepartment SET state = ?, decidedAt = ? WHERE applicationID = ? AND department = ?",
+        try exec("UPDATE requiredDepartment SET state = ?, decidedAt = ? WHERE applicationID = ? AND department = ?",
                        arguments: [r.state.rawValue, r.decidedAt.map(Millis.from), r.applicationID, r.department])
     }
 
     func insertDecision(_ d: DecisionRecord) throws -> DecisionRecord {
-        let conditions = String(decoding: try JSONEncoder().encode(d.conditions), as: UTF8.self)
-        try db.execute(sql: """
+        let conditions = d.conditions.isEmpty ? "[]" : String(decoding: try JSONEncoder().encode(d.conditions), as: UTF8.self)
+        try exec("""
             INSERT INTO decision (applicationID, department, decision, conditions, reason, decidedAt, approverID, approverKid, signature)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [d.applicationID, d.department, d.decision.rawValue, conditions, d.reason, Millis.from(d.decidedAt),
@@ -327,7 +349,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func insertPermit(_ p: PermitRecord) throws {
-        try db.execute(sql: """
+        try exec("""
             INSERT INTO permit (number, applicationID, authority, serial, issuedAt, validFrom, validTo, payload, document,
                                 issuerKid, signatureHash, decisionToIssueMicros)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -336,23 +358,23 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func nextSerial(authority: String) throws -> Int {
-        let last = try Int.fetchOne(db, sql: "SELECT last FROM serial WHERE authority = ?", arguments: [authority]) ?? 0
+        let last = try oneInt("SELECT last FROM serial WHERE authority = ?", arguments: [authority]) ?? 0
         guard last < 999_999 else {
             throw StoreError(.serialsExhausted, "authority \(authority) has issued serial 999999, the last a 12-digit number allows; nothing was issued")
         }
-        try db.execute(sql: "INSERT INTO serial (authority, last) VALUES (?, ?) ON CONFLICT(authority) DO UPDATE SET last = excluded.last",
+        try exec("INSERT INTO serial (authority, last) VALUES (?, ?) ON CONFLICT(authority) DO UPDATE SET last = excluded.last",
                        arguments: [authority, last + 1])
         return last + 1
     }
 
     @discardableResult
     func appendAudit(at: Date, actor: String, action: String, subject: String, content: Data) throws -> AuditEvent {
-        let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        let last = try oneRow("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         let seq: Int64 = (last?["seq"] as Int64? ?? 0) + 1
         let prev: String = last?["hash"] ?? AuditChain.genesis
         let ms = Millis.from(at)
         let hash = AuditChain.hash(seq: seq, atMillis: ms, actor: actor, action: action, subject: subject, content: content, prevHash: prev)
-        try db.execute(sql: "INSERT INTO audit (seq, at, actor, action, subject, content, prevHash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        try exec("INSERT INTO audit (seq, at, actor, action, subject, content, prevHash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        arguments: [seq, ms, actor, action, subject, content, prev, hash])
         return AuditEvent(seq: seq, at: Millis.date(ms), actor: actor, action: action, subject: subject, content: content, prevHash: prev, hash: hash)
     }

@@ -71,19 +71,17 @@ extension Workflow {
                                      field: "applicant.creditCode", value: app.applicant.creditCode, rule: "a firm applies only with its own registered key")]
             return result
         }
-        do {
-            if let existing = try store.read({ try $0.application(creditCode: app.applicant.creditCode, reference: app.reference) }) {
-                result.id = existing.publicID
-                result.state = existing.state.rawValue
-                result.duplicate = true
-                let routing = try? JSONDecoder().decode(RoutingDecision.self, from: existing.routing)
-                result.departments = routing?.departments.map(\.rawValue)
-                result.routingHash = existing.routingHash
-                return result
-            }
-        } catch {
-            result.errors = [Problem(code: "store.io", message: "\(error)")]
-            return result
+        func duplicate(_ existing: ApplicationRecord) -> ApplyResult {
+            var r = result
+            r.id = existing.publicID
+            r.state = existing.state.rawValue
+            r.duplicate = true
+            r.departments = (try? JSONDecoder().decode(RoutingDecision.self, from: existing.routing))?.departments.map(\.rawValue)
+            r.routingHash = existing.routingHash
+            return r
+        }
+        if dryRun, let existing = try? store.read({ try $0.application(creditCode: app.applicant.creditCode, reference: app.reference) }) {
+            return duplicate(existing)
         }
         let now = clock.now()
         let validator = ApplicationValidator(divisions: .bundled, maxValidityDays: authority.maxDays, now: now)
@@ -107,6 +105,8 @@ extension Workflow {
         ])), with: key)
         do {
             let record = try store.write { tx -> ApplicationRecord in
+                // A reference sent again returns what it made the first time.
+                if let existing = try tx.application(creditCode: app.applicant.creditCode, reference: app.reference) { return existing }
                 let inserted = try tx.insertApplication(ApplicationRecord(
                     reference: app.reference, creditCode: app.applicant.creditCode, plate: app.vehicle.plate, document: document,
                     digest: Hex.encode(digest), submission: Data(submission.encoded()), applicantKid: key.publicKey.kidHex,
@@ -121,6 +121,9 @@ extension Workflow {
                                                                             digest: Hex.encode(digest), departments: decision.departments.map(\.rawValue),
                                                                             matchedRules: decision.matchedRules.map(\.id), routingHash: decision.tableHash)))
                 return inserted
+            }
+            if record.digest != Hex.encode(digest) || record.submittedAt != now {
+                return duplicate(record)
             }
             result.id = record.publicID
             result.state = record.state.rawValue
@@ -199,11 +202,13 @@ extension Workflow {
         var result = DecisionResult(index: index, input: identifier, department: department.rawValue, decision: decision.rawValue)
         let start = DispatchTime.now().uptimeNanoseconds
         do {
-            let app = try resolve(identifier)
-            result.id = app.publicID
             let now = clock.now()
             let issued: PermitRecord? = try store.write { tx in
-                guard var current = try tx.application(id: app.id!) else { throw WorkflowError("application.notFound", "no application \(identifier)") }
+                guard var current = try Workflow.resolve(identifier, in: tx) else {
+                    throw WorkflowError("application.notFound", "no application or permit \(identifier)", field: "id", value: identifier,
+                                        rule: "an application ID such as A000123, or a 12-digit permit number")
+                }
+                result.id = current.publicID
                 guard current.state == .pending else {
                     throw WorkflowError("application.notPending", "\(current.publicID) is \(current.state.rawValue); decisions are taken on pending applications",
                                         field: "id", value: identifier, rule: "the application must be pending")

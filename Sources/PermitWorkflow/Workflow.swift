@@ -193,11 +193,7 @@ public final class Workflow: @unchecked Sendable {
 
     /// The application named by an ID (`A000123`) or a 12-digit permit number.
     public func resolve(_ identifier: String) throws -> ApplicationRecord {
-        let found: ApplicationRecord? = try store.read { r in
-            if let id = ApplicationRecord.rowID(of: identifier) { return try r.application(id: id) }
-            if identifier.count == 12, identifier.allSatisfy({ $0.isASCII && $0.isNumber }) { return try r.application(permitNumber: identifier) }
-            return nil
-        }
+        let found = try store.read { try Workflow.resolve(identifier, in: $0) }
         guard let found else {
             throw WorkflowError("application.notFound", "no application or permit \(identifier)", field: "id", value: identifier,
                                 rule: "an application ID such as A000123, or a 12-digit permit number")
@@ -206,6 +202,12 @@ public final class Workflow: @unchecked Sendable {
     }
 
     /// Everything recorded about one application: routing, each decision, the permit, the audit events.
+    static func resolve(_ identifier: String, in r: any StoreReader) throws -> ApplicationRecord? {
+        if let id = ApplicationRecord.rowID(of: identifier) { return try r.application(id: id) }
+        if identifier.utf8.count == 12, identifier.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) { return try r.application(permitNumber: identifier) }
+        return nil
+    }
+
     public struct History: Sendable {
         public var application: ApplicationRecord
         public var document: Application
@@ -242,10 +244,15 @@ public final class Workflow: @unchecked Sendable {
 
 /// Canonical JSON (sorted keys, no escaped slashes) for audit content and signed submissions.
 public enum CanonicalJSON {
-    public static func encode<T: Encodable>(_ value: T) -> Data {
+    /// One configured encoder, shared: encoding does not mutate it.
+    nonisolated(unsafe) private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .millisecondsSince1970
-        return try! encoder.encode(value)
+        return encoder
+    }()
+
+    public static func encode<T: Encodable>(_ value: T) -> Data {
+        try! encoder.encode(value)
     }
 }

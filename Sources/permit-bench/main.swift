@@ -6,6 +6,7 @@ let benches: [String: () throws -> Void] = [
     "seal": runSealBench,
     "render": runRenderBench,
     "verify": runVerifyBench,
+    "workflow": runWorkflowBench,
 ]
 
 let name = CommandLine.arguments.dropFirst().first ?? ""
