@@ -55,6 +55,7 @@ let package = Package(
             "PermitModel", "PermitSeal", "PermitRouting", "PermitStore", "PermitWorkflow",
             "PermitVerify", "PermitRender",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "GRDB", package: "GRDB.swift"),
         ]),
 
         .testTarget(name: "PermitModelTests", dependencies: ["PermitModel"]),

@@ -137,7 +137,7 @@ public struct Application: Codable, Sendable, Hashable {
         /// The address as the signed payload carries it: NFC, and only when it has at most 16
         /// scalars (payload spec §4); nil otherwise.
         public var payloadAddress: String? {
-            guard let address = address?.precomposedStringWithCanonicalMapping, !address.isEmpty,
+            guard let address = address?.nfc, !address.isEmpty,
                   address.unicodeScalars.count <= ApplicationLimits.payloadAddressLength else { return nil }
             return address
         }
@@ -158,8 +158,8 @@ public struct Application: Codable, Sendable, Hashable {
 
     /// This application with every text NFC-normalised.
     public func normalized() -> Application {
-        func n(_ s: String) -> String { s.precomposedStringWithCanonicalMapping }
-        func n(_ s: String?) -> String? { s.map { $0.precomposedStringWithCanonicalMapping } }
+        func n(_ s: String) -> String { s.nfc }
+        func n(_ s: String?) -> String? { s?.nfc }
         var a = self
         a.reference = n(reference)
         a.applicant = Applicant(name: n(applicant.name), creditCode: n(applicant.creditCode),
@@ -190,5 +190,21 @@ public struct Application: Codable, Sendable, Hashable {
             // Only strings, integers and arrays: encoding cannot fail.
             fatalError("encoding an Application failed: \(error)")
         }
+    }
+}
+
+extension String {
+    /// The string in Unicode Normalization Form C.
+    ///
+    /// Most permit text is ASCII, Latin-1 or common CJK, which NFC never changes and which
+    /// cannot be followed by a combining mark from the same sets; such strings are returned as
+    /// they are, without the cost of Foundation's normaliser. Anything else goes through it.
+    public var nfc: String {
+        for scalar in unicodeScalars {
+            let v = scalar.value
+            let stable = v < 0x300 || (0x4E00...0x9FFF).contains(v) || (0x3000...0x303F).contains(v) || (0xFF01...0xFF5E).contains(v)
+            if !stable { return precomposedStringWithCanonicalMapping }
+        }
+        return self
     }
 }

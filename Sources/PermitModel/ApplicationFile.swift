@@ -135,7 +135,7 @@ public enum ApplicationFile {
         switch first {
         case "[": return .json
         case "{":
-            return (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) != nil ? .json : .jsonl
+            return (try? JSONValue.parse(Data(text.utf8))) != nil ? .json : .jsonl
         default: return .csv
         }
     }
@@ -162,7 +162,7 @@ public enum ApplicationFile {
 
     private static func parseJSONValueItem(_ data: Data, index: Int, line: Int?) -> ApplicationFileItem {
         do {
-            return item(try JSONDecoder().decode(JSONValue.self, from: data), index: index, line: line)
+            return item(try JSONValue.parse(data), index: index, line: line)
         } catch {
             return malformed(error, index: index, line: line)
         }
@@ -170,7 +170,7 @@ public enum ApplicationFile {
 
     private static func parseJSON(_ text: String) -> [ApplicationFileItem] {
         let value: JSONValue
-        do { value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) } catch {
+        do { value = try JSONValue.parse(Data(text.utf8)) } catch {
             return [malformed(error, index: 0, line: nil)]
         }
         if case .array(let values) = value {

@@ -204,3 +204,196 @@ struct LenientApplicationReader {
         return Application.Place(county: county, address: string(o, "address", path, required: false))
     }
 }
+
+/// Why a text is not JSON, with the byte offset.
+public struct JSONParseError: Error, Sendable, CustomStringConvertible {
+    public var offset: Int
+    public var detail: String
+    public var description: String { "\(detail) at byte \(offset)" }
+}
+
+extension JSONValue {
+    /// Parses RFC 8259 JSON directly into a `JSONValue`. Much cheaper than decoding `JSONValue`
+    /// through `Codable`, which tries each type in turn and throws for every miss; firms send
+    /// fleets of thousands of lines.
+    public static func parse<D: DataProtocol>(_ data: D, maxDepth: Int = 64) throws -> JSONValue {
+        var p = JSONParser(bytes: Array(data), maxDepth: maxDepth)
+        p.skipSpace()
+        let value = try p.value(depth: 0)
+        p.skipSpace()
+        guard p.i == p.bytes.count else { throw JSONParseError(offset: p.i, detail: "unexpected data after the JSON value") }
+        return value
+    }
+}
+
+private struct JSONParser {
+    let bytes: [UInt8]
+    let maxDepth: Int
+    var i = 0
+
+    init(bytes: [UInt8], maxDepth: Int) {
+        self.bytes = bytes
+        self.maxDepth = maxDepth
+    }
+
+    mutating func skipSpace() {
+        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0a || bytes[i] == 0x0d || bytes[i] == 0x09 { i += 1 }
+    }
+
+    func fail(_ detail: String) -> JSONParseError { JSONParseError(offset: i, detail: detail) }
+
+    mutating func value(depth: Int) throws -> JSONValue {
+        guard depth <= maxDepth else { throw fail("nesting deeper than \(maxDepth) levels") }
+        guard i < bytes.count else { throw fail("unexpected end of input") }
+        switch bytes[i] {
+        case UInt8(ascii: "{"):
+            i += 1
+            var object: [String: JSONValue] = [:]
+            skipSpace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(object) }
+            while true {
+                skipSpace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+                let key = try string()
+                skipSpace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                i += 1
+                skipSpace()
+                guard object[key] == nil else { throw fail("duplicate member \"\(key)\"") }
+                object[key] = try value(depth: depth + 1)
+                skipSpace()
+                guard i < bytes.count else { throw fail("unexpected end of input in an object") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(object) }
+                throw fail("expected ',' or '}'")
+            }
+        case UInt8(ascii: "["):
+            i += 1
+            var array: [JSONValue] = []
+            skipSpace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(array) }
+            while true {
+                skipSpace()
+                array.append(try value(depth: depth + 1))
+                skipSpace()
+                guard i < bytes.count else { throw fail("unexpected end of input in an array") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(array) }
+                throw fail("expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""):
+            return .string(try string())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default:
+            return try number()
+        }
+    }
+
+    mutating func literal(_ word: StaticString) throws {
+        let n = word.utf8CodeUnitCount
+        guard bytes.count - i >= n, word.withUTF8Buffer({ Array($0) }) == Array(bytes[i..<i + n]) else { throw fail("invalid literal") }
+        i += n
+    }
+
+    mutating func number() throws -> JSONValue {
+        let start = i
+        if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
+        func digits() -> Int {
+            let s = i
+            while i < bytes.count, bytes[i] >= 0x30, bytes[i] <= 0x39 { i += 1 }
+            return i - s
+        }
+        let intDigits = digits()
+        guard intDigits > 0 else { throw fail("invalid value") }
+        if intDigits > 1, bytes[i - intDigits] == 0x30 { throw fail("a number must not have a leading zero") }
+        var integral = true
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            integral = false
+            guard digits() > 0 else { throw fail("digits expected after '.'") }
+        }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            i += 1
+            integral = false
+            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            guard digits() > 0 else { throw fail("digits expected in the exponent") }
+        }
+        let text = String(decoding: bytes[start..<i], as: UTF8.self)
+        if integral, let n = Int(text) { return .int(n) }
+        guard let d = Double(text) else { throw fail("invalid number") }
+        // A whole number written with a fraction or exponent is still a whole number.
+        if d == d.rounded(), abs(d) < 9.0e15 { return .int(Int(d)) }
+        return .double(d)
+    }
+
+    mutating func string() throws -> String {
+        i += 1  // opening quote
+        var out = [UInt8]()
+        var start = i
+        while true {
+            guard i < bytes.count else { throw fail("unterminated string") }
+            let c = bytes[i]
+            if c == UInt8(ascii: "\"") {
+                out += bytes[start..<i]
+                i += 1
+                break
+            }
+            if c < 0x20 { throw fail("control character in a string") }
+            if c == UInt8(ascii: "\\") {
+                out += bytes[start..<i]
+                i += 1
+                guard i < bytes.count else { throw fail("unterminated escape") }
+                switch bytes[i] {
+                case UInt8(ascii: "\""): out.append(0x22)
+                case UInt8(ascii: "\\"): out.append(0x5c)
+                case UInt8(ascii: "/"): out.append(0x2f)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0c)
+                case UInt8(ascii: "n"): out.append(0x0a)
+                case UInt8(ascii: "r"): out.append(0x0d)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var code = try hex4()
+                    if (0xD800..<0xDC00).contains(code) {
+                        guard bytes.count - i >= 7, bytes[i + 1] == UInt8(ascii: "\\"), bytes[i + 2] == UInt8(ascii: "u") else { throw fail("unpaired surrogate") }
+                        i += 2
+                        let low = try hex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw fail("unpaired surrogate") }
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00..<0xE000).contains(code) {
+                        throw fail("unpaired surrogate")
+                    }
+                    out += Array(String(Character(Unicode.Scalar(code)!)).utf8)
+                default: throw fail("invalid escape")
+                }
+                i += 1
+                start = i
+                continue
+            }
+            i += 1
+        }
+        guard let s = String(validating: out, as: UTF8.self) else { throw fail("string is not valid UTF-8") }
+        return s
+    }
+
+    /// Reads the 4 hex digits after `\u`, leaving `i` on the last one.
+    mutating func hex4() throws -> UInt32 {
+        guard bytes.count - i > 4 else { throw fail("short \\u escape") }
+        var v: UInt32 = 0
+        for k in 1...4 {
+            let c = bytes[i + k]
+            let d: UInt32
+            switch c {
+            case 0x30...0x39: d = UInt32(c - 0x30)
+            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
+            default: throw fail("invalid \\u escape")
+            }
+            v = v << 4 | d
+        }
+        i += 4
+        return v
+    }
+}

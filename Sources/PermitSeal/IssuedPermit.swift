@@ -68,7 +68,7 @@ public struct IssuedPermit: Codable, Sendable, Hashable {
         func problem(_ field: String, _ value: String, _ rule: String) {
             problems.append(Problem(code: "permit.invalid", message: "\(field) \"\(value)\" breaks the rule: \(rule)", field: field, value: value, rule: rule))
         }
-        func nfc(_ s: String) -> String { s.precomposedStringWithCanonicalMapping }
+        func nfc(_ s: String) -> String { s.nfc }
         func limited(_ field: String, _ text: String, _ max: Int) -> String {
             let t = nfc(text)
             if t.unicodeScalars.count > max { problem(field, t, "at most \(max) characters in the payload") }

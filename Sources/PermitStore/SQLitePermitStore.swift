@@ -7,6 +7,14 @@ import PermitSeal
 public final class SQLitePermitStore: PermitStore, @unchecked Sendable {
     public let path: String
     let pool: DatabasePool
+    /// A second connection that copies the WAL back into the database in the background, so
+    /// that no commit on the issuance path waits for a checkpoint and its fsync.
+    private let checkpointer: DatabaseQueue
+    private let checkpointQueue = DispatchQueue(label: "permit-store.checkpoint")
+    private let lock = NSLock()
+    private var commitsSinceCheckpoint = 0
+    private var checkpointRunning = false
+    static let commitsPerCheckpoint = 256
 
     public init(path: String) throws {
         self.path = path
@@ -14,15 +22,41 @@ public final class SQLitePermitStore: PermitStore, @unchecked Sendable {
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
-            // WAL with synchronous=NORMAL: durable at checkpoints, and a commit does not fsync.
+            // WAL with synchronous=NORMAL: a commit does not fsync; checkpoints do, off the commit path.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
         }
         pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)
+        var checkpointConfig = Configuration()
+        checkpointConfig.busyMode = .timeout(10)
+        checkpointer = try DatabaseQueue(path: path, configuration: checkpointConfig)
+    }
+
+    deinit {
+        checkpointQueue.sync {}
     }
 
     public func write<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
-        try pool.write { db in try body(SQLiteTransaction(db: db)) }
+        let result = try pool.write { db in try body(SQLiteTransaction(db: db)) }
+        lock.lock()
+        commitsSinceCheckpoint += 1
+        let due = commitsSinceCheckpoint >= Self.commitsPerCheckpoint && !checkpointRunning
+        if due {
+            commitsSinceCheckpoint = 0
+            checkpointRunning = true
+        }
+        lock.unlock()
+        if due {
+            checkpointQueue.async { [self] in
+                // PASSIVE: copies what it can without blocking the writer or readers.
+                _ = try? checkpointer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+                lock.lock()
+                checkpointRunning = false
+                lock.unlock()
+            }
+        }
+        return result
     }
 
     public func read<T>(_ body: (any StoreReader) throws -> T) throws -> T {

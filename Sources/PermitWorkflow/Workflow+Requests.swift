@@ -174,7 +174,7 @@ extension Workflow {
         if decision == .reject, (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
             throw WorkflowError("reject.reason", "a rejection needs --reason", field: "reason", value: "", rule: "a non-empty reason")
         }
-        let conds = conditions.map { $0.precomposedStringWithCanonicalMapping }
+        let conds = conditions.map(\.nfc)
         var problems: [Problem] = []
         for (i, c) in conds.enumerated() {
             if c.isEmpty || c.unicodeScalars.count > PayloadLimits.condition {

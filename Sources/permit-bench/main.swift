@@ -7,6 +7,8 @@ let benches: [String: () throws -> Void] = [
     "render": runRenderBench,
     "verify": runVerifyBench,
     "workflow": runWorkflowBench,
+    "apply-parts": runApplyPartsBench,
+    "store": runStoreBench,
 ]
 
 let name = CommandLine.arguments.dropFirst().first ?? ""
