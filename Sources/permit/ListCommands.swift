@@ -236,7 +236,7 @@ struct ApplicationDetail: Encodable {
                                         "decision to issue \(p.decisionToIssueMicros) µs, issuer kid \(p.issuerKid), payload \(p.payloadLength) characters"))
         }
         out.append(lang.pick("审计事件：", "Audit events:"))
-        for e in events { out.append("  #\(e.seq)  \(e.at)  \(TextTable.pad(e.action, 16)) \(e.actor)  \(e.hash.prefix(16))…") }
+        for e in events { out.append("  " + TextTable.pad("#\(e.seq)", 6) + "  \(e.at)  \(TextTable.pad(e.action, 16)) \(e.actor)  \(e.hash.prefix(16))…") }
         return out.joined(separator: "\n")
     }
 }

@@ -130,6 +130,14 @@ extension Language {
 struct Approver: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Register, remove and list the approvers' keys of the ten departments.",
+        discussion: """
+        Only a key registered here for a department can sign that department's decisions.
+
+        Examples:
+          permit approver add --department HEALTH --name 张卫 --generate health.pem --admin-key permit-data/admin-key.pem
+          permit approver list --json
+          permit approver remove --key health.pem --reason "laptop lost" --admin-key permit-data/admin-key.pem
+        """,
         subcommands: [Add.self, Remove.self, List.self]
     )
 
@@ -224,6 +232,14 @@ struct Approver: ParsableCommand {
 struct Applicant: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Register, remove and list the applicant firms' keys.",
+        discussion: """
+        A firm signs its applications with a key registered here for its unified social credit code.
+
+        Examples:
+          permit applicant add --credit-code 91330114MA24WY722X --name 杭州钱塘物流有限公司 --generate firm.pem --admin-key permit-data/admin-key.pem
+          permit applicant list --json
+          permit applicant remove --kid 3f9a0c12d4e5b6a7 --reason "key leaked" --admin-key permit-data/admin-key.pem
+        """,
         subcommands: [Add.self, Remove.self, List.self]
     )
 
