@@ -189,7 +189,12 @@ enum TextTable {
 
 /// Identifiers given as arguments, one per line from a file, or from standard input with `-`.
 enum IdentifierInput {
+    /// Lines split on the LF byte with one trailing CR stripped, empty lines skipped. (Splitting
+    /// a `String` on the Character "\n" would miss CRLF, which Swift treats as one Character.)
     static func lines(from path: String) throws -> [String] {
-        InputFile.lines(try InputFile.read(path)).filter { !$0.isEmpty }
+        try InputFile.read(path).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).compactMap { raw in
+            let line = raw.last == UInt8(ascii: "\r") ? raw.dropLast() : raw
+            return line.isEmpty ? nil : String(decoding: line, as: UTF8.self)
+        }
     }
 }

@@ -188,6 +188,20 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try permit("approve", "--department", "HEALTH", "--key", key("HEALTH.pem"), "A000001").status, 1)
     }
 
+    func testIdentifiersFromACRLFFileAndStandardInput() throws {
+        try setUpAuthority(approvers: ["AGRICULTURE"])
+        let lines = try exampleLines().filter { $0.contains(Self.firmA) && $0.contains("\"farm-produce\"") && !$0.contains("dangerous") }
+        let path = try file("two.jsonl", lines.prefix(2).joined(separator: "\n") + "\n")
+        XCTAssertEqual(try permit("apply", "--key", key("firmA.pem"), path).status, 0)
+        let ids = try file("ids.txt", "A000001\r\n\r\n")
+        let fromFile = try permit("approve", "--department", "AGRICULTURE", "--key", key("AGRICULTURE.pem"), "--from", ids, "--json")
+        XCTAssertEqual(fromFile.status, 0, fromFile.stdout)
+        XCTAssertEqual(try fromFile.jsonLines().map { $0["input"] as? String }, ["A000001"])
+        let fromStdin = try permit("approve", "--department", "AGRICULTURE", "--key", key("AGRICULTURE.pem"), "-", "--json", stdin: "A000002\r\n")
+        XCTAssertEqual(fromStdin.status, 0, fromStdin.stdout)
+        XCTAssertEqual(try fromStdin.jsonLines().first?["state"] as? String, "issued")
+    }
+
     func testDryRunWritesNothing() throws {
         try setUpAuthority()
         let path = try file("one.jsonl", try exampleLines()[0] + "\n")
