@@ -10,9 +10,19 @@ struct Permit: ParsableCommand {
         discussion: """
         Exit codes: 0 success; 1 some items were refused or invalid (the others done, as reported); \
         2 could not run (usage, missing files, I/O, an unreadable key).
-        The data directory is $PERMIT_HOME, or ./permit-data.
+        The data directory is --data-dir DIR, else $PERMIT_HOME, else ./permit-data.
+        Time: the machine's clock, unless PERMIT_NOW is set to an RFC 3339 time \
+        (e.g. PERMIT_NOW=2026-11-30T09:00:00+08:00), which then fixes "now" for validation, \
+        deadlines and timestamps (reproducible demos, tests and replays).
+
+        Examples:
+          permit init --authority 330114 --name 杭州市钱塘区交通运输局 --phone 0571-86000000
+          permit apply --key firm.pem examples/applications.jsonl
+          permit approve --department HEALTH --key health.pem --all
+          permit export 330114000001 --format payload
         """,
-        subcommands: [Keys.self, Seal.self, Inspect.self, Verify.self, Trust.self],
+        subcommands: [Init.self, Approver.self, Applicant.self, Apply.self, Route.self, List.self, Show.self, Queue.self,
+                      Approve.self, Reject.self, Cancel.self, Export.self, Verify.self, Trust.self, Keys.self, Seal.self, Inspect.self],
         helpNames: [.short, .long]
     )
 }

@@ -1,0 +1,203 @@
+import ArgumentParser
+import Foundation
+import PermitModel
+import PermitStore
+import PermitWorkflow
+
+/// Prints the results of `approve`/`reject` and sets the exit code.
+enum DecisionOutput {
+    static func report(_ results: [DecisionResult], workflow: Workflow, output: OutputOptions) throws {
+        let lang = output.language
+        for r in results {
+            if output.json {
+                Console.out(JSONOutput.line(r))
+                continue
+            }
+            let id = r.id ?? r.input
+            if let errors = r.errors {
+                Console.out("\(id) ✗ " + errors.map(\.message).joined(separator: "; "))
+            } else if r.state == ApplicationState.issued.rawValue {
+                Console.out(lang.pick("\(id) → 已发证 \(r.permitNumber ?? "") (\(r.issueMicros ?? 0) µs)",
+                                      "\(id) → issued \(r.permitNumber ?? "") (\(r.issueMicros ?? 0) µs)"))
+            } else if r.state == ApplicationState.rejected.rawValue {
+                Console.out(lang.pick("\(id) → 已驳回", "\(id) → rejected"))
+            } else {
+                let waiting = (try? workflow.history(id).required.filter { $0.state == .pending }.map(\.department)) ?? []
+                Console.out(lang.pick("\(id) → 已同意，等待 \(waiting.joined(separator: "、"))",
+                                      "\(id) → approved, waiting for \(waiting.joined(separator: ", "))"))
+            }
+        }
+        let failed = results.filter { !$0.succeeded }.count
+        let issued = results.filter { $0.state == ApplicationState.issued.rawValue }.count
+        Console.error(lang.pick("完成 \(results.count - failed)（发证 \(issued)），失败 \(failed)，共 \(results.count) 项",
+                                "done \(results.count - failed) (issued \(issued)), failed \(failed), of \(results.count)"))
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
+
+struct Approve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sign approvals for a department; the last approval an application needs issues its permit.",
+        discussion: """
+        The key must be a registered approver of the department, else nothing is written (exit 2). \
+        Each application is its own transaction; one that cannot be approved (not pending, not routed \
+        to this department, already decided) is reported and the others go on (exit 1).
+
+        Output per item: `A000123 → issued 330114000001 (312 µs)`, `A000123 → approved, waiting for \
+        TRANSPORT` or `A000123 ✗ reason`; with --json, JSON Lines (index, input, id, department, \
+        decision, state, permitNumber, issueMicros, or errors).
+
+        Examples:
+          permit approve --department HEALTH --key health.pem A000001 A000002
+          permit approve --department HEALTH --key health.pem --all --json
+          permit approve --department POSTAL --key postal.pem --from ids.txt --condition "限走绕城高速"
+          permit list --state pending --json | jq -r '.[].id' | permit approve --department TRANSPORT --key transport.pem -
+        """
+    )
+
+    @Option(help: "The department code.")
+    var department: String
+
+    @Option(help: ArgumentHelp("The approver's registered private key.", valueName: "FILE"))
+    var key: String
+
+    @Argument(help: "Application IDs or permit numbers; - reads them one per line from standard input.")
+    var ids: [String] = []
+
+    @Flag(help: "Every application in the department's queue.")
+    var all = false
+
+    @Option(help: ArgumentHelp("Read IDs one per line from FILE.", valueName: "FILE"))
+    var from: String?
+
+    @Option(help: ArgumentHelp("A condition the permit carries (repeatable).", valueName: "TEXT"))
+    var condition: [String] = []
+
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        let sources = (ids.isEmpty ? 0 : 1) + (all ? 1 : 0) + (from == nil ? 0 : 1)
+        guard sources == 1 else { throw ValidationError("give the applications exactly one way: IDs, -, --all or --from FILE") }
+    }
+
+    func run() throws {
+        let lang = output.language
+        let (results, workflow): ([DecisionResult], Workflow) = try reporting(json: output.json) {
+            let d = try parseDepartment(department)
+            let workflow = try data.workflow()
+            let signingKey = try loadPrivateKey(key)
+            // Refuse a wrong key before reading a long list or the queue.
+            _ = try workflow.approver(for: d, key: signingKey)
+            let identifiers: [String]
+            if all {
+                identifiers = try workflow.queue(department: d, overdue: false).map { $0.0.publicID }
+            } else if let from {
+                identifiers = try IdentifierInput.lines(from: from)
+            } else if ids == ["-"] {
+                identifiers = try IdentifierInput.lines(from: "-")
+            } else {
+                identifiers = ids
+            }
+            let progress = ProgressLine(total: identifiers.count, label: lang.pick("审批", "approving"))
+            defer { progress.finish() }
+            return (try workflow.decide(department: d, key: signingKey, identifiers: identifiers, decision: .approve,
+                                        conditions: condition, progress: progress.callback), workflow)
+        }
+        try DecisionOutput.report(results, workflow: workflow, output: output)
+    }
+}
+
+struct Reject: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sign rejections for a department, with a reason; a rejection closes the application.",
+        discussion: """
+        The key must be a registered approver of the department, else nothing is written (exit 2).
+
+        Examples:
+          permit reject --department HEALTH --key health.pem A000007 --reason "货物与品类不符"
+          permit reject --department TRANSPORT --key transport.pem A000008 A000009 --reason "route closed" --json
+          permit reject --department TRANSPORT --key transport.pem - --reason "route closed" < ids.txt
+        """
+    )
+
+    @Option(help: "The department code.")
+    var department: String
+
+    @Option(help: ArgumentHelp("The approver's registered private key.", valueName: "FILE"))
+    var key: String
+
+    @Argument(help: "Application IDs or permit numbers; - reads them one per line from standard input.")
+    var ids: [String]
+
+    @Option(help: "Why (kept with the signed decision and shown to the firm).")
+    var reason: String
+
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let lang = output.language
+        let (results, workflow): ([DecisionResult], Workflow) = try reporting(json: output.json) {
+            let d = try parseDepartment(department)
+            let workflow = try data.workflow()
+            let signingKey = try loadPrivateKey(key)
+            let identifiers = ids == ["-"] ? try IdentifierInput.lines(from: "-") : ids
+            let progress = ProgressLine(total: identifiers.count, label: lang.pick("驳回", "rejecting"))
+            defer { progress.finish() }
+            return (try workflow.decide(department: d, key: signingKey, identifiers: identifiers, decision: .reject,
+                                        reason: reason, progress: progress.callback), workflow)
+        }
+        try DecisionOutput.report(results, workflow: workflow, output: output)
+    }
+}
+
+/// What `permit cancel --json` prints.
+struct CancelRow: Encodable {
+    var id: String
+    var reference: String
+    var state: String
+    var reason: String?
+    var closedAt: String?
+}
+
+struct Cancel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Cancel a pending application with the applicant firm's key.",
+        discussion: """
+        Only a pending application can be cancelled (exit 1 otherwise); an issued permit is revoked \
+        by the authority instead.
+
+        Examples:
+          permit cancel A000123 --key firm.pem
+          permit cancel A000123 --key firm.pem --reason "truck broke down" --json
+        """
+    )
+
+    @Argument(help: "An application ID (A000123).")
+    var id: String
+
+    @Option(help: ArgumentHelp("The applicant firm's registered private key.", valueName: "FILE"))
+    var key: String
+
+    @Option(help: "Why (kept in the audit trail).")
+    var reason: String?
+
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let lang = output.language
+        try reporting(json: output.json, refusalCodes: ["application.notPending"]) {
+            let workflow = try data.workflow()
+            let record = try workflow.cancel(id, key: try loadPrivateKey(key), reason: reason)
+            let row = CancelRow(id: record.publicID, reference: record.reference, state: record.state.rawValue, reason: record.closeReason,
+                                closedAt: record.closedAt.map(Timestamps.string))
+            if output.json {
+                Console.out(JSONOutput.line(row))
+            } else {
+                Console.out(lang.pick("\(row.id)（\(row.reference)）已撤回：\(row.reason ?? "")", "\(row.id) (\(row.reference)) cancelled: \(row.reason ?? "")"))
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import ArgumentParser
+import Foundation
+import PermitModel
+import PermitSeal
+import PermitStore
+import PermitWorkflow
+
+/// The data directory option every workflow command takes.
+struct DataOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("The authority's data directory (default: $PERMIT_HOME, or ./permit-data).", valueName: "DIR"))
+    var dataDir: String?
+
+    var directory: DataDirectory {
+        if let dataDir, !dataDir.isEmpty {
+            return DataDirectory(url: URL(fileURLWithPath: dataDir, isDirectory: true).standardizedFileURL)
+        }
+        return DataDirectory.fromEnvironment()
+    }
+
+    /// Opens the initialised data directory with the command's clock.
+    func workflow() throws -> Workflow {
+        try Workflow(directory: directory, clock: try currentClock())
+    }
+}
+
+/// The clock every command uses: the machine's, unless `PERMIT_NOW` (RFC 3339) fixes "now"
+/// for reproducible runs (the demo, tests, audits replaying a day).
+func currentClock() throws -> any PermitClock {
+    guard let text = ProcessInfo.processInfo.environment["PERMIT_NOW"], !text.isEmpty else { return SystemClock() }
+    guard let date = Timestamps.parse(text) else {
+        throw CommandFailure("env.permitNow", "PERMIT_NOW=\(text) is not an RFC 3339 time such as 2026-11-30T09:00:00+08:00",
+                             field: "PERMIT_NOW", value: text, rule: "RFC 3339 date-time with a time-zone offset")
+    }
+    return FixedClock(date)
+}
+
+/// Times for people and for JSON: RFC 3339 in the process's time zone.
+enum Timestamps {
+    static func parse(_ text: String) -> Date? {
+        let plain = ISO8601DateFormatter()
+        plain.formatOptions = [.withInternetDateTime]
+        if let d = plain.date(from: text) { return d }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: text)
+    }
+
+    private static let formatter: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        f.timeZone = displayTimeZone
+        return f
+    }()
+
+    /// The zone of `PERMIT_NOW`'s offset when it is set (so a replayed day reads in its own
+    /// zone), else the process's zone.
+    static let displayTimeZone: TimeZone = {
+        if let text = ProcessInfo.processInfo.environment["PERMIT_NOW"], text.count >= 6 {
+            let tail = String(text.suffix(6))
+            if tail.first == "+" || tail.first == "-", let h = Int(tail.dropFirst().prefix(2)), let m = Int(tail.suffix(2)) {
+                let seconds = (h * 3600 + m * 60) * (tail.first == "-" ? -1 : 1)
+                if let zone = TimeZone(secondsFromGMT: seconds) { return zone }
+            }
+        }
+        return TimeZone.current
+    }()
+
+    static func string(_ date: Date) -> String { formatter.string(from: date) }
+
+    /// "3h 12m", "2d 4h", "45s": how long, for queue ages.
+    static func duration(_ seconds: TimeInterval, _ lang: Language) -> String {
+        let s = Int(abs(seconds))
+        let sign = seconds < 0 ? "-" : ""
+        let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60)
+        if d > 0 { return sign + lang.pick("\(d)天\(h)小时", "\(d)d \(h)h") }
+        if h > 0 { return sign + lang.pick("\(h)小时\(m)分", "\(h)h \(m)m") }
+        if m > 0 { return sign + lang.pick("\(m)分", "\(m)m") }
+        return sign + lang.pick("\(s)秒", "\(s)s")
+    }
+}
+
+extension Language {
+    var display: DisplayLanguage { self == .zh ? .zh : .en }
+}
+
+/// Runs a command body, turning whole-request refusals into `CommandFailure`s that honour `--json`.
+/// `refusalCodes` are problem codes that mean "the item was refused" (exit 1) rather than
+/// "could not run" (exit 2).
+func reporting<T>(json: Bool, refusalCodes: Set<String> = [], _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch var failure as CommandFailure {
+        failure.json = failure.json || json
+        throw failure
+    } catch let error as ProblemConvertible {
+        let problems = error.problems
+        let refused = !problems.isEmpty && problems.allSatisfy { refusalCodes.contains($0.code) }
+        throw CommandFailure(problems: problems, exitCode: refused ? 1 : 2, json: json)
+    }
+}
+
+/// Parses a department code given on the command line, naming the rule when it is not one.
+func parseDepartment(_ text: String, field: String = "department") throws -> Department {
+    if let d = Department(rawValue: text.uppercased()) { return d }
+    throw CommandFailure("\(field).unknown", "--\(field) \(text) is not one of the ten departments",
+                         field: field, value: text, rule: Department.allCases.map(\.rawValue).joined(separator: ", "))
+}
+
+/// Loads a private key named by a flag; a missing or unreadable file is exit 2.
+func loadPrivateKey(_ path: String, field: String = "key") throws -> PrivateKey {
+    do {
+        return try PrivateKey.load(path: path)
+    } catch {
+        throw CommandFailure("key.unreadable", "--\(field) \(path): \(error.description)", field: field, value: path,
+                             rule: "a PKCS#8 private key file readable only by its owner")
+    }
+}
+
+/// Loads a public key (or a private key's public half) named by a flag.
+func loadPublicKey(_ path: String, field: String) throws -> PublicKey {
+    do {
+        return try PublicKey.load(path: path)
+    } catch {
+        throw CommandFailure("key.unreadable", "--\(field) \(path): \(error.description)", field: field, value: path,
+                             rule: "an SPKI public key or PKCS#8 private key file (PEM or DER)")
+    }
+}
+
+/// A progress line on standard error for long batches, redrawn at most ten times a second,
+/// and only when standard error is a terminal.
+final class ProgressLine {
+    private let total: Int
+    private let label: String
+    private let enabled: Bool
+    private var lastDraw: UInt64 = 0
+    private let start = DispatchTime.now().uptimeNanoseconds
+
+    init(total: Int, label: String, threshold: Int = 1_000) {
+        self.total = total
+        self.label = label
+        enabled = total > threshold && Console.stderrIsTerminal
+    }
+
+    /// The callback to hand to the workflow, or nil when no progress is shown.
+    var callback: ((Int) -> Void)? { enabled ? { [self] n in update(n) } : nil }
+
+    func update(_ done: Int) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard done == total || now - lastDraw >= 100_000_000 else { return }
+        lastDraw = now
+        let elapsed = Double(now - start) / 1e9
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let percent = total > 0 ? done * 100 / total : 100
+        FileHandle.standardError.write(Data("\r\(label) \(done)/\(total) (\(percent)%, \(Int(rate))/s)\u{1B}[K".utf8))
+    }
+
+    /// Clears the line so the summary starts clean.
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
+
+/// Text columns that line up with CJK characters (two cells wide) in them.
+enum TextTable {
+    static func width(_ s: String) -> Int {
+        s.unicodeScalars.reduce(0) { w, u in
+            let v = u.value
+            let wide = (0x1100...0x115F).contains(v) || (0x2E80...0xA4CF).contains(v) || (0xAC00...0xD7A3).contains(v)
+                || (0xF900...0xFAFF).contains(v) || (0xFE30...0xFE4F).contains(v) || (0xFF00...0xFF60).contains(v)
+                || (0xFFE0...0xFFE6).contains(v) || (0x20000...0x3FFFD).contains(v)
+            return w + (wide ? 2 : (u.properties.generalCategory == .nonspacingMark ? 0 : 1))
+        }
+    }
+
+    static func pad(_ s: String, _ to: Int) -> String { s + String(repeating: " ", count: max(0, to - width(s))) }
+
+    /// Renders rows under a header, columns separated by two spaces.
+    static func render(header: [String], rows: [[String]]) -> String {
+        var widths = header.map(width)
+        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], width(cell)) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in i == cells.count - 1 ? c : pad(c, widths[i]) }.joined(separator: "  ")
+                .replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+}
+
+/// Identifiers given as arguments, one per line from a file, or from standard input with `-`.
+enum IdentifierInput {
+    /// The input's lines (`InputFile.lines`), empty lines skipped.
+    static func lines(from path: String) throws -> [String] {
+        InputFile.lines(try InputFile.read(path)).filter { !$0.isEmpty }
+    }
+}
