@@ -38,6 +38,8 @@ public protocol StoreReader {
 public protocol StoreTransaction: StoreReader {
     func setAuthority(_ authority: AuthorityRecord) throws
     func insertKey(_ key: KeyRecord) throws
+    /// Ends a key's signing window (rotation): its `notAfter` becomes `at`.
+    func retireKey(kid: String, role: KeyRecord.Role, at: Date) throws
     func insertPartyKey(_ key: PartyKeyRecord) throws -> PartyKeyRecord
     func removePartyKey(id: Int64, at: Date, reason: String) throws
     func insertApplication(_ application: ApplicationRecord) throws -> ApplicationRecord

@@ -330,6 +330,11 @@ struct SQLiteTransaction: StoreTransaction {
                        arguments: [k.kid, k.role.rawValue, k.alg, k.spki, Millis.from(k.notBefore), k.notAfter.map(Millis.from)])
     }
 
+    func retireKey(kid: String, role: KeyRecord.Role, at: Date) throws {
+        try exec("UPDATE key SET notAfter = ? WHERE kid = ? AND role = ? AND notAfter IS NULL",
+                 arguments: [Millis.from(at), kid, role.rawValue])
+    }
+
     func insertPartyKey(_ k: PartyKeyRecord) throws -> PartyKeyRecord {
         try exec("INSERT INTO partyKey (kind, party, name, kid, alg, spki, addedAt) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        arguments: [k.kind.rawValue, k.party, k.name, k.kid, k.alg, k.spki, Millis.from(k.addedAt)])

@@ -104,9 +104,9 @@ extension Workflow {
             CBORPair(4, .unsigned(UInt64(max(0, now.timeIntervalSince1970)))),
         ])), with: key)
         do {
-            let record = try store.write { tx -> ApplicationRecord in
+            let (record, isNew) = try store.write { tx -> (ApplicationRecord, Bool) in
                 // A reference sent again returns what it made the first time.
-                if let existing = try tx.application(creditCode: app.applicant.creditCode, reference: app.reference) { return existing }
+                if let existing = try tx.application(creditCode: app.applicant.creditCode, reference: app.reference) { return (existing, false) }
                 let inserted = try tx.insertApplication(ApplicationRecord(
                     reference: app.reference, creditCode: app.applicant.creditCode, plate: app.vehicle.plate, document: document,
                     digest: Hex.encode(digest), submission: Data(submission.encoded()), applicantKid: key.publicKey.kidHex,
@@ -120,11 +120,9 @@ extension Workflow {
                                    content: CanonicalJSON.encode(AuditApply(reference: app.reference, creditCode: app.applicant.creditCode,
                                                                             digest: Hex.encode(digest), departments: decision.departments.map(\.rawValue),
                                                                             matchedRules: decision.matchedRules.map(\.id), routingHash: decision.tableHash)))
-                return inserted
+                return (inserted, true)
             }
-            if record.digest != Hex.encode(digest) || record.submittedAt != now {
-                return duplicate(record)
-            }
+            if !isNew { return duplicate(record) }
             result.id = record.publicID
             result.state = record.state.rawValue
         } catch {
