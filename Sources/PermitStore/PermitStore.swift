@@ -36,6 +36,8 @@ public protocol StoreReader {
 
 /// Writes, inside one transaction.
 public protocol StoreTransaction: StoreReader {
+    /// Runs `body` in a savepoint: a thrown error undoes only what `body` wrote.
+    func savepoint<T>(_ body: () throws -> T) throws -> T
     func setAuthority(_ authority: AuthorityRecord) throws
     func insertKey(_ key: KeyRecord) throws
     /// Ends a key's signing window (rotation): its `notAfter` becomes `at`.
