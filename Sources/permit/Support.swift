@@ -151,7 +151,9 @@ final class ProgressLine {
         let elapsed = Double(now - start) / 1e9
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let percent = total > 0 ? done * 100 / total : 100
-        FileHandle.standardError.write(Data("\r\(label) \(done)/\(total) (\(percent)%, \(Int(rate))/s)\u{1B}[K".utf8))
+        let filled = total > 0 ? done * 20 / total : 20
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 20 - filled)
+        FileHandle.standardError.write(Data("\r\(label) \(bar) \(done)/\(total) (\(percent)%, \(Int(rate))/s)\u{1B}[K".utf8))
     }
 
     /// Clears the line so the summary starts clean.
