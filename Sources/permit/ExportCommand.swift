@@ -246,6 +246,8 @@ struct Export: ParsableCommand {
                 line.errors = failure.problems
             } catch let error as ProblemConvertible {
                 line.errors = error.problems
+            } catch {
+                line.errors = [Problem(code: "export.failed", message: "permit \(permit.number): \(error)", field: "number", value: permit.number)]
             }
             if line.errors != nil { failed += 1 }
             progress.update(index + 1)

@@ -258,6 +258,20 @@ final class ExportCLITests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("b")), [])
     }
 
+    func testBatchReportsAFailedPermitAndExits1AfterDoingTheOthers() throws {
+        let dir = path("blocked")
+        // A directory where the first permit's file should go: that write fails, the second succeeds.
+        try FileManager.default.createDirectory(atPath: dir + "/330114000001.qr.svg", withIntermediateDirectories: true)
+        let r = try permit("export", "--state", "issued", "--format", "qr-svg", "--out-dir", dir, "--json")
+        XCTAssertEqual(r.status, 1, r.stderr)
+        let lines = try r.jsonLines()
+        XCTAssertEqual(lines.count, 2)
+        let errors = try XCTUnwrap(lines[0]["errors"] as? [[String: Any]], r.text)
+        XCTAssertEqual(errors.first?["code"] as? String, "export.unwritable")
+        XCTAssertNil(lines[0]["file"])
+        XCTAssertEqual((lines[1]["file"] as? String).map { URL(fileURLWithPath: $0).lastPathComponent }, "330114000002.qr.svg")
+    }
+
     // MARK: refusals
 
     func testRefusalsNameFieldValueAndRule() throws {
