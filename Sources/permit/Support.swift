@@ -145,6 +145,7 @@ final class ProgressLine {
     var callback: ((Int) -> Void)? { enabled ? { [self] n in update(n) } : nil }
 
     func update(_ done: Int) {
+        guard enabled else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         guard done == total || now - lastDraw >= 100_000_000 else { return }
         lastDraw = now

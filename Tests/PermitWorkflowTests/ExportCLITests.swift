@@ -232,6 +232,7 @@ final class ExportCLITests: XCTestCase {
         let dir = path("out")
         let r = try permit("export", "--state", "issued", "--format", "pdf", "--out-dir", dir, "--json")
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr, "", "no progress bar when standard error is not a terminal")
         let lines = try r.jsonLines()
         XCTAssertEqual(lines.map { $0["index"] as? Int }, [0, 1])
         XCTAssertEqual(lines.map { $0["number"] as? String }, ["330114000001", "330114000002"])
