@@ -45,7 +45,7 @@ let package = Package(
         ]),
         .target(name: "PermitWorkflow", dependencies: ["PermitModel", "PermitSeal", "PermitRouting", "PermitStore"]),
         .target(name: "PermitVerify", dependencies: ["PermitModel", "PermitSeal"]),
-        .target(name: "PermitRender", dependencies: ["PermitModel", "CQREncode", "CZBar", "CCairo", "CJPEG"]),
+        .target(name: "PermitRender", dependencies: ["PermitModel", "CQREncode", "CZBar", "CCairo", "CJPEG", "CZlib"]),
         .executableTarget(name: "permit", dependencies: [
             "PermitModel", "PermitSeal", "PermitRouting", "PermitStore", "PermitWorkflow",
             "PermitVerify", "PermitRender",

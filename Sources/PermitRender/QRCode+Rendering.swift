@@ -1,4 +1,5 @@
 import CCairo
+import CZlib
 import Foundation
 
 extension QRCode {
@@ -41,29 +42,47 @@ extension QRCode {
         return try renderPNG(pixels: pixels, quietZone: quietZone, dpi: dpi)
     }
 
+    /// A 1-bit greyscale PNG written directly: a QR code has two colours, so one bit per pixel
+    /// and zlib over the packed rows is several times faster (and smaller) than drawing an RGB
+    /// surface and letting cairo encode it.
     private func renderPNG(pixels side: Int, quietZone: Int, dpi: Int?) throws -> Data {
-        guard let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(side), Int32(side)) else {
-            throw RenderError(code: RenderError.drawingFailedCode, message: "cairo could not create a \(side)×\(side) image")
-        }
-        defer { cairo_surface_destroy(surface) }
-        try checkCairo(cairo_surface_status(surface), "creating a \(side)×\(side) image")
-        cairo_surface_flush(surface)
-        let stride = Int(cairo_image_surface_get_stride(surface))
-        let base = cairo_image_surface_get_data(surface)!
         let modules = sizeWithQuietZone(quietZone)
         // Pixel → module by integer arithmetic, so each module covers whole pixels.
         var moduleOfPixel = [Int](repeating: 0, count: side)
         for p in 0..<side { moduleOfPixel[p] = p * modules / side - quietZone }
+        // Each scanline: filter type 0, then the pixels packed MSB first, 1 = white.
+        let rowBytes = 1 + (side + 7) / 8
+        var raw = [UInt8](repeating: 0, count: rowBytes * side)
+        var previousModuleRow = Int.min
         for y in 0..<side {
-            let row = UnsafeMutableRawPointer(base + y * stride).bindMemory(to: UInt32.self, capacity: side)
+            let base = y * rowBytes
             let my = moduleOfPixel[y]
-            for x in 0..<side {
-                row[x] = isDark(x: moduleOfPixel[x], y: my) ? 0x000000 : 0xFFFFFF
+            if my == previousModuleRow {
+                for i in 0..<rowBytes { raw[base + i] = raw[base - rowBytes + i] }
+                continue
+            }
+            previousModuleRow = my
+            for x in 0..<side where !isDark(x: moduleOfPixel[x], y: my) {
+                raw[base + 1 + (x >> 3)] |= 0x80 >> UInt8(x & 7)
             }
         }
-        cairo_surface_mark_dirty(surface)
-        var png = try writePNG(surface)
-        if let dpi { png = PNGChunks.insertingPhysicalDimensions(into: png, dotsPerInch: dpi) }
+        var bound = compressBound(uLong(raw.count))
+        var compressed = [UInt8](repeating: 0, count: Int(bound))
+        let status = compressed.withUnsafeMutableBufferPointer { out in
+            raw.withUnsafeBufferPointer { compress2(out.baseAddress, &bound, $0.baseAddress, uLong($0.count), Z_DEFAULT_COMPRESSION) }
+        }
+        guard status == Z_OK else {
+            throw RenderError(code: RenderError.drawingFailedCode, message: "zlib failed (status \(status)) compressing a \(side)×\(side) PNG")
+        }
+        var png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        var header = Data()
+        header.append(bigEndian: UInt32(side))
+        header.append(bigEndian: UInt32(side))
+        header.append(contentsOf: [1, 0, 0, 0, 0]) // bit depth 1, greyscale, deflate, adaptive filtering, no interlace
+        PNGChunks.append("IHDR", header, to: &png)
+        if let dpi { PNGChunks.append("pHYs", PNGChunks.physicalDimensions(dotsPerInch: dpi), to: &png) }
+        PNGChunks.append("IDAT", Data(compressed[0..<Int(bound)]), to: &png)
+        PNGChunks.append("IEND", Data(), to: &png)
         return png
     }
 
@@ -156,36 +175,31 @@ func writePNG(_ surface: OpaquePointer) throws -> Data {
     return sink.data
 }
 
-/// Minimal PNG chunk surgery: cairo writes no resolution, so we add a pHYs chunk after IHDR.
+/// Minimal PNG chunk writing, for the QR code's own PNG.
 enum PNGChunks {
-    static func insertingPhysicalDimensions(into png: Data, dotsPerInch: Int) -> Data {
-        // Signature (8) + IHDR chunk (4 length + 4 type + 13 data + 4 CRC) = 33 bytes.
-        guard png.count > 33 else { return png }
+    /// Appends one chunk (length, type, data, CRC-32 of type and data) to `png`.
+    static func append(_ type: String, _ data: Data, to png: inout Data) {
+        var body = Data(type.utf8)
+        body.append(data)
+        png.append(bigEndian: UInt32(data.count))
+        png.append(body)
+        png.append(bigEndian: crc32(body))
+    }
+
+    /// A pHYs chunk's data: `dotsPerInch` in pixels per metre on both axes.
+    static func physicalDimensions(dotsPerInch: Int) -> Data {
         let perMetre = UInt32((Double(dotsPerInch) / 0.0254).rounded())
-        var body = Data("pHYs".utf8)
+        var body = Data()
         body.append(bigEndian: perMetre)
         body.append(bigEndian: perMetre)
         body.append(1) // unit: metre
-        var chunk = Data()
-        chunk.append(bigEndian: UInt32(9))
-        chunk.append(body)
-        chunk.append(bigEndian: crc32(body))
-        var out = Data(png.prefix(33))
-        out.append(chunk)
-        out.append(png.dropFirst(33))
-        return out
-    }
-
-    private static let table: [UInt32] = (0..<256).map { n -> UInt32 in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 == 1 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
+        return body
     }
 
     static func crc32(_ data: Data) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in data { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-        return c ^ 0xFFFF_FFFF
+        data.withUnsafeBytes { buffer in
+            UInt32(CZlib.crc32(0, buffer.bindMemory(to: Bytef.self).baseAddress, uInt(buffer.count)))
+        }
     }
 }
 

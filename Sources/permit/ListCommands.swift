@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PermitModel
+import PermitRender
 import PermitRouting
 import PermitStore
 import PermitWorkflow
@@ -246,25 +247,54 @@ struct Show: ParsableCommand {
         abstract: "Show everything about one application: routing, decisions, the permit, the audit trail.",
         discussion: """
         Crew ID numbers and phones are masked, as on the permit.
+        --qr prints the permit's QR code under the details in half-block characters, for a phone \
+        to scan from the screen; --invert draws it for light text on a dark terminal.
 
         Examples:
           permit show A000123
           permit show 330114000001 --lang zh
           permit show A000123 --json
+          permit show 330114000001 --qr --invert
         """
     )
 
     @Argument(help: "An application ID (A000123) or a 12-digit permit number.")
     var id: String
 
+    @Flag(help: "Print the permit's QR code (level Q) under the details.")
+    var qr = false
+
+    @Flag(help: "With --qr: draw light modules, for a dark terminal background.")
+    var invert = false
+
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        try reporting(json: output.json) {
+        try reporting(json: output.json, refusalCodes: ["show.notIssued"]) {
+            if invert && !qr {
+                throw CommandFailure("show.invert", "--invert draws the QR code: give --qr as well", field: "invert", value: "true", rule: "--invert only with --qr")
+            }
+            if qr && output.json {
+                throw CommandFailure("show.qr", "--qr draws on a terminal and has no JSON form; use permit export --format payload or qr-svg",
+                                     field: "qr", value: "true", rule: "--qr without --json")
+            }
             let workflow = try data.workflow()
-            let detail = ApplicationDetail(try workflow.history(id), now: workflow.clock.now(), lang: output.language)
+            let history = try workflow.history(id)
+            let detail = ApplicationDetail(history, now: workflow.clock.now(), lang: output.language)
             Console.out(output.json ? JSONOutput.line(detail) : detail.human(output.language))
+            guard qr else { return }
+            guard let permit = history.permit else {
+                throw CommandFailure("show.notIssued", "\(history.application.publicID) is \(history.application.state.rawValue): it has no permit, so no QR code",
+                                     field: "id", value: id, rule: "--qr needs an issued permit", exitCode: 1)
+            }
+            let code: QRCode
+            do { code = try QRCode(text: permit.payload, ecc: .Q) } catch {
+                throw CommandFailure("show.qr", "permit \(permit.number): \(error)", field: "qr", value: "Q", rule: "the payload must fit a QR code")
+            }
+            Console.out("")
+            FileHandle.standardOutput.write(Data(code.terminal(inverted: invert).utf8))
+            Console.out("  \(permit.number)  QR \(code.version)-\(code.errorCorrection.rawValue)")
         }
     }
 }

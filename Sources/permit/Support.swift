@@ -145,13 +145,16 @@ final class ProgressLine {
     var callback: ((Int) -> Void)? { enabled ? { [self] n in update(n) } : nil }
 
     func update(_ done: Int) {
+        guard enabled else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         guard done == total || now - lastDraw >= 100_000_000 else { return }
         lastDraw = now
         let elapsed = Double(now - start) / 1e9
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let percent = total > 0 ? done * 100 / total : 100
-        FileHandle.standardError.write(Data("\r\(label) \(done)/\(total) (\(percent)%, \(Int(rate))/s)\u{1B}[K".utf8))
+        let filled = total > 0 ? done * 20 / total : 20
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 20 - filled)
+        FileHandle.standardError.write(Data("\r\(label) \(bar) \(done)/\(total) (\(percent)%, \(Int(rate))/s)\u{1B}[K".utf8))
     }
 
     /// Clears the line so the summary starts clean.
