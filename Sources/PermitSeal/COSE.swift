@@ -37,6 +37,7 @@ public struct COSESign1: Sendable, Hashable {
 
     /// Decodes a COSE_Sign1, tagged with 18 or untagged. Any other tag is malformed.
     public static func decode(_ bytes: [UInt8], decoder: CBORDecoder = CBORDecoder()) throws(COSEError) -> COSESign1 {
+        if let message = try decodeCommonForm(bytes, decoder: decoder) { return message }
         let item: CBOR
         do {
             item = try decoder.decode(bytes)
@@ -44,6 +45,48 @@ public struct COSESign1: Sendable, Hashable {
             throw COSEError(.malformed, error.description)
         }
         return try COSESign1(item, decoder: decoder)
+    }
+
+    /// The form issuers write (tag 18 or none, definite lengths, empty unprotected map), read by
+    /// slicing instead of building a CBOR tree: the checkpoint's hot path. Any other form
+    /// returns nil and goes through the general decoder, which decides and explains.
+    static func decodeCommonForm(_ b: [UInt8], decoder: CBORDecoder) throws(COSEError) -> COSESign1? {
+        var i = 0
+        var tagged = false
+        if b.count > 1, b[0] == 0xd2 { tagged = true; i = 1 }
+        guard i < b.count, b[i] == 0x84 else { return nil }
+        i += 1
+        func byteString() -> ArraySlice<UInt8>? {
+            guard i < b.count, b[i] >> 5 == 2 else { return nil }
+            let info = b[i] & 0x1f
+            i += 1
+            var length = 0
+            switch info {
+            case 0..<24: length = Int(info)
+            case 24...27:
+                let n = 1 << Int(info - 24)
+                guard b.count - i >= n, n <= 4 else { return nil }
+                for k in 0..<n { length = length << 8 | Int(b[i + k]) }
+                i += n
+            default: return nil
+            }
+            guard length <= b.count - i else { return nil }
+            defer { i += length }
+            return b[i..<i + length]
+        }
+        guard let protectedBytes = byteString(), i < b.count, b[i] == 0xa0 else { return nil }
+        i += 1
+        guard let payload = byteString(), let signature = byteString(), i == b.count else { return nil }
+        var header: [CBORPair] = []
+        if !protectedBytes.isEmpty {
+            guard let decoded = try? decoder.decode(Array(protectedBytes)), case .map(let pairs) = decoded else {
+                throw COSEError(.malformed, "the protected header must hold a CBOR map")
+            }
+            header = pairs
+        }
+        var message = COSESign1(protectedBytes: Array(protectedBytes), protectedHeader: header, payload: Array(payload), signature: Array(signature))
+        message.isTagged = tagged
+        return message
     }
 
     /// Reads a COSE_Sign1 from an already decoded item.

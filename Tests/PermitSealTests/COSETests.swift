@@ -140,3 +140,34 @@ extension CBOR {
         return self
     }
 }
+
+final class COSEFastPathTests: XCTestCase {
+    /// The slicing reader and the general decoder agree on real messages and their mutations.
+    func testCommonFormAgreesWithTheGeneralDecoder() throws {
+        var rng = SplitMix(seed: 9052)
+        var accepted = 0
+        for alg in KeyAlgorithm.allCases {
+            let message = COSESign1.sign(payload: sampleClaims().encoded(), with: .generate(alg))
+            for tagged in [true, false] {
+                var m = message
+                m.isTagged = tagged
+                let bytes = m.encoded()
+                XCTAssertEqual(try COSESign1.decodeCommonForm(bytes, decoder: CBORDecoder()), m)
+                for _ in 0..<5000 {
+                    var x = bytes
+                    switch rng.next() % 3 {
+                    case 0: let i = Int(rng.next() % UInt64(x.count)); x[i] ^= UInt8(1 << (rng.next() % 8))
+                    case 1: x.removeLast(Int(rng.next() % 4) + 1)
+                    default: x.insert(UInt8(truncatingIfNeeded: rng.next()), at: Int(rng.next() % UInt64(x.count)))
+                    }
+                    let general = try? COSESign1(CBORDecoder().decode(x))
+                    if let fast = try? COSESign1.decodeCommonForm(x, decoder: CBORDecoder()) {
+                        accepted += 1
+                        XCTAssertEqual(fast, general, Hex.encode(x))
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(accepted, 1000)
+    }
+}
