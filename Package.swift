@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "PermitModelTests", dependencies: ["PermitModel"]),
         .testTarget(name: "PermitSealTests", dependencies: ["PermitSeal", "PermitModel"]),
         .testTarget(name: "PermitRoutingTests", dependencies: ["PermitRouting", "PermitModel"]),
-        .testTarget(name: "PermitWorkflowTests", dependencies: ["PermitWorkflow", "PermitStore", "PermitSeal", "PermitModel", "PermitRouting"]),
+        .testTarget(name: "PermitWorkflowTests", dependencies: ["PermitWorkflow", "PermitStore", "PermitSeal", "PermitModel", "PermitRouting", "PermitVerify"]),
         .testTarget(name: "PermitVerifyTests", dependencies: ["PermitVerify", "PermitSeal", "PermitModel"]),
         .testTarget(name: "PermitRenderTests", dependencies: ["PermitRender", "PermitModel"]),
     ],

@@ -49,16 +49,18 @@ extension Workflow {
             throw WorkflowError("auth.notApplicant", "the key \(key.publicKey.kidHex) is not a registered applicant key; an admin registers it with `permit applicant add`",
                                 field: "key", value: key.publicKey.kidHex, rule: "a registered, active applicant key")
         }
+        let barred = try blacklistInForce()
         var results: [ApplyResult] = []
         results.reserveCapacity(items.count)
         for (n, item) in items.enumerated() {
-            results.append(applyOne(item, key: key, applicantKey: applicantKey, dryRun: dryRun))
+            results.append(applyOne(item, key: key, applicantKey: applicantKey, blacklist: barred, dryRun: dryRun))
             progress?(n + 1)
         }
         return results
     }
 
-    private func applyOne(_ item: ApplicationFileItem, key: PrivateKey, applicantKey: PartyKeyRecord, dryRun: Bool) -> ApplyResult {
+    private func applyOne(_ item: ApplicationFileItem, key: PrivateKey, applicantKey: PartyKeyRecord, blacklist: [BlacklistRecord],
+                          dryRun: Bool) -> ApplyResult {
         var result = ApplyResult(index: item.index, reference: item.reference)
         guard let application = item.application else {
             result.errors = item.problems
@@ -84,6 +86,24 @@ extension Workflow {
             return duplicate(existing)
         }
         let now = clock.now()
+        // A blacklisted vehicle, crew member or firm is refused at once, with the reason; the
+        // refusal is audited (not in a dry run, which writes nothing).
+        if let (entry, problem) = Workflow.blacklistRefusal(app, entries: blacklist) {
+            result.errors = [problem]
+            if !dryRun {
+                do {
+                    try store.write { tx in
+                        try tx.appendAudit(at: now, actor: "applicant:" + key.publicKey.kidHex, action: "apply.refused",
+                                           subject: app.applicant.creditCode,
+                                           content: CanonicalJSON.encode(["reference": app.reference, "blacklistID": String(entry.id ?? 0),
+                                                                          "field": problem.field ?? "", "reason": entry.reason]))
+                    }
+                } catch {
+                    result.errors?.append(Problem(code: "store.io", message: "\(error)"))
+                }
+            }
+            return result
+        }
         let validator = ApplicationValidator(divisions: .bundled, maxValidityDays: authority.maxDays, now: now)
         let problems = validator.validate(app)
         guard problems.isEmpty else {
@@ -104,9 +124,9 @@ extension Workflow {
             CBORPair(4, .unsigned(UInt64(max(0, now.timeIntervalSince1970)))),
         ])), with: key)
         do {
-            let record = try store.write { tx -> ApplicationRecord in
+            let (record, isNew) = try store.write { tx -> (ApplicationRecord, Bool) in
                 // A reference sent again returns what it made the first time.
-                if let existing = try tx.application(creditCode: app.applicant.creditCode, reference: app.reference) { return existing }
+                if let existing = try tx.application(creditCode: app.applicant.creditCode, reference: app.reference) { return (existing, false) }
                 let inserted = try tx.insertApplication(ApplicationRecord(
                     reference: app.reference, creditCode: app.applicant.creditCode, plate: app.vehicle.plate, document: document,
                     digest: Hex.encode(digest), submission: Data(submission.encoded()), applicantKid: key.publicKey.kidHex,
@@ -120,11 +140,9 @@ extension Workflow {
                                    content: CanonicalJSON.encode(AuditApply(reference: app.reference, creditCode: app.applicant.creditCode,
                                                                             digest: Hex.encode(digest), departments: decision.departments.map(\.rawValue),
                                                                             matchedRules: decision.matchedRules.map(\.id), routingHash: decision.tableHash)))
-                return inserted
+                return (inserted, true)
             }
-            if record.digest != Hex.encode(digest) || record.submittedAt != now {
-                return duplicate(record)
-            }
+            if !isNew { return duplicate(record) }
             result.id = record.publicID
             result.state = record.state.rawValue
         } catch {
@@ -292,7 +310,12 @@ extension Workflow {
         try tx.appendAudit(at: now, actor: "issuer:" + permit.issuerKid, action: "issue", subject: application.publicID,
                            content: CanonicalJSON.encode(["number": number, "payloadSHA256": Hashing.sha256Hex(Array(sealed.text.utf8)),
                                                           "signatureHash": sealed.revocationHash, "issuerKid": permit.issuerKid]))
-        return permit
+        // One vehicle, one permit, one route: the new permit supersedes an older live one.
+        let superseded = try supersedeOlder(tx, new: number, application: application, document: document,
+                                            actor: "issuer:" + permit.issuerKid, now: now)
+        var issued = permit
+        issued.supersedes = superseded.last
+        return issued
     }
 }
 

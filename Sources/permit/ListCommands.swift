@@ -36,6 +36,10 @@ func stateName(_ state: String, _ lang: Language) -> String {
     case "rejected": return "已驳回"
     case "cancelled": return "已撤回"
     case "approved": return "已同意"
+    case "active": return "有效"
+    case "expired": return "已过期"
+    case "revoked": return "已吊销"
+    case "superseded": return "已被取代"
     default: return state
     }
 }
@@ -49,10 +53,15 @@ struct List: ParsableCommand {
           permit list --state pending --applicant 91330114MA24WY722X
           permit list --plate 浙K5835R --json
           permit list --state issued --limit 20 --lang zh
+          permit list --state revoked --json
         """
     )
 
-    @Option(help: "Only applications in this state: pending, issued, rejected or cancelled.")
+    @Option(help: """
+        Only applications in this state: pending, issued, active, expired, revoked, superseded, rejected or cancelled \
+        (issued = every application that became a permit; active, expired, revoked and superseded narrow it by the clock \
+        and revocations; a superseded permit is not counted as revoked).
+        """)
     var state: String?
 
     @Option(help: ArgumentHelp("Only this firm's applications (unified social credit code).", valueName: "CODE"))
@@ -70,19 +79,21 @@ struct List: ParsableCommand {
     func run() throws {
         let lang = output.language
         try reporting(json: output.json) {
-            var states: [ApplicationState]?
+            var lifecycle: LifecycleState?
             if let state {
-                guard let s = ApplicationState(rawValue: state) else {
+                guard let s = LifecycleState(rawValue: state) else {
                     throw CommandFailure("list.state", "--state \(state) is not a state", field: "state", value: state,
-                                         rule: ApplicationState.allCases.map(\.rawValue).joined(separator: ", "))
+                                         rule: LifecycleState.allCases.map(\.rawValue).joined(separator: ", "))
                 }
-                states = [s]
+                lifecycle = s
             }
             if let limit, limit < 1 {
                 throw CommandFailure("list.limit", "--limit \(limit) must be at least 1", field: "limit", value: "\(limit)", rule: "a positive whole number")
             }
             let workflow = try data.workflow()
-            let rows = try workflow.list(ApplicationFilter(states: states, creditCode: applicant, plate: plate, limit: limit)).map(ApplicationRow.init)
+            let filter = ApplicationFilter(creditCode: applicant, plate: plate, limit: limit)
+            let records = try lifecycle.map { try workflow.list(state: $0, filter: filter) } ?? workflow.list(filter)
+            let rows = records.map(ApplicationRow.init)
             if output.json {
                 Console.out(JSONOutput.line(rows))
                 return
