@@ -51,7 +51,7 @@ extension BlacklistRecord {
         }
         let shown = kind == .idNumber ? shownValue : value
         return Problem(code: "blacklist.\(kind.rawValue)",
-                       message: "\(field) \(shown): the \(what) is blacklisted (\(reason))" + (until.map { " until \($0)" } ?? ""),
+                       message: "the \(what) \(shown) is blacklisted (\(reason))" + (until.map { " until \($0)" } ?? ""),
                        field: field, value: shown, rule: "a blacklisted party's application is refused (entry \(id ?? 0))")
     }
 }
