@@ -63,8 +63,9 @@ public protocol StoreTransaction: StoreReader {
     func linkSupersession(old: String, new: String) throws
     func insertBlacklist(_ entry: BlacklistRecord) throws -> BlacklistRecord
     func removeBlacklist(id: Int64, at: Date, reason: String) throws
-    /// The next value of a named, strictly increasing counter (revocation-list sequence).
-    func nextSequence(name: String) throws -> Int
+    /// The next value of a named, strictly increasing counter (revocation-list sequence): one
+    /// more than the last, and at least `atLeast` (so a restored database never reuses a number).
+    func nextSequence(name: String, atLeast: Int) throws -> Int
     func insertAuditCheckpoint(_ checkpoint: AuditCheckpointRecord) throws -> AuditCheckpointRecord
     @discardableResult
     func appendAudit(at: Date, actor: String, action: String, subject: String, content: Data) throws -> AuditEvent

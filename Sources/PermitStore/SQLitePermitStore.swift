@@ -417,11 +417,12 @@ struct SQLiteTransaction: StoreTransaction {
                  arguments: [Millis.from(at), reason, id])
     }
 
-    func nextSequence(name: String) throws -> Int {
+    func nextSequence(name: String, atLeast: Int) throws -> Int {
         let last = try oneInt("SELECT last FROM listSequence WHERE name = ?", arguments: [name]) ?? 0
+        let next = max(last + 1, atLeast)
         try exec("INSERT INTO listSequence (name, last) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET last = excluded.last",
-                 arguments: [name, last + 1])
-        return last + 1
+                 arguments: [name, next])
+        return next
     }
 
     func insertAuditCheckpoint(_ c: AuditCheckpointRecord) throws -> AuditCheckpointRecord {

@@ -151,7 +151,11 @@ extension Workflow {
         let key = try issuerSealer().key
         let now = clock.now()
         let signed: (RevocationList, [UInt8]) = try store.write { tx in
-            let sequence = try tx.nextSequence(name: "revocations")
+            // Above the list already at `url` too: after a database restore the counter is behind
+            // what checkpoints have accepted, and they refuse a lower sequence.
+            let published = (try? Data(contentsOf: url)).flatMap { try? COSESign1.decode(Array($0)) }
+                .flatMap { try? JSONDecoder().decode(RevocationList.self, from: Data($0.payload)) }
+            let sequence = try tx.nextSequence(name: "revocations", atLeast: (published?.sequence ?? 0) + 1)
             let entries = try tx.revocations().map {
                 RevocationList.Entry(hash: $0.signatureHash ?? "", revokedAt: $0.revokedAt, reason: $0.reason)
             }

@@ -362,3 +362,19 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(result.events, try h.workflow.auditLog(subject: nil).count)
     }
 }
+
+extension LifecycleTests {
+    func testARestoredDatabaseNeverReusesAPublishedSequence() throws {
+        let h = try Harness()
+        let backup = h.dir.url.appendingPathComponent("backup.sqlite")
+        try h.workflow.backup(to: backup)
+        XCTAssertEqual(try h.workflow.exportRevocations(to: h.dir.revocations).sequence, 1)
+        XCTAssertEqual(try h.workflow.exportRevocations(to: h.dir.revocations).sequence, 2)
+        let restored = DataDirectory(url: h.dir.url.appendingPathComponent("restored"))
+        try FileManager.default.createDirectory(at: restored.url, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: backup, to: restored.database)
+        try FileManager.default.copyItem(at: h.dir.issuerKey, to: restored.issuerKey)
+        let workflow = try Workflow(directory: restored, clock: h.clock)
+        XCTAssertEqual(try workflow.exportRevocations(to: h.dir.revocations).sequence, 3)
+    }
+}
