@@ -125,6 +125,9 @@ struct ApplicationDetail: Encodable {
     struct Permit: Encodable {
         var number: String; var issuedAt: String; var validFrom: String; var validTo: String; var issuerKid: String
         var decisionToIssueMicros: Int64; var payloadLength: Int
+        /// active, expired, revoked or superseded.
+        var state: String?
+        var revokedAt: String?; var revocationReason: String?; var supersedes: String?; var supersededBy: String?
     }
     struct Event: Encodable { var seq: Int64; var at: String; var actor: String; var action: String; var hash: String }
 
@@ -196,7 +199,9 @@ struct ApplicationDetail: Encodable {
         }
         permit = h.permit.map {
             Permit(number: $0.number, issuedAt: Timestamps.string($0.issuedAt), validFrom: $0.validFrom, validTo: $0.validTo, issuerKid: $0.issuerKid,
-                   decisionToIssueMicros: $0.decisionToIssueMicros, payloadLength: $0.payload.count)
+                   decisionToIssueMicros: $0.decisionToIssueMicros, payloadLength: $0.payload.count,
+                   state: h.permitState?.rawValue, revokedAt: h.revocation.map { Timestamps.string($0.revokedAt) },
+                   revocationReason: h.revocation?.reason, supersedes: $0.supersedes, supersededBy: $0.supersededBy)
         }
         events = h.events.map { Event(seq: $0.seq, at: Timestamps.string($0.at), actor: $0.actor, action: $0.action, hash: $0.hash) }
     }
@@ -245,6 +250,12 @@ struct ApplicationDetail: Encodable {
             out.append("  \(p.number)  " + lang.pick("签发于 \(p.issuedAt)", "issued \(p.issuedAt)") + "  \(p.validFrom) – \(p.validTo)")
             out.append("  " + lang.pick("审批到发证 \(p.decisionToIssueMicros) µs，签发密钥 \(p.issuerKid)，载荷 \(p.payloadLength) 字符",
                                         "decision to issue \(p.decisionToIssueMicros) µs, issuer kid \(p.issuerKid), payload \(p.payloadLength) characters"))
+            if let state = p.state { out.append("  " + lang.pick("状态：", "state: ") + stateName(state, lang)) }
+            if let at = p.revokedAt {
+                out.append("  " + lang.pick("吊销于 \(at)：\(p.revocationReason ?? "")", "revoked \(at): \(p.revocationReason ?? "")")
+                           + (p.supersededBy.map { lang.pick("（被 \($0) 取代）", " (by \($0))") } ?? ""))
+            }
+            if let old = p.supersedes { out.append("  " + lang.pick("取代 \(old)", "supersedes \(old)")) }
         }
         out.append(lang.pick("审计事件：", "Audit events:"))
         for e in events { out.append("  " + TextTable.pad("#\(e.seq)", 6) + "  \(e.at)  \(TextTable.pad(e.action, 16)) \(e.actor)  \(e.hash.prefix(16))…") }

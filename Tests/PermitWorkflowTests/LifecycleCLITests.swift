@@ -34,6 +34,9 @@ extension CLITests {
         XCTAssertEqual(verdict.status, 1)
         XCTAssertEqual(try verdict.jsonLines().first?["reason"] as? String, "revoked", verdict.stdout)
         XCTAssertEqual((try permit("list", "--state", "revoked", "--json").json() as? [Any])?.count, 1)
+        let shown = try XCTUnwrap((try permit("show", number, "--json").json() as? [String: Any])?["permit"] as? [String: Any])
+        XCTAssertEqual(shown["state"] as? String, "revoked")
+        XCTAssertEqual(shown["revocationReason"] as? String, "超载运输")
         XCTAssertEqual((try permit("list", "--state", "active", "--json").json() as? [Any])?.count, 0)
         XCTAssertEqual(try permit("list", "--state", "bogus").status, 2)
     }

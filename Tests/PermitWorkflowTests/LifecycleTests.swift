@@ -110,6 +110,8 @@ final class LifecycleTests: XCTestCase {
         let oldStatus = try h.workflow.status(old)
         XCTAssertEqual(oldStatus.state, .superseded)
         XCTAssertEqual(oldStatus.permit.supersededBy, new)
+        XCTAssertEqual(try h.workflow.history(old).permitState, .superseded)
+        XCTAssertEqual(try h.workflow.history(old).revocation?.reason, "superseded")
         XCTAssertNotNil(try h.workflow.status(new).permit.supersedes)
         XCTAssertEqual(try h.workflow.status(otherRoute).state, .active)
         XCTAssertEqual(try h.workflow.status(new).state, .active)
