@@ -45,8 +45,12 @@ public protocol StoreReader {
 
 /// Writes, inside one transaction.
 public protocol StoreTransaction: StoreReader {
+    /// Runs `body` in a savepoint: a thrown error undoes only what `body` wrote.
+    func savepoint<T>(_ body: () throws -> T) throws -> T
     func setAuthority(_ authority: AuthorityRecord) throws
     func insertKey(_ key: KeyRecord) throws
+    /// Ends a key's signing window (rotation): its `notAfter` becomes `at`.
+    func retireKey(kid: String, role: KeyRecord.Role, at: Date) throws
     func insertPartyKey(_ key: PartyKeyRecord) throws -> PartyKeyRecord
     func removePartyKey(id: Int64, at: Date, reason: String) throws
     func insertApplication(_ application: ApplicationRecord) throws -> ApplicationRecord

@@ -1,4 +1,5 @@
 import Foundation
+import PermitModel
 import PermitSeal
 
 /// The checkpoint's verifier: runs the checks of payload spec §6 in order and reports the first

@@ -39,9 +39,12 @@ public struct DecisionResult: Codable, Sendable {
 }
 
 extension Workflow {
-    /// Submits applications signed with a firm's key. Each item gets its own result and its own
-    /// transaction: an invalid item never blocks the valid ones. A repeated reference returns the
-    /// existing application. With `dryRun`, items are validated and routed and nothing is written.
+    /// Submits applications signed with a firm's key. Each item gets its own result: an invalid
+    /// item never blocks the valid ones. Items are written in groups of up to `applyGroupSize`
+    /// per transaction, each item in its own savepoint, so an item is written whole or not at
+    /// all; if the store fails to commit a group, each of its items reports the failure.
+    /// A repeated reference returns the existing application. With `dryRun`, items are validated
+    /// and routed and nothing is written.
     public func apply(_ items: [ApplicationFileItem], key: PrivateKey, dryRun: Bool = false,
                       progress: ((Int) -> Void)? = nil) throws -> [ApplyResult] {
         let applicantKey = try store.read { try $0.activePartyKey(kind: .applicant, kid: key.publicKey.kidHex) }
@@ -52,103 +55,146 @@ extension Workflow {
         let barred = try blacklistInForce()
         var results: [ApplyResult] = []
         results.reserveCapacity(items.count)
-        for (n, item) in items.enumerated() {
-            results.append(applyOne(item, key: key, applicantKey: applicantKey, blacklist: barred, dryRun: dryRun))
-            progress?(n + 1)
+        var start = 0
+        while start < items.count {
+            let group = items[start..<min(items.count, start + Workflow.applyGroupSize)]
+            results += applyGroup(Array(group), key: key, applicantKey: applicantKey, blacklist: barred, dryRun: dryRun)
+            start += group.count
+            progress?(start)
         }
         return results
     }
 
-    private func applyOne(_ item: ApplicationFileItem, key: PrivateKey, applicantKey: PartyKeyRecord, blacklist: [BlacklistRecord],
-                          dryRun: Bool) -> ApplyResult {
-        var result = ApplyResult(index: item.index, reference: item.reference)
-        guard let application = item.application else {
-            result.errors = item.problems
-            return result
-        }
-        let app = application.normalized()
-        guard app.applicant.creditCode == applicantKey.party else {
-            result.errors = [Problem(code: "applicant.creditCodeMismatch",
-                                     message: "applicant.creditCode \(app.applicant.creditCode) is not the firm of this key (\(applicantKey.party))",
-                                     field: "applicant.creditCode", value: app.applicant.creditCode, rule: "a firm applies only with its own registered key")]
-            return result
-        }
-        func duplicate(_ existing: ApplicationRecord) -> ApplyResult {
-            var r = result
-            r.id = existing.publicID
-            r.state = existing.state.rawValue
-            r.duplicate = true
-            r.departments = (try? JSONDecoder().decode(RoutingDecision.self, from: existing.routing))?.departments.map(\.rawValue)
-            r.routingHash = existing.routingHash
-            return r
-        }
-        if dryRun, let existing = try? store.read({ try $0.application(creditCode: app.applicant.creditCode, reference: app.reference) }) {
-            return duplicate(existing)
-        }
-        let now = clock.now()
+    /// Applications per write transaction in `apply`.
+    public static let applyGroupSize = 64
+
+    /// One application checked, routed and signed, ready to be written.
+    private struct PreparedApplication {
+        var app: Application
+        var document: Data
+        var digest: [UInt8]
+        var submission: COSESign1
+        var decision: RoutingDecision
+        var now: Date
+    }
+
+    private func applyGroup(_ items: [ApplicationFileItem], key: PrivateKey, applicantKey: PartyKeyRecord, blacklist: [BlacklistRecord],
+                            dryRun: Bool) -> [ApplyResult] {
+        var results: [ApplyResult] = []
+        var prepared: [Int: PreparedApplication] = [:]
         // A blacklisted vehicle, crew member or firm is refused at once, with the reason; the
-        // refusal is audited (not in a dry run, which writes nothing).
-        if let (entry, problem) = Workflow.blacklistRefusal(app, entries: blacklist) {
-            result.errors = [problem]
-            if !dryRun {
-                do {
-                    try store.write { tx in
-                        try tx.appendAudit(at: now, actor: "applicant:" + key.publicKey.kidHex, action: "apply.refused",
-                                           subject: app.applicant.creditCode,
-                                           content: CanonicalJSON.encode(["reference": app.reference, "blacklistID": String(entry.id ?? 0),
-                                                                          "field": problem.field ?? "", "reason": entry.reason]))
+        // refusal is audited in the group's transaction (not in a dry run, which writes nothing).
+        var refusals: [(app: Application, entry: BlacklistRecord, problem: Problem)] = []
+        for (n, item) in items.enumerated() {
+            var result = ApplyResult(index: item.index, reference: item.reference)
+            if !blacklist.isEmpty, let app = item.application?.normalized(), app.applicant.creditCode == applicantKey.party,
+               let (entry, problem) = Workflow.blacklistRefusal(app, entries: blacklist) {
+                result.errors = [problem]
+                if !dryRun { refusals.append((app, entry, problem)) }
+                results.append(result)
+                continue
+            }
+            switch prepare(item, key: key, applicantKey: applicantKey) {
+            case .failure(let problems): result.errors = problems.problems
+            case .success(let p):
+                result.departments = p.decision.departments.map(\.rawValue)
+                result.routingHash = p.decision.tableHash
+                if dryRun {
+                    if let existing = try? store.read({ try $0.application(creditCode: p.app.applicant.creditCode, reference: p.app.reference) }) {
+                        result = duplicate(existing, result)
+                    } else {
+                        result.state = "valid"
                     }
-                } catch {
-                    result.errors?.append(Problem(code: "store.io", message: "\(error)"))
+                } else {
+                    prepared[n] = p
                 }
             }
-            return result
+            results.append(result)
         }
+        guard !prepared.isEmpty || !refusals.isEmpty else { return results }
+        do {
+            try store.write { tx in
+                let now = clock.now()
+                for r in refusals {
+                    try tx.appendAudit(at: now, actor: "applicant:" + key.publicKey.kidHex, action: "apply.refused", subject: r.app.applicant.creditCode,
+                                       content: CanonicalJSON.encode(["reference": r.app.reference, "blacklistID": String(r.entry.id ?? 0),
+                                                                      "field": r.problem.field ?? "", "reason": r.entry.reason]))
+                }
+                for n in prepared.keys.sorted() {
+                    let p = prepared[n]!
+                    do {
+                        // A reference sent again returns what it made the first time.
+                        if let existing = try tx.application(creditCode: p.app.applicant.creditCode, reference: p.app.reference) {
+                            results[n] = duplicate(existing, results[n])
+                            continue
+                        }
+                        let record = try tx.savepoint { try insert(p, key: key, tx: tx) }
+                        results[n].id = record.publicID
+                        results[n].state = record.state.rawValue
+                    } catch {
+                        results[n].errors = (error as? ProblemConvertible)?.problems ?? [Problem(code: "store.io", message: "\(error)")]
+                    }
+                }
+            }
+        } catch {
+            for n in prepared.keys {
+                results[n].id = nil
+                results[n].state = nil
+                results[n].duplicate = nil
+                results[n].errors = [Problem(code: "store.io", message: "the group of applications could not be committed: \(error)")]
+            }
+        }
+        return results
+    }
+
+    private func duplicate(_ existing: ApplicationRecord, _ base: ApplyResult) -> ApplyResult {
+        var r = base
+        r.id = existing.publicID
+        r.state = existing.state.rawValue
+        r.duplicate = true
+        r.departments = (try? JSONDecoder().decode(RoutingDecision.self, from: existing.routing))?.departments.map(\.rawValue)
+        r.routingHash = existing.routingHash
+        return r
+    }
+
+    /// Checks, routes and signs one item; no store access.
+    private func prepare(_ item: ApplicationFileItem, key: PrivateKey, applicantKey: PartyKeyRecord) -> Result<PreparedApplication, ProblemList> {
+        guard let application = item.application else { return .failure(ProblemList(item.problems)) }
+        let app = application.normalized()
+        guard app.applicant.creditCode == applicantKey.party else {
+            return .failure(ProblemList([Problem(code: "applicant.creditCodeMismatch",
+                                                 message: "applicant.creditCode \(app.applicant.creditCode) is not the firm of this key (\(applicantKey.party))",
+                                                 field: "applicant.creditCode", value: app.applicant.creditCode, rule: "a firm applies only with its own registered key")]))
+        }
+        let now = clock.now()
         let validator = ApplicationValidator(divisions: .bundled, maxValidityDays: authority.maxDays, now: now)
         let problems = validator.validate(app)
-        guard problems.isEmpty else {
-            result.errors = problems
-            return result
-        }
+        guard problems.isEmpty else { return .failure(ProblemList(problems)) }
         let decision = routing.route(app)
-        result.departments = decision.departments.map(\.rawValue)
-        result.routingHash = decision.tableHash
-        if dryRun {
-            result.state = "valid"
-            return result
-        }
         let document = app.canonicalJSON()
         let digest = Hashing.sha256(document)
         let submission = COSESign1.sign(payload: CBOREncoder.encode(.map([
             CBORPair(1, .bytes(digest)), CBORPair(2, .text(app.applicant.creditCode)), CBORPair(3, .text(app.reference)),
             CBORPair(4, .unsigned(UInt64(max(0, now.timeIntervalSince1970)))),
         ])), with: key)
-        do {
-            let (record, isNew) = try store.write { tx -> (ApplicationRecord, Bool) in
-                // A reference sent again returns what it made the first time.
-                if let existing = try tx.application(creditCode: app.applicant.creditCode, reference: app.reference) { return (existing, false) }
-                let inserted = try tx.insertApplication(ApplicationRecord(
-                    reference: app.reference, creditCode: app.applicant.creditCode, plate: app.vehicle.plate, document: document,
-                    digest: Hex.encode(digest), submission: Data(submission.encoded()), applicantKid: key.publicKey.kidHex,
-                    routing: CanonicalJSON.encode(decision), routingHash: decision.tableHash, submittedAt: now))
-                for d in decision.departments {
-                    try tx.insertRequiredDepartment(RequiredDepartmentRecord(
-                        applicationID: inserted.id!, department: d.rawValue, state: .pending,
-                        dueAt: now.addingTimeInterval(Double(d.reviewDeadlineHours) * 3600)))
-                }
-                try tx.appendAudit(at: now, actor: "applicant:" + key.publicKey.kidHex, action: "apply", subject: inserted.publicID,
-                                   content: CanonicalJSON.encode(AuditApply(reference: app.reference, creditCode: app.applicant.creditCode,
-                                                                            digest: Hex.encode(digest), departments: decision.departments.map(\.rawValue),
-                                                                            matchedRules: decision.matchedRules.map(\.id), routingHash: decision.tableHash)))
-                return (inserted, true)
-            }
-            if !isNew { return duplicate(record) }
-            result.id = record.publicID
-            result.state = record.state.rawValue
-        } catch {
-            result.errors = (error as? ProblemConvertible)?.problems ?? [Problem(code: "store.io", message: "\(error)")]
+        return .success(PreparedApplication(app: app, document: document, digest: digest, submission: submission, decision: decision, now: now))
+    }
+
+    private func insert(_ p: PreparedApplication, key: PrivateKey, tx: any StoreTransaction) throws -> ApplicationRecord {
+        let inserted = try tx.insertApplication(ApplicationRecord(
+            reference: p.app.reference, creditCode: p.app.applicant.creditCode, plate: p.app.vehicle.plate, document: p.document,
+            digest: Hex.encode(p.digest), submission: Data(p.submission.encoded()), applicantKid: key.publicKey.kidHex,
+            routing: CanonicalJSON.encode(p.decision), routingHash: p.decision.tableHash, submittedAt: p.now))
+        for d in p.decision.departments {
+            try tx.insertRequiredDepartment(RequiredDepartmentRecord(
+                applicationID: inserted.id!, department: d.rawValue, state: .pending,
+                dueAt: p.now.addingTimeInterval(Double(d.reviewDeadlineHours) * 3600)))
         }
-        return result
+        try tx.appendAudit(at: p.now, actor: "applicant:" + key.publicKey.kidHex, action: "apply", subject: inserted.publicID,
+                           content: CanonicalJSON.encode(AuditApply(reference: p.app.reference, creditCode: p.app.applicant.creditCode,
+                                                                    digest: Hex.encode(p.digest), departments: p.decision.departments.map(\.rawValue),
+                                                                    matchedRules: p.decision.matchedRules.map(\.id), routingHash: p.decision.tableHash)))
+        return inserted
     }
 
     /// Cancels a pending application; only the firm's own registered key may.

@@ -114,7 +114,7 @@ public final class Workflow: @unchecked Sendable {
 
     /// Writes the authority's trust list (current and retired issuer keys), signed by `rootKey`.
     @discardableResult
-    public func exportTrustList(rootKey: PrivateKey, to url: URL, validForDays: Int = 7) throws -> TrustList {
+    public func exportTrustList(rootKey: PrivateKey, to url: URL, validForDays: Int = 30) throws -> TrustList {
         let now = clock.now()
         let keys = try store.read { try $0.keys(role: .issuer) }
         let entries = try keys.map { k -> TrustList.Entry in
@@ -122,10 +122,57 @@ public final class Workflow: @unchecked Sendable {
             return TrustList.Entry(key: key, authority: authority.code, name: authority.name, nameEn: authority.nameEn, phone: authority.phone,
                                    notBefore: k.notBefore, notAfter: k.notAfter ?? k.notBefore.addingTimeInterval(10 * 365 * 86_400))
         }
-        let sequence = Int(now.timeIntervalSince1970)
+        // Sequences only grow: the time in milliseconds, so that two exports in one second still order.
+        let sequence = Int((now.timeIntervalSince1970 * 1000).rounded(.down))
         let list = TrustList(sequence: sequence, issuedAt: now, nextUpdate: now.addingTimeInterval(Double(validForDays) * 86_400), keys: entries)
         try Data(list.signed(by: rootKey)).write(to: url, options: .atomic)
         return list
+    }
+
+    /// What a rotation did.
+    public struct Rotation: Codable, Sendable {
+        public var retiredKid: String
+        public var retiredAt: String
+        public var newKid: String
+        public var alg: String
+        public var trustList: String
+    }
+
+    /// Rotates the issuer key (payload spec §5): the old key's `notAfter` becomes now and it stays
+    /// in the trust list, so the permits it signed verify until they expire; the new key is in
+    /// the re-published list before it signs anything. The old private key is kept, 0600, under
+    /// `retired-keys/`.
+    public func rotateIssuerKey(algorithm: KeyAlgorithm, adminKey: PrivateKey, rootKey: PrivateKey) throws -> Rotation {
+        try requireAdmin(adminKey)
+        let roots = try store.read { try $0.keys(role: .root) }
+        guard roots.contains(where: { $0.kid == rootKey.publicKey.kidHex }) else {
+            throw WorkflowError("auth.notRoot", "the key \(rootKey.publicKey.kidHex) is not this authority's root key", field: "rootKey",
+                                value: rootKey.publicKey.kidHex, rule: "the root key made by permit init signs the trust list")
+        }
+        let old = try PrivateKey.load(path: directory.issuerKey.path)
+        let new = PrivateKey.generate(algorithm)
+        let now = clock.now()
+        let staged = directory.file("issuer-key.pem.new")
+        try? FileManager.default.removeItem(at: staged)
+        try new.save(path: staged.path)
+        try store.write { tx in
+            try tx.retireKey(kid: old.publicKey.kidHex, role: .issuer, at: now)
+            try tx.insertKey(KeyRecord(kid: new.publicKey.kidHex, role: .issuer, alg: new.algorithm.rawValue,
+                                       spki: Data(new.publicKey.spki), notBefore: now, notAfter: nil))
+            try tx.appendAudit(at: now, actor: "admin:" + adminKey.publicKey.kidHex, action: "issuer.rotate", subject: authority.code,
+                               content: CanonicalJSON.encode(["retiredKid": old.publicKey.kidHex, "newKid": new.publicKey.kidHex]))
+        }
+        try FileManager.default.createDirectory(at: directory.retiredKeys, withIntermediateDirectories: true)
+        let retired = directory.retiredKeys.appendingPathComponent("\(old.publicKey.kidHex).pem")
+        try? FileManager.default.removeItem(at: retired)
+        try FileManager.default.moveItem(at: directory.issuerKey, to: retired)
+        try FileManager.default.moveItem(at: staged, to: directory.issuerKey)
+        lock.lock()
+        sealer = nil
+        lock.unlock()
+        try exportTrustList(rootKey: rootKey, to: directory.trustList)
+        return Rotation(retiredKid: old.publicKey.kidHex, retiredAt: RFC3339.string(now), newKid: new.publicKey.kidHex,
+                        alg: new.algorithm.rawValue, trustList: directory.trustList.path)
     }
 
     // MARK: admin: approvers and applicants

@@ -8,6 +8,7 @@
 // 3. Cold start: the median of 20 runs of the release `permit verify`, process start included
 //    (target < 50 ms).
 import Foundation
+import PermitModel
 import PermitSeal
 import PermitVerify
 

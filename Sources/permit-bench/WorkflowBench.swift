@@ -54,6 +54,8 @@ func runWorkflowBench() throws {
         latencies += results.compactMap(\.issueMicros)
     }
     let end = DispatchTime.now().uptimeNanoseconds
+    let walSize = (try? FileManager.default.attributesOfItem(atPath: dir.database.path + "-wal")[.size] as? Int) ?? 0
+    let dbSize = (try? FileManager.default.attributesOfItem(atPath: dir.database.path)[.size] as? Int) ?? 0
     let issued = latencies.count
     let seconds = Double(end - start) / 1e9
     latencies.sort()
@@ -62,6 +64,7 @@ func runWorkflowBench() throws {
     print("workflow bench: \(count) applications (JSON Lines) → apply → \(decisions) signed approvals → automatic issuance, SQLite WAL")
     print("  applied \(applied.filter(\.succeeded).count) in \(String(format: "%.2f", Double(applyEnd - start) / 1e9)) s; issued \(issued) permits in \(String(format: "%.2f", seconds)) s end to end")
     print(String(format: "  end to end: %.0f permits/s (target ≥ 1000); raw Ed25519 sign in the same run %.0f/s; ratio %.4f", rate, rawSign, rate / rawSign))
+    print("  database \(dbSize / 1024) KiB, WAL \(walSize / 1024) KiB at the end")
     print(String(format: "  decision-to-issue (to commit): p50 %.2f ms, p99 %.2f ms, max %.2f ms (target p99 < 5 ms)",
                  Double(pct(0.5)) / 1000, Double(pct(0.99)) / 1000, Double(latencies.last ?? 0) / 1000))
 }

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import PermitSeal
+import PermitWorkflow
 
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Make and show signing keys.",
-        subcommands: [Generate.self, Show.self]
+        subcommands: [Generate.self, Show.self, Rotate.self]
     )
 
     struct Generate: ParsableCommand {
@@ -61,6 +62,53 @@ struct Keys: ParsableCommand {
 
         func run() throws {
             KeyDescription(try PublicKey.load(path: file), file: file).print(json: output.json)
+        }
+    }
+}
+
+extension Keys {
+    struct Rotate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rotate the authority's issuer key and re-publish the trust list.",
+            discussion: """
+            The old key's notAfter becomes now; it stays in the trust list so that the permits it \
+            signed keep verifying until they expire. The new key is in the re-published list before \
+            it signs its first permit. The old private key is kept (0600) under retired-keys/.
+
+            Examples:
+              permit keys rotate --admin-key permit-data/admin-key.pem
+              permit keys rotate --alg ES256 --admin-key admin.pem --root-key root.pem --json
+            """
+        )
+
+        @OptionGroup var data: DataOptions
+
+        @Option(help: "EdDSA or ES256 for the new key.")
+        var alg: String = "EdDSA"
+
+        @Option(help: "The authority's admin key.")
+        var adminKey: String
+
+        @Option(help: "The root key that signs the trust list (default: the data directory's root-key.pem).")
+        var rootKey: String?
+
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            guard KeyAlgorithm(name: alg) != nil else { throw ValidationError("--alg \(alg) is not supported; use EdDSA or ES256") }
+        }
+
+        func run() throws {
+            let workflow = try data.workflow()
+            let rotation = try workflow.rotateIssuerKey(algorithm: KeyAlgorithm(name: alg)!, adminKey: try PrivateKey.load(path: adminKey),
+                                                        rootKey: try PrivateKey.load(path: rootKey ?? workflow.directory.rootKey.path))
+            if output.json {
+                Console.out(JSONOutput.line(rotation))
+            } else {
+                Console.out(output.language.pick(
+                    "签发密钥已轮换：\(rotation.retiredKid) 于 \(rotation.retiredAt) 停止签发，新密钥 \(rotation.newKid)（\(rotation.alg)）；信任列表已更新：\(rotation.trustList)",
+                    "issuer key rotated: \(rotation.retiredKid) stopped signing at \(rotation.retiredAt); new key \(rotation.newKid) (\(rotation.alg)); trust list re-published: \(rotation.trustList)"))
+            }
         }
     }
 }

@@ -3,14 +3,61 @@ import Foundation
 import PermitModel
 import PermitSeal
 import PermitVerify
+import PermitWorkflow
 
 /// `permit trust`: trust lists for a whole country (payload spec §5).
 struct Trust: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trust",
-        abstract: "Merge and show signed trust lists.",
-        subcommands: [Merge.self, Show.self]
+        abstract: "Export, merge and show signed trust lists.",
+        subcommands: [Export.self, Merge.self, Show.self]
     )
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write this authority's trust list (current and retired issuer keys), signed by its root.",
+            discussion: """
+            Retired keys stay in the list with their notAfter, so the permits they signed keep \
+            verifying until they expire. Checkpoints of a single authority pin its root \
+            (root.pub.pem); a national deployment merges every authority's list with `trust merge`.
+
+            Examples:
+              permit trust export
+              permit trust export -o qiantang-trust.cose --valid-days 7 --json
+            """
+        )
+
+        @OptionGroup var data: DataOptions
+
+        @Option(name: .shortAndLong, help: "Where to write the signed list (default: the data directory's trust-list.cose).")
+        var output: String?
+
+        @Option(help: "The root key that signs the list (default: the data directory's root-key.pem).")
+        var rootKey: String?
+
+        @Option(help: "Days until the list's nextUpdate; checkpoints warn after that.")
+        var validDays: Int = 30
+
+        @OptionGroup var out: OutputOptions
+
+        func validate() throws {
+            guard (1...366).contains(validDays) else { throw ValidationError("--valid-days \(validDays) must be 1 to 366") }
+        }
+
+        func run() throws {
+            let workflow = try data.workflow()
+            let root = try PrivateKey.load(path: rootKey ?? workflow.directory.rootKey.path)
+            let url = output.map { URL(fileURLWithPath: $0) } ?? workflow.directory.trustList
+            let list = try workflow.exportTrustList(rootKey: root, to: url, validForDays: validDays)
+            if out.json {
+                struct Result: Encodable { var file: String; var sequence: Int; var nextUpdate: String; var keys: [String] }
+                Console.out(JSONOutput.line(Result(file: url.path, sequence: list.sequence, nextUpdate: list.nextUpdate, keys: list.keys.map(\.kid))))
+            } else {
+                Console.out(out.language.pick("信任列表已写入 \(url.path)：序号 \(list.sequence)，\(list.keys.count) 把签发密钥，下次更新 \(list.nextUpdate)",
+                                              "trust list written to \(url.path): sequence \(list.sequence), \(list.keys.count) issuer key(s), next update \(list.nextUpdate)"))
+            }
+        }
+    }
 
     struct Merge: ParsableCommand {
         static let configuration = CommandConfiguration(

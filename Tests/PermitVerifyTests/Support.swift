@@ -1,4 +1,5 @@
 import Foundation
+import PermitModel
 import XCTest
 import PermitSeal
 @testable import PermitVerify

@@ -1,4 +1,5 @@
 import Foundation
+import PermitModel
 import GRDB
 import XCTest
 @testable import PermitModel
@@ -265,5 +266,44 @@ final class WorkflowTests: XCTestCase {
         let r = try h.workflow.decide(department: .postal, key: h.approvers[.postal]!, identifiers: [id], decision: .approve, conditions: ["不得进入主城区"])
         XCTAssertEqual(r[0].errors?.first?.code, "approve.conditions")
         XCTAssertEqual(try h.counts().permits, 0)
+    }
+}
+
+import PermitVerify
+
+final class RotationTests: XCTestCase {
+    /// After a rotation, permits signed by the old key still verify through the re-published
+    /// trust list; new permits are signed by the new key; the old key signing after its notAfter
+    /// is refused as keyNotValidAtIssuance.
+    func testRotationKeepsOldPermitsValidAndRetiresTheKey() throws {
+        let h = try Harness()
+        let first = try XCTUnwrap(try h.workflow.apply([h.item(h.variant(40))], key: h.firmKey)[0].id)
+        let oldNumber = try XCTUnwrap(try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [first], decision: .approve)[0].permitNumber)
+        let oldKey = try PrivateKey.load(path: h.dir.issuerKey.path)
+        h.clock.advance(by: 3600)
+        let rotation = try h.workflow.rotateIssuerKey(algorithm: .es256, adminKey: h.admin, rootKey: try PrivateKey.load(path: h.dir.rootKey.path))
+        XCTAssertEqual(rotation.retiredKid, oldKey.publicKey.kidHex)
+        XCTAssertThrowsError(try h.workflow.rotateIssuerKey(algorithm: .edDSA, adminKey: PrivateKey.generate(.edDSA), rootKey: try PrivateKey.load(path: h.dir.rootKey.path)))
+        let mode = try FileManager.default.attributesOfItem(atPath: h.dir.retiredKeys.appendingPathComponent("\(rotation.retiredKid).pem").path)[.posixPermissions] as! Int
+        XCTAssertEqual(mode & 0o777, 0o600)
+
+        let second = try XCTUnwrap(try h.workflow.apply([h.item(h.variant(41))], key: h.firmKey)[0].id)
+        let newNumber = try XCTUnwrap(try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [second], decision: .approve)[0].permitNumber)
+        let root = try PublicKey.load(path: h.dir.rootPublicKey.path)
+        let trust = try TrustStore(verifying: Array(try Data(contentsOf: h.dir.trustList)), root: root)
+        XCTAssertEqual(trust.keys.count, 2)
+        let during = FixedClock(RFC3339.date("2026-12-05T12:00:00+08:00")!)
+        let verifier = Verifier(trust: trust, clock: during)
+        for number in [oldNumber, newNumber] {
+            let result = verifier.verify(try h.workflow.history(number).permit!.payload)
+            XCTAssertEqual(result.outcome, .valid, "\(number): \(result.detail ?? "")")
+        }
+        let newPayload = try PermitText.decode(try h.workflow.history(newNumber).permit!.payload)
+        XCTAssertEqual(newPayload.cose.kid.map { Hex.encode($0) }, rotation.newKid)
+        // The retired key signing after its rotation is refused.
+        var claims = try PermitClaims(decoding: newPayload.cose.payload)
+        claims.issuedAt = UInt64(h.clock.now().timeIntervalSince1970) + 60
+        let forged = PermitSealer(key: oldKey).seal(claims)
+        XCTAssertEqual(verifier.verify(forged.text).reason?.rawValue, "keyNotValidAtIssuance")
     }
 }
