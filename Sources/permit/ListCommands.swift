@@ -14,6 +14,8 @@ struct ApplicationRow: Encodable {
     var state: String
     var departments: [String]
     var permitNumber: String?
+    /// With `--state active|expired|revoked|superseded`: the permit's state by the clock.
+    var permitState: String?
     var submittedAt: String
 
     init(_ r: ApplicationRecord) {
@@ -93,7 +95,12 @@ struct List: ParsableCommand {
             let workflow = try data.workflow()
             let filter = ApplicationFilter(creditCode: applicant, plate: plate, limit: limit)
             let records = try lifecycle.map { try workflow.list(state: $0, filter: filter) } ?? workflow.list(filter)
-            let rows = records.map(ApplicationRow.init)
+            let narrow: Set<LifecycleState> = [.active, .expired, .revoked, .superseded]
+            let rows = records.map { record -> ApplicationRow in
+                var row = ApplicationRow(record)
+                if let lifecycle, narrow.contains(lifecycle) { row.permitState = lifecycle.rawValue }
+                return row
+            }
             if output.json {
                 Console.out(JSONOutput.line(rows))
                 return
@@ -105,7 +112,7 @@ struct List: ParsableCommand {
             Console.out(TextTable.render(
                 header: lang.pick(["编号", "申请单号", "信用代码", "车牌", "状态", "审批部门", "通行证编号", "提交时间"],
                                   ["ID", "reference", "credit code", "plate", "state", "departments", "permit", "submitted"]),
-                rows: rows.map { [$0.id, $0.reference, $0.creditCode, $0.plate, stateName($0.state, lang), $0.departments.joined(separator: ","),
+                rows: rows.map { [$0.id, $0.reference, $0.creditCode, $0.plate, stateName($0.permitState ?? $0.state, lang), $0.departments.joined(separator: ","),
                                   $0.permitNumber ?? "", $0.submittedAt] }))
             Console.out(lang.pick("共 \(rows.count) 条", "\(rows.count) application(s)"))
         }
