@@ -32,6 +32,15 @@ public protocol StoreReader {
     func permits(limit: Int?) throws -> [PermitRecord]
     func auditEvents(subject: String?) throws -> [AuditEvent]
     func lastAuditEvent() throws -> AuditEvent?
+    /// Every decision, in id order (for audits).
+    func allDecisions() throws -> [DecisionRecord]
+    /// Every required-department row (for reports).
+    func allRequiredDepartments() throws -> [RequiredDepartmentRecord]
+    func revocation(number: String) throws -> RevocationRecord?
+    /// Every revocation with its permit's signature hash, oldest first.
+    func revocations() throws -> [RevocationRecord]
+    func blacklist(includeRemoved: Bool) throws -> [BlacklistRecord]
+    func auditCheckpoints() throws -> [AuditCheckpointRecord]
 }
 
 /// Writes, inside one transaction.
@@ -53,6 +62,15 @@ public protocol StoreTransaction: StoreReader {
     /// The next serial of `authority`, with no gaps; throws `StoreError.serialsExhausted` past 999999.
     func nextSerial(authority: String) throws -> Int
     /// Appends an event to the hash chain and returns it.
+    func insertRevocation(_ revocation: RevocationRecord) throws
+    /// Links a superseded permit and its successor both ways.
+    func linkSupersession(old: String, new: String) throws
+    func insertBlacklist(_ entry: BlacklistRecord) throws -> BlacklistRecord
+    func removeBlacklist(id: Int64, at: Date, reason: String) throws
+    /// The next value of a named, strictly increasing counter (revocation-list sequence): one
+    /// more than the last, and at least `atLeast` (so a restored database never reuses a number).
+    func nextSequence(name: String, atLeast: Int) throws -> Int
+    func insertAuditCheckpoint(_ checkpoint: AuditCheckpointRecord) throws -> AuditCheckpointRecord
     @discardableResult
     func appendAudit(at: Date, actor: String, action: String, subject: String, content: Data) throws -> AuditEvent
 }

@@ -158,6 +158,8 @@ public struct DecisionRecord: Codable, Sendable, Hashable {
     public var approverKid: String
     /// COSE_Sign1 by the approver's key over the decision's deterministic CBOR.
     public var signature: Data
+    /// The stored text when it is neither approve nor reject (only a tampered row has one).
+    public var storedDecision: String?
 
     public init(applicationID: Int64, department: String, decision: Decision, conditions: [String], reason: String?,
                 decidedAt: Date, approverID: Int64, approverKid: String, signature: Data) {
@@ -191,6 +193,10 @@ public struct PermitRecord: Codable, Sendable, Hashable {
     public var signatureHash: String
     /// Microseconds from the start of the completing decision to the permit row.
     public var decisionToIssueMicros: Int64
+    /// The older permit for the same vehicle and route that this one superseded.
+    public var supersedes: String?
+    /// The newer permit that superseded this one.
+    public var supersededBy: String?
 
     public init(number: String, applicationID: Int64, authority: String, serial: Int, issuedAt: Date, validFrom: String,
                 validTo: String, payload: String, document: Data, issuerKid: String, signatureHash: String, decisionToIssueMicros: Int64) {
@@ -233,5 +239,68 @@ public struct ApplicationFilter: Sendable {
         self.creditCode = creditCode
         self.plate = plate
         self.limit = limit
+    }
+}
+
+/// The revocation of an issued permit: by an admin with a reason, or by a newer permit for the
+/// same vehicle and route (`reason` "superseded", `supersededBy` set).
+public struct RevocationRecord: Codable, Sendable, Hashable {
+    public var number: String
+    public var revokedAt: Date
+    public var reason: String
+    /// `admin:<kid>`, or `issuer:<kid>` for a supersession made by issuance.
+    public var actor: String
+    /// Filled in when read: the permit's revocation hash and its newer permit, if superseded.
+    public var signatureHash: String?
+    public var supersededBy: String?
+
+    public init(number: String, revokedAt: Date, reason: String, actor: String) {
+        self.number = number
+        self.revokedAt = revokedAt
+        self.reason = reason
+        self.actor = actor
+    }
+}
+
+/// A party barred from applying: a vehicle (plate), a crew member (ID number) or a firm (credit code).
+public struct BlacklistRecord: Codable, Sendable, Hashable {
+    public enum Kind: String, Codable, Sendable, CaseIterable { case plate, idNumber, creditCode }
+    public var id: Int64?
+    public var kind: Kind
+    public var value: String
+    public var reason: String
+    /// Last day (YYYY-MM-DD, China time) the entry applies; nil for no end.
+    public var until: String?
+    public var addedAt: Date
+    public var actor: String
+    public var removedAt: Date?
+    public var removedReason: String?
+
+    public init(kind: Kind, value: String, reason: String, until: String?, addedAt: Date, actor: String) {
+        self.kind = kind
+        self.value = value
+        self.reason = reason
+        self.until = until
+        self.addedAt = addedAt
+        self.actor = actor
+    }
+}
+
+/// A signed statement of the audit chain's length and head hash at a time.
+public struct AuditCheckpointRecord: Codable, Sendable, Hashable {
+    public var id: Int64?
+    public var length: Int64
+    public var headHash: String
+    public var at: Date
+    public var signerKid: String
+    /// COSE_Sign1 by the issuer key over the checkpoint's JSON.
+    public var signature: Data
+
+    public init(length: Int64, headHash: String, at: Date, signerKid: String, signature: Data) {
+        self.length = length
+        self.headHash = headHash
+        self.at = at
+        self.signerKid = signerKid
+        self.signature = signature
     }
 }

@@ -124,6 +124,23 @@ public final class SQLitePermitStore: PermitStore, @unchecked Sendable {
             CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
             """)
         }
+        m.registerMigration("v2: revocations, supersession links, blacklist, list sequences, audit checkpoints") { db in
+            try db.execute(sql: """
+            CREATE TABLE revocation (
+              number TEXT PRIMARY KEY NOT NULL REFERENCES permit(number), revokedAt INTEGER NOT NULL,
+              reason TEXT NOT NULL, actor TEXT NOT NULL);
+            ALTER TABLE permit ADD COLUMN supersedes TEXT REFERENCES permit(number);
+            ALTER TABLE permit ADD COLUMN supersededBy TEXT REFERENCES permit(number);
+            CREATE TABLE blacklist (
+              id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL,
+              until TEXT, addedAt INTEGER NOT NULL, actor TEXT NOT NULL, removedAt INTEGER, removedReason TEXT);
+            CREATE UNIQUE INDEX blacklist_active ON blacklist(kind, value) WHERE removedAt IS NULL;
+            CREATE TABLE listSequence (name TEXT PRIMARY KEY NOT NULL, last INTEGER NOT NULL);
+            CREATE TABLE auditCheckpoint (
+              id INTEGER PRIMARY KEY AUTOINCREMENT, length INTEGER NOT NULL, headHash TEXT NOT NULL, at INTEGER NOT NULL,
+              signerKid TEXT NOT NULL, signature BLOB NOT NULL);
+            """)
+        }
         return m
     }
 }
@@ -272,15 +289,21 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func decisions(applicationID: Int64) throws -> [DecisionRecord] {
-        try allRows("SELECT * FROM decision WHERE applicationID = ? ORDER BY id", arguments: [applicationID]).map { row in
-            var d = DecisionRecord(applicationID: row["applicationID"], department: row["department"],
-                                   decision: DecisionRecord.Decision(rawValue: row["decision"])!,
-                                   conditions: Self.conditions(row["conditions"]),
-                                   reason: row["reason"], decidedAt: Millis.date(row["decidedAt"] as Int64),
-                                   approverID: row["approverID"], approverKid: row["approverKid"], signature: row["signature"])
-            d.id = row["id"]
-            return d
-        }
+        try allRows("SELECT * FROM decision WHERE applicationID = ? ORDER BY id", arguments: [applicationID]).map(decision)
+    }
+
+    private func decision(_ row: Row) -> DecisionRecord {
+        // A decision value that is not ours (a tampered row) reads as a rejection with the raw
+        // value kept, so that an audit can name it instead of crashing.
+        let raw: String = row["decision"]
+        var d = DecisionRecord(applicationID: row["applicationID"], department: row["department"],
+                               decision: DecisionRecord.Decision(rawValue: raw) ?? .reject,
+                               conditions: Self.conditions(row["conditions"]),
+                               reason: row["reason"], decidedAt: Millis.date(row["decidedAt"] as Int64),
+                               approverID: row["approverID"], approverKid: row["approverKid"], signature: row["signature"])
+        d.id = row["id"]
+        if DecisionRecord.Decision(rawValue: raw) == nil { d.storedDecision = raw }
+        return d
     }
 
     static func conditions(_ json: String) -> [String] {
@@ -288,10 +311,13 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     private func permit(_ row: Row) -> PermitRecord {
-        PermitRecord(number: row["number"], applicationID: row["applicationID"], authority: row["authority"], serial: row["serial"],
-                     issuedAt: Millis.date(row["issuedAt"] as Int64), validFrom: row["validFrom"], validTo: row["validTo"],
-                     payload: row["payload"], document: row["document"], issuerKid: row["issuerKid"],
-                     signatureHash: row["signatureHash"], decisionToIssueMicros: row["decisionToIssueMicros"])
+        var p = PermitRecord(number: row["number"], applicationID: row["applicationID"], authority: row["authority"], serial: row["serial"],
+                             issuedAt: Millis.date(row["issuedAt"] as Int64), validFrom: row["validFrom"], validTo: row["validTo"],
+                             payload: row["payload"], document: row["document"], issuerKid: row["issuerKid"],
+                             signatureHash: row["signatureHash"], decisionToIssueMicros: row["decisionToIssueMicros"])
+        p.supersedes = row["supersedes"]
+        p.supersededBy = row["supersededBy"]
+        return p
     }
 
     func permit(number: String) throws -> PermitRecord? {
@@ -322,7 +348,95 @@ struct SQLiteTransaction: StoreTransaction {
         try oneRow("SELECT * FROM audit ORDER BY seq DESC LIMIT 1").map(audit)
     }
 
+    func allDecisions() throws -> [DecisionRecord] {
+        try allRows("SELECT * FROM decision ORDER BY id").map(decision)
+    }
+
+    func allRequiredDepartments() throws -> [RequiredDepartmentRecord] {
+        try allRows("SELECT * FROM requiredDepartment ORDER BY applicationID, department").map(required)
+    }
+
+    private func revocation(_ row: Row) -> RevocationRecord {
+        var r = RevocationRecord(number: row["number"], revokedAt: Millis.date(row["revokedAt"] as Int64), reason: row["reason"], actor: row["actor"])
+        r.signatureHash = row["signatureHash"]
+        r.supersededBy = row["supersededBy"]
+        return r
+    }
+
+    func revocation(number: String) throws -> RevocationRecord? {
+        try oneRow("""
+            SELECT revocation.*, permit.signatureHash, permit.supersededBy FROM revocation JOIN permit ON permit.number = revocation.number
+            WHERE revocation.number = ?
+            """, arguments: [number]).map(revocation)
+    }
+
+    func revocations() throws -> [RevocationRecord] {
+        try allRows("""
+            SELECT revocation.*, permit.signatureHash, permit.supersededBy FROM revocation JOIN permit ON permit.number = revocation.number
+            ORDER BY revocation.revokedAt, revocation.number
+            """).map(revocation)
+    }
+
+    func blacklist(includeRemoved: Bool) throws -> [BlacklistRecord] {
+        try allRows("SELECT * FROM blacklist" + (includeRemoved ? "" : " WHERE removedAt IS NULL") + " ORDER BY id").map { row in
+            var b = BlacklistRecord(kind: BlacklistRecord.Kind(rawValue: row["kind"])!, value: row["value"], reason: row["reason"],
+                                    until: row["until"], addedAt: Millis.date(row["addedAt"] as Int64), actor: row["actor"])
+            b.id = row["id"]
+            b.removedAt = Millis.date(row["removedAt"] as Int64?)
+            b.removedReason = row["removedReason"]
+            return b
+        }
+    }
+
+    func auditCheckpoints() throws -> [AuditCheckpointRecord] {
+        try allRows("SELECT * FROM auditCheckpoint ORDER BY length, id").map { row in
+            var c = AuditCheckpointRecord(length: row["length"], headHash: row["headHash"], at: Millis.date(row["at"] as Int64),
+                                          signerKid: row["signerKid"], signature: row["signature"])
+            c.id = row["id"]
+            return c
+        }
+    }
+
     // MARK: writes
+
+    func insertRevocation(_ r: RevocationRecord) throws {
+        try exec("INSERT INTO revocation (number, revokedAt, reason, actor) VALUES (?, ?, ?, ?)",
+                 arguments: [r.number, Millis.from(r.revokedAt), r.reason, r.actor])
+    }
+
+    func linkSupersession(old: String, new: String) throws {
+        try exec("UPDATE permit SET supersededBy = ? WHERE number = ?", arguments: [new, old])
+        try exec("UPDATE permit SET supersedes = ? WHERE number = ?", arguments: [old, new])
+    }
+
+    func insertBlacklist(_ b: BlacklistRecord) throws -> BlacklistRecord {
+        try exec("INSERT INTO blacklist (kind, value, reason, until, addedAt, actor) VALUES (?, ?, ?, ?, ?, ?)",
+                 arguments: [b.kind.rawValue, b.value, b.reason, b.until, Millis.from(b.addedAt), b.actor])
+        var r = b
+        r.id = db.lastInsertedRowID
+        return r
+    }
+
+    func removeBlacklist(id: Int64, at: Date, reason: String) throws {
+        try exec("UPDATE blacklist SET removedAt = ?, removedReason = ? WHERE id = ? AND removedAt IS NULL",
+                 arguments: [Millis.from(at), reason, id])
+    }
+
+    func nextSequence(name: String, atLeast: Int) throws -> Int {
+        let last = try oneInt("SELECT last FROM listSequence WHERE name = ?", arguments: [name]) ?? 0
+        let next = max(last + 1, atLeast)
+        try exec("INSERT INTO listSequence (name, last) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET last = excluded.last",
+                 arguments: [name, next])
+        return next
+    }
+
+    func insertAuditCheckpoint(_ c: AuditCheckpointRecord) throws -> AuditCheckpointRecord {
+        try exec("INSERT INTO auditCheckpoint (length, headHash, at, signerKid, signature) VALUES (?, ?, ?, ?, ?)",
+                 arguments: [c.length, c.headHash, Millis.from(c.at), c.signerKid, c.signature])
+        var r = c
+        r.id = db.lastInsertedRowID
+        return r
+    }
 
     func setAuthority(_ a: AuthorityRecord) throws {
         try exec("INSERT OR REPLACE INTO authority (code, name, nameEn, phone, maxDays, createdAt) VALUES (?, ?, ?, ?, ?, ?)",

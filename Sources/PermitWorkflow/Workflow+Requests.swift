@@ -52,12 +52,13 @@ extension Workflow {
             throw WorkflowError("auth.notApplicant", "the key \(key.publicKey.kidHex) is not a registered applicant key; an admin registers it with `permit applicant add`",
                                 field: "key", value: key.publicKey.kidHex, rule: "a registered, active applicant key")
         }
+        let barred = try blacklistInForce()
         var results: [ApplyResult] = []
         results.reserveCapacity(items.count)
         var start = 0
         while start < items.count {
             let group = items[start..<min(items.count, start + Workflow.applyGroupSize)]
-            results += applyGroup(Array(group), key: key, applicantKey: applicantKey, dryRun: dryRun)
+            results += applyGroup(Array(group), key: key, applicantKey: applicantKey, blacklist: barred, dryRun: dryRun)
             start += group.count
             progress?(start)
         }
@@ -77,11 +78,22 @@ extension Workflow {
         var now: Date
     }
 
-    private func applyGroup(_ items: [ApplicationFileItem], key: PrivateKey, applicantKey: PartyKeyRecord, dryRun: Bool) -> [ApplyResult] {
+    private func applyGroup(_ items: [ApplicationFileItem], key: PrivateKey, applicantKey: PartyKeyRecord, blacklist: [BlacklistRecord],
+                            dryRun: Bool) -> [ApplyResult] {
         var results: [ApplyResult] = []
         var prepared: [Int: PreparedApplication] = [:]
+        // A blacklisted vehicle, crew member or firm is refused at once, with the reason; the
+        // refusal is audited in the group's transaction (not in a dry run, which writes nothing).
+        var refusals: [(app: Application, entry: BlacklistRecord, problem: Problem)] = []
         for (n, item) in items.enumerated() {
             var result = ApplyResult(index: item.index, reference: item.reference)
+            if !blacklist.isEmpty, let app = item.application?.normalized(), app.applicant.creditCode == applicantKey.party,
+               let (entry, problem) = Workflow.blacklistRefusal(app, entries: blacklist) {
+                result.errors = [problem]
+                if !dryRun { refusals.append((app, entry, problem)) }
+                results.append(result)
+                continue
+            }
             switch prepare(item, key: key, applicantKey: applicantKey) {
             case .failure(let problems): result.errors = problems.problems
             case .success(let p):
@@ -99,9 +111,15 @@ extension Workflow {
             }
             results.append(result)
         }
-        guard !prepared.isEmpty else { return results }
+        guard !prepared.isEmpty || !refusals.isEmpty else { return results }
         do {
             try store.write { tx in
+                let now = clock.now()
+                for r in refusals {
+                    try tx.appendAudit(at: now, actor: "applicant:" + key.publicKey.kidHex, action: "apply.refused", subject: r.app.applicant.creditCode,
+                                       content: CanonicalJSON.encode(["reference": r.app.reference, "blacklistID": String(r.entry.id ?? 0),
+                                                                      "field": r.problem.field ?? "", "reason": r.entry.reason]))
+                }
                 for n in prepared.keys.sorted() {
                     let p = prepared[n]!
                     do {
@@ -338,7 +356,12 @@ extension Workflow {
         try tx.appendAudit(at: now, actor: "issuer:" + permit.issuerKid, action: "issue", subject: application.publicID,
                            content: CanonicalJSON.encode(["number": number, "payloadSHA256": Hashing.sha256Hex(Array(sealed.text.utf8)),
                                                           "signatureHash": sealed.revocationHash, "issuerKid": permit.issuerKid]))
-        return permit
+        // One vehicle, one permit, one route: the new permit supersedes an older live one.
+        let superseded = try supersedeOlder(tx, new: number, application: application, document: document,
+                                            actor: "issuer:" + permit.issuerKid, now: now)
+        var issued = permit
+        issued.supersedes = superseded.last
+        return issued
     }
 }
 

@@ -263,18 +263,27 @@ public final class Workflow: @unchecked Sendable {
         public var decisions: [DecisionRecord]
         public var permit: PermitRecord?
         public var events: [AuditEvent]
+        /// The permit's revocation (by an admin, a blacklisting or a supersession), if any.
+        public var revocation: RevocationRecord?
+        /// active, expired, revoked or superseded, by the clock; nil before issuance.
+        public var permitState: LifecycleState?
     }
 
     public func history(_ identifier: String) throws -> History {
         let app = try resolve(identifier)
+        let now = clock.now()
         return try store.read { r in
-            History(application: app,
+            let permit = try r.permit(applicationID: app.id!)
+            let revocation = try permit.flatMap { try r.revocation(number: $0.number) }
+            return History(application: app,
                     document: try JSONDecoder().decode(Application.self, from: app.document),
                     routing: try JSONDecoder().decode(RoutingDecision.self, from: app.routing),
                     required: try r.requiredDepartments(applicationID: app.id!),
                     decisions: try r.decisions(applicationID: app.id!),
                     permit: try r.permit(applicationID: app.id!),
-                    events: try r.auditEvents(subject: app.publicID))
+                    events: try r.auditEvents(subject: app.publicID),
+                    revocation: revocation,
+                    permitState: permit.map { Workflow.state(of: $0, revocation: revocation, now: now) })
         }
     }
 

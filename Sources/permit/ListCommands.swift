@@ -15,6 +15,8 @@ struct ApplicationRow: Encodable {
     var state: String
     var departments: [String]
     var permitNumber: String?
+    /// With `--state active|expired|revoked|superseded`: the permit's state by the clock.
+    var permitState: String?
     var submittedAt: String
 
     init(_ r: ApplicationRecord) {
@@ -37,6 +39,10 @@ func stateName(_ state: String, _ lang: Language) -> String {
     case "rejected": return "已驳回"
     case "cancelled": return "已撤回"
     case "approved": return "已同意"
+    case "active": return "有效"
+    case "expired": return "已过期"
+    case "revoked": return "已吊销"
+    case "superseded": return "已被取代"
     default: return state
     }
 }
@@ -50,10 +56,15 @@ struct List: ParsableCommand {
           permit list --state pending --applicant 91330114MA24WY722X
           permit list --plate 浙K5835R --json
           permit list --state issued --limit 20 --lang zh
+          permit list --state revoked --json
         """
     )
 
-    @Option(help: "Only applications in this state: pending, issued, rejected or cancelled.")
+    @Option(help: """
+        Only applications in this state: pending, issued, active, expired, revoked, superseded, rejected or cancelled \
+        (issued = every application that became a permit; active, expired, revoked and superseded narrow it by the clock \
+        and revocations; a superseded permit is not counted as revoked).
+        """)
     var state: String?
 
     @Option(help: ArgumentHelp("Only this firm's applications (unified social credit code).", valueName: "CODE"))
@@ -71,19 +82,26 @@ struct List: ParsableCommand {
     func run() throws {
         let lang = output.language
         try reporting(json: output.json) {
-            var states: [ApplicationState]?
+            var lifecycle: LifecycleState?
             if let state {
-                guard let s = ApplicationState(rawValue: state) else {
+                guard let s = LifecycleState(rawValue: state) else {
                     throw CommandFailure("list.state", "--state \(state) is not a state", field: "state", value: state,
-                                         rule: ApplicationState.allCases.map(\.rawValue).joined(separator: ", "))
+                                         rule: LifecycleState.allCases.map(\.rawValue).joined(separator: ", "))
                 }
-                states = [s]
+                lifecycle = s
             }
             if let limit, limit < 1 {
                 throw CommandFailure("list.limit", "--limit \(limit) must be at least 1", field: "limit", value: "\(limit)", rule: "a positive whole number")
             }
             let workflow = try data.workflow()
-            let rows = try workflow.list(ApplicationFilter(states: states, creditCode: applicant, plate: plate, limit: limit)).map(ApplicationRow.init)
+            let filter = ApplicationFilter(creditCode: applicant, plate: plate, limit: limit)
+            let records = try lifecycle.map { try workflow.list(state: $0, filter: filter) } ?? workflow.list(filter)
+            let narrow: Set<LifecycleState> = [.active, .expired, .revoked, .superseded]
+            let rows = records.map { record -> ApplicationRow in
+                var row = ApplicationRow(record)
+                if let lifecycle, narrow.contains(lifecycle) { row.permitState = lifecycle.rawValue }
+                return row
+            }
             if output.json {
                 Console.out(JSONOutput.line(rows))
                 return
@@ -95,7 +113,7 @@ struct List: ParsableCommand {
             Console.out(TextTable.render(
                 header: lang.pick(["编号", "申请单号", "信用代码", "车牌", "状态", "审批部门", "通行证编号", "提交时间"],
                                   ["ID", "reference", "credit code", "plate", "state", "departments", "permit", "submitted"]),
-                rows: rows.map { [$0.id, $0.reference, $0.creditCode, $0.plate, stateName($0.state, lang), $0.departments.joined(separator: ","),
+                rows: rows.map { [$0.id, $0.reference, $0.creditCode, $0.plate, stateName($0.permitState ?? $0.state, lang), $0.departments.joined(separator: ","),
                                   $0.permitNumber ?? "", $0.submittedAt] }))
             Console.out(lang.pick("共 \(rows.count) 条", "\(rows.count) application(s)"))
         }
@@ -115,6 +133,9 @@ struct ApplicationDetail: Encodable {
     struct Permit: Encodable {
         var number: String; var issuedAt: String; var validFrom: String; var validTo: String; var issuerKid: String
         var decisionToIssueMicros: Int64; var payloadLength: Int
+        /// active, expired, revoked or superseded.
+        var state: String?
+        var revokedAt: String?; var revocationReason: String?; var supersedes: String?; var supersededBy: String?
     }
     struct Event: Encodable { var seq: Int64; var at: String; var actor: String; var action: String; var hash: String }
 
@@ -186,7 +207,9 @@ struct ApplicationDetail: Encodable {
         }
         permit = h.permit.map {
             Permit(number: $0.number, issuedAt: Timestamps.string($0.issuedAt), validFrom: $0.validFrom, validTo: $0.validTo, issuerKid: $0.issuerKid,
-                   decisionToIssueMicros: $0.decisionToIssueMicros, payloadLength: $0.payload.count)
+                   decisionToIssueMicros: $0.decisionToIssueMicros, payloadLength: $0.payload.count,
+                   state: h.permitState?.rawValue, revokedAt: h.revocation.map { Timestamps.string($0.revokedAt) },
+                   revocationReason: h.revocation?.reason, supersedes: $0.supersedes, supersededBy: $0.supersededBy)
         }
         events = h.events.map { Event(seq: $0.seq, at: Timestamps.string($0.at), actor: $0.actor, action: $0.action, hash: $0.hash) }
     }
@@ -235,6 +258,12 @@ struct ApplicationDetail: Encodable {
             out.append("  \(p.number)  " + lang.pick("签发于 \(p.issuedAt)", "issued \(p.issuedAt)") + "  \(p.validFrom) – \(p.validTo)")
             out.append("  " + lang.pick("审批到发证 \(p.decisionToIssueMicros) µs，签发密钥 \(p.issuerKid)，载荷 \(p.payloadLength) 字符",
                                         "decision to issue \(p.decisionToIssueMicros) µs, issuer kid \(p.issuerKid), payload \(p.payloadLength) characters"))
+            if let state = p.state { out.append("  " + lang.pick("状态：", "state: ") + stateName(state, lang)) }
+            if let at = p.revokedAt {
+                out.append("  " + lang.pick("吊销于 \(at)：\(p.revocationReason ?? "")", "revoked \(at): \(p.revocationReason ?? "")")
+                           + (p.supersededBy.map { lang.pick("（被 \($0) 取代）", " (by \($0))") } ?? ""))
+            }
+            if let old = p.supersedes { out.append("  " + lang.pick("取代 \(old)", "supersedes \(old)")) }
         }
         out.append(lang.pick("审计事件：", "Audit events:"))
         for e in events { out.append("  " + TextTable.pad("#\(e.seq)", 6) + "  \(e.at)  \(TextTable.pad(e.action, 16)) \(e.actor)  \(e.hash.prefix(16))…") }

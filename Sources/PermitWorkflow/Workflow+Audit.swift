@@ -1,0 +1,197 @@
+import Foundation
+import PermitModel
+import PermitSeal
+import PermitStore
+
+/// The signed statement `permit audit checkpoint` writes: the chain's length and head hash at a
+/// time, as JSON inside a COSE_Sign1 by the issuer key. Kept outside the database, it shows later
+/// whether the chain was truncated or rebuilt below it.
+public struct AuditCheckpoint: Codable, Sendable, Hashable {
+    public static let formatName = "freight-permit-audit-checkpoint"
+    public var format: String = AuditCheckpoint.formatName
+    public var authority: String
+    public var length: Int64
+    public var head: String
+    /// RFC 3339, UTC.
+    public var time: String
+}
+
+/// One thing an audit found wrong, naming the row.
+public struct AuditFinding: Codable, Sendable, Hashable {
+    /// chain, application, decision, permit or checkpoint.
+    public var check: String
+    /// The table (or `file`) and the row's id (audit seq, decision id, permit number, path).
+    public var table: String
+    public var id: String
+    public var message: String
+}
+
+/// What `audit verify` checked and found.
+public struct AuditVerification: Codable, Sendable {
+    public var events: Int
+    public var applications: Int
+    public var decisions: Int
+    public var permits: Int
+    public var checkpoints: Int
+    public var findings: [AuditFinding]
+    public var ok: Bool { findings.isEmpty }
+}
+
+extension Workflow {
+    public func auditLog(subject: String?) throws -> [AuditEvent] {
+        try store.read { try $0.auditEvents(subject: subject) }
+    }
+
+    /// Signs the chain's current length and head with the issuer key, stores the checkpoint and
+    /// returns its COSE bytes (to be kept elsewhere).
+    public func auditCheckpoint() throws -> (AuditCheckpoint, [UInt8]) {
+        let key = try issuerSealer().key
+        let now = clock.now()
+        return try store.write { tx in
+            let last = try tx.lastAuditEvent()
+            let checkpoint = AuditCheckpoint(authority: authority.code, length: last?.seq ?? 0, head: last?.hash ?? AuditChain.genesis,
+                                             time: RFC3339.string(now))
+            let bytes = COSESign1.sign(payload: Array(CanonicalJSON.encode(checkpoint)), with: key).encoded()
+            _ = try tx.insertAuditCheckpoint(AuditCheckpointRecord(length: checkpoint.length, headHash: checkpoint.head, at: now,
+                                                                   signerKid: key.publicKey.kidHex, signature: Data(bytes)))
+            return (checkpoint, bytes)
+        }
+    }
+
+    /// Reads a checkpoint signed by one of this authority's issuer keys (current or retired).
+    static func verifiedCheckpoint(_ bytes: [UInt8], issuerKeys: [PublicKey]) throws -> AuditCheckpoint {
+        let cose = try COSESign1.decode(bytes)
+        guard let key = issuerKeys.first(where: { cose.kid == nil || $0.kid == cose.kid! }), (try? cose.verify(with: key)) != nil else {
+            throw WorkflowError("checkpoint.signature", "the checkpoint's signature does not verify with an issuer key of this authority")
+        }
+        let checkpoint = try JSONDecoder().decode(AuditCheckpoint.self, from: Data(cose.payload))
+        guard checkpoint.format == AuditCheckpoint.formatName else {
+            throw WorkflowError("checkpoint.format", "format is \(checkpoint.format), expected \(AuditCheckpoint.formatName)")
+        }
+        return checkpoint
+    }
+
+    /// Recomputes everything the database claims: the audit chain; each application's digest;
+    /// each decision's signature by its registered approver key over this application's digest,
+    /// department and decision; each permit's payload against the issuer keys and its stored row
+    /// (number, plate, signature hash); and the chain against every stored checkpoint and every
+    /// checkpoint file given.
+    public func verifyAudit(checkpointFiles: [URL] = []) throws -> AuditVerification {
+        try store.read { r in
+            var findings: [AuditFinding] = []
+            let events = try r.auditEvents(subject: nil)
+            if let broken = AuditChain.firstBrokenLink(events) {
+                findings.append(AuditFinding(check: "chain", table: "audit", id: String(broken.seq), message: "audit event \(broken.seq): \(broken.why)"))
+            }
+
+            let apps = try r.applications(ApplicationFilter())
+            let byID = Dictionary(apps.map { ($0.id!, $0) }, uniquingKeysWith: { a, _ in a })
+            for app in apps where Hashing.sha256Hex(app.document) != app.digest {
+                findings.append(AuditFinding(check: "application", table: "application", id: app.publicID,
+                                             message: "application \(app.publicID): its document does not hash to its recorded digest"))
+            }
+
+            let decisions = try r.allDecisions()
+            for d in decisions {
+                if let problem = try Workflow.checkDecision(d, application: byID[d.applicationID], reader: r) {
+                    findings.append(AuditFinding(check: "decision", table: "decision", id: String(d.id ?? 0), message: "decision \(d.id ?? 0): \(problem)"))
+                }
+            }
+
+            let issuerKeys = try r.keys(role: .issuer).compactMap { try? PublicKey(spki: Array($0.spki)) }
+            let permits = try r.permits(limit: nil)
+            for p in permits {
+                if let problem = Workflow.checkPermit(p, application: byID[p.applicationID], issuerKeys: issuerKeys) {
+                    findings.append(AuditFinding(check: "permit", table: "permit", id: p.number, message: "permit \(p.number): \(problem)"))
+                }
+            }
+
+            // Checkpoints: stored ones, then the files kept elsewhere; compared in length order.
+            var kept: [(source: String, table: String, checkpoint: AuditCheckpoint)] = []
+            for c in try r.auditCheckpoints() {
+                do {
+                    kept.append(("stored checkpoint \(c.id ?? 0)", "auditCheckpoint",
+                                 try Workflow.verifiedCheckpoint(Array(c.signature), issuerKeys: issuerKeys)))
+                } catch {
+                    findings.append(AuditFinding(check: "checkpoint", table: "auditCheckpoint", id: String(c.id ?? 0),
+                                                 message: "stored checkpoint \(c.id ?? 0): \(error)"))
+                }
+            }
+            for url in checkpointFiles {
+                do {
+                    let bytes = try Data(contentsOf: url)
+                    kept.append(("checkpoint \(url.lastPathComponent)", "file", try Workflow.verifiedCheckpoint(Array(bytes), issuerKeys: issuerKeys)))
+                } catch {
+                    findings.append(AuditFinding(check: "checkpoint", table: "file", id: url.path, message: "checkpoint \(url.path): \(error)"))
+                }
+            }
+            var lastGood: Int64 = 0
+            for (source, table, c) in kept.sorted(by: { $0.checkpoint.length < $1.checkpoint.length }) {
+                let id = table == "file" ? source.replacingOccurrences(of: "checkpoint ", with: "") : String(source.split(separator: " ").last ?? "")
+                if c.authority != authority.code {
+                    findings.append(AuditFinding(check: "checkpoint", table: table, id: id, message: "\(source) is of authority \(c.authority), not \(authority.code)"))
+                } else if c.length > Int64(events.count) {
+                    findings.append(AuditFinding(check: "checkpoint", table: "audit", id: String(events.count + 1),
+                                                 message: "truncated: \(source) (\(c.time)) says the chain had \(c.length) events; events \(events.count + 1)…\(c.length) are missing"))
+                } else if c.length > 0, events[Int(c.length) - 1].hash != c.head {
+                    findings.append(AuditFinding(check: "checkpoint", table: "audit", id: String(lastGood + 1),
+                                                 message: "rebuilt: \(source) (\(c.time)) has a different head for event \(c.length); events \(lastGood + 1)…\(c.length) differ from the checkpointed chain"))
+                } else {
+                    lastGood = max(lastGood, c.length)
+                }
+            }
+            return AuditVerification(events: events.count, applications: apps.count, decisions: decisions.count, permits: permits.count,
+                                     checkpoints: kept.count, findings: findings)
+        }
+    }
+
+    /// Why a decision row does not hold, or nil.
+    static func checkDecision(_ d: DecisionRecord, application: ApplicationRecord?, reader r: any StoreReader) throws -> String? {
+        guard let app = application else { return "its application \(d.applicationID) does not exist" }
+        if let raw = d.storedDecision { return "the stored decision \"\(raw)\" is neither approve nor reject" }
+        guard let department = Department(rawValue: d.department) else { return "department \(d.department) is not one of the ten" }
+        guard let approver = try r.partyKey(id: d.approverID), approver.kind == .approver else {
+            return "approver \(d.approverID) is not a registered approver key"
+        }
+        guard approver.party == d.department else { return "approver \(d.approverID) is registered to \(approver.party), not \(d.department)" }
+        guard approver.kid == d.approverKid, let key = try? PublicKey(spki: Array(approver.spki)) else {
+            return "the stored approver kid \(d.approverKid) is not the registered key \(approver.kid)"
+        }
+        guard let cose = try? COSESign1.decode(Array(d.signature)) else { return "the signature is not a COSE_Sign1" }
+        guard (try? cose.verify(with: key)) != nil else { return "the signature does not verify with approver \(d.approverID)'s key \(approver.kid)" }
+        guard let payload = try? CBORDecoder().decode(cose.payload) else { return "the signed payload is not CBOR" }
+        guard payload[1]?.bytes == Hex.decode(app.digest) else { return "it signs another application's digest, not \(app.publicID)'s" }
+        guard payload[2]?.uint64 == UInt64(department.number) else { return "it signs another department than \(d.department)" }
+        guard payload[3]?.uint64 == (d.decision == .approve ? 1 : 2) else { return "it signs another decision than the stored \(d.decision.rawValue)" }
+        guard payload[7]?.bytes == key.kid else { return "it names another approver kid" }
+        if d.decision == .approve {
+            guard payload[4]?.array?.compactMap(\.text) == d.conditions else { return "the stored conditions are not the signed ones" }
+        } else {
+            guard payload[5]?.text == (d.reason ?? "") else { return "the stored reason is not the signed one" }
+        }
+        return nil
+    }
+
+    /// Why a permit row does not hold, or nil.
+    static func checkPermit(_ p: PermitRecord, application: ApplicationRecord?, issuerKeys: [PublicKey]) -> String? {
+        guard let app = application else { return "its application \(p.applicationID) does not exist" }
+        guard let decoded = try? PermitText.decode(p.payload) else { return "the payload does not decode" }
+        let cose = decoded.cose
+        let candidates = issuerKeys.filter { cose.kid == nil || $0.kid == cose.kid! }
+        guard candidates.contains(where: { (try? cose.verify(with: $0)) != nil }) else {
+            return "the payload's signature does not verify with an issuer key of this authority"
+        }
+        guard let claims = try? PermitClaims(decoding: cose.payload) else { return "the signed claims are malformed" }
+        guard claims.permit.number == p.number else { return "the payload is permit \(claims.permit.number), the row says \(p.number)" }
+        guard app.permitNumber == p.number else { return "application \(app.publicID) names permit \(app.permitNumber ?? "none")" }
+        guard claims.permit.vehicle.plate == app.plate else {
+            return "the payload's plate is \(claims.permit.vehicle.plate), the stored row (application \(app.publicID)) says \(app.plate)"
+        }
+        if let document = try? JSONDecoder().decode(IssuedPermit.self, from: p.document), document.application.vehicle.plate != claims.permit.vehicle.plate {
+            return "the payload's plate is \(claims.permit.vehicle.plate), the stored permit document says \(document.application.vehicle.plate)"
+        }
+        let hash = RevocationList.hash(ofSignature: cose.signature)
+        guard hash == p.signatureHash else { return "the stored signatureHash \(p.signatureHash) is not the payload's \(hash)" }
+        return nil
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import PermitModel
+import PermitSeal
+import PermitStore
+
+/// `permit report`: each department's load and speed, and how long firms waited for permits.
+public struct DepartmentReport: Codable, Sendable {
+    public var department: String
+    /// Applications routed to the department (since the report's start).
+    public var received: Int
+    public var approved: Int
+    public var rejected: Int
+    /// Still pending, and of those, past their review deadline.
+    public var pending: Int
+    public var overdue: Int
+    /// Closed without this department's decision (cancelled, rejected elsewhere, blacklisted).
+    public var closedUndecided: Int
+    /// Seconds from submission to this department's decision.
+    public var medianDecisionSeconds: Double?
+    public var p90DecisionSeconds: Double?
+}
+
+public struct ActivityReport: Codable, Sendable {
+    public struct Bucket: Codable, Sendable {
+        public var label: String
+        /// Upper bound in seconds (exclusive); nil for the last bucket.
+        public var upToSeconds: Double?
+        public var count: Int
+    }
+    public var since: String?
+    public var generatedAt: String
+    public var applications: Int
+    public var permits: Int
+    public var departments: [DepartmentReport]
+    /// Seconds from submission to permit.
+    public var medianApplicationToPermitSeconds: Double?
+    public var p90ApplicationToPermitSeconds: Double?
+    public var applicationToPermit: [Bucket]
+}
+
+extension Workflow {
+    /// The value at percentile `p` (nearest rank) of sorted values.
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double? {
+        guard !sorted.isEmpty else { return nil }
+        let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
+        return sorted[min(sorted.count - 1, max(0, rank - 1))]
+    }
+
+    /// The report over applications submitted on or after `since` (a day in China time).
+    public func report(since: CalendarDay?) throws -> ActivityReport {
+        let now = clock.now()
+        let start = since.map { Date(timeIntervalSince1970: TimeInterval($0.startInChina)) }
+        return try store.read { r in
+            let apps = try r.applications(ApplicationFilter()).filter { start == nil || $0.submittedAt >= start! }
+            let byID = Dictionary(apps.map { ($0.id!, $0) }, uniquingKeysWith: { a, _ in a })
+            var rows: [String: DepartmentReport] = [:]
+            var times: [String: [Double]] = [:]
+            for d in Department.allCases {
+                rows[d.rawValue] = DepartmentReport(department: d.rawValue, received: 0, approved: 0, rejected: 0, pending: 0, overdue: 0,
+                                                    closedUndecided: 0)
+            }
+            for slot in try r.allRequiredDepartments() {
+                guard let app = byID[slot.applicationID], var row = rows[slot.department] else { continue }
+                row.received += 1
+                switch slot.state {
+                case .approved: row.approved += 1
+                case .rejected: row.rejected += 1
+                case .pending:
+                    if app.state == .pending {
+                        row.pending += 1
+                        if slot.dueAt < now { row.overdue += 1 }
+                    } else {
+                        row.closedUndecided += 1
+                    }
+                }
+                if let decided = slot.decidedAt { times[slot.department, default: []].append(decided.timeIntervalSince(app.submittedAt)) }
+                rows[slot.department] = row
+            }
+            for (d, t) in times {
+                let sorted = t.sorted()
+                rows[d]?.medianDecisionSeconds = Workflow.percentile(sorted, 50)
+                rows[d]?.p90DecisionSeconds = Workflow.percentile(sorted, 90)
+            }
+            var waits: [Double] = []
+            for permit in try r.permits(limit: nil) {
+                if let app = byID[permit.applicationID] { waits.append(permit.issuedAt.timeIntervalSince(app.submittedAt)) }
+            }
+            waits.sort()
+            let bounds: [(String, Double?)] = [("< 1 min", 60), ("1–5 min", 300), ("5–20 min", 1200), ("20–60 min", 3600),
+                                                ("1–4 h", 4 * 3600), ("4–24 h", 86_400), ("≥ 1 day", nil)]
+            var buckets: [ActivityReport.Bucket] = []
+            var lower = -Double.infinity
+            for (label, upper) in bounds {
+                let count = waits.filter { $0 >= lower && (upper == nil || $0 < upper!) }.count
+                buckets.append(.init(label: label, upToSeconds: upper, count: count))
+                lower = upper ?? lower
+            }
+            return ActivityReport(since: since?.description, generatedAt: RFC3339.string(now), applications: apps.count, permits: waits.count,
+                                  departments: Department.allCases.compactMap { rows[$0.rawValue] },
+                                  medianApplicationToPermitSeconds: Workflow.percentile(waits, 50), p90ApplicationToPermitSeconds: Workflow.percentile(waits, 90),
+                                  applicationToPermit: buckets)
+        }
+    }
+}

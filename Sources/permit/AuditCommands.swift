@@ -1,0 +1,184 @@
+import ArgumentParser
+import Foundation
+import PermitModel
+import PermitSeal
+import PermitStore
+import PermitWorkflow
+
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the tamper-evident audit trail, sign checkpoints of it, and read it.",
+        discussion: """
+        Examples:
+          permit audit verify
+          permit audit checkpoint -o /offsite/checkpoint-2026-11-30.cose
+          permit audit verify --checkpoint /offsite/checkpoint-2026-11-30.cose --json
+          permit audit log --subject A000001
+        """,
+        subcommands: [Verify.self, Checkpoint.self, Log.self]
+    )
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute the audit chain and check every decision and permit against its signature.",
+            discussion: """
+            Checks: the hash chain of audit events; each application's document against its digest; \
+            each decision's COSE signature against its registered approver key and that it signs this \
+            application's digest, department and decision; each permit's payload against the issuer \
+            keys and its stored row (number, plate, signature hash); the chain against every stored \
+            checkpoint and every --checkpoint file (truncation or rebuilding below a checkpoint, with \
+            the range). Each problem names the table and row. Exit 0 when all hold, 1 when any fails.
+
+            Examples:
+              permit audit verify
+              permit audit verify --checkpoint cp-1.cose --checkpoint cp-2.cose --json
+            """
+        )
+        @Option(help: ArgumentHelp("A checkpoint file kept from `audit checkpoint` (repeatable).", valueName: "FILE"))
+        var checkpoint: [String] = []
+        @OptionGroup var data: DataOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            let lang = output.language
+            let result = try reporting(json: output.json) {
+                for path in checkpoint where !FileManager.default.fileExists(atPath: path) {
+                    throw CommandFailure("input.unreadable", "cannot read \(path)", field: "checkpoint", value: path, rule: "the file must exist and be readable")
+                }
+                return try data.workflow().verifyAudit(checkpointFiles: checkpoint.map { URL(fileURLWithPath: $0) })
+            }
+            if output.json {
+                struct Out: Encodable { var ok: Bool; var events: Int; var applications: Int; var decisions: Int; var permits: Int; var checkpoints: Int; var findings: [AuditFinding] }
+                Console.out(JSONOutput.line(Out(ok: result.ok, events: result.events, applications: result.applications, decisions: result.decisions,
+                                                permits: result.permits, checkpoints: result.checkpoints, findings: result.findings)))
+            } else {
+                Console.out(lang.pick("检查了 \(result.events) 个审计事件、\(result.applications) 件申请、\(result.decisions) 个审批、\(result.permits) 张通行证、\(result.checkpoints) 个检查点",
+                                      "checked \(result.events) audit events, \(result.applications) applications, \(result.decisions) decisions, \(result.permits) permits, \(result.checkpoints) checkpoints"))
+                for f in result.findings { Console.out("✗ [\(f.table) \(f.id)] \(f.message)") }
+                Console.out(result.ok ? lang.pick("审计通过", "audit OK") : lang.pick("审计失败：\(result.findings.count) 处问题", "audit FAILED: \(result.findings.count) problem(s)"))
+            }
+            if !result.ok { throw ExitCode(1) }
+        }
+    }
+
+    struct Checkpoint: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sign the chain's length and head hash with the issuer key; store it and write it out.",
+            discussion: """
+            Keep the file somewhere the database's owner cannot rewrite; `audit verify --checkpoint \
+            FILE` then shows whether the chain was truncated or rebuilt below it.
+
+            Examples:
+              permit audit checkpoint -o checkpoint.cose
+              permit audit checkpoint --json
+            """
+        )
+        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Also write the signed checkpoint (COSE_Sign1) here.", valueName: "FILE"))
+        var outputFile: String?
+        @OptionGroup var data: DataOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            let lang = output.language
+            try reporting(json: output.json) {
+                let (checkpoint, bytes) = try data.workflow().auditCheckpoint()
+                if let outputFile {
+                    do { try Data(bytes).write(to: URL(fileURLWithPath: outputFile), options: .atomic) } catch {
+                        throw CommandFailure("output.unwritable", "-o \(outputFile): \(error.localizedDescription)", field: "output", value: outputFile, rule: "a writable path")
+                    }
+                }
+                if output.json {
+                    struct Out: Encodable { var checkpoint: AuditCheckpoint; var file: String? }
+                    Console.out(JSONOutput.line(Out(checkpoint: checkpoint, file: outputFile)))
+                } else {
+                    Console.out(lang.pick("检查点：\(checkpoint.length) 个事件，链头 \(checkpoint.head)，\(checkpoint.time)",
+                                          "checkpoint: \(checkpoint.length) events, head \(checkpoint.head), \(checkpoint.time)")
+                                + (outputFile.map { lang.pick("，已写入 \($0)", ", written to \($0)") } ?? ""))
+                }
+            }
+        }
+    }
+
+    struct Log: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print audit events in order, optionally for one subject.",
+            discussion: """
+            Subjects are application IDs (A000001), the authority code, `kind:party` for blacklist entries, \
+            or a firm's credit code for refused applications. A permit number is read as its application.
+
+            Examples:
+              permit audit log
+              permit audit log --subject A000001 --json
+            """
+        )
+        @Option(help: "Only events about this subject.")
+        var subject: String?
+        @OptionGroup var data: DataOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            try reporting(json: output.json) {
+                let workflow = try data.workflow()
+                var key = subject
+                if let s = subject, s.count == 12, s.allSatisfy(\.isNumber), let app = try? workflow.resolve(s) { key = app.publicID }
+                let events = try workflow.auditLog(subject: key)
+                struct Row: Encodable { var seq: Int64; var at: String; var actor: String; var action: String; var subject: String; var content: String; var hash: String }
+                let rows = events.map { Row(seq: $0.seq, at: Timestamps.string($0.at), actor: $0.actor, action: $0.action, subject: $0.subject,
+                                            content: String(decoding: $0.content, as: UTF8.self), hash: $0.hash) }
+                if output.json { Console.out(JSONOutput.line(rows)); return }
+                if rows.isEmpty { Console.out(output.language.pick("（无事件）", "(no events)")); return }
+                for r in rows { Console.out("#\(r.seq)  \(r.at)  \(TextTable.pad(r.action, 18)) \(TextTable.pad(r.subject, 20)) \(r.actor)  \(r.content)") }
+            }
+        }
+    }
+}
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Per department: received, approved, rejected, pending, overdue, median and p90 time to decision; and time to permit.",
+        discussion: """
+        Overdue follows the clock (PERMIT_NOW if set). Times run from submission.
+
+        Examples:
+          permit report
+          permit report --since 2026-11-01 --json
+        """
+    )
+    @Option(help: ArgumentHelp("Only applications submitted on or after this day (China time).", valueName: "DATE"))
+    var since: String?
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let lang = output.language
+        try reporting(json: output.json) {
+            var day: CalendarDay?
+            if let since {
+                guard let d = CalendarDay(iso: since) else {
+                    throw CommandFailure("report.since", "--since \(since) is not a date", field: "since", value: since, rule: "YYYY-MM-DD")
+                }
+                day = d
+            }
+            let report = try data.workflow().report(since: day)
+            if output.json { Console.out(JSONOutput.line(report)); return }
+            func t(_ s: Double?) -> String { s.map { Timestamps.duration($0, lang) } ?? "-" }
+            Console.out(lang.pick("申请 \(report.applications) 件，发证 \(report.permits) 张", "\(report.applications) applications, \(report.permits) permits")
+                        + (report.since.map { lang.pick("（自 \($0)）", " (since \($0))") } ?? ""))
+            Console.out(TextTable.render(
+                header: lang.pick(["部门", "收件", "同意", "驳回", "待审", "超时", "中位用时", "P90 用时"],
+                                  ["department", "received", "approved", "rejected", "pending", "overdue", "median", "p90"]),
+                rows: report.departments.map { d in
+                    [d.department, "\(d.received)", "\(d.approved)", "\(d.rejected)", "\(d.pending)", "\(d.overdue)",
+                     t(d.medianDecisionSeconds), t(d.p90DecisionSeconds)]
+                }))
+            Console.out("")
+            Console.out(lang.pick("申请到发证用时（中位 \(t(report.medianApplicationToPermitSeconds))，P90 \(t(report.p90ApplicationToPermitSeconds))）：",
+                                  "application to permit (median \(t(report.medianApplicationToPermitSeconds)), p90 \(t(report.p90ApplicationToPermitSeconds))):"))
+            let most = max(1, report.applicationToPermit.map(\.count).max() ?? 1)
+            for b in report.applicationToPermit {
+                let bar = String(repeating: "#", count: b.count == 0 ? 0 : max(1, b.count * 40 / most))
+                Console.out("  \(TextTable.pad(b.label, 10)) \(String(repeating: " ", count: max(0, 5 - String(b.count).count)))\(b.count)  \(bar)")
+            }
+        }
+    }
+}
