@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "permit", targets: ["permit"]),
         .library(name: "PermitVerify", targets: ["PermitVerify"]),
         .library(name: "PermitSeal", targets: ["PermitSeal"]),
+        .library(name: "PermitModel", targets: ["PermitModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

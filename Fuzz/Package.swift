@@ -12,6 +12,7 @@ let package = Package(
             dependencies: [
                 .product(name: "PermitVerify", package: "freight-permit"),
                 .product(name: "PermitSeal", package: "freight-permit"),
+                .product(name: "PermitModel", package: "freight-permit"),
             ],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),

@@ -2,6 +2,7 @@
 // bytes under zlib, as claims CBOR, and as a signed trust or revocation list. The property is
 // that nothing crashes, hangs or trips AddressSanitizer, and that nothing unverified is valid.
 import Foundation
+import PermitModel
 import PermitSeal
 import PermitVerify
 
