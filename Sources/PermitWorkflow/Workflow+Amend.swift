@@ -78,8 +78,21 @@ extension Workflow {
                                 field: "key", value: key.publicKey.kidHex, rule: "a registered, active applicant key")
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let barred = try blacklistInForce()
         let actor = "applicant:" + key.publicKey.kidHex
+        // A blacklisted vehicle, crew member or firm is refused at once, as in `apply`, and audited.
+        let barred = try blacklistInForce()
+        let normalized = application.normalized()
+        if !barred.isEmpty, normalized.applicant.creditCode == applicantKey.party,
+           let (entry, problem) = Workflow.blacklistRefusal(normalized, entries: barred) {
+            let now = clock.now()
+            try store.write { tx in
+                try tx.appendAudit(at: now, actor: actor, action: "amend.refused", subject: normalized.applicant.creditCode,
+                                   content: CanonicalJSON.encode(["number": identifier, "reference": normalized.reference,
+                                                                  "blacklistID": String(entry.id ?? 0), "field": problem.field ?? "",
+                                                                  "reason": entry.reason]))
+            }
+            throw ProblemList([problem])
+        }
         return try store.write { tx in
             guard let original = try Workflow.resolve(identifier, in: tx) else {
                 throw WorkflowError("permit.notFound", "no permit \(identifier)", field: "number", value: identifier,
@@ -102,11 +115,7 @@ extension Workflow {
                 throw WorkflowError("amend.pending", "permit \(permit.number) already has a pending amendment \(pending.publicID); it is decided or cancelled first",
                                     field: "number", value: permit.number, rule: "one pending amendment per permit")
             }
-            var app = application.normalized()
-            if !barred.isEmpty, app.applicant.creditCode == applicantKey.party, let (entry, problem) = Workflow.blacklistRefusal(app, entries: barred) {
-                _ = entry
-                throw ProblemList([problem])
-            }
+            var app = normalized
             // The file's own reference, made unique within the firm.
             let base = app.reference
             var n = 0

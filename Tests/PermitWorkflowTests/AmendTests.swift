@@ -232,4 +232,23 @@ final class AmendTests: XCTestCase {
         XCTAssertEqual(audit.findings.map(\.id), [String(carried)])
         XCTAssertTrue(audit.findings[0].message.contains("another application's digest"), audit.findings[0].message)
     }
+
+    func testABlacklistedNewVehicleIsRefusedAndAuditedAndTheReportSkipsCarriedApprovals() throws {
+        let h = try Harness()
+        let (_, old) = try h.issue(h.application)
+        _ = try h.workflow.blacklistAdd(kind: .plate, value: "浙A67890", reason: "多次违规", until: nil, revokeActive: false, adminKey: h.admin)
+        var changed = h.application
+        changed.vehicle.plate = "浙A67890"
+        XCTAssertThrowsError(try h.workflow.amend(number: old, application: changed, key: h.firmKey)) {
+            XCTAssertEqual(($0 as? ProblemConvertible)?.problems.first?.field, "vehicle.plate")
+        }
+        XCTAssertEqual(try h.workflow.auditLog(subject: nil).last?.action, "amend.refused")
+        changed.crew[1].name = "李红梅"
+        changed.vehicle.plate = h.application.vehicle.plate
+        XCTAssertNotNil(try h.workflow.amend(number: old, application: changed, key: h.firmKey).permitNumber)
+        // HEALTH reviewed once; the carried-over approval is not a second review.
+        let health = try XCTUnwrap(try h.workflow.report(since: nil).departments.first { $0.department == "HEALTH" })
+        XCTAssertEqual(health.received, 1)
+        XCTAssertEqual(health.approved, 1)
+    }
 }
