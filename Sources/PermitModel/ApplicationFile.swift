@@ -20,6 +20,11 @@ public struct ApplicationFileItem: Sendable, Hashable {
         case problems([Problem])
     }
 
+    /// Creates an item.
+    public init(index: Int, line: Int?, reference: String?, outcome: Outcome) {
+        self.index = index; self.line = line; self.reference = reference; self.outcome = outcome
+    }
+
     /// The application, if the item was read.
     public var application: Application? {
         if case .application(let a) = outcome { return a }

@@ -23,6 +23,9 @@ public protocol StoreReader {
     func application(creditCode: String, reference: String) throws -> ApplicationRecord?
     func application(permitNumber: String) throws -> ApplicationRecord?
     func applications(_ filter: ApplicationFilter) throws -> [ApplicationRecord]
+    /// The applications that amend the permit `permitNumber`, oldest first (the other way of the `amends` link).
+    func amendments(permitNumber: String) throws -> [ApplicationRecord]
+    func decision(id: Int64) throws -> DecisionRecord?
     func requiredDepartments(applicationID: Int64) throws -> [RequiredDepartmentRecord]
     /// Pending applications awaiting `department`, oldest first.
     func queue(department: String, dueBefore: Date?) throws -> [(ApplicationRecord, RequiredDepartmentRecord)]

@@ -95,6 +95,8 @@ public struct ApplicationRecord: Codable, Sendable, Hashable {
     public var closedAt: Date?
     public var closeReason: String?
     public var permitNumber: String?
+    /// The number of the issued permit this application amends (`permit amend`), nil for a first application.
+    public var amends: String?
 
     public init(reference: String, creditCode: String, plate: String, document: Data, digest: String, submission: Data,
                 applicantKid: String, routing: Data, routingHash: String, submittedAt: Date) {
@@ -160,6 +162,10 @@ public struct DecisionRecord: Codable, Sendable, Hashable {
     public var signature: Data
     /// The stored text when it is neither approve nor reject (only a tampered row has one).
     public var storedDecision: String?
+    /// For an approval carried over by an amendment: the id of the original signed decision, whose
+    /// signature, approver, time and conditions this row keeps. The signature covers the digest of
+    /// that decision's application, not of this one.
+    public var carriedFrom: Int64?
 
     public init(applicationID: Int64, department: String, decision: Decision, conditions: [String], reason: String?,
                 decidedAt: Date, approverID: Int64, approverKid: String, signature: Data) {

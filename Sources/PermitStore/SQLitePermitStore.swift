@@ -141,6 +141,13 @@ public final class SQLitePermitStore: PermitStore, @unchecked Sendable {
               signerKid TEXT NOT NULL, signature BLOB NOT NULL);
             """)
         }
+        m.registerMigration("v3: amendments (application.amends) and carried-over decisions (decision.carriedFrom)") { db in
+            try db.execute(sql: """
+            ALTER TABLE application ADD COLUMN amends TEXT REFERENCES permit(number);
+            CREATE INDEX application_amends ON application(amends) WHERE amends IS NOT NULL;
+            ALTER TABLE decision ADD COLUMN carriedFrom INTEGER REFERENCES decision(id);
+            """)
+        }
         return m
     }
 }
@@ -225,6 +232,7 @@ struct SQLiteTransaction: StoreTransaction {
         a.closedAt = Millis.date(row["closedAt"] as Int64?)
         a.closeReason = row["closeReason"]
         a.permitNumber = row["permitNumber"]
+        a.amends = row["amends"]
         return a
     }
 
@@ -240,6 +248,14 @@ struct SQLiteTransaction: StoreTransaction {
     func application(permitNumber: String) throws -> ApplicationRecord? {
         try oneRow("SELECT application.* FROM application JOIN permit ON permit.applicationID = application.id WHERE permit.number = ?",
                          arguments: [permitNumber]).map(application)
+    }
+
+    func amendments(permitNumber: String) throws -> [ApplicationRecord] {
+        try allRows("SELECT * FROM application WHERE amends = ? ORDER BY id", arguments: [permitNumber]).map(application)
+    }
+
+    func decision(id: Int64) throws -> DecisionRecord? {
+        try oneRow("SELECT * FROM decision WHERE id = ?", arguments: [id]).map(decision)
     }
 
     func applications(_ filter: ApplicationFilter) throws -> [ApplicationRecord] {
@@ -302,6 +318,7 @@ struct SQLiteTransaction: StoreTransaction {
                                reason: row["reason"], decidedAt: Millis.date(row["decidedAt"] as Int64),
                                approverID: row["approverID"], approverKid: row["approverKid"], signature: row["signature"])
         d.id = row["id"]
+        d.carriedFrom = row["carriedFrom"]
         if DecisionRecord.Decision(rawValue: raw) == nil { d.storedDecision = raw }
         return d
     }
@@ -479,10 +496,11 @@ struct SQLiteTransaction: StoreTransaction {
     func insertApplication(_ a: ApplicationRecord) throws -> ApplicationRecord {
         try exec("""
             INSERT INTO application (reference, creditCode, plate, state, document, digest, submission, applicantKid, routing,
-                                     routingHash, submittedAt, closedAt, closeReason, permitNumber)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     routingHash, submittedAt, closedAt, closeReason, permitNumber, amends)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [a.reference, a.creditCode, a.plate, a.state.rawValue, a.document, a.digest, a.submission, a.applicantKid,
-                             a.routing, a.routingHash, Millis.from(a.submittedAt), a.closedAt.map(Millis.from), a.closeReason, a.permitNumber])
+                             a.routing, a.routingHash, Millis.from(a.submittedAt), a.closedAt.map(Millis.from), a.closeReason, a.permitNumber,
+                             a.amends])
         var r = a
         r.id = db.lastInsertedRowID
         return r
@@ -506,10 +524,11 @@ struct SQLiteTransaction: StoreTransaction {
     func insertDecision(_ d: DecisionRecord) throws -> DecisionRecord {
         let conditions = d.conditions.isEmpty ? "[]" : String(decoding: try JSONEncoder().encode(d.conditions), as: UTF8.self)
         try exec("""
-            INSERT INTO decision (applicationID, department, decision, conditions, reason, decidedAt, approverID, approverKid, signature)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO decision (applicationID, department, decision, conditions, reason, decidedAt, approverID, approverKid, signature,
+                                  carriedFrom)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [d.applicationID, d.department, d.decision.rawValue, conditions, d.reason, Millis.from(d.decidedAt),
-                             d.approverID, d.approverKid, d.signature])
+                             d.approverID, d.approverKid, d.signature, d.carriedFrom])
         var r = d
         r.id = db.lastInsertedRowID
         return r

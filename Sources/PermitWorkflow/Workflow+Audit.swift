@@ -73,7 +73,8 @@ extension Workflow {
 
     /// Recomputes everything the database claims: the audit chain; each application's digest;
     /// each decision's signature by its registered approver key over this application's digest,
-    /// department and decision; each permit's payload against the issuer keys and its stored row
+    /// department and decision (for an approval carried over by an amendment, over the digest of
+    /// the original application it signed); each permit's payload against the issuer keys and its stored row
     /// (number, plate, signature hash); and the chain against every stored checkpoint and every
     /// checkpoint file given.
     public func verifyAudit(checkpointFiles: [URL] = []) throws -> AuditVerification {
@@ -146,8 +147,32 @@ extension Workflow {
     }
 
     /// Why a decision row does not hold, or nil.
+    /// A decision carried over by an amendment (`carriedFrom` set) is checked against the
+    /// application its original decision signed: the row must keep the original's signature,
+    /// approver, department, conditions and time, and that application must be one the amendment
+    /// descends from (through `amends`).
     static func checkDecision(_ d: DecisionRecord, application: ApplicationRecord?, reader r: any StoreReader) throws -> String? {
-        guard let app = application else { return "its application \(d.applicationID) does not exist" }
+        guard var app = application else { return "its application \(d.applicationID) does not exist" }
+        if let from = d.carriedFrom {
+            guard let original = try r.decision(id: from) else { return "it is carried over from decision \(from), which does not exist" }
+            guard original.carriedFrom == nil else { return "it is carried over from decision \(from), itself a carried-over decision" }
+            guard original.signature == d.signature, original.department == d.department, original.approverID == d.approverID,
+                  original.approverKid == d.approverKid, original.conditions == d.conditions, original.decidedAt == d.decidedAt,
+                  original.decision == d.decision, d.decision == .approve else {
+                return "it is carried over from decision \(from) but does not keep that decision's signature, approver, conditions and time"
+            }
+            var ancestor = app
+            var found: ApplicationRecord?
+            for _ in 0..<64 {
+                guard let amended = ancestor.amends, let previous = try r.application(permitNumber: amended) else { break }
+                if previous.id == original.applicationID { found = previous; break }
+                ancestor = previous
+            }
+            guard let signed = found else {
+                return "it is carried over from decision \(from) of application \(original.applicationID), which \(app.publicID) does not amend"
+            }
+            app = signed
+        }
         if let raw = d.storedDecision { return "the stored decision \"\(raw)\" is neither approve nor reject" }
         guard let department = Department(rawValue: d.department) else { return "department \(d.department) is not one of the ten" }
         guard let approver = try r.partyKey(id: d.approverID), approver.kind == .approver else {

@@ -125,14 +125,22 @@ extension Workflow {
                   let oldDocument = try? JSONDecoder().decode(Application.self, from: other.document),
                   oldDocument.route.origin.county == document.route.origin.county,
                   oldDocument.route.destination.county == document.route.destination.county else { continue }
-            try tx.insertRevocation(RevocationRecord(number: old.number, revokedAt: now, reason: "superseded", actor: actor))
-            try tx.linkSupersession(old: old.number, new: number)
-            try tx.appendAudit(at: now, actor: actor, action: "supersede", subject: other.publicID,
-                               content: CanonicalJSON.encode(["number": old.number, "supersededBy": number, "reason": "superseded",
-                                                              "signatureHash": old.signatureHash]))
+            try supersede(tx, old: old.number, new: number, actor: actor, now: now)
             superseded.append(old.number)
         }
         return superseded
+    }
+
+    /// Revokes `old` with reason `superseded`, links it and `new` both ways, and audits it.
+    func supersede(_ tx: any StoreTransaction, old: String, new number: String, actor: String, now: Date) throws {
+        guard let permit = try tx.permit(number: old), let other = try tx.application(permitNumber: old) else {
+            throw WorkflowError("permit.notFound", "no permit \(old)", field: "number", value: old, rule: "an issued permit")
+        }
+        try tx.insertRevocation(RevocationRecord(number: old, revokedAt: now, reason: "superseded", actor: actor))
+        try tx.linkSupersession(old: old, new: number)
+        try tx.appendAudit(at: now, actor: actor, action: "supersede", subject: other.publicID,
+                           content: CanonicalJSON.encode(["number": old, "supersededBy": number, "reason": "superseded",
+                                                          "signatureHash": permit.signatureHash]))
     }
 
     /// Every revocation of this authority, oldest first.

@@ -59,7 +59,9 @@ extension Workflow {
                 rows[d.rawValue] = DepartmentReport(department: d.rawValue, received: 0, approved: 0, rejected: 0, pending: 0, overdue: 0,
                                                     closedUndecided: 0)
             }
-            for slot in try r.allRequiredDepartments() {
+            // An approval carried over by an amendment was not reviewed again: it is not counted.
+            let carried = Set(try r.allDecisions().filter { $0.carriedFrom != nil }.map { "\($0.applicationID) \($0.department)" })
+            for slot in try r.allRequiredDepartments() where !carried.contains("\(slot.applicationID) \(slot.department)") {
                 guard let app = byID[slot.applicationID], var row = rows[slot.department] else { continue }
                 row.received += 1
                 switch slot.state {

@@ -69,7 +69,7 @@ extension Workflow {
     public static let applyGroupSize = 64
 
     /// One application checked, routed and signed, ready to be written.
-    private struct PreparedApplication {
+    struct PreparedApplication {
         var app: Application
         var document: Data
         var digest: [UInt8]
@@ -158,7 +158,7 @@ extension Workflow {
     }
 
     /// Checks, routes and signs one item; no store access.
-    private func prepare(_ item: ApplicationFileItem, key: PrivateKey, applicantKey: PartyKeyRecord) -> Result<PreparedApplication, ProblemList> {
+    func prepare(_ item: ApplicationFileItem, key: PrivateKey, applicantKey: PartyKeyRecord) -> Result<PreparedApplication, ProblemList> {
         guard let application = item.application else { return .failure(ProblemList(item.problems)) }
         let app = application.normalized()
         guard app.applicant.creditCode == applicantKey.party else {
@@ -180,11 +180,13 @@ extension Workflow {
         return .success(PreparedApplication(app: app, document: document, digest: digest, submission: submission, decision: decision, now: now))
     }
 
-    private func insert(_ p: PreparedApplication, key: PrivateKey, tx: any StoreTransaction) throws -> ApplicationRecord {
-        let inserted = try tx.insertApplication(ApplicationRecord(
+    func insert(_ p: PreparedApplication, key: PrivateKey, tx: any StoreTransaction, amends: String? = nil) throws -> ApplicationRecord {
+        var record = ApplicationRecord(
             reference: p.app.reference, creditCode: p.app.applicant.creditCode, plate: p.app.vehicle.plate, document: p.document,
             digest: Hex.encode(p.digest), submission: Data(p.submission.encoded()), applicantKid: key.publicKey.kidHex,
-            routing: CanonicalJSON.encode(p.decision), routingHash: p.decision.tableHash, submittedAt: p.now))
+            routing: CanonicalJSON.encode(p.decision), routingHash: p.decision.tableHash, submittedAt: p.now)
+        record.amends = amends
+        let inserted = try tx.insertApplication(record)
         for d in p.decision.departments {
             try tx.insertRequiredDepartment(RequiredDepartmentRecord(
                 applicationID: inserted.id!, department: d.rawValue, state: .pending,
@@ -331,11 +333,19 @@ extension Workflow {
         return result
     }
 
-    /// Issues the permit inside the transaction of the completing decision: the next gap-free
-    /// serial, the sealed payload, the permit row and its audit event.
-    private func issue(_ tx: any StoreTransaction, application: inout ApplicationRecord, decisions: [DecisionRecord], now: Date,
+    /// Issues the permit inside the transaction of the completing decision (or of an amendment whose
+    /// approvals all carried over): the next gap-free serial, the sealed payload, the permit row and
+    /// its audit event. An amendment's permit supersedes the permit it amends, whatever its route;
+    /// if that permit was revoked or superseded meanwhile, nothing is issued.
+    func issue(_ tx: any StoreTransaction, application: inout ApplicationRecord, decisions: [DecisionRecord], now: Date,
                        start: UInt64) throws -> PermitRecord {
         let document = try JSONDecoder().decode(Application.self, from: application.document)
+        if let amended = application.amends {
+            if let revocation = try tx.revocation(number: amended) {
+                throw WorkflowError("amend.permitNotLive", "\(application.publicID) amends permit \(amended), which was \(revocation.supersededBy != nil ? "superseded by \(revocation.supersededBy!)" : "revoked (\(revocation.reason))") at \(RFC3339.string(revocation.revokedAt)); nothing was issued. The firm cancels this amendment and applies anew",
+                                    field: "amends", value: amended, rule: "an amendment is issued only while the permit it amends is live")
+            }
+        }
         let approvals = decisions.filter { $0.decision == .approve }
         let departments = approvals.compactMap { Department(rawValue: $0.department) }.sorted().map(\.rawValue)
         let serial = try tx.nextSerial(authority: authority.code)
@@ -357,8 +367,12 @@ extension Workflow {
                            content: CanonicalJSON.encode(["number": number, "payloadSHA256": Hashing.sha256Hex(Array(sealed.text.utf8)),
                                                           "signatureHash": sealed.revocationHash, "issuerKid": permit.issuerKid]))
         // One vehicle, one permit, one route: the new permit supersedes an older live one.
-        let superseded = try supersedeOlder(tx, new: number, application: application, document: document,
+        var superseded = try supersedeOlder(tx, new: number, application: application, document: document,
                                             actor: "issuer:" + permit.issuerKid, now: now)
+        if let amended = application.amends, !superseded.contains(amended) {
+            try supersede(tx, old: amended, new: number, actor: "issuer:" + permit.issuerKid, now: now)
+            superseded.append(amended)
+        }
         var issued = permit
         issued.supersedes = superseded.last
         return issued

@@ -22,7 +22,7 @@ struct Permit: ParsableCommand {
           permit export 330114000001 --format payload
         """,
         subcommands: [Init.self, Approver.self, Applicant.self, Apply.self, Route.self, List.self, Show.self, Queue.self,
-                      Approve.self, Reject.self, Cancel.self, Revoke.self, Revocations.self, Blacklist.self,
+                      Approve.self, Reject.self, Cancel.self, Amend.self, Revoke.self, Revocations.self, Blacklist.self,
                       Audit.self, Report.self, Backup.self, Export.self, Verify.self, Trust.self, Keys.self, Seal.self, Inspect.self],
         helpNames: [.short, .long]
     )
