@@ -30,8 +30,9 @@ final class CLITests: XCTestCase {
     }
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.binary.path),
-                          "build the CLI first: swift build (looked for \(Self.binary.path))")
+        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
+            throw SetUpFailure("build the CLI first: swift build (looked for \(Self.binary.path))")
+        }
         work = FileManager.default.temporaryDirectory.appendingPathComponent("permit-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
     }

@@ -35,10 +35,12 @@ final class ExportCLITests: XCTestCase {
     }
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.binary.path),
-                          "build the CLI first: swift build (looked for \(Self.binary.path))")
+        // A missing binary or a failed set-up is a failure, never a skip: a skipped suite proves nothing.
+        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
+            throw SetUpFailure("build the CLI first: swift build (looked for \(Self.binary.path))")
+        }
         if Self.shared == nil && Self.setUpFailure == nil { try Self.issuePermits() }
-        if let failure = Self.setUpFailure { throw XCTSkip("issuing the shared permits failed: \(failure)") }
+        if let failure = Self.setUpFailure { throw SetUpFailure("issuing the shared permits failed: \(failure)") }
         work = FileManager.default.temporaryDirectory.appendingPathComponent("permit-export-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
     }
@@ -63,7 +65,7 @@ final class ExportCLITests: XCTestCase {
             let r = try run(args, home: home)
             if r.status != 0 {
                 setUpFailure = "permit \(args.joined(separator: " ")) exited \(r.status): \(r.stderr)\(r.text)"
-                throw XCTSkip(setUpFailure!)
+                throw SetUpFailure(setUpFailure!)
             }
         }
         try step("init", "--authority", "330114", "--name", "杭州市钱塘区交通运输局", "--name-en", "Qiantang District Transport Bureau",
@@ -381,4 +383,10 @@ enum Tool {
         if text.hasSuffix("\n") { text.removeLast() }
         return text
     }
+}
+
+/// A set-up step that failed: thrown from setUp, it fails the test.
+struct SetUpFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
