@@ -1,3 +1,5 @@
+import PermitModel
+
 /// The CWT claims of a permit (payload spec §3), with the permit map (§4) under key -70001.
 ///
 /// Codes (plate colour, role, categories, departments, trips) are kept as numbers: they never
@@ -114,15 +116,17 @@ public struct PermitPayload: Hashable, Sendable, Codable {
 
 /// The limits of payload spec §4, in Unicode scalars. Validation enforces them at application
 /// time so that nothing is ever truncated; the verifier enforces them on what it reads.
+/// The numbers shared with application validation come from `ApplicationLimits`, so that the two
+/// cannot drift apart.
 public enum PayloadLimits {
-    public static let crewName = 10
-    public static let cargoDescription = 24
-    public static let address = 16
-    public static let firmName = 24
+    public static let crewName = ApplicationLimits.crewNameLength.upperBound
+    public static let cargoDescription = ApplicationLimits.descriptionLength.upperBound
+    public static let address = ApplicationLimits.payloadAddressLength
+    public static let firmName = ApplicationLimits.firmNameLength.upperBound
     public static let condition = 20
     public static let conditions = 2
-    public static let via = 5
-    public static let crew = 1...3
+    public static let via = ApplicationLimits.maxVia
+    public static let crew = ApplicationLimits.crewCount
 }
 
 /// A claim of the wrong type, missing, or over a limit.

@@ -46,7 +46,7 @@ public enum RFC3339 {
         guard c.count >= 20, c[4] == UInt8(ascii: "-"), c[7] == UInt8(ascii: "-"), c[10] == UInt8(ascii: "T") || c[10] == UInt8(ascii: "t"),
               c[13] == UInt8(ascii: ":"), c[16] == UInt8(ascii: ":"),
               let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let s = num(17, 2),
-              (1...12).contains(mo), (1...daysIn(month: mo, year: y)).contains(d), h < 24, mi < 60, s < 61 else { return nil }
+              let day = CalendarDay(year: Int(y), month: Int(mo), day: Int(d)), h < 24, mi < 60, s < 61 else { return nil }
         var i = 19
         var fraction = 0.0
         if c[i] == UInt8(ascii: ".") {
@@ -66,20 +66,8 @@ public enum RFC3339 {
         } else {
             return nil
         }
-        let seconds = days(year: y, month: mo, day: d) * 86_400 + h * 3600 + mi * 60 + s - offset
+        let seconds = Int64(day.daysSinceEpoch) * 86_400 + h * 3600 + mi * 60 + s - offset
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
-    }
-
-    static func daysIn(month: Int64, year: Int64) -> Int64 {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
-
-    static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
-        Int64(CalendarDay(year: Int(year), month: Int(month), day: Int(day))!.daysSinceEpoch)
     }
 
     static func civil(days: Int64) -> (Int64, Int64, Int64) {

@@ -25,7 +25,7 @@ public final class Zlib: @unchecked Sendable {
     private var deflaterReady = false
     private var inflaterReady = false
 
-    /// deflate's window: 2^10 = 1 KiB covers the largest permit's COSE_Sign1 (about 850 bytes),
+    /// deflate's window: 2^10 = 1 KiB covers the largest permit's COSE_Sign1 (814 bytes for Tests/Fixtures/largest-permit.json),
     /// and a small window, hash and buffer keep the state small enough to stay in cache beside
     /// the signature code. The inflater takes the full 32 KiB window, so that any valid zlib
     /// stream from any implementation inflates.
