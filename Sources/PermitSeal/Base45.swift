@@ -25,15 +25,21 @@ public enum Base45 {
     }
 
     public static func encode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        if let fast = bytes.withContiguousStorageIfAvailable({ encode(buffer: $0) }) { return fast }
-        return Array(bytes).withUnsafeBufferPointer { encode(buffer: $0) }
+        encode(bytes, after: [])
     }
 
-    private static func encode(buffer input: UnsafeBufferPointer<UInt8>) -> String {
-        let count = input.count / 2 * 3 + (input.count % 2 == 1 ? 2 : 0)
+    /// `prefix` (ASCII) followed by the Base45 text of `bytes`, built as one string.
+    public static func encode<C: Collection>(_ bytes: C, after prefix: [UInt8]) -> String where C.Element == UInt8 {
+        if let fast = bytes.withContiguousStorageIfAvailable({ encode(buffer: $0, after: prefix) }) { return fast }
+        return Array(bytes).withUnsafeBufferPointer { encode(buffer: $0, after: prefix) }
+    }
+
+    private static func encode(buffer input: UnsafeBufferPointer<UInt8>, after prefix: [UInt8]) -> String {
+        let count = prefix.count + input.count / 2 * 3 + (input.count % 2 == 1 ? 2 : 0)
         return alphabet.withUnsafeBufferPointer { table in
             String(unsafeUninitializedCapacity: count) { out in
                 var o = 0
+                for byte in prefix { out[o] = byte; o += 1 }
                 var i = 0
                 while i + 1 < input.count {
                     var n = Int(input[i]) << 8 | Int(input[i + 1])

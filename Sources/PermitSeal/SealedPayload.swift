@@ -71,9 +71,11 @@ public enum PermitText {
         return DecodedPayload(compressed: compressed, wasCompressed: wasCompressed, coseBytes: coseBytes, cose: cose)
     }
 
-    /// The `FP1:` text of a signed COSE_Sign1.
+    /// The `FP1:` text of a signed COSE_Sign1. The signature, the last bytes of the encoding
+    /// and uniformly random, is copied into a stored block instead of being Huffman-coded
+    /// (see `Zlib`); everything before it is deflated at level 9.
     public static func encode(_ cose: COSESign1, zlib: Zlib = .shared) -> String {
-        prefix + Base45.encode(zlib.compress(cose.encoded()))
+        Base45.encode(zlib.compress(cose.encoded(), storedSuffix: cose.signature.count), after: prefixBytes)
     }
 }
 

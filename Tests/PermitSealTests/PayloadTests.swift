@@ -71,7 +71,7 @@ final class PayloadTests: XCTestCase {
 
     func testStageReasons() {
         func reason(_ text: String) -> VerificationReason? {
-            do { _ = try PermitText.decode(text); return nil } catch { return (error as? PayloadError)?.reason }
+            do { _ = try PermitText.decode(text); return nil } catch { return error.reason }
         }
         XCTAssertEqual(reason("HC1:6BFOXN"), .unknownPrefix)
         XCTAssertEqual(reason("https://example.com/"), .unknownPrefix)

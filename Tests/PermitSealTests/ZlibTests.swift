@@ -20,6 +20,41 @@ final class ZlibTests: XCTestCase {
         }
     }
 
+    /// With a stored suffix the tail is copied verbatim into a stored block (random bytes do not
+    /// survive Huffman coding verbatim), the head is still compressed, and the system's
+    /// `uncompress` reads the whole stream back.
+    func testStoredSuffixIsCopiedAndTheStreamInflates() throws {
+        var generator = SystemRandomNumberGenerator()
+        let zlib = Zlib()
+        for (headSize, tailSize) in [(0, 1), (1, 64), (300, 64), (800, 64), (20_000, 64), (2_000, 2_000)] {
+            let head: [UInt8] = Array(String(repeating: "车牌号 浙A12345 通行证 ", count: headSize / 20 + 1).utf8.prefix(headSize))
+            let tail: [UInt8] = (0..<tailSize).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let input = head + tail
+            let packed = zlib.compress(input, storedSuffix: tailSize)
+            XCTAssertNotNil(packed.firstRange(of: tail), "head \(headSize), tail \(tailSize): the tail is stored verbatim")
+            if headSize >= 300 {
+                XCTAssertLessThan(packed.count, headSize / 2 + tailSize, "head \(headSize): the head is compressed")
+            }
+            var out = [UInt8](repeating: 0, count: input.count)
+            var outLength = uLongf(out.count)
+            XCTAssertEqual(uncompress(&out, &outLength, packed, uLong(packed.count)), Z_OK, "head \(headSize), tail \(tailSize)")
+            XCTAssertEqual(Array(out.prefix(Int(outLength))), input)
+            XCTAssertEqual(try zlib.inflate(packed), input)
+        }
+    }
+
+    /// A split call leaves the reused stream at level 0; the next plain call must be level 9 again,
+    /// byte for byte what a fresh stream produces.
+    func testReusedStreamReturnsToLevelNine() {
+        let input = Array(String(repeating: "重点物资运输车辆通行证 ", count: 30).utf8)
+        let fresh = Zlib().compress(input)
+        let reused = Zlib()
+        _ = reused.compress(input, storedSuffix: 64)
+        XCTAssertEqual(reused.compress(input), fresh)
+        XCTAssertLessThan(fresh.count, input.count / 4)
+        XCTAssertEqual(reused.compress(input, storedSuffix: 64), Zlib().compress(input, storedSuffix: 64))
+    }
+
     /// A stream from the system's `compress2` at level 9 with the default 32 KiB window inflates.
     func testInflatesOtherImplementationsStreams() throws {
         let input = Array(String(repeating: "重点物资运输车辆通行证 ", count: 50).utf8)
