@@ -35,7 +35,7 @@ func runSealBench() throws {
 
         let numbers = (0..<1000).map { "330114" + String(100_000 + $0) }
         var numbered = claims
-        let (rawSign, seal) = Rate.pair({ _ in _ = key.sign(message) }, { i in
+        let (rawSign, seal, sealRatio) = Rate.pair({ _ in _ = key.sign(message) }, { i in
             numbered.permit.number = numbers[i % numbers.count]
             _ = sealer.seal(numbered)
         })
@@ -53,27 +53,72 @@ func runSealBench() throws {
         let base45 = Rate.measure { _ in _ = Base45.encode(packed) }
         print(String(format: "       parts: claims CBOR %.1f µs, Base45 %.1f µs, deflate of distinct permits %.1f µs (%d bytes) with the signature stored, %.1f µs (%d bytes) all Huffman-coded",
                      1e6 / encode, 1e6 / base45, 1e6 / split, packed.count, 1e6 / whole, zlib.compress(varying[0]).count))
-        let (rawVerify, decodeVerify) = Rate.pair({ _ in precondition(key.publicKey.isValidSignature(signature, for: message)) }, { _ in
+        let (rawVerify, decodeVerify, verifyRatio) = Rate.pair({ _ in precondition(key.publicKey.isValidSignature(signature, for: message)) }, { _ in
             let decoded = try! PermitText.decode(sample.text, zlib: zlib)
             try! decoded.cose.verify(with: key.publicKey)
             _ = try! PermitClaims(decoding: decoded.cose.payload, decoder: PermitText.decoder)
         })
-        print(String(format: "%@  raw sign %8.0f/s  seal %8.0f/s  ratio %.2f", alg.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0), rawSign, seal, seal / rawSign))
-        print(String(format: "%@  raw verify %6.0f/s  decode+verify %6.0f/s  ratio %.2f", alg.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0), rawVerify, decodeVerify, decodeVerify / rawVerify))
+        let decodeOnly = Rate.measure { _ in _ = try! PermitText.decode(sample.text, zlib: zlib) }
+        let sigStructure = Rate.measure { _ in _ = sample.cose.toBeSigned() }
+        let claimsOnly = Rate.measure { _ in _ = try! PermitClaims(decoding: sample.cose.payload, decoder: PermitText.decoder) }
+        print(String(format: "       parts: text → COSE (Base45, inflate, COSE_Sign1) %.1f µs, Sig_structure %.1f µs, claims %.1f µs",
+                     1e6 / decodeOnly, 1e6 / sigStructure, 1e6 / claimsOnly))
+        print(String(format: "%@  raw sign %8.0f/s  seal %8.0f/s  ratio %@", alg.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0), rawSign, seal, sealRatio.description))
+        print(String(format: "%@  raw verify %6.0f/s  decode+verify %6.0f/s  ratio %@", alg.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0), rawVerify, decodeVerify, verifyRatio.description))
     }
 }
 
 /// Operations per second of `body`, by the median of several timed rounds.
 enum Rate {
+    /// A subject's rate over a reference's, round by round.
+    struct Ratio: CustomStringConvertible {
+        var median: Double
+        var lowerQuartile: Double
+        var upperQuartile: Double
+        var description: String { String(format: "%.2f (rounds' middle half %.2f–%.2f)", median, lowerQuartile, upperQuartile) }
+    }
+
     /// The rates of a reference and a subject, measured in alternating rounds so that a change in
-    /// the machine's load touches both alike; each is the median of its rounds.
-    static func pair(rounds: Int = 9, _ reference: (Int) -> Void, _ subject: (Int) -> Void) -> (Double, Double) {
-        var a: [Double] = [], b: [Double] = []
-        for _ in 0..<rounds {
-            a.append(measure(seconds: 0.15, rounds: 1, reference))
-            b.append(measure(seconds: 0.15, rounds: 1, subject))
+    /// the machine's load touches both alike (the order flips every round). Each rate is the
+    /// median of its rounds; the ratio is the median of the rounds' own ratios, which a burst of
+    /// load lasting a few rounds moves less than a ratio of the two medians.
+    static func pair(rounds: Int = 21, seconds: Double = 0.08, _ reference: (Int) -> Void, _ subject: (Int) -> Void)
+        -> (reference: Double, subject: Double, ratio: Ratio) {
+        var i = 0
+        let referenceCount = calibrate(seconds: seconds, reference, &i)
+        let subjectCount = calibrate(seconds: seconds, subject, &i)
+        var a: [Double] = [], b: [Double] = [], ratios: [Double] = []
+        for round in 0..<rounds {
+            let x: Double, y: Double
+            if round % 2 == 0 {
+                x = timed(referenceCount, reference, &i)
+                y = timed(subjectCount, subject, &i)
+            } else {
+                y = timed(subjectCount, subject, &i)
+                x = timed(referenceCount, reference, &i)
+            }
+            a.append(x)
+            b.append(y)
+            ratios.append(y / x)
         }
-        return (a.sorted()[rounds / 2], b.sorted()[rounds / 2])
+        ratios.sort()
+        return (a.sorted()[rounds / 2], b.sorted()[rounds / 2],
+                Ratio(median: ratios[rounds / 2], lowerQuartile: ratios[rounds / 4], upperQuartile: ratios[rounds * 3 / 4]))
+    }
+
+    /// How many calls of `body` take about `seconds`, after 50 ms of warming up.
+    private static func calibrate(seconds: Double, _ body: (Int) -> Void, _ i: inout Int) -> Int {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var n = 0
+        while Double(DispatchTime.now().uptimeNanoseconds - start) < 0.05e9 { body(i); i += 1; n += 1 }
+        return max(1, Int(Double(n) * seconds / 0.05))
+    }
+
+    /// Calls per second over `count` calls.
+    private static func timed(_ count: Int, _ body: (Int) -> Void, _ i: inout Int) -> Double {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<count { body(i); i += 1 }
+        return Double(count) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 
     static func measure(seconds: Double = 0.4, rounds: Int = 5, _ body: (Int) -> Void) -> Double {
