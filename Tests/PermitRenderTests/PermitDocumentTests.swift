@@ -17,6 +17,21 @@ final class PermitDocumentTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(numbers[1], 595.28, accuracy: 1)
     }
 
+    /// The guilloche is one form XObject placed at every band of every page, not 63 waves of
+    /// path data per page: a three-page PDF holds one form, and a page costs well under the
+    /// 250 KB that drawing every wave took.
+    func testGuillocheIsOneSharedFormXObject() throws {
+        let one = try PermitDocument.pdf([Fixtures.permit()])
+        let three = try PermitDocument.pdf((1...3).map { Fixtures.permit(number: "33011400000\($0)") })
+        func forms(_ pdf: Data) -> Int {
+            String(decoding: pdf, as: UTF8.self).components(separatedBy: "/Subtype /Form").count - 1
+        }
+        XCTAssertEqual(forms(one), 1)
+        XCTAssertEqual(forms(three), 1)
+        XCTAssertLessThan(one.count, 150_000, "one page is \(one.count) bytes")
+        XCTAssertLessThan(three.count, one.count * 2, "pages after the first share the form and the fonts")
+    }
+
     func testPDFTextIsExtractable() throws {
         let url = dir.appendingPathComponent("permit.pdf")
         try PermitDocument.pdf([Fixtures.permit()], to: url)
