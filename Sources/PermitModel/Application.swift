@@ -182,14 +182,14 @@ public struct Application: Codable, Sendable, Hashable {
     /// sorted keys, no insignificant whitespace, `/` unescaped, absent optionals left out.
     /// Equal applications give equal bytes.
     public func canonicalJSON() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do {
-            return try encoder.encode(normalized())
-        } catch {
-            // Only strings, integers and arrays: encoding cannot fail.
-            fatalError("encoding an Application failed: \(error)")
-        }
+        CanonicalJSON.encode(normalized())
+    }
+
+    /// Reads a stored document (as `canonicalJSON()` wrote it) through the application file's
+    /// fast reader, and through `JSONDecoder` if that reader finds it unreadable.
+    public static func decodeStored(_ data: Data) throws -> Application {
+        if let application = ApplicationFile.decodeApplication(data).application { return application }
+        return try JSONDecoder().decode(Application.self, from: data)
     }
 }
 

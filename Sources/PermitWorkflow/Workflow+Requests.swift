@@ -339,7 +339,7 @@ extension Workflow {
     /// if that permit was revoked or superseded meanwhile, nothing is issued.
     func issue(_ tx: any StoreTransaction, application: inout ApplicationRecord, decisions: [DecisionRecord], now: Date,
                        start: UInt64) throws -> PermitRecord {
-        let document = try JSONDecoder().decode(Application.self, from: application.document)
+        let document = try Application.decodeStored(application.document)
         if let amended = application.amends {
             if let revocation = try tx.revocation(number: amended) {
                 throw WorkflowError("amend.permitNotLive", "\(application.publicID) amends permit \(amended), which was \(revocation.supersededBy != nil ? "superseded by \(revocation.supersededBy!)" : "revoked (\(revocation.reason))") at \(RFC3339.string(revocation.revokedAt)); nothing was issued. The firm cancels this amendment and applies anew",

@@ -298,17 +298,3 @@ public final class Workflow: @unchecked Sendable {
     }
 }
 
-/// Canonical JSON (sorted keys, no escaped slashes) for audit content and signed submissions.
-public enum CanonicalJSON {
-    /// One configured encoder, shared: encoding does not mutate it.
-    nonisolated(unsafe) private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .millisecondsSince1970
-        return encoder
-    }()
-
-    public static func encode<T: Encodable>(_ value: T) -> Data {
-        try! encoder.encode(value)
-    }
-}
