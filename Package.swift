@@ -59,12 +59,13 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
 
-        .testTarget(name: "PermitModelTests", dependencies: ["PermitModel"]),
-        .testTarget(name: "PermitSealTests", dependencies: ["PermitSeal", "PermitModel"]),
+        .target(name: "PermitTestSupport", path: "Tests/PermitTestSupport"),
+        .testTarget(name: "PermitModelTests", dependencies: ["PermitModel", "PermitTestSupport"]),
+        .testTarget(name: "PermitSealTests", dependencies: ["PermitSeal", "PermitModel", "PermitTestSupport"]),
         .testTarget(name: "PermitRoutingTests", dependencies: ["PermitRouting", "PermitModel"]),
         .testTarget(name: "PermitWorkflowTests", dependencies: ["PermitWorkflow", "PermitStore", "PermitSeal", "PermitModel", "PermitRouting", "PermitVerify"]),
-        .testTarget(name: "PermitVerifyTests", dependencies: ["PermitVerify", "PermitSeal", "PermitModel"]),
-        .testTarget(name: "PermitRenderTests", dependencies: ["PermitRender", "PermitModel"]),
+        .testTarget(name: "PermitVerifyTests", dependencies: ["PermitVerify", "PermitSeal", "PermitModel", "PermitTestSupport"]),
+        .testTarget(name: "PermitRenderTests", dependencies: ["PermitRender", "PermitModel", "PermitTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

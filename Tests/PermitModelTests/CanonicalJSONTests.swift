@@ -1,4 +1,5 @@
 import Foundation
+import PermitTestSupport
 import XCTest
 @testable import PermitModel
 
@@ -73,7 +74,7 @@ final class CanonicalJSONTests: XCTestCase {
     private func real() -> Double {
         switch generator.next(upTo: 5) {
         case 0: return Double(Int(generator.next(upTo: 2_000_000)) - 1_000_000)
-        case 1: return Double(bitPattern: generator.nextUInt64() & 0x7fef_ffff_ffff_ffff) * (generator.next(upTo: 2) == 0 ? 1 : -1)
+        case 1: return Double(bitPattern: generator.next() & 0x7fef_ffff_ffff_ffff) * (generator.next(upTo: 2) == 0 ? 1 : -1)
         case 2: return Double(generator.next(upTo: 1_000_000)) / 1000
         case 3: return 1e-7 * Double(generator.next(upTo: 1000))
         default: return 1e15 * Double(generator.next(upTo: 100_000))
@@ -87,11 +88,11 @@ final class CanonicalJSONTests: XCTestCase {
 
     private func sample() -> Sample {
         Sample(text: text(), optionalText: generator.next(upTo: 2) == 0 ? nil : text(),
-               integer: Int(bitPattern: UInt(generator.nextUInt64())), wide: Int64.min + Int64(generator.next(upTo: 3)),
-               unsigned: UInt64.max - UInt64(generator.next(upTo: 3)), small: Int8(truncatingIfNeeded: generator.nextUInt64()),
+               integer: Int(bitPattern: UInt(generator.next())), wide: Int64.min + Int64(generator.next(upTo: 3)),
+               unsigned: UInt64.max - UInt64(generator.next(upTo: 3)), small: Int8(truncatingIfNeeded: generator.next()),
                real: real(), single: Float(Double(Int(generator.next(upTo: 2_000_000)) - 1_000_000) / 997), flag: generator.next(upTo: 2) == 0,
                date: Date(timeIntervalSince1970: Double(generator.next(upTo: 4_000_000_000)) + Double(generator.next(upTo: 1_000_000)) / 1e6),
-               blob: Data((0..<generator.next(upTo: 9)).map { _ in UInt8(truncatingIfNeeded: generator.nextUInt64()) }),
+               blob: Data((0..<generator.next(upTo: 9)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }),
                kind: generator.next(upTo: 2) == 0 ? .alpha : .beta, inner: inner(), inners: (0..<generator.next(upTo: 3)).map { _ in inner() },
                table: Dictionary((0..<generator.next(upTo: 6)).map { _ in (key(), text()) }, uniquingKeysWith: { a, _ in a }),
                numbers: Dictionary((0..<generator.next(upTo: 4)).map { _ in (Int(generator.next(upTo: 200)) - 100, [real()]) }, uniquingKeysWith: { a, _ in a }),
@@ -114,18 +115,4 @@ final class CanonicalJSONTests: XCTestCase {
         XCTAssertThrowsError(try CanonicalJSON.encoded([Double.nan]))
         XCTAssertThrowsError(try CanonicalJSON.encoded(["x": Double.infinity]))
     }
-}
-
-/// A small deterministic generator (SplitMix64), so that a failure repeats.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func nextUInt64() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-    mutating func next(upTo bound: Int) -> Int { Int(nextUInt64() % UInt64(bound)) }
 }

@@ -1,19 +1,8 @@
 import Foundation
 import PermitRender
+import PermitTestSupport
 import XCTest
 
-/// Deterministic pseudo-random numbers (SplitMix64), so the "random" payloads are the same every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 enum Fixtures {
     static let base45Alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
@@ -21,7 +10,7 @@ enum Fixtures {
     /// "FP1:" + `count` random Base45 characters: what a signed, compressed permit looks like to
     /// the QR encoder (compressed signed bytes are incompressible noise).
     static func payload(base45Characters count: Int, seed: UInt64) -> String {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix(seed: seed)
         var s = "FP1:"
         for _ in 0..<count { s.append(base45Alphabet[Int(rng.next() % 45)]) }
         return s

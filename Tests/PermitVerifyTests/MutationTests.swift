@@ -1,4 +1,5 @@
 import Foundation
+import PermitTestSupport
 import XCTest
 import PermitSeal
 @testable import PermitVerify
@@ -28,7 +29,7 @@ final class MutationTests: XCTestCase {
         let originalCOSE = try PermitText.decode(validText).coseBytes
         XCTAssertTrue(verifier.verify(validText).isValid)
 
-        var rng = SeededRNG(seed: seed)
+        var rng = SplitMix(seed: seed)
         var histogram: [String: Int] = [:]
         var kinds: [String: Int] = [:]
         let started = Date()

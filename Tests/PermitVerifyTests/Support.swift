@@ -69,18 +69,6 @@ func standardHeader(_ key: PrivateKey, alg: Int64? = nil) -> [CBORPair] {
     [CBORPair(.int(1), .int(alg ?? key.algorithm.coseAlgorithm)), CBORPair(.int(4), .bytes(key.publicKey.kid))]
 }
 
-/// A small deterministic RNG (SplitMix64), so that failures reproduce.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 func assertRefused(_ result: VerificationResult, _ reason: VerificationResult.Reason, stage: String? = nil,
                    file: StaticString = #filePath, line: UInt = #line) {

@@ -1,4 +1,5 @@
 import Foundation
+import PermitTestSupport
 import XCTest
 import PermitSeal
 @testable import PermitVerify
@@ -280,7 +281,7 @@ final class VerifierTests: XCTestCase {
 
     func testTextsThatAreNotPermitsAreUnknownPrefix() throws {
         let verifier = try world.verifier(at: Date(timeIntervalSince1970: T.exp + 1e7))
-        var rng = SeededRNG(seed: 7)
+        var rng = SplitMix(seed: 7)
         var texts = ["https://example.com/permit?id=330114000001", "HC1:6BFOXN*TS0BI$ZD4N9:9S6RCVN5+O30K3/XIV0W23NTDEMWK4MI6UOS03CR83KLBMO5*2",
                      "", "fp1:ABC", " FP1:ABC", "FP2:ABC", "FP1", "WIFI:S:cafe;T:WPA;P:secret;;", "{\"number\":\"330114000001\"}"]
         for _ in 0..<200 {
