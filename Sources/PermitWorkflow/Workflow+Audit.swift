@@ -33,6 +33,10 @@ public struct AuditVerification: Codable, Sendable {
     public var decisions: Int
     public var permits: Int
     public var checkpoints: Int
+    /// What the database's issuer keys were held to: the root-signed trust list checked, or why none was.
+    public var trustList: String
+    /// Whether the issuer keys were checked against a verified trust list.
+    public var trustListChecked: Bool
     public var findings: [AuditFinding]
     public var ok: Bool { findings.isEmpty }
 }
@@ -77,8 +81,16 @@ extension Workflow {
     /// the original application it signed); each permit's payload against the issuer keys and its stored row
     /// (number, plate, signature hash); and the chain against every stored checkpoint and every
     /// checkpoint file given.
-    public func verifyAudit(checkpointFiles: [URL] = []) throws -> AuditVerification {
-        try store.read { r in
+    ///
+    /// The issuer keys come from the database's `key` table, and each must also be in the trust
+    /// list signed by the root key (`trustList` and `root`, by default the data directory's
+    /// `trust-list.cose` and `root.pub.pem`; keep copies elsewhere for an audit that does not
+    /// trust this machine): someone who replaces the issuer key in the database and re-signs
+    /// permits with their own key is named here. Without the default files the audit says so
+    /// and uses the database's keys; a file given explicitly must be readable.
+    public func verifyAudit(checkpointFiles: [URL] = [], trustList: URL? = nil, root: URL? = nil) throws -> AuditVerification {
+        let anchor = try auditTrustAnchor(trustList: trustList, root: root)
+        return try store.read { r in
             var findings: [AuditFinding] = []
             let events = try r.auditEvents(subject: nil)
             if let broken = AuditChain.firstBrokenLink(events) {
@@ -99,7 +111,30 @@ extension Workflow {
                 }
             }
 
-            let issuerKeys = try r.keys(role: .issuer).compactMap { try? PublicKey(spki: Array($0.spki)) }
+            let issuerRows = try r.keys(role: .issuer)
+            var issuerKeys = issuerRows.compactMap { try? PublicKey(spki: Array($0.spki)) }
+            var trustNote: String
+            var trustChecked = false
+            switch anchor {
+            case .missing(let why):
+                trustNote = why
+            case .present(let bytes, let rootKey, let source):
+                do {
+                    let list = try TrustList.verify(bytes, root: rootKey)
+                    let listed = Set(try list.resolvedKeys().filter { $0.entry.authority == authority.code }.map { $0.key.spki })
+                    for row in issuerRows where (try? PublicKey(spki: Array(row.spki))).map({ listed.contains($0.spki) }) != true {
+                        findings.append(AuditFinding(check: "key", table: "key", id: row.kid,
+                                                     message: "issuer key \(row.kid) in the database is not a key of authority \(authority.code) in the trust list \(source) (sequence \(list.sequence), signed by root \(rootKey.kidHex)); permits are checked only against listed keys"))
+                    }
+                    issuerKeys = issuerKeys.filter { listed.contains($0.spki) }
+                    trustNote = "issuer keys held to the trust list \(source), sequence \(list.sequence), signed by root \(rootKey.kidHex)"
+                    trustChecked = true
+                } catch {
+                    findings.append(AuditFinding(check: "trust", table: "file", id: source,
+                                                 message: "the trust list \(source) does not verify with root \(rootKey.kidHex): \((error as? ListError)?.detail ?? "\(error)")"))
+                    trustNote = "issuer keys from the database only: the trust list \(source) does not verify"
+                }
+            }
             let permits = try r.permits(limit: nil)
             for p in permits {
                 if let problem = Workflow.checkPermit(p, application: byID[p.applicationID], issuerKeys: issuerKeys) {
@@ -142,8 +177,37 @@ extension Workflow {
                 }
             }
             return AuditVerification(events: events.count, applications: apps.count, decisions: decisions.count, permits: permits.count,
-                                     checkpoints: kept.count, findings: findings)
+                                     checkpoints: kept.count, trustList: trustNote, trustListChecked: trustChecked, findings: findings)
         }
+    }
+
+    enum AuditTrustAnchor {
+        case present(list: [UInt8], root: PublicKey, source: String)
+        case missing(String)
+    }
+
+    /// The signed trust list and pinned root for `verifyAudit`: the files given, or the data directory's.
+    func auditTrustAnchor(trustList: URL?, root: URL?) throws -> AuditTrustAnchor {
+        let listURL = trustList ?? directory.trustList
+        let rootURL = root ?? directory.rootPublicKey
+        guard let bytes = FileManager.default.contents(atPath: listURL.path) else {
+            if trustList != nil {
+                throw WorkflowError("audit.trustUnreadable", "cannot read the trust list \(listURL.path)", field: "trust", value: listURL.path,
+                                    rule: "a trust list signed by the root key (trust-list.cose)")
+            }
+            return .missing("issuer keys from the database only: no trust list at \(listURL.path)")
+        }
+        let rootKey: PublicKey
+        do {
+            rootKey = try PublicKey.load(path: rootURL.path)
+        } catch {
+            if root != nil || FileManager.default.fileExists(atPath: rootURL.path) {
+                throw WorkflowError("audit.rootUnreadable", "cannot read the root key \(rootURL.path): \(error.detail)", field: "root", value: rootURL.path,
+                                    rule: "the root's public key (PEM or DER) or its private key file")
+            }
+            return .missing("issuer keys from the database only: no root key at \(rootURL.path)")
+        }
+        return .present(list: Array(bytes), root: rootKey, source: listURL.lastPathComponent)
     }
 
     /// Why a decision row does not hold, or nil.

@@ -27,15 +27,24 @@ struct Audit: ParsableCommand {
             application's digest, department and decision; each permit's payload against the issuer \
             keys and its stored row (number, plate, signature hash); the chain against every stored \
             checkpoint and every --checkpoint file (truncation or rebuilding below a checkpoint, with \
-            the range). Each problem names the table and row. Exit 0 when all hold, 1 when any fails.
+            the range); and each issuer key in the database against the trust list signed by the \
+            root key (the data directory's trust-list.cose and root.pub.pem unless --trust/--root \
+            name copies kept elsewhere), so that a key swapped into the database is named. Each \
+            problem names the table and row. Exit 0 when all hold, 1 when any fails, 2 when a file \
+            given cannot be read.
 
             Examples:
               permit audit verify
               permit audit verify --checkpoint cp-1.cose --checkpoint cp-2.cose --json
+              permit audit verify --trust /offsite/trust-list.cose --root /offsite/root.pub.pem
             """
         )
         @Option(help: ArgumentHelp("A checkpoint file kept from `audit checkpoint` (repeatable).", valueName: "FILE"))
         var checkpoint: [String] = []
+        @Option(help: ArgumentHelp("The signed trust list to hold the issuer keys to (default: the data directory's).", valueName: "FILE"))
+        var trust: String?
+        @Option(help: ArgumentHelp("The root public key that signs the trust list (default: the data directory's root.pub.pem).", valueName: "FILE"))
+        var root: String?
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
@@ -45,15 +54,21 @@ struct Audit: ParsableCommand {
                 for path in checkpoint where !FileManager.default.fileExists(atPath: path) {
                     throw CommandFailure("input.unreadable", "cannot read \(path)", field: "checkpoint", value: path, rule: "the file must exist and be readable")
                 }
-                return try data.workflow().verifyAudit(checkpointFiles: checkpoint.map { URL(fileURLWithPath: $0) })
+                return try data.workflow().verifyAudit(checkpointFiles: checkpoint.map { URL(fileURLWithPath: $0) },
+                                                       trustList: trust.map { URL(fileURLWithPath: $0) }, root: root.map { URL(fileURLWithPath: $0) })
             }
             if output.json {
-                struct Out: Encodable { var ok: Bool; var events: Int; var applications: Int; var decisions: Int; var permits: Int; var checkpoints: Int; var findings: [AuditFinding] }
+                struct Out: Encodable {
+                    var ok: Bool; var events: Int; var applications: Int; var decisions: Int; var permits: Int; var checkpoints: Int
+                    var trustList: String; var trustListChecked: Bool; var findings: [AuditFinding]
+                }
                 Console.out(JSONOutput.line(Out(ok: result.ok, events: result.events, applications: result.applications, decisions: result.decisions,
-                                                permits: result.permits, checkpoints: result.checkpoints, findings: result.findings)))
+                                                permits: result.permits, checkpoints: result.checkpoints, trustList: result.trustList,
+                                                trustListChecked: result.trustListChecked, findings: result.findings)))
             } else {
                 Console.out(lang.pick("检查了 \(result.events) 个审计事件、\(result.applications) 件申请、\(result.decisions) 个审批、\(result.permits) 张通行证、\(result.checkpoints) 个检查点",
                                       "checked \(result.events) audit events, \(result.applications) applications, \(result.decisions) decisions, \(result.permits) permits, \(result.checkpoints) checkpoints"))
+                Console.out(result.trustList)
                 for f in result.findings { Console.out("✗ [\(f.table) \(f.id)] \(f.message)") }
                 Console.out(result.ok ? lang.pick("审计通过", "audit OK") : lang.pick("审计失败：\(result.findings.count) 处问题", "audit FAILED: \(result.findings.count) problem(s)"))
             }

@@ -239,6 +239,54 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(result.checkpoints, 1)
     }
 
+    /// Someone with the database swaps in their own issuer key and re-signs a permit with it. The
+    /// database's key table alone is fooled; the root-signed trust list names the key and the permit.
+    func testAuditVerifyHoldsIssuerKeysToTheRootSignedTrustList() throws {
+        let h = try Harness()
+        let (_, number) = try h.issue(h.application)
+        let clean = try h.workflow.verifyAudit()
+        XCTAssertTrue(clean.ok, "\(clean.findings)")
+        XCTAssertTrue(clean.trustListChecked, clean.trustList)
+
+        let attacker = PrivateKey.generate(.edDSA)
+        let permit = try XCTUnwrap(try h.workflow.store.read { try $0.permits(limit: nil) }.first { $0.number == number })
+        let claims = try PermitClaims(decoding: try PermitText.decode(permit.payload).cose.payload)
+        let forged = PermitSealer(key: attacker).seal(claims)
+        let spkiHex = attacker.publicKey.spki.map { String(format: "%02x", $0) }.joined()
+        try h.tamper("""
+            UPDATE key SET kid = '\(attacker.publicKey.kidHex)', spki = X'\(spkiHex)' WHERE role = 'issuer';
+            UPDATE permit SET payload = '\(forged.text)', signatureHash = '\(forged.revocationHash)', issuerKid = '\(attacker.publicKey.kidHex)' WHERE number = '\(number)';
+            """)
+
+        let result = try h.workflow.verifyAudit()
+        XCTAssertTrue(result.trustListChecked)
+        XCTAssertEqual(Set(result.findings.map(\.table)), ["key", "permit"], "\(result.findings)")
+        XCTAssertEqual(result.findings.first { $0.table == "key" }?.id, attacker.publicKey.kidHex)
+        XCTAssertEqual(result.findings.first { $0.table == "permit" }?.id, number)
+
+        // Without the trust list the forgery passes: the check above is what catches it.
+        try FileManager.default.removeItem(at: h.dir.trustList)
+        let databaseOnly = try h.workflow.verifyAudit()
+        XCTAssertFalse(databaseOnly.trustListChecked)
+        XCTAssertTrue(databaseOnly.ok, "\(databaseOnly.findings)")
+        XCTAssertTrue(databaseOnly.trustList.contains("database only"), databaseOnly.trustList)
+
+        // A trust list given explicitly must be readable; one signed by another root is a finding.
+        XCTAssertThrowsError(try h.workflow.verifyAudit(trustList: h.dir.url.appendingPathComponent("missing.cose")))
+        let otherRoot = PrivateKey.generate(.edDSA)
+        let foreign = h.dir.url.appendingPathComponent("foreign.cose")
+        let entry = TrustList.Entry(key: attacker.publicKey, authority: "330114", name: "伪造", nameEn: "Forged", phone: "0",
+                                    notBefore: Date(timeIntervalSince1970: 0), notAfter: Date(timeIntervalSince1970: 4_000_000_000))
+        try Data(TrustList(sequence: 9, issuedAt: Date(), nextUpdate: Date(), keys: [entry]).signed(by: otherRoot)).write(to: foreign)
+        let refused = try h.workflow.verifyAudit(trustList: foreign)
+        XCTAssertFalse(refused.trustListChecked)
+        XCTAssertEqual(refused.findings.map(\.table), ["file"], "\(refused.findings)")
+        // …and accepted only with that root pinned, which is the auditor's choice.
+        let rootFile = h.dir.url.appendingPathComponent("other-root.pub.pem")
+        try Data(otherRoot.publicKey.pem.utf8).write(to: rootFile)
+        XCTAssertTrue(try h.workflow.verifyAudit(trustList: foreign, root: rootFile).ok)
+    }
+
     func testAuditVerifyNamesATamperedPlate() throws {
         let h = try Harness()
         let (id, number) = try h.issue(h.application)
