@@ -54,12 +54,12 @@ let package = Package(
         ]),
         .executableTarget(name: "permit-bench", dependencies: [
             "PermitModel", "PermitSeal", "PermitRouting", "PermitStore", "PermitWorkflow",
-            "PermitVerify", "PermitRender",
+            "PermitVerify", "PermitRender", "PermitTestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
 
-        .target(name: "PermitTestSupport", path: "Tests/PermitTestSupport"),
+        .target(name: "PermitTestSupport", dependencies: ["PermitSeal"], path: "Tests/PermitTestSupport"),
         .testTarget(name: "PermitModelTests", dependencies: ["PermitModel", "PermitTestSupport"]),
         .testTarget(name: "PermitSealTests", dependencies: ["PermitSeal", "PermitModel", "PermitTestSupport"]),
         .testTarget(name: "PermitRoutingTests", dependencies: ["PermitRouting", "PermitModel"]),

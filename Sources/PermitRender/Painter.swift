@@ -160,14 +160,6 @@ final class Painter {
         return height
     }
 
-    /// The width of `text` on one line at `font`.
-    func naturalWidth(_ text: String, font: Font) -> Double {
-        _ = prepare(text, width: nil, font: font, align: .left, maxHeight: nil)
-        var w: Int32 = 0, h: Int32 = 0
-        pango_layout_get_size(layout, &w, &h)
-        return Double(w) / Double(PANGO_SCALE)
-    }
-
     /// Sets up the shared layout and returns its logical height.
     private func prepare(_ text: String, width: Double?, font: Font, align: HAlign, maxHeight: Double?) -> Double {
         pango_cairo_update_layout(cr, layout)

@@ -99,9 +99,7 @@ public struct CBORDecoder: Sendable {
                 if let length = arg {
                     content = Array(try take(length, at: start))
                 } else {
-                    guard indefiniteDepth < options.maxIndefiniteDepth else {
-                        throw CBORError(.indefiniteTooDeep, at: start, "indefinite lengths nested deeper than \(options.maxIndefiniteDepth) levels")
-                    }
+                    try checkIndefinite(indefiniteDepth, at: start)
                     content = []
                     while true {
                         let chunkStart = offset

@@ -114,8 +114,7 @@ public struct IssuedPermit: Codable, Sendable, Hashable {
                 return .init(county: 0, address: nil)
             }
             // A longer address stays on the paper permit only.
-            let address = p.address.map(nfc).flatMap { $0.unicodeScalars.count <= PayloadLimits.address && !$0.isEmpty ? $0 : nil }
-            return .init(county: county, address: address)
+            return .init(county: county, address: p.payloadAddress)
         }
         let origin = place("route.origin", a.route.origin)
         let destination = place("route.destination", a.route.destination)

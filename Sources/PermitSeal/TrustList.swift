@@ -24,10 +24,8 @@ public enum RFC3339 {
         let t = Int64(date.timeIntervalSince1970.rounded(.down))
         let days = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
         let secs = t - days * 86_400
-        let (y, m, d) = civil(days: days)
         func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let year = String(y)
-        return String(repeating: "0", count: max(0, 4 - year.count)) + year + "-" + two(m) + "-" + two(d) + "T"
+        return CalendarDay(daysSinceEpoch: Int(days)).description + "T"
             + two(secs / 3600) + ":" + two(secs % 3600 / 60) + ":" + two(secs % 60) + "Z"
     }
 
@@ -68,11 +66,6 @@ public enum RFC3339 {
         }
         let seconds = Int64(day.daysSinceEpoch) * 86_400 + h * 3600 + mi * 60 + s - offset
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
-    }
-
-    static func civil(days: Int64) -> (Int64, Int64, Int64) {
-        let d = CalendarDay(daysSinceEpoch: Int(days))
-        return (Int64(d.year), Int64(d.month), Int64(d.day))
     }
 }
 

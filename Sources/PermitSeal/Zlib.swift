@@ -24,7 +24,8 @@ public struct ZlibError: Error, Hashable, Sendable, CustomStringConvertible {
 /// block's literal tree, which made zlib's tree building about half of a deflate (24 µs instead
 /// of 13 µs for the typical permit on varying input); the stored block costs 5 bytes of framing,
 /// about what Huffman coding random bytes costs, so the size stays within a byte (typical
-/// permit: 338 against 336–338) or shrinks (largest: 722 against 736). The result is one ordinary zlib stream; any inflater reads it.
+/// permit: 338 against 336–338) or shrinks (largest: 722–723 against 736–738; `permit-bench seal`
+/// prints both). The result is one ordinary zlib stream; any inflater reads it.
 public final class Zlib: @unchecked Sendable {
     /// The most that `inflate` will produce: a compression bomb is an error, not a hang.
     public let maxOutput: Int
@@ -41,8 +42,8 @@ public final class Zlib: @unchecked Sendable {
     /// and a small window and hash keep the state small enough to stay in cache beside the
     /// signature code. memLevel 4 gives a 1,024-symbol block buffer, so a whole permit is one
     /// block: at memLevel 2 (256 symbols) the largest permit split into several blocks, each
-    /// with its own trees (773 bytes, against 736 at memLevel 4). The inflater takes the full 32 KiB window, so
-    /// that any valid zlib stream from any implementation inflates.
+    /// with its own trees (773 bytes, against 736 at memLevel 4). The inflater takes the full
+    /// 32 KiB window, so that any valid zlib stream from any implementation inflates.
     private static let deflateWindowBits: Int32 = 10
     private static let deflateMemLevel: Int32 = 4
     static let level: Int32 = 9

@@ -1,4 +1,5 @@
 import Foundation
+import PermitModel
 import PermitSeal
 
 /// A permit whose signature has verified with a trusted key and whose claims have been read:
@@ -89,10 +90,11 @@ public struct PlateMatchPolicy: PermitPolicy {
         normalizedExpected = PlateMatchPolicy.normalize(expectedPlate)
     }
 
+    /// Separators a plate may be written with that do not change which plate it is.
+    private static let ignored: Set<Unicode.Scalar> = [" ", "\u{3000}", "·", "•", "・", "-", "\u{2027}", "\t"]
+
     public static func normalize(_ plate: String) -> String {
-        let ignored: Set<Unicode.Scalar> = [" ", "\u{3000}", "·", "•", "・", "-", "\u{2027}", "\t"]
-        let nfc = plate.precomposedStringWithCanonicalMapping.uppercased()
-        return String(String.UnicodeScalarView(nfc.unicodeScalars.filter { !ignored.contains($0) }))
+        String(String.UnicodeScalarView(plate.nfc.uppercased().unicodeScalars.filter { !ignored.contains($0) }))
     }
 
     public func evaluate(_ permit: VerifiedPermit, at now: Date) -> PolicyEvaluation {

@@ -24,26 +24,8 @@ public struct RevocationHash: Hashable, Sendable, CustomStringConvertible {
 
     /// Reads the list's form: 32 lowercase (or uppercase) hex digits.
     public init?(hex: String) {
-        let utf8 = Array(hex.utf8)
-        guard utf8.count == 32 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(16)
-        var i = 0
-        while i < 32 {
-            guard let a = RevocationHash.nibble(utf8[i]), let b = RevocationHash.nibble(utf8[i + 1]) else { return nil }
-            bytes.append(a << 4 | b)
-            i += 2
-        }
+        guard hex.utf8.count == 32, let bytes = Hex.decode(hex) else { return nil }
         self.init(digestPrefix: bytes)
-    }
-
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 48...57: return c - 48
-        case 97...102: return c - 87
-        case 65...70: return c - 55
-        default: return nil
-        }
     }
 
     /// Lowercase hex, as the list writes it.
@@ -96,7 +78,4 @@ public struct RevocationSet: Sendable {
         }
         try self.init(list: RevocationList.verify(signed, signers: signers))
     }
-
-    /// Whether the list is past its `nextUpdate` at `now`.
-    public func isStale(at now: Date) -> Bool { nextUpdate.map { now > $0 } ?? false }
 }

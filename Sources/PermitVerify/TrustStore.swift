@@ -86,7 +86,4 @@ public struct TrustStore: Sendable {
 
     /// The keys of one authority: those that may sign its revocation list.
     public func keys(ofAuthority authority: String) -> [Key] { keys.filter { $0.authority == authority } }
-
-    /// Whether the list is past its `nextUpdate` at `now`.
-    public func isStale(at now: Date) -> Bool { nextUpdate.map { now > $0 } ?? false }
 }

@@ -22,7 +22,6 @@ public struct DataDirectory: Sendable {
     public var rootPublicKey: URL { file("root.pub.pem") }
     public var trustList: URL { file("trust-list.cose") }
     public var revocations: URL { file("revocations.cose") }
-    public var routingOverride: URL { file("routing.json") }
     /// Retired issuer keys are kept here after rotation, so audits can still check what they signed.
     public var retiredKeys: URL { file("retired-keys") }
 

@@ -72,11 +72,7 @@ extension Workflow {
     /// others decide with `decide` as usual, and the issuing decision supersedes it.
     /// The permit must be issued, not revoked or superseded, and have no pending amendment.
     public func amend(number identifier: String, application: Application, key: PrivateKey) throws -> AmendResult {
-        let applicantKey = try store.read { try $0.activePartyKey(kind: .applicant, kid: key.publicKey.kidHex) }
-        guard let applicantKey, applicantKey.alg == key.algorithm.rawValue, applicantKey.spki == Data(key.publicKey.spki) else {
-            throw WorkflowError("auth.notApplicant", "the key \(key.publicKey.kidHex) is not a registered applicant key; an admin registers it with `permit applicant add`",
-                                field: "key", value: key.publicKey.kidHex, rule: "a registered, active applicant key")
-        }
+        let applicantKey = try applicant(key: key)
         let start = DispatchTime.now().uptimeNanoseconds
         let actor = "applicant:" + key.publicKey.kidHex
         // A blacklisted vehicle, crew member or firm is refused at once, as in `apply`, and audited.
@@ -133,7 +129,7 @@ extension Workflow {
             var record = try insert(p, key: key, tx: tx, amends: permit.number)
 
             // Carry over what the amendment does not touch.
-            let oldDocument = try JSONDecoder().decode(Application.self, from: original.document)
+            let oldDocument = try Application.decodeStored(original.document)
             let oldRouting = try JSONDecoder().decode(RoutingDecision.self, from: original.routing)
             let oldApprovals = try tx.decisions(applicationID: original.id!).filter { $0.decision == .approve }
             let approved = Set(oldApprovals.compactMap { Department(rawValue: $0.department) })

@@ -125,7 +125,7 @@ extension Workflow {
                                                               "reason": why, "until": until ?? ""]))
             var rejected: [String] = []
             for var app in try tx.applications(ApplicationFilter(states: [.pending])) {
-                guard let doc = try? JSONDecoder().decode(Application.self, from: app.document), entry.match(doc) != nil else { continue }
+                guard let doc = try? Application.decodeStored(app.document), entry.match(doc) != nil else { continue }
                 app.state = .rejected
                 app.closedAt = now
                 app.closeReason = "blacklisted \(kind.rawValue) \(entry.shownValue): \(why)"
@@ -137,7 +137,7 @@ extension Workflow {
             var revoked: [String] = []
             if revokeActive {
                 for app in try tx.applications(ApplicationFilter(states: [.issued])) {
-                    guard let doc = try? JSONDecoder().decode(Application.self, from: app.document), entry.match(doc) != nil,
+                    guard let doc = try? Application.decodeStored(app.document), entry.match(doc) != nil,
                           let permit = try tx.permit(applicationID: app.id!), permit.supersededBy == nil,
                           try tx.revocation(number: permit.number) == nil,
                           Workflow.state(of: permit, revocation: nil, now: now) == .active else { continue }

@@ -122,7 +122,7 @@ extension Workflow {
             guard let old = try tx.permit(applicationID: other.id!), old.supersededBy == nil,
                   try tx.revocation(number: old.number) == nil,
                   old.validFrom <= document.validity.to, document.validity.from <= old.validTo,
-                  let oldDocument = try? JSONDecoder().decode(Application.self, from: other.document),
+                  let oldDocument = try? Application.decodeStored(other.document),
                   oldDocument.route.origin.county == document.route.origin.county,
                   oldDocument.route.destination.county == document.route.destination.county else { continue }
             try supersede(tx, old: old.number, new: number, actor: actor, now: now)

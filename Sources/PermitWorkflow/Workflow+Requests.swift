@@ -47,11 +47,7 @@ extension Workflow {
     /// and routed and nothing is written.
     public func apply(_ items: [ApplicationFileItem], key: PrivateKey, dryRun: Bool = false,
                       progress: ((Int) -> Void)? = nil) throws -> [ApplyResult] {
-        let applicantKey = try store.read { try $0.activePartyKey(kind: .applicant, kid: key.publicKey.kidHex) }
-        guard let applicantKey, applicantKey.alg == key.algorithm.rawValue, applicantKey.spki == Data(key.publicKey.spki) else {
-            throw WorkflowError("auth.notApplicant", "the key \(key.publicKey.kidHex) is not a registered applicant key; an admin registers it with `permit applicant add`",
-                                field: "key", value: key.publicKey.kidHex, rule: "a registered, active applicant key")
-        }
+        let applicantKey = try applicant(key: key)
         let barred = try blacklistInForce()
         var results: [ApplyResult] = []
         results.reserveCapacity(items.count)
@@ -171,7 +167,7 @@ extension Workflow {
         let problems = validator.validate(app)
         guard problems.isEmpty else { return .failure(ProblemList(problems)) }
         let decision = routing.route(app)
-        let document = app.canonicalJSON()
+        let document = CanonicalJSON.encode(app)  // already normalised above
         let digest = Hashing.sha256(document)
         let submission = COSESign1.sign(payload: CBOREncoder.encode(.map([
             CBORPair(1, .bytes(digest)), CBORPair(2, .text(app.applicant.creditCode)), CBORPair(3, .text(app.reference)),
@@ -220,6 +216,16 @@ extension Workflow {
                                content: CanonicalJSON.encode(["reason": current.closeReason!]))
             return current
         }
+    }
+
+    /// The applicant firm's registered, active key that is this private key, or a refusal.
+    func applicant(key: PrivateKey) throws -> PartyKeyRecord {
+        let record = try store.read { try $0.activePartyKey(kind: .applicant, kid: key.publicKey.kidHex) }
+        guard let record, record.alg == key.algorithm.rawValue, record.spki == Data(key.publicKey.spki) else {
+            throw WorkflowError("auth.notApplicant", "the key \(key.publicKey.kidHex) is not a registered applicant key; an admin registers it with `permit applicant add`",
+                                field: "key", value: key.publicKey.kidHex, rule: "a registered, active applicant key")
+        }
+        return record
     }
 
     /// The approver registered for `department` with this key, or a refusal.
@@ -365,17 +371,14 @@ extension Workflow {
         try tx.updateApplication(application)
         try tx.appendAudit(at: now, actor: "issuer:" + permit.issuerKid, action: "issue", subject: application.publicID,
                            content: CanonicalJSON.encode(["number": number, "payloadSHA256": Hashing.sha256Hex(Array(sealed.text.utf8)),
-                                                          "signatureHash": sealed.revocationHash, "issuerKid": permit.issuerKid]))
+                                                          "signatureHash": permit.signatureHash, "issuerKid": permit.issuerKid]))
         // One vehicle, one permit, one route: the new permit supersedes an older live one.
-        var superseded = try supersedeOlder(tx, new: number, application: application, document: document,
+        let superseded = try supersedeOlder(tx, new: number, application: application, document: document,
                                             actor: "issuer:" + permit.issuerKid, now: now)
         if let amended = application.amends, !superseded.contains(amended) {
             try supersede(tx, old: amended, new: number, actor: "issuer:" + permit.issuerKid, now: now)
-            superseded.append(amended)
         }
-        var issued = permit
-        issued.supersedes = superseded.last
-        return issued
+        return permit
     }
 }
 

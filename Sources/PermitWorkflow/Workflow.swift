@@ -276,7 +276,7 @@ public final class Workflow: @unchecked Sendable {
             let permit = try r.permit(applicationID: app.id!)
             let revocation = try permit.flatMap { try r.revocation(number: $0.number) }
             return History(application: app,
-                    document: try JSONDecoder().decode(Application.self, from: app.document),
+                    document: try Application.decodeStored(app.document),
                     routing: try JSONDecoder().decode(RoutingDecision.self, from: app.routing),
                     required: try r.requiredDepartments(applicationID: app.id!),
                     decisions: try r.decisions(applicationID: app.id!),

@@ -22,6 +22,7 @@ func runRenderBench() throws {
     let pdf = try measure("paper permit PDF page") {
         _ = try PermitDocument.pdf([permit])
     }
+    print("render: one PDF page is \(try PermitDocument.pdf([permit]).count) bytes")
     let card = try measure("phone card PNG, 1080 px") {
         _ = try PermitDocument.cardPNG(permit)
     }

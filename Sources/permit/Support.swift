@@ -27,7 +27,7 @@ struct DataOptions: ParsableArguments {
 /// for reproducible runs (the demo, tests, audits replaying a day).
 func currentClock() throws -> any PermitClock {
     guard let text = ProcessInfo.processInfo.environment["PERMIT_NOW"], !text.isEmpty else { return SystemClock() }
-    guard let date = Timestamps.parse(text) else {
+    guard let date = RFC3339.date(text) else {
         throw CommandFailure("env.permitNow", "PERMIT_NOW=\(text) is not an RFC 3339 time such as 2026-11-30T09:00:00+08:00",
                              field: "PERMIT_NOW", value: text, rule: "RFC 3339 date-time with a time-zone offset")
     }
@@ -36,15 +36,6 @@ func currentClock() throws -> any PermitClock {
 
 /// Times for people and for JSON: RFC 3339 in the process's time zone.
 enum Timestamps {
-    static func parse(_ text: String) -> Date? {
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        if let d = plain.date(from: text) { return d }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
-    }
-
     private static let formatter: ISO8601DateFormatter = {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]

@@ -144,15 +144,7 @@ enum ImageInput {
 enum VerifyTime {
     static func parse(_ text: String) -> Date? {
         if let date = RFC3339.date(text) { return date }
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
-              (1...12).contains(m), (1...31).contains(d) else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(secondsFromGMT: CivilTime.chinaOffset)!
-        guard let date = calendar.date(from: DateComponents(year: y, month: m, day: d, hour: 12)),
-              calendar.component(.day, from: date) == d else { return nil }
-        return date
+        return CalendarDay(iso: text).map { Date(timeIntervalSince1970: TimeInterval($0.startInChina + 12 * 3600)) }
     }
 }
 
@@ -160,7 +152,6 @@ enum VerifyTime {
 struct CheckpointSetup {
     var trust: TrustStore
     var revocations: [RevocationSet]
-    var root: PublicKey
 
     static var dataDirectory: String {
         ProcessInfo.processInfo.environment["PERMIT_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "permit-data"
@@ -209,7 +200,7 @@ struct CheckpointSetup {
                                      rule: "a revocation list must be signed by a key of its authority in the trust list, or by the root", json: json)
             }
         }
-        return CheckpointSetup(trust: store, revocations: sets, root: rootKey)
+        return CheckpointSetup(trust: store, revocations: sets)
     }
 }
 

@@ -69,7 +69,8 @@ final class PermitDocumentTests: TemporaryDirectoryTestCase {
             XCTAssertLessThan(p.y + p.widthMillimetres, 182)
         }
         // Version 27 is 133 modules with quiet zone: at least 133 × 0.33 = 43.9 mm, and the 45 mm floor.
-        let v27 = try QRCode(text: Fixtures.largestPayload, ecc: .Q)
+        let v27 = try QRCode(text: Fixtures.payload(base45Characters: 1100, seed: 27), ecc: .Q)
+        XCTAssertEqual(v27.version, 27)
         XCTAssertGreaterThanOrEqual(PermitDocument.qrPlacement(for: v27).widthMillimetres, 45)
     }
 

@@ -19,7 +19,7 @@ enum Fixtures {
     /// A typical permit's payload: two crew, short cargo text, no addresses (~520 characters).
     static let typicalPayload = payload(base45Characters: 516, seed: 17)
     /// The largest permit's payload (every field at its maximum): 1080 characters, a version-26
-    /// code at level Q (version 27 at Q holds at most 1094 alphanumeric characters).
+    /// code at level Q (version 26 at Q holds at most 1,094 alphanumeric characters).
     static let largestPayload = payload(base45Characters: 1076, seed: 27)
 
     static func permit(payload: String = typicalPayload, plate: String = "浙A12345", number: String = "330114000001",

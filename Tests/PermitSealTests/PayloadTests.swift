@@ -3,20 +3,6 @@ import PermitTestSupport
 import XCTest
 @testable import PermitSeal
 
-/// A typical permit's claims: two crew, a short cargo description, a firm name of 10 characters.
-func sampleClaims(number: String = "330114000001") -> PermitClaims {
-    PermitClaims(
-        issuer: String(number.prefix(6)), expiresAt: 1_766_160_000, notBefore: 1_764_950_400, issuedAt: 1_764_900_000,
-        permit: PermitPayload(
-            number: number,
-            vehicle: .init(plate: "浙A12345", plateColor: 2),
-            crew: [.init(name: "刘建国", maskedDocument: "330106********1234", maskedPhone: "138****5678", role: 1),
-                   .init(name: "王小明", maskedDocument: "330102********2345", maskedPhone: "139****6789", role: 2)],
-            cargo: .init(categories: [2], description: "医用口罩、防护服", weightKg: 12000),
-            origin: .init(county: 330114, address: nil), destination: .init(county: 320508, address: nil),
-            via: [320500], approvedBy: [7], applicant: .init(name: "杭州钱塘物流有限公司", creditCode: "91330114MA2H3X4Y5K"),
-            trips: 2, conditions: nil))
-}
 
 final class PayloadTests: XCTestCase {
     func testClaimsRoundTripAndAreDeterministic() throws {
@@ -103,8 +89,13 @@ final class PayloadTests: XCTestCase {
         XCTAssertEqual(field { $0 = $0.replacingPermit(7, with: .array([1, 2, 3, 4, 5, 6])) }, "permit.via")
     }
 
-    func testMasking() {
-        XCTAssertEqual(sampleClaims().permit.crew[0].maskedDocument, "330106********1234")
+    /// Issuance masks the fixture's full ID numbers and phones (first 6 + 8 stars + last 4 of an
+    /// 18-character ID, first 3 + 4 stars + last 4 of a phone), written out here from the fixture.
+    func testMasking() throws {
+        let document = try IssuedPermit.decode(json: Data(contentsOf: fixtures.appendingPathComponent("typical-permit.json")))
+        let crew = try document.claims().permit.crew
+        XCTAssertEqual(crew.map(\.maskedDocument), ["330106********1235", "330102********2468"])
+        XCTAssertEqual(crew.map(\.maskedPhone), ["138****5678", "139****4321"])
     }
 }
 

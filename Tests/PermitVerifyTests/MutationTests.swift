@@ -84,7 +84,9 @@ final class MutationTests: XCTestCase {
         for (reason, count) in histogram.sorted(by: { $0.value > $1.value }) {
             print("mutations: \(reason.padding(toLength: 24, withPad: " ", startingAt: 0)) \(count)")
         }
-        XCTAssertEqual(histogram.values.reduce(0, +), 10_000)
+        // Mutations reach past Base45 into the later stages, not just the first check.
+        XCTAssertGreaterThan(histogram.filter { ![VerificationReason.base45Invalid.rawValue, VerificationReason.unknownPrefix.rawValue].contains($0.key) }.values.reduce(0, +), 500,
+                             "\(histogram)")
         XCTAssertLessThan(slowest, 2, "one verification took \(slowest) s")
     }
 }
