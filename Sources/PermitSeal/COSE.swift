@@ -190,16 +190,27 @@ public struct COSESign1: Sendable, Hashable {
     /// Signs `payload` with the FP1 profile's headers: protected `{1: alg, 4: kid}`, empty
     /// unprotected map, empty external AAD.
     public static func sign(payload: [UInt8], with key: PrivateKey) -> COSESign1 {
-        sign(payload: payload, with: key, header: ProtectedHeader(key))
+        sign(payload: payload, with: key, header: ProtectedHeader(key.publicKey))
+    }
+
+    /// Signs `payload` with the FP1 profile's headers through a signer that may fail (a remote
+    /// key, an HSM).
+    public static func sign(payload: [UInt8], signer: any MessageSigner) throws -> COSESign1 {
+        try sign(payload: payload, signer: signer, header: ProtectedHeader(signer.publicKey))
+    }
+
+    static func sign(payload: [UInt8], signer: any MessageSigner, header: ProtectedHeader) throws -> COSESign1 {
+        let signature = try signer.sign(toBeSigned(protectedBytes: header.bytes, externalAAD: [], payload: payload))
+        return COSESign1(protectedBytes: header.bytes, protectedHeader: header.pairs, payload: payload, signature: signature)
     }
 
     /// The FP1 protected header of one key, encoded once and reused for every message it signs.
     public struct ProtectedHeader: Sendable {
         let pairs: [CBORPair]
         let bytes: [UInt8]
-        public init(_ key: PrivateKey) {
+        public init(_ key: PublicKey) {
             pairs = [CBORPair(.int(COSESign1.algLabel), .int(key.algorithm.coseAlgorithm)),
-                     CBORPair(.int(COSESign1.kidLabel), .bytes(key.publicKey.kid))]
+                     CBORPair(.int(COSESign1.kidLabel), .bytes(key.kid))]
             bytes = CBOREncoder.encode(.map(pairs))
         }
     }

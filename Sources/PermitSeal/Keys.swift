@@ -141,8 +141,17 @@ public struct PublicKey: Hashable, Sendable {
     public var kidHex: String { Hex.encode(kid) }
 }
 
+/// Something that signs with one key: a key file loaded here, a key on the operator's machine,
+/// later an HSM. The issuer key (sealing permits) and the root key (trust lists) reach the
+/// workflow only through this protocol, so the workflow never needs the key itself.
+public protocol MessageSigner: Sendable {
+    var publicKey: PublicKey { get }
+    /// The signature over `message`: 64 bytes for both algorithms (ES256 as raw r‖s).
+    func sign(_ message: [UInt8]) throws -> [UInt8]
+}
+
 /// A private signing key. It is never printed, logged or put in `--json`.
-public struct PrivateKey: Sendable {
+public struct PrivateKey: MessageSigner {
     public let publicKey: PublicKey
     private let key: Key
 

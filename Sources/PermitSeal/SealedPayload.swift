@@ -92,18 +92,21 @@ public struct SealedPermit: Sendable {
 
 /// Seals permits with one issuer key; reuses its zlib stream between permits.
 public final class PermitSealer: @unchecked Sendable {
-    public let key: PrivateKey
+    public let signer: any MessageSigner
     private let header: COSESign1.ProtectedHeader
     private let zlib = Zlib()
 
-    public init(key: PrivateKey) {
-        self.key = key
-        header = COSESign1.ProtectedHeader(key)
+    public init(signer: any MessageSigner) {
+        self.signer = signer
+        header = COSESign1.ProtectedHeader(signer.publicKey)
     }
 
+    public convenience init(key: PrivateKey) { self.init(signer: key) }
+
     /// Encodes the claims deterministically, signs them as COSE_Sign1, compresses and encodes.
-    public func seal(_ claims: PermitClaims) -> SealedPermit {
-        let cose = COSESign1.sign(payload: claims.encoded(), with: key, header: header)
+    /// Throws only when the signer does (a key held elsewhere that cannot be reached).
+    public func seal(_ claims: PermitClaims) throws -> SealedPermit {
+        let cose = try COSESign1.sign(payload: claims.encoded(), signer: signer, header: header)
         return SealedPermit(claims: claims, cose: cose, text: PermitText.encode(cose, zlib: zlib))
     }
 }

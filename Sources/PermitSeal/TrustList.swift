@@ -119,6 +119,10 @@ public struct TrustList: Codable, Hashable, Sendable {
         COSESign1.sign(payload: ListJSON.encode(self), with: signer).encoded()
     }
 
+    public func signed(with signer: any MessageSigner) throws -> [UInt8] {
+        try COSESign1.sign(payload: ListJSON.encode(self), signer: signer).encoded()
+    }
+
     /// Verifies a signed list against the pinned `root` key and checks every entry's kid.
     /// Never falls back to trusting an unsigned or altered list.
     public static func verify(_ signed: [UInt8], root: PublicKey) throws(ListError) -> TrustList {
@@ -208,6 +212,10 @@ public struct RevocationList: Codable, Hashable, Sendable {
 
     public func signed(by signer: PrivateKey) -> [UInt8] {
         COSESign1.sign(payload: ListJSON.encode(self), with: signer).encoded()
+    }
+
+    public func signed(with signer: any MessageSigner) throws -> [UInt8] {
+        try COSESign1.sign(payload: ListJSON.encode(self), signer: signer).encoded()
     }
 
     /// Verifies a signed revocation list: it must be signed by one of `signers` (the

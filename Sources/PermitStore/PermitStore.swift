@@ -44,6 +44,9 @@ public protocol StoreReader {
     func revocations() throws -> [RevocationRecord]
     func blacklist(includeRemoved: Bool) throws -> [BlacklistRecord]
     func auditCheckpoints() throws -> [AuditCheckpointRecord]
+    /// Every signed request kept, in the order received.
+    func signedRequests() throws -> [SignedRequestRecord]
+    func signedRequest(nonce: String) throws -> SignedRequestRecord?
 }
 
 /// Writes, inside one transaction.
@@ -74,6 +77,8 @@ public protocol StoreTransaction: StoreReader {
     /// more than the last, and at least `atLeast` (so a restored database never reuses a number).
     func nextSequence(name: String, atLeast: Int) throws -> Int
     func insertAuditCheckpoint(_ checkpoint: AuditCheckpointRecord) throws -> AuditCheckpointRecord
+    /// Keeps a signed request; its nonce must be new.
+    func insertSignedRequest(_ request: SignedRequestRecord) throws -> SignedRequestRecord
     @discardableResult
     func appendAudit(at: Date, actor: String, action: String, subject: String, content: Data) throws -> AuditEvent
 }

@@ -310,3 +310,30 @@ public struct AuditCheckpointRecord: Codable, Sendable, Hashable {
         self.signature = signature
     }
 }
+
+/// A signed request kept as evidence: an administrative action (signed by the admin key) or a
+/// firm's cancellation (signed by its registered key). Its nonce is unique: the same signed bytes
+/// are never applied twice.
+public struct SignedRequestRecord: Codable, Sendable, Hashable {
+    public var id: Int64?
+    /// The action's name (`approver.add`, `revoke`, …).
+    public var action: String
+    public var signerKid: String
+    /// Lowercase hex.
+    public var nonce: String
+    /// The time the signer put in the request.
+    public var signedAt: Date
+    /// When the workflow accepted it.
+    public var receivedAt: Date
+    /// The COSE_Sign1 bytes as received.
+    public var cose: Data
+
+    public init(action: String, signerKid: String, nonce: String, signedAt: Date, receivedAt: Date, cose: Data) {
+        self.action = action
+        self.signerKid = signerKid
+        self.nonce = nonce
+        self.signedAt = signedAt
+        self.receivedAt = receivedAt
+        self.cose = cose
+    }
+}

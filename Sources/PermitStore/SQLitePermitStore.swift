@@ -148,7 +148,23 @@ public final class SQLitePermitStore: PermitStore, @unchecked Sendable {
             ALTER TABLE decision ADD COLUMN carriedFrom INTEGER REFERENCES decision(id);
             """)
         }
+        m.registerMigration("v4: signed requests (administrative actions and cancellations, kept as evidence)") { db in
+            try db.execute(sql: """
+            CREATE TABLE signedRequest (
+              id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, signerKid TEXT NOT NULL,
+              nonce TEXT NOT NULL UNIQUE, signedAt INTEGER NOT NULL, receivedAt INTEGER NOT NULL, cose BLOB NOT NULL);
+            CREATE TRIGGER signedRequest_no_update BEFORE UPDATE ON signedRequest BEGIN SELECT RAISE(ABORT, 'signed requests are kept as sent'); END;
+            """)
+        }
         return m
+    }
+}
+
+extension SignedRequestRecord {
+    init(row: Row) {
+        self.init(action: row["action"], signerKid: row["signerKid"], nonce: row["nonce"], signedAt: Millis.date(row["signedAt"] as Int64),
+                  receivedAt: Millis.date(row["receivedAt"] as Int64), cose: row["cose"])
+        id = row["id"]
     }
 }
 
@@ -414,7 +430,23 @@ struct SQLiteTransaction: StoreTransaction {
         }
     }
 
+    func signedRequests() throws -> [SignedRequestRecord] {
+        try allRows("SELECT * FROM signedRequest ORDER BY id").map(SignedRequestRecord.init(row:))
+    }
+
+    func signedRequest(nonce: String) throws -> SignedRequestRecord? {
+        try allRows("SELECT * FROM signedRequest WHERE nonce = ?", arguments: [nonce]).first.map(SignedRequestRecord.init(row:))
+    }
+
     // MARK: writes
+
+    func insertSignedRequest(_ r: SignedRequestRecord) throws -> SignedRequestRecord {
+        try exec("INSERT INTO signedRequest (action, signerKid, nonce, signedAt, receivedAt, cose) VALUES (?, ?, ?, ?, ?, ?)",
+                 arguments: [r.action, r.signerKid, r.nonce, Millis.from(r.signedAt), Millis.from(r.receivedAt), r.cose])
+        var out = r
+        out.id = db.lastInsertedRowID
+        return out
+    }
 
     func insertRevocation(_ r: RevocationRecord) throws {
         try exec("INSERT INTO revocation (number, revokedAt, reason, actor) VALUES (?, ?, ?, ?)",

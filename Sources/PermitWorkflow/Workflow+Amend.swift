@@ -1,4 +1,5 @@
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitRouting
 import PermitSeal
@@ -71,10 +72,17 @@ extension Workflow {
     /// permit is issued in the same transaction and supersedes the amended one; otherwise the
     /// others decide with `decide` as usual, and the issuing decision supersedes it.
     /// The permit must be issued, not revoked or superseded, and have no pending amendment.
-    public func amend(number identifier: String, application: Application, key: PrivateKey) throws -> AmendResult {
-        let applicantKey = try applicant(key: key)
+    /// `submission` is the firm's `SignedSubmission` of `application` as sent (before any `-An`
+    /// suffix), naming `identifier` under `amends`.
+    public func amend(number identifier: String, application: Application, submission: [UInt8]) throws -> AmendResult {
+        var keys: [String: PartyKeyRecord?] = [:]
+        let (signed, applicantKey) = try store.read { r in try verifiedSubmission(Data(submission), index: 0, keys: &keys, reader: r) }
+        guard signed.amends == identifier else {
+            throw WorkflowError("amend.submission", "the signed submission amends \(signed.amends ?? "nothing"), not \(identifier)",
+                                field: "number", value: identifier, rule: "the firm signs the permit number it amends")
+        }
         let start = DispatchTime.now().uptimeNanoseconds
-        let actor = "applicant:" + key.publicKey.kidHex
+        let actor = "applicant:" + applicantKey.kid
         // A blacklisted vehicle, crew member or firm is refused at once, as in `apply`, and audited.
         let barred = try blacklistInForce()
         let normalized = application.normalized()
@@ -95,8 +103,8 @@ extension Workflow {
                                     rule: "a 12-digit permit number or the ID of an issued application")
             }
             guard original.creditCode == applicantKey.party else {
-                throw WorkflowError("auth.notOwner", "the key \(key.publicKey.kidHex) is a key of firm \(applicantKey.party), not of \(original.creditCode); only the permit's firm may amend it; nothing was written",
-                                    field: "key", value: key.publicKey.kidHex, rule: "the registered key of the firm that holds the permit")
+                throw WorkflowError("auth.notOwner", "the key \(applicantKey.kid) is a key of firm \(applicantKey.party), not of \(original.creditCode); only the permit's firm may amend it; nothing was written",
+                                    field: "key", value: applicantKey.kid, rule: "the registered key of the firm that holds the permit")
             }
             guard let permit = try tx.permit(applicationID: original.id!) else {
                 throw WorkflowError("permit.notIssued", "\(original.publicID) is \(original.state.rawValue); only an issued permit can be amended",
@@ -120,13 +128,12 @@ extension Workflow {
                 let suffix = "-A\(n)"
                 app.reference = String(base.unicodeScalars.prefix(max(1, ApplicationLimits.referenceLength.upperBound - suffix.count))) + suffix
             }
-            let item = ApplicationFileItem(index: 0, line: nil, reference: app.reference, outcome: .application(app))
             let p: PreparedApplication
-            switch prepare(item, key: key, applicantKey: applicantKey) {
+            switch prepare(app, submission: signed, applicantKey: applicantKey, signedReference: base) {
             case .failure(let problems): throw problems
             case .success(let prepared): p = prepared
             }
-            var record = try insert(p, key: key, tx: tx, amends: permit.number)
+            var record = try insert(p, tx: tx, amends: permit.number)
 
             // Carry over what the amendment does not touch.
             let oldDocument = try Application.decodeStored(original.document)

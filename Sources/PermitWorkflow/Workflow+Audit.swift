@@ -38,6 +38,10 @@ public struct AuditVerification: Codable, Sendable {
     /// Whether the issuer keys were checked against a verified trust list.
     public var trustListChecked: Bool
     public var findings: [AuditFinding]
+    /// Signed requests (administrative actions, cancellations) checked.
+    public var requests: Int = 0
+    /// Rows written before requests were signed: reported, not counted as findings.
+    public var notes: [AuditFinding] = []
     public var ok: Bool { findings.isEmpty }
 }
 
@@ -49,13 +53,13 @@ extension Workflow {
     /// Signs the chain's current length and head with the issuer key, stores the checkpoint and
     /// returns its COSE bytes (to be kept elsewhere).
     public func auditCheckpoint() throws -> (AuditCheckpoint, [UInt8]) {
-        let key = try issuerSealer().key
+        let key = try issuerSealer().signer
         let now = clock.now()
         return try store.write { tx in
             let last = try tx.lastAuditEvent()
             let checkpoint = AuditCheckpoint(authority: authority.code, length: last?.seq ?? 0, head: last?.hash ?? AuditChain.genesis,
                                              time: RFC3339.string(now))
-            let bytes = COSESign1.sign(payload: Array(CanonicalJSON.encode(checkpoint)), with: key).encoded()
+            let bytes = try COSESign1.sign(payload: Array(CanonicalJSON.encode(checkpoint)), signer: key).encoded()
             _ = try tx.insertAuditCheckpoint(AuditCheckpointRecord(length: checkpoint.length, headHash: checkpoint.head, at: now,
                                                                    signerKid: key.publicKey.kidHex, signature: Data(bytes)))
             return (checkpoint, bytes)
@@ -176,8 +180,13 @@ extension Workflow {
                     lastGood = max(lastGood, c.length)
                 }
             }
-            return AuditVerification(events: events.count, applications: apps.count, decisions: decisions.count, permits: permits.count,
-                                     checkpoints: kept.count, trustList: trustNote, trustListChecked: trustChecked, findings: findings)
+            let requests = try Workflow.auditSignedRequests(reader: r, events: events)
+            findings += requests.findings
+            var verification = AuditVerification(events: events.count, applications: apps.count, decisions: decisions.count, permits: permits.count,
+                                                 checkpoints: kept.count, trustList: trustNote, trustListChecked: trustChecked, findings: findings)
+            verification.requests = requests.count
+            verification.notes = requests.notes
+            return verification
         }
     }
 

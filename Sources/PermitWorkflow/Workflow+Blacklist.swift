@@ -1,4 +1,5 @@
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitSeal
 import PermitStore
@@ -78,9 +79,15 @@ extension Workflow {
     /// Blacklists a vehicle, crew member or firm (admin key). In the same transaction every
     /// pending application naming the party is rejected, and with `revokeActive` every live
     /// permit naming it is revoked.
-    public func blacklistAdd(kind: BlacklistRecord.Kind, value: String, reason: String, until: String?, revokeActive: Bool,
-                             adminKey: PrivateKey) throws -> BlacklistAddResult {
-        try requireAdmin(adminKey)
+    /// The admin's signed request (`SignedAction` `blacklist.add`) names the kind, value, reason,
+    /// `until` and `revokeActive`.
+    public func blacklistAdd(_ request: [UInt8]) throws -> BlacklistAddResult {
+        let params = try peek(request, as: [.blacklistAdd]).params
+        guard let kind = BlacklistRecord.Kind(rawValue: params.kind ?? "") else {
+            throw WorkflowError("blacklist.kind", "blacklist kind \(params.kind ?? "") is not plate, idNumber or creditCode", field: "kind",
+                                value: params.kind ?? "", rule: "plate, idNumber or creditCode")
+        }
+        let value = params.value ?? "", reason = params.reason ?? "", until = params.until, revokeActive = params.revokeActive ?? false
         let v = BlacklistRecord.normalize(value)
         let why = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         let now = clock.now()
@@ -113,8 +120,9 @@ extension Workflow {
             }
         }
         if !problems.isEmpty { throw ProblemList(problems) }
-        let actor = "admin:" + adminKey.publicKey.kidHex
         return try store.write { tx in
+            let admitted = try admit(request, as: [.blacklistAdd], tx: tx, now: now)
+            let actor = admitted.actor
             if let existing = try tx.blacklist(includeRemoved: false).first(where: { $0.kind == kind && $0.value == v }) {
                 throw WorkflowError("blacklist.duplicate", "\(kind.rawValue) \(existing.shownValue) is already blacklisted (entry \(existing.id ?? 0): \(existing.reason))",
                                     field: kind.rawValue, value: existing.shownValue, rule: "one entry per party; remove it first to change it")
@@ -122,7 +130,7 @@ extension Workflow {
             let entry = try tx.insertBlacklist(BlacklistRecord(kind: kind, value: v, reason: why, until: until, addedAt: now, actor: actor))
             try tx.appendAudit(at: now, actor: actor, action: "blacklist.add", subject: "\(kind.rawValue):\(entry.shownValue)",
                                content: CanonicalJSON.encode(["id": String(entry.id!), "kind": kind.rawValue, "value": entry.shownValue,
-                                                              "reason": why, "until": until ?? ""]))
+                                                              "reason": why, "until": until ?? "", "request": String(admitted.record.id ?? 0)]))
             var rejected: [String] = []
             for var app in try tx.applications(ApplicationFilter(states: [.pending])) {
                 guard let doc = try? Application.decodeStored(app.document), entry.match(doc) != nil else { continue }
@@ -141,7 +149,8 @@ extension Workflow {
                           let permit = try tx.permit(applicationID: app.id!), permit.supersededBy == nil,
                           try tx.revocation(number: permit.number) == nil,
                           Workflow.state(of: permit, revocation: nil, now: now) == .active else { continue }
-                    _ = try revoke(tx, permit: permit, application: app, reason: "blacklisted: \(why)", actor: actor, now: now)
+                    _ = try revoke(tx, permit: permit, application: app, reason: "blacklisted: \(why)", actor: actor, now: now,
+                                   request: admitted.record.id)
                     revoked.append(permit.number)
                 }
             }
@@ -150,18 +159,21 @@ extension Workflow {
     }
 
     /// Lifts a blacklist entry (admin key), by its id.
-    public func blacklistRemove(id: Int64, reason: String, adminKey: PrivateKey) throws -> BlacklistRecord {
-        try requireAdmin(adminKey)
+    /// The admin's signed request (`SignedAction` `blacklist.remove`) names the entry's id and a reason.
+    public func blacklistRemove(_ request: [UInt8]) throws -> BlacklistRecord {
         let now = clock.now()
-        let actor = "admin:" + adminKey.publicKey.kidHex
         return try store.write { tx in
+            let admitted = try admit(request, as: [.blacklistRemove], tx: tx, now: now)
+            let actor = admitted.actor
+            let id = admitted.action.params.id ?? 0
+            let reason = admitted.action.params.reason ?? ""
             guard var entry = try tx.blacklist(includeRemoved: false).first(where: { $0.id == id }) else {
                 throw WorkflowError("blacklist.notFound", "no blacklist entry \(id) in force", field: "id", value: String(id),
                                     rule: "the id of an entry `blacklist list` shows")
             }
             try tx.removeBlacklist(id: id, at: now, reason: reason)
             try tx.appendAudit(at: now, actor: actor, action: "blacklist.remove", subject: "\(entry.kind.rawValue):\(entry.shownValue)",
-                               content: CanonicalJSON.encode(["id": String(id), "reason": reason]))
+                               content: CanonicalJSON.encode(["id": String(id), "reason": reason, "request": String(admitted.record.id ?? 0)]))
             entry.removedAt = now
             entry.removedReason = reason
             return entry

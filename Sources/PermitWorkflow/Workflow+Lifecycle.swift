@@ -1,4 +1,5 @@
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitSeal
 import PermitStore
@@ -74,33 +75,57 @@ extension Workflow {
         }
     }
 
-    /// Revokes an issued permit (admin key): who, when and why are recorded, with an audit event;
-    /// the permit appears on the next revocation list.
-    @discardableResult
-    public func revoke(number identifier: String, reason: String, adminKey: PrivateKey) throws -> RevocationRecord {
-        try requireAdmin(adminKey)
-        let why = reason.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !why.isEmpty else {
-            throw WorkflowError("revoke.reason", "a revocation needs --reason", field: "reason", value: reason, rule: "a non-empty reason")
-        }
+    /// One permit of a signed revocation: what it revoked, or why it was refused.
+    public struct RevokeOutcome: Sendable {
+        public var input: String
+        public var revocation: RevocationRecord?
+        public var problems: [Problem]?
+    }
+
+    /// Revokes issued permits on the admin's signed request (`SignedAction` `revoke`, naming one
+    /// or more permit numbers or application IDs and one reason): who, when and why are recorded,
+    /// with an audit event each; the permits appear on the next revocation list. All in one
+    /// transaction, each permit in its own savepoint: a permit already revoked, not issued or
+    /// not found is reported and the others are revoked. The signed request is kept once.
+    public func revoke(_ request: [UInt8]) throws -> [RevokeOutcome] {
         let now = clock.now()
-        let actor = "admin:" + adminKey.publicKey.kidHex
         return try store.write { tx in
-            guard let app = try Workflow.resolve(identifier, in: tx) else {
-                throw WorkflowError("permit.notFound", "no permit \(identifier)", field: "number", value: identifier,
-                                    rule: "a 12-digit permit number or the ID of an issued application")
+            let admitted = try admit(request, as: [.revoke], tx: tx, now: now)
+            let reason = admitted.action.params.reason ?? ""
+            let why = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !why.isEmpty else {
+                throw WorkflowError("revoke.reason", "a revocation needs --reason", field: "reason", value: reason, rule: "a non-empty reason")
             }
-            guard let permit = try tx.permit(applicationID: app.id!) else {
-                throw WorkflowError("permit.notIssued", "\(app.publicID) is \(app.state.rawValue); only an issued permit can be revoked",
-                                    field: "number", value: identifier, rule: "an issued permit")
+            let numbers = admitted.action.params.numbers ?? []
+            guard !numbers.isEmpty else {
+                throw WorkflowError("revoke.numbers", "the revocation names no permit", field: "numbers", value: "", rule: "one or more permit numbers")
             }
-            return try revoke(tx, permit: permit, application: app, reason: why, actor: actor, now: now)
+            return numbers.map { identifier in
+                do {
+                    let record = try tx.savepoint { () throws -> RevocationRecord in
+                        guard let app = try Workflow.resolve(identifier, in: tx) else {
+                            throw WorkflowError("permit.notFound", "no permit \(identifier)", field: "number", value: identifier,
+                                                rule: "a 12-digit permit number or the ID of an issued application")
+                        }
+                        guard let permit = try tx.permit(applicationID: app.id!) else {
+                            throw WorkflowError("permit.notIssued", "\(app.publicID) is \(app.state.rawValue); only an issued permit can be revoked",
+                                                field: "number", value: identifier, rule: "an issued permit")
+                        }
+                        return try revoke(tx, permit: permit, application: app, reason: why, actor: admitted.actor, now: now,
+                                          request: admitted.record.id)
+                    }
+                    return RevokeOutcome(input: identifier, revocation: record, problems: nil)
+                } catch {
+                    return RevokeOutcome(input: identifier, revocation: nil,
+                                         problems: (error as? ProblemConvertible)?.problems ?? [Problem(code: "store.io", message: "\(error)")])
+                }
+            }
         }
     }
 
     /// Revokes inside an open transaction: refuses a permit already revoked or superseded.
     func revoke(_ tx: any StoreTransaction, permit: PermitRecord, application: ApplicationRecord, reason: String, actor: String,
-                now: Date) throws -> RevocationRecord {
+                now: Date, request: Int64?) throws -> RevocationRecord {
         if let existing = try tx.revocation(number: permit.number) {
             throw WorkflowError("permit.alreadyRevoked", "permit \(permit.number) was already revoked at \(RFC3339.string(existing.revokedAt)) (\(existing.reason))",
                                 field: "number", value: permit.number, rule: "a permit is revoked once")
@@ -108,7 +133,8 @@ extension Workflow {
         var record = RevocationRecord(number: permit.number, revokedAt: now, reason: reason, actor: actor)
         try tx.insertRevocation(record)
         try tx.appendAudit(at: now, actor: actor, action: "revoke", subject: application.publicID,
-                           content: CanonicalJSON.encode(["number": permit.number, "reason": reason, "signatureHash": permit.signatureHash]))
+                           content: CanonicalJSON.encode(["number": permit.number, "reason": reason, "signatureHash": permit.signatureHash,
+                                                          "request": request.map(String.init) ?? ""]))
         record.signatureHash = permit.signatureHash
         return record
     }
@@ -156,7 +182,7 @@ extension Workflow {
             throw WorkflowError("revocations.validDays", "--valid-days \(validForDays) is out of range", field: "validDays",
                                 value: "\(validForDays)", rule: "1 to 366 days")
         }
-        let key = try issuerSealer().key
+        let key = try issuerSealer().signer
         let now = clock.now()
         let signed: (RevocationList, [UInt8]) = try store.write { tx in
             // Above the list already at `url` too: after a database restore the counter is behind
@@ -169,7 +195,7 @@ extension Workflow {
             }
             let list = RevocationList(authority: authority.code, sequence: sequence, issuedAt: now,
                                       nextUpdate: now.addingTimeInterval(Double(validForDays) * 86_400), revoked: entries)
-            let bytes = list.signed(by: key)
+            let bytes = try list.signed(with: key)
             // Written inside the transaction: a failed write leaves no sequence used.
             try Data(bytes).write(to: url, options: .atomic)
             try tx.appendAudit(at: now, actor: "issuer:" + key.publicKey.kidHex, action: "revocations.export", subject: authority.code,

@@ -1,60 +1,30 @@
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitRouting
 import PermitSeal
 import PermitStore
 
-/// The result of one item of `apply`.
-public struct ApplyResult: Codable, Sendable {
-    public var index: Int
-    public var reference: String?
-    /// The application ID; nil for a dry run or a refused item.
-    public var id: String?
-    public var state: String?
-    /// True when the reference was submitted before: the existing application is returned.
-    public var duplicate: Bool?
-    public var departments: [String]?
-    public var routingHash: String?
-    public var errors: [Problem]?
-
-    public var succeeded: Bool { errors == nil }
-}
-
-/// The result of one item of `approve` or `reject`.
-public struct DecisionResult: Codable, Sendable {
-    public var index: Int
-    /// The identifier as given.
-    public var input: String
-    public var id: String?
-    public var department: String
-    public var decision: String
-    /// The application's state after the decision: pending, issued or rejected.
-    public var state: String?
-    public var permitNumber: String?
-    /// Microseconds from the start of the completing decision to its commit, when it issued the permit.
-    public var issueMicros: Int64?
-    public var errors: [Problem]?
-
-    public var succeeded: Bool { errors == nil }
-}
-
 extension Workflow {
-    /// Submits applications signed with a firm's key. Each item gets its own result: an invalid
-    /// item never blocks the valid ones. Items are written in groups of up to `applyGroupSize`
-    /// per transaction, each item in its own savepoint, so an item is written whole or not at
-    /// all; if the store fails to commit a group, each of its items reports the failure.
-    /// A repeated reference returns the existing application. With `dryRun`, items are validated
-    /// and routed and nothing is written.
-    public func apply(_ items: [ApplicationFileItem], key: PrivateKey, dryRun: Bool = false,
-                      progress: ((Int) -> Void)? = nil) throws -> [ApplyResult] {
-        let applicantKey = try applicant(key: key)
+    /// Submits applications, each signed by its firm's registered key. Each item gets its own
+    /// result: an invalid item never blocks the valid ones. Items are written in groups of up to
+    /// `applyGroupSize` per transaction, each item in its own savepoint, so an item is written
+    /// whole or not at all; if the store fails to commit a group, each of its items reports the
+    /// failure. A repeated reference returns the existing application, so a batch sent again
+    /// (after a time-out) is safe. With `dryRun`, items are checked and routed and nothing is
+    /// written. A batch whose signer is not a registered applicant key is refused whole.
+    public func apply(_ items: [SubmissionItem], dryRun: Bool = false, progress: ((Int) -> Void)? = nil) throws -> [ApplyResult] {
+        var keys: [String: PartyKeyRecord?] = [:]
+        if let first = items.first(where: { $0.submission != nil }) {
+            _ = try store.read { r in try verifiedSubmission(first.submission, index: first.index, keys: &keys, reader: r) }
+        }
         let barred = try blacklistInForce()
         var results: [ApplyResult] = []
         results.reserveCapacity(items.count)
         var start = 0
         while start < items.count {
             let group = items[start..<min(items.count, start + Workflow.applyGroupSize)]
-            results += applyGroup(Array(group), key: key, applicantKey: applicantKey, blacklist: barred, dryRun: dryRun)
+            results += try applyGroup(Array(group), keys: &keys, blacklist: barred, dryRun: dryRun)
             start += group.count
             progress?(start)
         }
@@ -69,28 +39,43 @@ extension Workflow {
         var app: Application
         var document: Data
         var digest: [UInt8]
-        var submission: COSESign1
+        var submission: SignedSubmission
+        var applicantKid: String
         var decision: RoutingDecision
         var now: Date
     }
 
-    private func applyGroup(_ items: [ApplicationFileItem], key: PrivateKey, applicantKey: PartyKeyRecord, blacklist: [BlacklistRecord],
-                            dryRun: Bool) -> [ApplyResult] {
+    private func applyGroup(_ items: [SubmissionItem], keys: inout [String: PartyKeyRecord?], blacklist: [BlacklistRecord],
+                            dryRun: Bool) throws -> [ApplyResult] {
         var results: [ApplyResult] = []
         var prepared: [Int: PreparedApplication] = [:]
         // A blacklisted vehicle, crew member or firm is refused at once, with the reason; the
         // refusal is audited in the group's transaction (not in a dry run, which writes nothing).
-        var refusals: [(app: Application, entry: BlacklistRecord, problem: Problem)] = []
+        var refusals: [(app: Application, entry: BlacklistRecord, problem: Problem, actor: String)] = []
         for (n, item) in items.enumerated() {
             var result = ApplyResult(index: item.index, reference: item.reference)
-            if !blacklist.isEmpty, let app = item.application?.normalized(), app.applicant.creditCode == applicantKey.party,
-               let (entry, problem) = Workflow.blacklistRefusal(app, entries: blacklist) {
-                result.errors = [problem]
-                if !dryRun { refusals.append((app, entry, problem)) }
+            guard let application = item.application else {
+                result.errors = item.problems ?? [Problem(code: "application.missing", message: "item \(item.index) holds no application")]
                 results.append(result)
                 continue
             }
-            switch prepare(item, key: key, applicantKey: applicantKey) {
+            let signed: (SignedSubmission, PartyKeyRecord)
+            do {
+                signed = try store.read { r in try verifiedSubmission(item.submission, index: item.index, keys: &keys, reader: r) }
+            } catch let error as ProblemConvertible {
+                result.errors = error.problems
+                results.append(result)
+                continue
+            }
+            let applicantKey = signed.1
+            if !blacklist.isEmpty, case let app = application.normalized(), app.applicant.creditCode == applicantKey.party,
+               let (entry, problem) = Workflow.blacklistRefusal(app, entries: blacklist) {
+                result.errors = [problem]
+                if !dryRun { refusals.append((app, entry, problem, "applicant:" + applicantKey.kid)) }
+                results.append(result)
+                continue
+            }
+            switch prepare(application, submission: signed.0, applicantKey: applicantKey) {
             case .failure(let problems): result.errors = problems.problems
             case .success(let p):
                 result.departments = p.decision.departments.map(\.rawValue)
@@ -112,7 +97,7 @@ extension Workflow {
             try store.write { tx in
                 let now = clock.now()
                 for r in refusals {
-                    try tx.appendAudit(at: now, actor: "applicant:" + key.publicKey.kidHex, action: "apply.refused", subject: r.app.applicant.creditCode,
+                    try tx.appendAudit(at: now, actor: r.actor, action: "apply.refused", subject: r.app.applicant.creditCode,
                                        content: CanonicalJSON.encode(["reference": r.app.reference, "blacklistID": String(r.entry.id ?? 0),
                                                                       "field": r.problem.field ?? "", "reason": r.entry.reason]))
                 }
@@ -124,7 +109,7 @@ extension Workflow {
                             results[n] = duplicate(existing, results[n])
                             continue
                         }
-                        let record = try tx.savepoint { try insert(p, key: key, tx: tx) }
+                        let record = try tx.savepoint { try insert(p, tx: tx) }
                         results[n].id = record.publicID
                         results[n].state = record.state.rawValue
                     } catch {
@@ -153,9 +138,11 @@ extension Workflow {
         return r
     }
 
-    /// Checks, routes and signs one item; no store access.
-    func prepare(_ item: ApplicationFileItem, key: PrivateKey, applicantKey: PartyKeyRecord) -> Result<PreparedApplication, ProblemList> {
-        guard let application = item.application else { return .failure(ProblemList(item.problems)) }
+    /// Checks and routes one signed application; no store access. The submission must sign this
+    /// very document (its digest), for the firm of the key, recently.
+    /// An amendment's reference may have gained a `-An` suffix here: `signedReference` is the one the firm signed.
+    func prepare(_ application: Application, submission: SignedSubmission, applicantKey: PartyKeyRecord,
+                 signedReference: String? = nil) -> Result<PreparedApplication, ProblemList> {
         let app = application.normalized()
         guard app.applicant.creditCode == applicantKey.party else {
             return .failure(ProblemList([Problem(code: "applicant.creditCodeMismatch",
@@ -163,23 +150,33 @@ extension Workflow {
                                                  field: "applicant.creditCode", value: app.applicant.creditCode, rule: "a firm applies only with its own registered key")]))
         }
         let now = clock.now()
+        let (document, digest) = SignedSubmission.document(of: app)
+        var signedApp = app
+        if let signedReference { signedApp.reference = signedReference }
+        let signedDigest = signedReference == nil ? digest : SignedSubmission.document(of: signedApp).digest
+        var problems: [Problem] = []
+        if submission.digest != signedDigest || submission.creditCode != app.applicant.creditCode || submission.reference != signedApp.reference {
+            problems.append(Problem(code: "submission.mismatch", message: "the signed submission does not sign this application (reference \(app.reference))",
+                                    field: "submission", value: app.reference, rule: "the firm signs the SHA-256 of the application's canonical JSON"))
+        }
+        do { try RequestRules.checkTime(submission.time, now: now, field: "submission.time") } catch { problems += error.problems }
+        if submission.nonce.map({ $0.count < RequestRules.nonceBytes }) ?? true {
+            problems.append(Problem(code: "submission.nonce", message: "the submission carries no nonce of \(RequestRules.nonceBytes) bytes",
+                                    field: "submission", rule: "at least \(RequestRules.nonceBytes) random bytes"))
+        }
+        if !problems.isEmpty { return .failure(ProblemList(problems)) }
         let validator = ApplicationValidator(divisions: .bundled, maxValidityDays: authority.maxDays, now: now)
-        let problems = validator.validate(app)
+        problems = validator.validate(app)
         guard problems.isEmpty else { return .failure(ProblemList(problems)) }
         let decision = routing.route(app)
-        let document = CanonicalJSON.encode(app)  // already normalised above
-        let digest = Hashing.sha256(document)
-        let submission = COSESign1.sign(payload: CBOREncoder.encode(.map([
-            CBORPair(1, .bytes(digest)), CBORPair(2, .text(app.applicant.creditCode)), CBORPair(3, .text(app.reference)),
-            CBORPair(4, .unsigned(UInt64(max(0, now.timeIntervalSince1970)))),
-        ])), with: key)
-        return .success(PreparedApplication(app: app, document: document, digest: digest, submission: submission, decision: decision, now: now))
+        return .success(PreparedApplication(app: app, document: document, digest: digest, submission: submission,
+                                            applicantKid: applicantKey.kid, decision: decision, now: now))
     }
 
-    func insert(_ p: PreparedApplication, key: PrivateKey, tx: any StoreTransaction, amends: String? = nil) throws -> ApplicationRecord {
+    func insert(_ p: PreparedApplication, tx: any StoreTransaction, amends: String? = nil) throws -> ApplicationRecord {
         var record = ApplicationRecord(
             reference: p.app.reference, creditCode: p.app.applicant.creditCode, plate: p.app.vehicle.plate, document: p.document,
-            digest: Hex.encode(p.digest), submission: Data(p.submission.encoded()), applicantKid: key.publicKey.kidHex,
+            digest: Hex.encode(p.digest), submission: Data(p.submission.bytes), applicantKid: p.applicantKid,
             routing: CanonicalJSON.encode(p.decision), routingHash: p.decision.tableHash, submittedAt: p.now)
         record.amends = amends
         let inserted = try tx.insertApplication(record)
@@ -188,21 +185,27 @@ extension Workflow {
                 applicationID: inserted.id!, department: d.rawValue, state: .pending,
                 dueAt: p.now.addingTimeInterval(Double(d.reviewDeadlineHours) * 3600)))
         }
-        try tx.appendAudit(at: p.now, actor: "applicant:" + key.publicKey.kidHex, action: "apply", subject: inserted.publicID,
+        try tx.appendAudit(at: p.now, actor: "applicant:" + p.applicantKid, action: "apply", subject: inserted.publicID,
                            content: CanonicalJSON.encode(AuditApply(reference: p.app.reference, creditCode: p.app.applicant.creditCode,
                                                                     digest: Hex.encode(p.digest), departments: p.decision.departments.map(\.rawValue),
                                                                     matchedRules: p.decision.matchedRules.map(\.id), routingHash: p.decision.tableHash)))
         return inserted
     }
 
-    /// Cancels a pending application; only the firm's own registered key may.
-    public func cancel(_ identifier: String, key: PrivateKey, reason: String?) throws -> ApplicationRecord {
-        let app = try resolve(identifier)
+    /// Cancels a pending application on the firm's signed request (`SignedAction` `cancel`);
+    /// only the applicant firm's own registered key may.
+    public func cancel(_ request: [UInt8]) throws -> ApplicationRecord {
         let now = clock.now()
         return try store.write { tx in
-            guard let owner = try tx.activePartyKey(kind: .applicant, kid: key.publicKey.kidHex), owner.party == app.creditCode else {
-                throw WorkflowError("auth.notOwner", "the key \(key.publicKey.kidHex) is not a registered key of firm \(app.creditCode); only the applicant may cancel \(app.publicID)",
-                                    field: "key", value: key.publicKey.kidHex, rule: "the applicant firm's registered key")
+            let admitted = try admit(request, as: [.cancel], tx: tx, now: now)
+            let identifier = admitted.action.params.application ?? ""
+            guard let app = try Workflow.resolve(identifier, in: tx) else {
+                throw WorkflowError("application.notFound", "no application or permit \(identifier)", field: "id", value: identifier,
+                                    rule: "an application ID such as A000123, or a 12-digit permit number")
+            }
+            guard admitted.applicant?.party == app.creditCode else {
+                throw WorkflowError("auth.notOwner", "the key \(admitted.signerKid) is not a registered key of firm \(app.creditCode); only the applicant may cancel \(app.publicID)",
+                                    field: "key", value: admitted.signerKid, rule: "the applicant firm's registered key")
             }
             guard var current = try tx.application(id: app.id!), current.state == .pending else {
                 throw WorkflowError("application.notPending", "\(app.publicID) is \(app.state.rawValue); only a pending application can be cancelled",
@@ -210,77 +213,101 @@ extension Workflow {
             }
             current.state = .cancelled
             current.closedAt = now
-            current.closeReason = reason ?? "cancelled by the applicant"
+            current.closeReason = admitted.action.params.reason ?? "cancelled by the applicant"
             try tx.updateApplication(current)
-            try tx.appendAudit(at: now, actor: "applicant:" + key.publicKey.kidHex, action: "cancel", subject: app.publicID,
-                               content: CanonicalJSON.encode(["reason": current.closeReason!]))
+            try tx.appendAudit(at: now, actor: admitted.actor, action: "cancel", subject: app.publicID,
+                               content: CanonicalJSON.encode(["reason": current.closeReason!, "request": String(admitted.record.id ?? 0)]))
             return current
         }
     }
 
-    /// The applicant firm's registered, active key that is this private key, or a refusal.
-    func applicant(key: PrivateKey) throws -> PartyKeyRecord {
-        let record = try store.read { try $0.activePartyKey(kind: .applicant, kid: key.publicKey.kidHex) }
-        guard let record, record.alg == key.algorithm.rawValue, record.spki == Data(key.publicKey.spki) else {
-            throw WorkflowError("auth.notApplicant", "the key \(key.publicKey.kidHex) is not a registered applicant key; an admin registers it with `permit applicant add`",
-                                field: "key", value: key.publicKey.kidHex, rule: "a registered, active applicant key")
+    /// The approver registered for `department` under `kid`, or a refusal: a key that was never
+    /// registered, was removed, or belongs to another department.
+    func approver(for department: Department, kid: String, reader: any StoreReader) throws -> (PartyKeyRecord, PublicKey) {
+        let record = try reader.activePartyKey(kind: .approver, kid: kid)
+        guard let record, record.party == department.rawValue, let key = try? PublicKey(spki: Array(record.spki)) else {
+            throw WorkflowError("auth.notApprover", "the key \(kid) is not a registered approver of \(department.rawValue); nothing was written",
+                                field: "key", value: kid, rule: "a registered, active approver key of that department")
         }
-        return record
-    }
-
-    /// The approver registered for `department` with this key, or a refusal.
-    public func approver(for department: Department, key: PrivateKey) throws -> PartyKeyRecord {
-        let record = try store.read { try $0.activePartyKey(kind: .approver, kid: key.publicKey.kidHex) }
-        guard let record, record.party == department.rawValue, record.spki == Data(key.publicKey.spki) else {
-            throw WorkflowError("auth.notApprover", "the key \(key.publicKey.kidHex) is not a registered approver of \(department.rawValue); nothing was written",
-                                field: "key", value: key.publicKey.kidHex, rule: "a registered, active approver key of that department")
-        }
-        return record
+        return (record, key)
     }
 
     /// Records signed decisions of one department. Each item is one transaction; the decision
     /// that completes an application's required set issues the permit in that same transaction.
-    public func decide(department: Department, key: PrivateKey, identifiers: [String], decision: DecisionRecord.Decision,
-                       conditions: [String] = [], reason: String? = nil, progress: ((Int) -> Void)? = nil) throws -> [DecisionResult] {
-        let approver = try approver(for: department, key: key)
-        if decision == .reject, (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
-            throw WorkflowError("reject.reason", "a rejection needs --reason", field: "reason", value: "", rule: "a non-empty reason")
-        }
-        let conds = conditions.map(\.nfc)
-        var problems: [Problem] = []
-        for (i, c) in conds.enumerated() {
-            if c.isEmpty || c.unicodeScalars.count > PayloadLimits.condition {
-                problems.append(Problem(code: "approve.condition", message: "condition \"\(c)\" must have 1 to \(PayloadLimits.condition) characters",
-                                        field: "condition[\(i)]", value: c, rule: "1 to \(PayloadLimits.condition) characters"))
-            }
-        }
-        if conds.count > PayloadLimits.conditions {
-            problems.append(Problem(code: "approve.conditions", message: "\(conds.count) conditions; a permit carries at most \(PayloadLimits.conditions)",
-                                    field: "condition", value: "\(conds.count)", rule: "at most \(PayloadLimits.conditions)"))
-        }
-        if !problems.isEmpty { throw ProblemList(problems) }
+    /// A batch whose signer is not an active approver of `department` is refused whole. Sending
+    /// the same signed decision again is refused as already decided: it is never applied twice.
+    public func decide(department: Department, items: [DecisionItem], progress: ((Int) -> Void)? = nil) throws -> [DecisionResult] {
+        var signer: (record: PartyKeyRecord, key: PublicKey)?
         var results: [DecisionResult] = []
-        results.reserveCapacity(identifiers.count)
-        for (index, identifier) in identifiers.enumerated() {
-            results.append(decideOne(index: index, identifier: identifier, department: department, key: key, approver: approver,
-                                     decision: decision, conditions: conds, reason: reason))
-            progress?(index + 1)
+        results.reserveCapacity(items.count)
+        for (n, item) in items.enumerated() {
+            var decoded: DecisionSignature?
+            var failure: [Problem]?
+            if let bytes = item.decision {
+                do {
+                    let d = try DecisionSignature(decoding: Array(bytes))
+                    let kid = Hex.encode(d.kid)
+                    if signer == nil || signer!.record.kid != kid {
+                        signer = try store.read { try approver(for: department, kid: kid, reader: $0) }
+                    }
+                    decoded = d
+                } catch let error as RequestError {
+                    failure = error.problems
+                }
+            }
+            var result = DecisionResult(index: item.index, input: item.input, department: department.rawValue,
+                                        decision: decoded.map { $0.approve ? "approve" : "reject" } ?? "")
+            if let failure {
+                result.errors = failure
+            } else if let decoded, let signer {
+                result = decideOne(result, decoded, bytes: Array(item.decision!), department: department, approver: signer.record, key: signer.key)
+            } else {
+                result.errors = [Problem(code: "application.notFound", message: "no application or permit \(item.input)", field: "id", value: item.input,
+                                         rule: "an application ID such as A000123, or a 12-digit permit number")]
+            }
+            results.append(result)
+            progress?(n + 1)
         }
         return results
     }
 
-    private func decideOne(index: Int, identifier: String, department: Department, key: PrivateKey, approver: PartyKeyRecord,
-                           decision: DecisionRecord.Decision, conditions: [String], reason: String?) -> DecisionResult {
-        var result = DecisionResult(index: index, input: identifier, department: department.rawValue, decision: decision.rawValue)
-        let start = DispatchTime.now().uptimeNanoseconds
+    private func decideOne(_ base: DecisionResult, _ signed: DecisionSignature, bytes: [UInt8], department: Department,
+                           approver: PartyKeyRecord, key: PublicKey) -> DecisionResult {
+        var result = base
+        let identifier = base.input
+        let decision: DecisionRecord.Decision = signed.approve ? .approve : .reject
+        var start = DispatchTime.now().uptimeNanoseconds
         do {
             let now = clock.now()
+            var problems = DecisionRules.problems(approve: signed.approve, conditions: signed.conditions, reason: signed.reason)
+            if signed.department != department {
+                problems.append(Problem(code: "decision.department", message: "the decision is signed for \(signed.department.rawValue), not \(department.rawValue)",
+                                        field: "department", value: signed.department.rawValue, rule: "the department the batch is for"))
+            }
+            if signed.nonce.map({ $0.count < RequestRules.nonceBytes }) ?? true {
+                problems.append(Problem(code: "decision.nonce", message: "the signed decision carries no nonce of \(RequestRules.nonceBytes) bytes",
+                                        field: "decision", rule: "at least \(RequestRules.nonceBytes) random bytes"))
+            }
+            do { try RequestRules.checkTime(signed.time, now: now, field: "decision.time") } catch { problems += error.problems }
+            if (try? signed.cose.verify(with: key)) == nil {
+                problems.append(Problem(code: "decision.signature", message: "the signed decision does not verify with approver key \(approver.kid)",
+                                        field: "decision", value: approver.kid, rule: "a COSE_Sign1 by the approver's registered key"))
+            }
+            if !problems.isEmpty { throw ProblemList(problems) }
+            let conditions = signed.conditions
+            let reason = signed.reason
+            let decidedAt = signed.time
+            start = DispatchTime.now().uptimeNanoseconds
             let issued: PermitRecord? = try store.write { tx in
                 guard var current = try Workflow.resolve(identifier, in: tx) else {
                     throw WorkflowError("application.notFound", "no application or permit \(identifier)", field: "id", value: identifier,
                                         rule: "an application ID such as A000123, or a 12-digit permit number")
                 }
                 result.id = current.publicID
+                guard Hex.decode(current.digest) == signed.digest else {
+                    throw WorkflowError("decision.digest", "the decision signs another document than \(current.publicID)'s", field: "id", value: identifier,
+                                        rule: "the approver signs the application's digest")
+                }
                 guard current.state == .pending else {
                     throw WorkflowError("application.notPending", "\(current.publicID) is \(current.state.rawValue); decisions are taken on pending applications",
                                         field: "id", value: identifier, rule: "the application must be pending")
@@ -302,19 +329,17 @@ extension Workflow {
                                             field: "condition", value: "\(total)", rule: "at most \(PayloadLimits.conditions) conditions across departments")
                     }
                 }
-                let signed = DecisionSignature.sign(digest: Hex.decode(current.digest) ?? [], department: department, decision: decision,
-                                                    conditions: conditions, reason: reason, at: now, key: key)
                 let record = try tx.insertDecision(DecisionRecord(
                     applicationID: current.id!, department: department.rawValue, decision: decision, conditions: conditions,
-                    reason: decision == .reject ? reason : nil, decidedAt: now, approverID: approver.id!,
-                    approverKid: key.publicKey.kidHex, signature: Data(signed)))
+                    reason: decision == .reject ? reason : nil, decidedAt: decidedAt, approverID: approver.id!,
+                    approverKid: approver.kid, signature: Data(bytes)))
                 required[slot].state = decision == .approve ? .approved : .rejected
-                required[slot].decidedAt = now
+                required[slot].decidedAt = decidedAt
                 try tx.updateRequiredDepartment(required[slot])
-                try tx.appendAudit(at: now, actor: "approver:" + key.publicKey.kidHex, action: decision.rawValue, subject: current.publicID,
+                try tx.appendAudit(at: now, actor: "approver:" + approver.kid, action: decision.rawValue, subject: current.publicID,
                                    content: CanonicalJSON.encode(AuditDecision(department: department.rawValue, decisionID: record.id!,
                                                                                conditions: conditions, reason: record.reason,
-                                                                               signatureHash: Hashing.sha256Hex(signed))))
+                                                                               signatureHash: Hashing.sha256Hex(bytes))))
                 if decision == .reject {
                     current.state = .rejected
                     current.closedAt = now
@@ -379,32 +404,6 @@ extension Workflow {
             try supersede(tx, old: amended, new: number, actor: "issuer:" + permit.issuerKid, now: now)
         }
         return permit
-    }
-}
-
-/// The signed form of a department's decision: COSE_Sign1 by the approver's key over the
-/// deterministic CBOR map `{1: application digest, 2: department number, 3: decision (1 approve,
-/// 2 reject), 4: [conditions] | 5: reason, 6: time (Unix ms), 7: approver kid}`.
-public enum DecisionSignature {
-    public static func payload(digest: [UInt8], department: Department, decision: DecisionRecord.Decision, conditions: [String],
-                               reason: String?, at: Date, kid: [UInt8]) -> [UInt8] {
-        var pairs: [CBORPair] = [
-            CBORPair(1, .bytes(digest)), CBORPair(2, .unsigned(UInt64(department.number))),
-            CBORPair(3, .unsigned(decision == .approve ? 1 : 2)),
-            CBORPair(6, .unsigned(UInt64(max(0, (at.timeIntervalSince1970 * 1000).rounded())))), CBORPair(7, .bytes(kid)),
-        ]
-        if decision == .approve {
-            pairs.append(CBORPair(4, .array(conditions.map { .text($0) })))
-        } else {
-            pairs.append(CBORPair(5, .text(reason ?? "")))
-        }
-        return CBOREncoder.encode(.map(pairs))
-    }
-
-    public static func sign(digest: [UInt8], department: Department, decision: DecisionRecord.Decision, conditions: [String],
-                            reason: String?, at: Date, key: PrivateKey) -> [UInt8] {
-        COSESign1.sign(payload: payload(digest: digest, department: department, decision: decision, conditions: conditions,
-                                        reason: reason, at: at, kid: key.publicKey.kid), with: key).encoded()
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitRouting
 import PermitSeal
@@ -22,10 +23,13 @@ public final class Workflow: @unchecked Sendable {
     public let authority: AuthorityRecord
     public let routing: RoutingTable
     private var sealer: PermitSealer?
+    private let issuer: (any MessageSigner)?
     private let lock = NSLock()
 
-    /// Opens an initialised data directory.
-    public init(directory: DataDirectory, clock: any PermitClock = SystemClock()) throws {
+    /// Opens an initialised data directory. The issuer key seals permits; it is the data
+    /// directory's `issuer-key.pem` unless `issuer` signs for it (a key held elsewhere).
+    public init(directory: DataDirectory, clock: any PermitClock = SystemClock(), issuer: (any MessageSigner)? = nil) throws {
+        self.issuer = issuer
         guard directory.exists else {
             throw WorkflowError("data.notInitialised", "no permit data directory at \(directory.url.path); run `permit init` first",
                                 field: "dataDirectory", value: directory.url.path, rule: "the directory must be made by permit init")
@@ -45,7 +49,7 @@ public final class Workflow: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let sealer { return sealer }
-        let s = PermitSealer(key: try PrivateKey.load(path: directory.issuerKey.path))
+        let s = PermitSealer(signer: try issuer ?? PrivateKey.load(path: directory.issuerKey.path))
         sealer = s
         return s
     }
@@ -107,14 +111,14 @@ public final class Workflow: @unchecked Sendable {
                                                               "rootKid": root.publicKey.kidHex]))
         }
         let workflow = try Workflow(directory: directory, clock: clock)
-        try workflow.exportTrustList(rootKey: root, to: directory.trustList)
+        try workflow.exportTrustList(root: root, to: directory.trustList)
         return InitResult(dataDirectory: directory.url.path, database: directory.database.path, issuerKey: directory.issuerKey.path,
                           adminKey: directory.adminKey.path, rootKey: directory.rootKey.path, trustList: directory.trustList.path)
     }
 
-    /// Writes the authority's trust list (current and retired issuer keys), signed by `rootKey`.
+    /// Writes the authority's trust list (current and retired issuer keys), signed by `root`.
     @discardableResult
-    public func exportTrustList(rootKey: PrivateKey, to url: URL, validForDays: Int = 30) throws -> TrustList {
+    public func exportTrustList(root: any MessageSigner, to url: URL, validForDays: Int = 30) throws -> TrustList {
         let now = clock.now()
         let keys = try store.read { try $0.keys(role: .issuer) }
         let entries = try keys.map { k -> TrustList.Entry in
@@ -125,7 +129,7 @@ public final class Workflow: @unchecked Sendable {
         // Sequences only grow: the time in milliseconds, so that two exports in one second still order.
         let sequence = Int((now.timeIntervalSince1970 * 1000).rounded(.down))
         let list = TrustList(sequence: sequence, issuedAt: now, nextUpdate: now.addingTimeInterval(Double(validForDays) * 86_400), keys: entries)
-        try Data(list.signed(by: rootKey)).write(to: url, options: .atomic)
+        try Data(list.signed(with: root)).write(to: url, options: .atomic)
         return list
     }
 
@@ -138,16 +142,20 @@ public final class Workflow: @unchecked Sendable {
         public var trustList: String
     }
 
-    /// Rotates the issuer key (payload spec §5): the old key's `notAfter` becomes now and it stays
-    /// in the trust list, so the permits it signed verify until they expire; the new key is in
-    /// the re-published list before it signs anything. The old private key is kept, 0600, under
-    /// `retired-keys/`.
-    public func rotateIssuerKey(algorithm: KeyAlgorithm, adminKey: PrivateKey, rootKey: PrivateKey) throws -> Rotation {
-        try requireAdmin(adminKey)
+    /// Rotates the issuer key (payload spec §5) on the admin's signed request (`SignedAction`
+    /// `issuer.rotate`, naming the new key's algorithm): the old key's `notAfter` becomes now and
+    /// it stays in the trust list, so the permits it signed verify until they expire; the new
+    /// key is in the re-published list, signed by `root`, before it signs anything. The old
+    /// private key is kept, 0600, under `retired-keys/`.
+    public func rotateIssuerKey(_ request: [UInt8], root: any MessageSigner) throws -> Rotation {
         let roots = try store.read { try $0.keys(role: .root) }
-        guard roots.contains(where: { $0.kid == rootKey.publicKey.kidHex }) else {
-            throw WorkflowError("auth.notRoot", "the key \(rootKey.publicKey.kidHex) is not this authority's root key", field: "rootKey",
-                                value: rootKey.publicKey.kidHex, rule: "the root key made by permit init signs the trust list")
+        guard roots.contains(where: { $0.kid == root.publicKey.kidHex }) else {
+            throw WorkflowError("auth.notRoot", "the key \(root.publicKey.kidHex) is not this authority's root key", field: "rootKey",
+                                value: root.publicKey.kidHex, rule: "the root key made by permit init signs the trust list")
+        }
+        let peek = try peek(request, as: [.issuerRotate])
+        guard let algorithm = KeyAlgorithm(name: peek.params.alg ?? "") else {
+            throw WorkflowError("keys.alg", "--alg \(peek.params.alg ?? "") is not EdDSA or ES256", field: "alg", value: peek.params.alg ?? "", rule: "EdDSA or ES256")
         }
         let old = try PrivateKey.load(path: directory.issuerKey.path)
         let new = PrivateKey.generate(algorithm)
@@ -155,12 +163,19 @@ public final class Workflow: @unchecked Sendable {
         let staged = directory.file("issuer-key.pem.new")
         try? FileManager.default.removeItem(at: staged)
         try new.save(path: staged.path)
-        try store.write { tx in
-            try tx.retireKey(kid: old.publicKey.kidHex, role: .issuer, at: now)
-            try tx.insertKey(KeyRecord(kid: new.publicKey.kidHex, role: .issuer, alg: new.algorithm.rawValue,
-                                       spki: Data(new.publicKey.spki), notBefore: now, notAfter: nil))
-            try tx.appendAudit(at: now, actor: "admin:" + adminKey.publicKey.kidHex, action: "issuer.rotate", subject: authority.code,
-                               content: CanonicalJSON.encode(["retiredKid": old.publicKey.kidHex, "newKid": new.publicKey.kidHex]))
+        do {
+            try store.write { tx in
+                let admitted = try admit(request, as: [.issuerRotate], tx: tx, now: now)
+                try tx.retireKey(kid: old.publicKey.kidHex, role: .issuer, at: now)
+                try tx.insertKey(KeyRecord(kid: new.publicKey.kidHex, role: .issuer, alg: new.algorithm.rawValue,
+                                           spki: Data(new.publicKey.spki), notBefore: now, notAfter: nil))
+                try tx.appendAudit(at: now, actor: admitted.actor, action: "issuer.rotate", subject: authority.code,
+                                   content: CanonicalJSON.encode(["retiredKid": old.publicKey.kidHex, "newKid": new.publicKey.kidHex,
+                                                                  "request": String(admitted.record.id ?? 0)]))
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: staged)
+            throw error
         }
         try FileManager.default.createDirectory(at: directory.retiredKeys, withIntermediateDirectories: true)
         let retired = directory.retiredKeys.appendingPathComponent("\(old.publicKey.kidHex).pem")
@@ -170,25 +185,20 @@ public final class Workflow: @unchecked Sendable {
         lock.lock()
         sealer = nil
         lock.unlock()
-        try exportTrustList(rootKey: rootKey, to: directory.trustList)
+        try exportTrustList(root: root, to: directory.trustList)
         return Rotation(retiredKid: old.publicKey.kidHex, retiredAt: RFC3339.string(now), newKid: new.publicKey.kidHex,
                         alg: new.algorithm.rawValue, trustList: directory.trustList.path)
     }
 
     // MARK: admin: approvers and applicants
 
-    /// Checks that `adminKey` is this authority's registered admin key.
-    func requireAdmin(_ adminKey: PrivateKey) throws {
-        let admins = try store.read { try $0.keys(role: .admin) }
-        guard admins.contains(where: { $0.kid == adminKey.publicKey.kidHex && $0.notAfter == nil }) else {
-            throw WorkflowError("auth.notAdmin", "the key \(adminKey.publicKey.kidHex) is not this authority's admin key; administrative verbs need the admin key made by permit init",
-                                field: "adminKey", value: adminKey.publicKey.kidHex, rule: "the registered admin key")
-        }
-    }
-
-    /// Registers an approver's key for a department, or a firm's key for its credit code.
-    public func register(_ kind: PartyKeyRecord.Kind, party: String, name: String, publicKey: PublicKey, adminKey: PrivateKey) throws -> PartyKeyRecord {
-        try requireAdmin(adminKey)
+    /// Registers an approver's key for a department, or a firm's key for its credit code, on the
+    /// admin's signed request (`SignedAction` `approver.add` or `applicant.add`, naming the party,
+    /// the name and the public key).
+    public func register(_ request: [UInt8]) throws -> PartyKeyRecord {
+        let peek = try peek(request, as: [.approverAdd, .applicantAdd])
+        let kind: PartyKeyRecord.Kind = peek.action == .approverAdd ? .approver : .applicant
+        let party = peek.params.party ?? "", name = peek.params.name ?? ""
         switch kind {
         case .approver:
             guard Department(rawValue: party) != nil else {
@@ -199,32 +209,40 @@ public final class Workflow: @unchecked Sendable {
             let problems = CreditCode.validate(party, field: "creditCode")
             if !problems.isEmpty { throw ProblemList(problems) }
         }
+        guard let spki = Data(base64Encoded: peek.params.publicKey ?? ""), let publicKey = try? PublicKey(spki: Array(spki)) else {
+            throw WorkflowError("\(kind.rawValue).publicKey", "the request's public key is not a base64 DER SubjectPublicKeyInfo of an Ed25519 or P-256 key",
+                                field: "publicKey", value: peek.params.publicKey ?? "", rule: "base64 DER SPKI")
+        }
         let now = clock.now()
         return try store.write { tx in
+            let admitted = try admit(request, as: [.approverAdd, .applicantAdd], tx: tx, now: now)
             if let existing = try tx.activePartyKey(kind: kind, kid: publicKey.kidHex) {
                 throw WorkflowError("\(kind.rawValue).duplicateKey", "key \(publicKey.kidHex) is already registered to \(existing.party) (\(existing.name))",
                                     field: "publicKey", value: publicKey.kidHex, rule: "one registration per key")
             }
             let record = try tx.insertPartyKey(PartyKeyRecord(kind: kind, party: party, name: name, kid: publicKey.kidHex,
                                                               alg: publicKey.algorithm.rawValue, spki: Data(publicKey.spki), addedAt: now))
-            try tx.appendAudit(at: now, actor: "admin:" + adminKey.publicKey.kidHex, action: "\(kind.rawValue).add", subject: party,
+            try tx.appendAudit(at: now, actor: admitted.actor, action: "\(kind.rawValue).add", subject: party,
                                content: CanonicalJSON.encode(["party": party, "name": name, "kid": publicKey.kidHex, "alg": publicKey.algorithm.rawValue,
-                                                              "spki": publicKey.base64]))
+                                                              "spki": publicKey.base64, "request": String(admitted.record.id ?? 0)]))
             return record
         }
     }
 
-    /// Removes a registered key (lost or compromised): from then on it is refused.
-    public func unregister(_ kind: PartyKeyRecord.Kind, kid: String, reason: String, adminKey: PrivateKey) throws -> PartyKeyRecord {
-        try requireAdmin(adminKey)
+    /// Removes a registered key (lost or compromised) on the admin's signed request
+    /// (`approver.remove` or `applicant.remove`, naming the kid and a reason): from then on it is refused.
+    public func unregister(_ request: [UInt8]) throws -> PartyKeyRecord {
         let now = clock.now()
         return try store.write { tx in
+            let admitted = try admit(request, as: [.approverRemove, .applicantRemove], tx: tx, now: now)
+            let kind: PartyKeyRecord.Kind = admitted.action.action == .approverRemove ? .approver : .applicant
+            let kid = admitted.action.params.kid ?? "", reason = admitted.action.params.reason ?? ""
             guard let record = try tx.activePartyKey(kind: kind, kid: kid), let id = record.id else {
                 throw WorkflowError("\(kind.rawValue).notFound", "no active \(kind.rawValue) key with kid \(kid)", field: "kid", value: kid, rule: "a registered, active key")
             }
             try tx.removePartyKey(id: id, at: now, reason: reason)
-            try tx.appendAudit(at: now, actor: "admin:" + adminKey.publicKey.kidHex, action: "\(kind.rawValue).remove", subject: record.party,
-                               content: CanonicalJSON.encode(["kid": kid, "reason": reason]))
+            try tx.appendAudit(at: now, actor: admitted.actor, action: "\(kind.rawValue).remove", subject: record.party,
+                               content: CanonicalJSON.encode(["kid": kid, "reason": reason, "request": String(admitted.record.id ?? 0)]))
             var removed = record
             removed.removedAt = now
             removed.removedReason = reason

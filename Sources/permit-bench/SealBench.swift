@@ -17,25 +17,25 @@ func runSealBench() throws {
             return
         }
         if ProcessInfo.processInfo.environment["PERMIT_BENCH_PROFILE_SIGN"] != nil {
-            let message = sealer.seal(claims).cose.toBeSigned()
-            for _ in 0..<n { _ = sealer.key.sign(message) }
+            let message = try sealer.seal(claims).cose.toBeSigned()
+            for _ in 0..<n { _ = try sealer.signer.sign(message) }
             return
         }
-        for _ in 0..<n { _ = sealer.seal(claims) }
+        for _ in 0..<n { _ = try sealer.seal(claims) }
         return
     }
     print("seal bench: typical permit fixture, one core; targets seal ≥ 0.50 × raw sign, decode+verify ≥ 0.85 × raw verify")
     // Sizes of both fixtures' COSE_Sign1 after zlib, with and without the signature in a stored block.
     for name in ["typical-permit", "largest-permit"] {
         let url = URL(fileURLWithPath: "Tests/Fixtures/\(name).json")
-        let cose = PermitSealer(key: .generate(.edDSA)).seal(try IssuedPermit.decode(json: Data(contentsOf: url)).claims()).cose
+        let cose = try PermitSealer(key: .generate(.edDSA)).seal(try IssuedPermit.decode(json: Data(contentsOf: url)).claims()).cose
         let zlib = Zlib()
         print("       \(name): COSE_Sign1 \(cose.encoded().count) bytes, zlib \(zlib.compress(cose.encoded(), storedSuffix: 64).count) with the signature stored, \(zlib.compress(cose.encoded()).count) all Huffman-coded")
     }
     for alg in KeyAlgorithm.allCases {
         let key = PrivateKey.generate(alg)
         let sealer = PermitSealer(key: key)
-        let sample = sealer.seal(claims)
+        let sample = try sealer.seal(claims)
         let message = sample.cose.toBeSigned()
         let signature = sample.cose.signature
         let zlib = Zlib()
@@ -44,7 +44,7 @@ func runSealBench() throws {
         var numbered = claims
         let (rawSign, seal, sealRatio) = Rate.pair({ _ in _ = key.sign(message) }, { i in
             numbered.permit.number = numbers[i % numbers.count]
-            _ = sealer.seal(numbered)
+            _ = try! sealer.seal(numbered)
         })
         let encode = Rate.measure { _ in _ = claims.encoded() }
         // Distinct permits, as issuance sees them: the same input over and over lets the branch
@@ -52,7 +52,7 @@ func runSealBench() throws {
         let varying = numbers.map { number -> [UInt8] in
             var c = claims
             c.permit.number = number
-            return sealer.seal(c).cose.encoded()
+            return try! sealer.seal(c).cose.encoded()
         }
         let whole = Rate.measure { i in _ = zlib.compress(varying[i % varying.count]) }
         let split = Rate.measure { i in _ = zlib.compress(varying[i % varying.count], storedSuffix: 64) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitSeal
 import PermitWorkflow
@@ -52,14 +53,14 @@ struct Amend: ParsableCommand {
         let result: AmendResult
         do {
             let workflow = try data.workflow()
-            let signingKey = try loadPrivateKey(key)
+            let signer = try partySigner(key)
             let items = ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file))
             guard items.count == 1 else {
                 throw CommandFailure("amend.oneApplication", "\(file) holds \(items.count) applications; an amendment is one application",
                                      field: "file", value: file, rule: "exactly one application")
             }
             guard let application = items[0].application else { throw ProblemList(items[0].problems) }
-            result = try workflow.amend(number: number, application: application, key: signingKey)
+            result = try workflow.amend(number: number, application: application, submission: signer.amendment(application, amends: number))
         } catch var failure as CommandFailure {
             failure.json = failure.json || output.json
             throw failure

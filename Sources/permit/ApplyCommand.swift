@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitRouting
 import PermitSeal
@@ -67,11 +68,11 @@ struct Apply: ParsableCommand {
         let lang = output.language
         let results: [ApplyResult] = try reporting(json: output.json) {
             let workflow = try data.workflow()
-            let signingKey = try loadPrivateKey(key)
+            let signer = try partySigner(key)
             let items = ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file))
             let progress = ProgressLine(total: items.count, label: lang.pick("提交", "applying"))
             defer { progress.finish() }
-            return try workflow.apply(items, key: signingKey, dryRun: dryRun, progress: progress.callback)
+            return try workflow.apply(signer.submissions(items), dryRun: dryRun, progress: progress.callback)
         }
         for r in results {
             if output.json {

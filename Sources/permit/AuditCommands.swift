@@ -61,14 +61,22 @@ struct Audit: ParsableCommand {
                 struct Out: Encodable {
                     var ok: Bool; var events: Int; var applications: Int; var decisions: Int; var permits: Int; var checkpoints: Int
                     var trustList: String; var trustListChecked: Bool; var findings: [AuditFinding]
+                    var requests: Int; var notes: [AuditFinding]
                 }
                 Console.out(JSONOutput.line(Out(ok: result.ok, events: result.events, applications: result.applications, decisions: result.decisions,
                                                 permits: result.permits, checkpoints: result.checkpoints, trustList: result.trustList,
-                                                trustListChecked: result.trustListChecked, findings: result.findings)))
+                                                trustListChecked: result.trustListChecked, findings: result.findings,
+                                                requests: result.requests, notes: result.notes)))
             } else {
                 Console.out(lang.pick("检查了 \(result.events) 个审计事件、\(result.applications) 件申请、\(result.decisions) 个审批、\(result.permits) 张通行证、\(result.checkpoints) 个检查点",
                                       "checked \(result.events) audit events, \(result.applications) applications, \(result.decisions) decisions, \(result.permits) permits, \(result.checkpoints) checkpoints"))
                 Console.out(result.trustList)
+                if !result.notes.isEmpty {
+                    Console.out(lang.pick("\(result.notes.count) 行写于请求签名之前（未签名的管理操作、无随机数的审批），如实列出，不算篡改：",
+                                          "\(result.notes.count) row(s) predate signed requests (unsigned administrative actions, decisions without a nonce); listed, not counted as tampering:"))
+                    for n in result.notes.prefix(20) { Console.out("· [\(n.table) \(n.id)] \(n.message)") }
+                    if result.notes.count > 20 { Console.out("· …") }
+                }
                 for f in result.findings { Console.out("✗ [\(f.table) \(f.id)] \(f.message)") }
                 Console.out(result.ok ? lang.pick("审计通过", "audit OK") : lang.pick("审计失败：\(result.findings.count) 处问题", "audit FAILED: \(result.findings.count) problem(s)"))
             }

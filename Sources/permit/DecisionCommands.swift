@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import PermitAPI
 import PermitModel
+import PermitSeal
 import PermitStore
 import PermitWorkflow
 
@@ -86,9 +88,11 @@ struct Approve: ParsableCommand {
         let (results, workflow): ([DecisionResult], Workflow) = try reporting(json: output.json) {
             let d = try parseDepartment(department)
             let workflow = try data.workflow()
-            let signingKey = try loadPrivateKey(key)
-            // Refuse a wrong key before reading a long list or the queue.
-            _ = try workflow.approver(for: d, key: signingKey)
+            let signer = try partySigner(key)
+            // Refuse a wrong key or a bad condition before reading a long list or the queue.
+            try workflow.requireApprover(d, kid: signer.kid)
+            let problems = DecisionRules.problems(approve: true, conditions: condition, reason: nil)
+            if !problems.isEmpty { throw ProblemList(problems) }
             let identifiers: [String]
             if all {
                 identifiers = try workflow.queue(department: d, overdue: false).map { $0.0.publicID }
@@ -101,8 +105,8 @@ struct Approve: ParsableCommand {
             }
             let progress = ProgressLine(total: identifiers.count, label: lang.pick("审批", "approving"))
             defer { progress.finish() }
-            return (try workflow.decide(department: d, key: signingKey, identifiers: identifiers, decision: .approve,
-                                        conditions: condition, progress: progress.callback), workflow)
+            let items = signer.decisions(try workflow.decisionTargets(identifiers), department: d, approve: true, conditions: condition)
+            return (try workflow.decide(department: d, items: items, progress: progress.callback), workflow)
         }
         try DecisionOutput.report(results, workflow: workflow, output: output)
     }
@@ -141,12 +145,15 @@ struct Reject: ParsableCommand {
         let (results, workflow): ([DecisionResult], Workflow) = try reporting(json: output.json) {
             let d = try parseDepartment(department)
             let workflow = try data.workflow()
-            let signingKey = try loadPrivateKey(key)
+            let signer = try partySigner(key)
+            try workflow.requireApprover(d, kid: signer.kid)
+            let problems = DecisionRules.problems(approve: false, conditions: [], reason: reason)
+            if !problems.isEmpty { throw ProblemList(problems) }
             let identifiers = ids == ["-"] ? try IdentifierInput.lines(from: "-") : ids
             let progress = ProgressLine(total: identifiers.count, label: lang.pick("驳回", "rejecting"))
             defer { progress.finish() }
-            return (try workflow.decide(department: d, key: signingKey, identifiers: identifiers, decision: .reject,
-                                        reason: reason, progress: progress.callback), workflow)
+            let items = signer.decisions(try workflow.decisionTargets(identifiers), department: d, approve: false, reason: reason)
+            return (try workflow.decide(department: d, items: items, progress: progress.callback), workflow)
         }
         try DecisionOutput.report(results, workflow: workflow, output: output)
     }
@@ -190,7 +197,8 @@ struct Cancel: ParsableCommand {
         let lang = output.language
         try reporting(json: output.json, refusalCodes: ["application.notPending"]) {
             let workflow = try data.workflow()
-            let record = try workflow.cancel(id, key: try loadPrivateKey(key), reason: reason)
+            let signer = try partySigner(key)
+            let record = try workflow.cancel(signer.action(.cancel, .init(reason: reason, application: id), authority: workflow.authority.code))
             let row = CancelRow(id: record.publicID, reference: record.reference, state: record.state.rawValue, reason: record.closeReason,
                                 closedAt: record.closedAt.map(Timestamps.string))
             if output.json {

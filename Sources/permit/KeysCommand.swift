@@ -100,8 +100,9 @@ extension Keys {
 
         func run() throws {
             let workflow = try data.workflow()
-            let rotation = try workflow.rotateIssuerKey(algorithm: KeyAlgorithm(name: alg)!, adminKey: try PrivateKey.load(path: adminKey),
-                                                        rootKey: try PrivateKey.load(path: rootKey ?? workflow.directory.rootKey.path))
+            let admin = try partySigner(adminKey, field: "admin-key")
+            let request = admin.action(.issuerRotate, .init(alg: KeyAlgorithm(name: alg)!.rawValue), authority: workflow.authority.code)
+            let rotation = try workflow.rotateIssuerKey(request, root: try loadPrivateKey(rootKey ?? workflow.directory.rootKey.path, field: "root-key"))
             if output.json {
                 Console.out(JSONOutput.line(rotation))
             } else {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitSeal
 import PermitStore
@@ -26,40 +27,75 @@ struct RevocationRow: Encodable {
 
 struct Revoke: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Revoke an issued permit, with a reason (needs the admin key).",
+        abstract: "Revoke issued permits, with a reason (needs the admin key).",
         discussion: """
-        Who, when and why are recorded with an audit event; the permit appears on the next \
-        revocation list (`permit revocations export`). A permit already revoked or superseded is \
-        refused (exit 1).
+        One signed request revokes every permit named, in one process and one transaction, each \
+        permit on its own: who, when and why are recorded with an audit event each, and the \
+        permits appear on the next revocation list (`permit revocations export`). A permit already \
+        revoked or superseded, not issued or not found is reported and the others are revoked \
+        (exit 1). Sending the same signed request again is refused: it is never applied twice.
 
         Examples:
           permit revoke 330114000001 --reason "车辆违规运输" --admin-key permit-data/admin-key.pem
-          permit revoke A000012 --reason "forged cargo papers" --admin-key admin-key.pem --json
+          permit revoke 330114000001 330114000002 A000012 --reason "forged cargo papers" --admin-key admin-key.pem --json
+          permit revoke --from numbers.txt --reason "企业被列入黑名单" --admin-key admin-key.pem
+          permit list --state active --json | jq -r '.[].permitNumber' | permit revoke - --reason "路线关闭" --admin-key admin-key.pem
         """
     )
-    @Argument(help: "The 12-digit permit number (or the application ID).")
-    var number: String
-    @Option(help: "Why the permit is revoked (kept on the list and in the audit trail).")
+    @Argument(help: "12-digit permit numbers (or application IDs); - reads them one per line from standard input.")
+    var numbers: [String] = []
+    @Option(help: ArgumentHelp("A file of permit numbers, one per line.", valueName: "FILE"))
+    var from: String?
+    @Option(help: "Why the permits are revoked (kept on the list and in the audit trail).")
     var reason: String
     @Option(name: .customLong("admin-key"), help: ArgumentHelp("The authority's admin key.", valueName: "FILE"))
     var adminKey: String
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        guard numbers.isEmpty != (from == nil) else { throw ValidationError("give the permits exactly one way: numbers, - or --from FILE") }
+    }
+
     func run() throws {
         let lang = output.language
-        try reporting(json: output.json, refusalCodes: ["permit.alreadyRevoked", "permit.notIssued", "permit.notFound"]) {
+        let outcomes = try reporting(json: output.json) {
             let workflow = try data.workflow()
-            let admin = try loadPrivateKey(adminKey, field: "admin-key")
-            let row = RevocationRow(try workflow.revoke(number: number, reason: reason, adminKey: admin))
+            let admin = try partySigner(adminKey, field: "admin-key")
+            let list = try from.map { try IdentifierInput.lines(from: $0) } ?? (numbers == ["-"] ? IdentifierInput.lines(from: "-") : numbers)
+            guard !list.isEmpty else {
+                throw CommandFailure("revoke.numbers", "no permit numbers were given", field: "numbers", value: "", rule: "one or more permit numbers")
+            }
+            return try workflow.revoke(admin.action(.revoke, .init(reason: reason, numbers: list), authority: workflow.authority.code))
+        }
+        for (index, o) in outcomes.enumerated() {
+            if let problems = o.problems {
+                if output.json {
+                    struct Refused: Encodable { var index: Int; var input: String; var errors: [Problem] }
+                    Console.out(JSONOutput.line(Refused(index: index, input: o.input, errors: problems)))
+                } else {
+                    Console.out(lang.pick("✗ \(o.input)：", "✗ \(o.input): ") + problems.map(\.message).joined(separator: "; "))
+                }
+                continue
+            }
+            let row = RevocationRow(o.revocation!)
             if output.json {
                 Console.out(JSONOutput.line(row))
             } else {
                 Console.out(lang.pick("已吊销 \(row.number)：\(row.reason)（吊销哈希 \(row.hash ?? "")）",
                                       "Revoked \(row.number): \(row.reason) (revocation hash \(row.hash ?? ""))"))
+            }
+        }
+        let refused = outcomes.filter { $0.problems != nil }.count
+        if !output.json {
+            if outcomes.count > 1 {
+                Console.out(lang.pick("吊销 \(outcomes.count - refused) 张，拒绝 \(refused) 张", "\(outcomes.count - refused) revoked, \(refused) refused"))
+            }
+            if refused < outcomes.count {
                 Console.out(lang.pick("请运行 permit revocations export 发布新的吊销列表", "Publish it with: permit revocations export"))
             }
         }
+        if refused > 0 { throw ExitCode(1) }
     }
 }
 
@@ -218,8 +254,9 @@ struct Blacklist: ParsableCommand {
                 let (kind, value): (BlacklistRecord.Kind, String) =
                     plate.map { (.plate, $0) } ?? idNumber.map { (.idNumber, $0) } ?? (.creditCode, creditCode!)
                 let workflow = try data.workflow()
-                let admin = try loadPrivateKey(adminKey, field: "admin-key")
-                let result = try workflow.blacklistAdd(kind: kind, value: value, reason: reason, until: until, revokeActive: revokeActive, adminKey: admin)
+                let admin = try partySigner(adminKey, field: "admin-key")
+                let result = try workflow.blacklistAdd(admin.action(.blacklistAdd, .init(reason: reason, kind: kind.rawValue, value: value, until: until,
+                                                                                         revokeActive: revokeActive), authority: workflow.authority.code))
                 struct Out: Encodable { var entry: BlacklistRow; var rejected: [String]; var revoked: [String] }
                 let out = Out(entry: BlacklistRow(result.entry), rejected: result.rejected, revoked: result.revoked)
                 if output.json { Console.out(JSONOutput.line(out)); return }
@@ -284,8 +321,8 @@ struct Blacklist: ParsableCommand {
             let lang = output.language
             try reporting(json: output.json, refusalCodes: ["blacklist.notFound"]) {
                 let workflow = try data.workflow()
-                let admin = try loadPrivateKey(adminKey, field: "admin-key")
-                let row = BlacklistRow(try workflow.blacklistRemove(id: id, reason: reason, adminKey: admin))
+                let admin = try partySigner(adminKey, field: "admin-key")
+                let row = BlacklistRow(try workflow.blacklistRemove(admin.action(.blacklistRemove, .init(reason: reason, id: id), authority: workflow.authority.code)))
                 if output.json { Console.out(JSONOutput.line(row)); return }
                 Console.out(lang.pick("已移出黑名单 #\(row.id)：\(row.kind) \(row.value)", "Removed blacklist entry #\(row.id): \(row.kind) \(row.value)"))
             }

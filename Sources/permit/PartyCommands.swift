@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitSeal
 import PermitStore
@@ -41,7 +42,7 @@ enum PartyVerbs {
         let lang = output.language
         try reporting(json: output.json) {
             let workflow = try data.workflow()
-            let admin = try loadPrivateKey(adminKeyFile, field: "admin-key")
+            let admin = try partySigner(adminKeyFile, field: "admin-key")
             let publicKey: PublicKey
             var written: String?
             if let generate {
@@ -61,7 +62,8 @@ enum PartyVerbs {
             }
             let record: PartyKeyRecord
             do {
-                record = try workflow.register(kind, party: party, name: name, publicKey: publicKey, adminKey: admin)
+                record = try workflow.register(admin.action(kind == .approver ? .approverAdd : .applicantAdd,
+                                                             .init(party: party, name: name, publicKey: publicKey.base64), authority: workflow.authority.code))
             } catch {
                 // Nothing registered: a key file made for it would only mislead.
                 if let written { try? FileManager.default.removeItem(atPath: written) }
@@ -84,9 +86,10 @@ enum PartyVerbs {
         let lang = output.language
         try reporting(json: output.json) {
             let workflow = try data.workflow()
-            let admin = try loadPrivateKey(adminKeyFile, field: "admin-key")
+            let admin = try partySigner(adminKeyFile, field: "admin-key")
             let target = try kid ?? loadPublicKey(keyFile!, field: "key").kidHex
-            let record = try workflow.unregister(kind, kid: target.lowercased(), reason: reason, adminKey: admin)
+            let record = try workflow.unregister(admin.action(kind == .approver ? .approverRemove : .applicantRemove,
+                                                              .init(kid: target.lowercased(), reason: reason), authority: workflow.authority.code))
             let row = PartyKeyRow(record, lang: lang)
             if output.json {
                 Console.out(JSONOutput.line(row))

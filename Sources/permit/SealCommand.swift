@@ -29,7 +29,7 @@ struct Seal: ParsableCommand {
     func run() throws {
         let signingKey = try PrivateKey.load(path: key)
         let document = try IssuedPermit.decode(json: try InputFile.read(claims))
-        let sealed = PermitSealer(key: signingKey).seal(try document.claims())
+        let sealed = try PermitSealer(key: signingKey).seal(try document.claims())
         if output.json {
             struct Result: Encodable { var number: String; var kid: String; var alg: String; var characters: Int; var text: String }
             Console.out(JSONOutput.line(Result(number: document.number, kid: signingKey.publicKey.kidHex, alg: signingKey.algorithm.rawValue,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitSeal
 import PermitStore
@@ -105,6 +106,11 @@ func loadPrivateKey(_ path: String, field: String = "key") throws -> PrivateKey 
         throw CommandFailure("key.unreadable", "--\(field) \(path): \(error.description)", field: field, value: path,
                              rule: "a PKCS#8 private key file readable only by its owner")
     }
+}
+
+/// The party a command acts as: its own key file, and the command's clock for signing.
+func partySigner(_ path: String, field: String = "key") throws -> PartySigner {
+    PartySigner(key: try loadPrivateKey(path, field: field), clock: try currentClock())
 }
 
 /// Loads a public key (or a private key's public half) named by a flag.

@@ -48,7 +48,7 @@ struct Trust: ParsableCommand {
             let workflow = try data.workflow()
             let root = try PrivateKey.load(path: rootKey ?? workflow.directory.rootKey.path)
             let url = output.map { URL(fileURLWithPath: $0) } ?? workflow.directory.trustList
-            let list = try workflow.exportTrustList(rootKey: root, to: url, validForDays: validDays)
+            let list = try workflow.exportTrustList(root: root, to: url, validForDays: validDays)
             if out.json {
                 struct Result: Encodable { var file: String; var sequence: Int; var nextUpdate: String; var keys: [String] }
                 Console.out(JSONOutput.line(Result(file: url.path, sequence: list.sequence, nextUpdate: list.nextUpdate, keys: list.keys.map(\.kid))))

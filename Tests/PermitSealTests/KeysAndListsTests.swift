@@ -114,7 +114,7 @@ final class KeysAndListsTests: XCTestCase {
 
     func testRevocationListSignedByAuthorityKey() throws {
         let issuer = PrivateKey.generate(.edDSA)
-        let sealed = PermitSealer(key: issuer).seal(sampleClaims())
+        let sealed = try PermitSealer(key: issuer).seal(sampleClaims())
         let now = Date(timeIntervalSince1970: 1_764_900_000)
         let list = RevocationList(authority: "330114", sequence: 3, issuedAt: now, nextUpdate: now.addingTimeInterval(86400),
                                   revoked: [.init(hash: sealed.revocationHash, revokedAt: now, reason: "superseded")])

@@ -28,7 +28,7 @@ final class PayloadTests: XCTestCase {
     func testSealAndDecode() throws {
         for alg in KeyAlgorithm.allCases {
             let key = PrivateKey.generate(alg)
-            let sealed = PermitSealer(key: key).seal(sampleClaims())
+            let sealed = try PermitSealer(key: key).seal(sampleClaims())
             XCTAssertTrue(sealed.text.hasPrefix("FP1:"))
             let decoded = try PermitText.decode(sealed.text)
             XCTAssertTrue(decoded.wasCompressed)
@@ -42,8 +42,8 @@ final class PayloadTests: XCTestCase {
         }
     }
 
-    func testTypicalPermitFitsThe520CharacterBudget() {
-        let sealed = PermitSealer(key: .generate(.edDSA)).seal(sampleClaims())
+    func testTypicalPermitFitsThe520CharacterBudget() throws {
+        let sealed = try PermitSealer(key: .generate(.edDSA)).seal(sampleClaims())
         XCTAssertLessThanOrEqual(sealed.text.count, 520, "typical permit is \(sealed.text.count) characters")
     }
 

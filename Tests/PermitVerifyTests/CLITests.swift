@@ -40,9 +40,9 @@ final class CLITests: XCTestCase {
         try world.root.publicKey.pem.write(toFile: path("root.pub.pem"), atomically: true, encoding: .utf8)
         try Data(world.qiantangList.signed(by: world.root)).write(to: url("trust-list.cose"))
         let sealer = PermitSealer(key: world.qiantang)
-        let revoked = sealer.seal(sampleClaims(number: "330114000003"))
-        payloads = [sealer.seal(sampleClaims()).text,
-                    PermitSealer(key: .generate(.edDSA)).seal(sampleClaims()).text,
+        let revoked = try sealer.seal(sampleClaims(number: "330114000003"))
+        payloads = [try sealer.seal(sampleClaims()).text,
+                    try PermitSealer(key: .generate(.edDSA)).seal(sampleClaims()).text,
                     revoked.text,
                     "HC1:NCFOXN%TS3DH"]
         let revocations = RevocationList(authority: "330114", sequence: 1, issuedAt: T.listIssued, nextUpdate: T.listNext,
@@ -189,7 +189,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(summary["keys"] as? Int, 2)
         XCTAssertEqual(summary["authorities"] as? Int, 2)
 
-        let suzhouPermit = PermitSealer(key: world.suzhou).seal(sampleClaims(number: "320508000042")).text
+        let suzhouPermit = try PermitSealer(key: world.suzhou).seal(sampleClaims(number: "320508000042")).text
         XCTAssertEqual(try permit(["verify", suzhouPermit] + trustFlags).status, 1, "not trusted by Qiantang's own list")
         let ok = try permit(["verify", suzhouPermit, "--trust", path("national.cose"), "--root", path("national.pub.pem"), "--at", "2025-12-10", "--lang", "en"])
         XCTAssertEqual(ok.status, 0, ok.stdout + ok.stderr)

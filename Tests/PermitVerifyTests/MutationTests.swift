@@ -12,7 +12,7 @@ final class MutationTests: XCTestCase {
     /// because zlib's Adler-32 catches what Base45 lets through.
     func testTenThousandMutationsOfACompressedPayload() throws {
         let world = World()
-        let sealed = PermitSealer(key: world.qiantang).seal(sampleClaims())
+        let sealed = try PermitSealer(key: world.qiantang).seal(sampleClaims())
         try mutate(sealed.text, verifier: world.verifier(), seed: 0x46503121)
     }
 
@@ -20,7 +20,7 @@ final class MutationTests: XCTestCase {
     /// algorithm, the kid and the signature.
     func testTenThousandMutationsOfAnUncompressedPayload() throws {
         let world = World()
-        let sealed = PermitSealer(key: world.qiantang).seal(sampleClaims())
+        let sealed = try PermitSealer(key: world.qiantang).seal(sampleClaims())
         try mutate("FP1:" + Base45.encode(sealed.cose.encoded()), verifier: world.verifier(), seed: 0x46503122)
     }
 

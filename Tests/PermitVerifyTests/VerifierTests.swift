@@ -8,7 +8,7 @@ final class VerifierTests: XCTestCase {
     let world = World()
 
     func testValidPermitShowsClaimsAndSigner() throws {
-        let sealed = PermitSealer(key: world.qiantang).seal(sampleClaims())
+        let sealed = try PermitSealer(key: world.qiantang).seal(sampleClaims())
         let result = try world.verifier().verify(sealed.text)
         XCTAssertEqual(result.outcome, .valid, result.detail ?? "")
         XCTAssertNil(result.reason)
@@ -25,7 +25,7 @@ final class VerifierTests: XCTestCase {
         let list = TrustList(sequence: 1, issuedAt: T.listIssued, nextUpdate: T.listNext,
                              keys: [world.entry(world.qiantang, "330114"), world.entry(p256, "330114")])
         let verifier = try world.verifier(world.store(list))
-        XCTAssertTrue(verifier.verify(PermitSealer(key: p256).seal(sampleClaims()).text).isValid)
+        XCTAssertTrue(verifier.verify(try PermitSealer(key: p256).seal(sampleClaims()).text).isValid)
         let payload = sampleClaims().encoded()
         XCTAssertTrue(verifier.verify(fp1(protected: standardHeader(world.qiantang, alg: -19), payload: payload, key: world.qiantang)).isValid)
         XCTAssertTrue(verifier.verify(fp1(protected: standardHeader(p256, alg: -9), payload: payload, key: p256)).isValid)
@@ -38,7 +38,7 @@ final class VerifierTests: XCTestCase {
 
     func testUntrustedKeyIsUnknownKey() throws {
         let stranger = PrivateKey.generate(.edDSA)
-        let result = try world.verifier().verify(PermitSealer(key: stranger).seal(sampleClaims()).text)
+        let result = try world.verifier().verify(try PermitSealer(key: stranger).seal(sampleClaims()).text)
         assertRefused(result, .unknownKey, stage: "keyLookup")
         XCTAssertNil(result.claims, "claims of an unverified payload must not be shown")
         XCTAssertNil(result.signer)
@@ -55,13 +55,13 @@ final class VerifierTests: XCTestCase {
             TrustStore.Key(key: $0.publicKey, authority: "330114", name: "x", nameEn: "x", phone: "1",
                            notBefore: T.keysFrom, notAfter: T.keysUntil, kid: kid)
         })
-        let result = try world.verifier(store).verify(PermitSealer(key: world.qiantang).seal(sampleClaims()).text)
+        let result = try world.verifier(store).verify(try PermitSealer(key: world.qiantang).seal(sampleClaims()).text)
         assertRefused(result, .signatureInvalid, stage: "signature")
         XCTAssertNil(result.claims)
         // The signer's own key would have verified it: adding it second makes it valid.
         let withSigner = TrustStore(keys: store.keys + [TrustStore.Key(key: world.qiantang.publicKey, authority: "330114", name: "钱塘",
                                                                            nameEn: "Qiantang", phone: "2", notBefore: T.keysFrom, notAfter: T.keysUntil)])
-        let valid = try world.verifier(withSigner).verify(PermitSealer(key: world.qiantang).seal(sampleClaims()).text)
+        let valid = try world.verifier(withSigner).verify(try PermitSealer(key: world.qiantang).seal(sampleClaims()).text)
         XCTAssertEqual(valid.outcome, .valid, valid.detail ?? "")
         XCTAssertEqual(valid.signer?.name, "钱塘", "the key that verified is the one reported")
     }
@@ -76,7 +76,7 @@ final class VerifierTests: XCTestCase {
                            notBefore: T.keysFrom, notAfter: T.keysUntil),
         ])
         XCTAssertEqual(store.keys(withKid: kid).count, 2)
-        let result = try world.verifier(store).verify(PermitSealer(key: world.qiantang).seal(sampleClaims()).text)
+        let result = try world.verifier(store).verify(try PermitSealer(key: world.qiantang).seal(sampleClaims()).text)
         XCTAssertEqual(result.outcome, .valid, result.detail ?? "")
         XCTAssertEqual(result.signer?.name, "second")
     }
@@ -103,13 +103,13 @@ final class VerifierTests: XCTestCase {
     func testIssuerMustBeTheSignersAuthorityAndTheNumbersPrefix() throws {
         let verifier = try world.verifier()
         // A Qiantang key signs a permit claiming to be Suzhou's.
-        let foreign = verifier.verify(PermitSealer(key: world.qiantang).seal(sampleClaims(number: "320508000001")).text)
+        let foreign = verifier.verify(try PermitSealer(key: world.qiantang).seal(sampleClaims(number: "320508000001")).text)
         assertRefused(foreign, .issuerMismatch, stage: "claims")
         XCTAssertEqual(foreign.claims?.issuer, "320508", "verified claims are shown for the officer")
         // iss is right but the number belongs to another authority.
         var claims = sampleClaims()
         claims.permit.number = "320508000001"
-        assertRefused(verifier.verify(PermitSealer(key: world.qiantang).seal(claims).text), .issuerMismatch, stage: "claims")
+        assertRefused(verifier.verify(try PermitSealer(key: world.qiantang).seal(claims).text), .issuerMismatch, stage: "claims")
     }
 
     func testZlibBombIsDecompressionFailed() throws {
@@ -148,20 +148,20 @@ final class VerifierTests: XCTestCase {
     func testKeyMustBeValidAtIssuance() throws {
         let rotated = TrustList(sequence: 4, issuedAt: T.listIssued, nextUpdate: T.listNext,
                                 keys: [world.entry(world.qiantang, "330114", from: T.keysFrom, until: Date(timeIntervalSince1970: T.iat - 1))])
-        let result = try world.verifier(world.store(rotated)).verify(PermitSealer(key: world.qiantang).seal(sampleClaims()).text)
+        let result = try world.verifier(world.store(rotated)).verify(try PermitSealer(key: world.qiantang).seal(sampleClaims()).text)
         assertRefused(result, .keyNotValidAtIssuance, stage: "keyValidity")
         let young = TrustList(sequence: 4, issuedAt: T.listIssued, nextUpdate: T.listNext,
                               keys: [world.entry(world.qiantang, "330114", from: Date(timeIntervalSince1970: T.iat + 1), until: T.keysUntil)])
-        assertRefused(try world.verifier(world.store(young)).verify(PermitSealer(key: world.qiantang).seal(sampleClaims()).text), .keyNotValidAtIssuance)
+        assertRefused(try world.verifier(world.store(young)).verify(try PermitSealer(key: world.qiantang).seal(sampleClaims()).text), .keyNotValidAtIssuance)
         // Both ends inclusive: a key rotated at the very second of issuance still covers it.
         let edge = TrustList(sequence: 4, issuedAt: T.listIssued, nextUpdate: T.listNext,
                              keys: [world.entry(world.qiantang, "330114", from: Date(timeIntervalSince1970: T.iat), until: Date(timeIntervalSince1970: T.iat))])
-        XCTAssertTrue(try world.verifier(world.store(edge)).verify(PermitSealer(key: world.qiantang).seal(sampleClaims()).text).isValid)
+        XCTAssertTrue(try world.verifier(world.store(edge)).verify(try PermitSealer(key: world.qiantang).seal(sampleClaims()).text).isValid)
     }
 
     func testRevokedThroughASignedRevocationList() throws {
-        let sealed = PermitSealer(key: world.qiantang).seal(sampleClaims())
-        let other = PermitSealer(key: world.qiantang).seal(sampleClaims(number: "330114000002"))
+        let sealed = try PermitSealer(key: world.qiantang).seal(sampleClaims())
+        let other = try PermitSealer(key: world.qiantang).seal(sampleClaims(number: "330114000002"))
         let list = RevocationList(authority: "330114", sequence: 2, issuedAt: T.listIssued, nextUpdate: T.listNext,
                                   revoked: [.init(hash: sealed.revocationHash, revokedAt: T.listIssued, reason: "vehicle changed")])
         let store = try world.store()
@@ -184,7 +184,7 @@ final class VerifierTests: XCTestCase {
     }
 
     func testValidityWindowWithSkewEdges() throws {
-        let text = PermitSealer(key: world.qiantang).seal(sampleClaims()).text
+        let text = try PermitSealer(key: world.qiantang).seal(sampleClaims()).text
         let store = try world.store()
         func verify(_ t: TimeInterval, skew: TimeInterval = 300) throws -> VerificationResult {
             try world.verifier(store, at: Date(timeIntervalSince1970: t), skew: skew).verify(text)
@@ -210,31 +210,31 @@ final class VerifierTests: XCTestCase {
     }
 
     func testPlateMatch() throws {
-        let text = PermitSealer(key: world.qiantang).seal(sampleClaims()).text
+        let text = try PermitSealer(key: world.qiantang).seal(sampleClaims()).text
         XCTAssertTrue(try world.verifier(plate: "浙A12345").verify(text).isValid)
         XCTAssertTrue(try world.verifier(plate: "浙a·12345").verify(text).isValid)
         XCTAssertTrue(try world.verifier(plate: " 浙A 12345").verify(text).isValid)
         let result = try world.verifier(plate: "浙A12346").verify(text)
         assertRefused(result, .plateMismatch, stage: "plateMatch")
         // NFC: a plate written with a decomposed letter matches its composed form.
-        let decomposed = PermitSealer(key: world.qiantang).seal(sampleClaims(plate: "浙A1234\u{00C9}")).text
+        let decomposed = try PermitSealer(key: world.qiantang).seal(sampleClaims(plate: "浙A1234\u{00C9}")).text
         XCTAssertTrue(try world.verifier(plate: "浙A1234E\u{0301}").verify(decomposed).isValid)
     }
 
     func testChecksRunInTheSpecsOrder() throws {
-        let revokedExpiredWrongPlate = PermitSealer(key: world.qiantang).seal(sampleClaims())
+        let revokedExpiredWrongPlate = try PermitSealer(key: world.qiantang).seal(sampleClaims())
         let set = RevocationSet(authority: "330114", hashes: [RevocationHash(signature: revokedExpiredWrongPlate.cose.signature)])
         let late = Date(timeIntervalSince1970: T.exp + 86400)
         assertRefused(try world.verifier(at: late, revocations: [set], plate: "沪B00000").verify(revokedExpiredWrongPlate.text), .expired)
         assertRefused(try world.verifier(revocations: [set], plate: "沪B00000").verify(revokedExpiredWrongPlate.text), .revoked)
         // An untrusted, expired permit is untrusted: nothing is read from unverified claims.
-        let stranger = PermitSealer(key: .generate(.edDSA)).seal(sampleClaims())
+        let stranger = try PermitSealer(key: .generate(.edDSA)).seal(sampleClaims())
         assertRefused(try world.verifier(at: late).verify(stranger.text), .unknownKey)
     }
 
     func testMergedListTrustsASecondAuthority() throws {
-        let suzhouPermit = PermitSealer(key: world.suzhou).seal(sampleClaims(number: "320508000042", plate: "苏E88888")).text
-        let qiantangPermit = PermitSealer(key: world.qiantang).seal(sampleClaims()).text
+        let suzhouPermit = try PermitSealer(key: world.suzhou).seal(sampleClaims(number: "320508000042", plate: "苏E88888")).text
+        let qiantangPermit = try PermitSealer(key: world.qiantang).seal(sampleClaims()).text
         assertRefused(try world.verifier().verify(suzhouPermit), .unknownKey)
         let merged = try TrustListMerge.merge([world.qiantangList, world.suzhouList, world.qiantangList], issuedAt: T.listIssued)
         XCTAssertEqual(merged.sequence, 8)
@@ -261,7 +261,7 @@ final class VerifierTests: XCTestCase {
     }
 
     func testStaleListsWarnButKeepTheOutcome() throws {
-        let text = PermitSealer(key: world.qiantang).seal(sampleClaims()).text
+        let text = try PermitSealer(key: world.qiantang).seal(sampleClaims()).text
         let staleTrust = TrustList(sequence: 1, issuedAt: T.keysFrom, nextUpdate: Date(timeIntervalSince1970: T.nbf), keys: [world.entry(world.qiantang, "330114")])
         let staleRevocations = RevocationSet(authority: "330114", hashes: [], nextUpdate: Date(timeIntervalSince1970: T.nbf))
         let store = try world.store(staleTrust)
@@ -272,7 +272,7 @@ final class VerifierTests: XCTestCase {
         assertRefused(late, .expired)
         XCTAssertEqual(late.warnings.map(\.code), [.trustListStale])
         // Even a refusal before the policies carries the warning: an unknown key may be a new one.
-        let unknown = try world.verifier(store).verify(PermitSealer(key: .generate(.edDSA)).seal(sampleClaims()).text)
+        let unknown = try world.verifier(store).verify(try PermitSealer(key: .generate(.edDSA)).seal(sampleClaims()).text)
         assertRefused(unknown, .unknownKey)
         XCTAssertEqual(unknown.warnings.map(\.code), [.trustListStale])
         // Fresh lists, no warnings.
@@ -297,7 +297,7 @@ final class VerifierTests: XCTestCase {
     }
 
     func testResultIsCodable() throws {
-        let result = try world.verifier().verify(PermitSealer(key: world.qiantang).seal(sampleClaims()).text)
+        let result = try world.verifier().verify(try PermitSealer(key: world.qiantang).seal(sampleClaims()).text)
         let json = try JSONEncoder().encode(result)
         XCTAssertEqual(try JSONDecoder().decode(VerificationResult.self, from: json), result)
         let object = try JSONSerialization.jsonObject(with: json) as! [String: Any]

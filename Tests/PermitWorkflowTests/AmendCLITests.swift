@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import PermitTestSupport
 
 /// `permit amend` through the binary.
 extension CLITests {

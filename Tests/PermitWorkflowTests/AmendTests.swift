@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import XCTest
+import PermitTestSupport
 @testable import PermitModel
 @testable import PermitSeal
 @testable import PermitStore

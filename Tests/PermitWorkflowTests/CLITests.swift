@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import PermitTestSupport
 
 /// The `permit` binary run as a subprocess, the way firms, approvers and scripts use it: exit
 /// codes, JSON shapes, and that refused requests write nothing. Needs `swift build` first (the

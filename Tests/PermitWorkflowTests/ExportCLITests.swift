@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import XCTest
+import PermitTestSupport
 
 /// `permit export` and `permit show --qr` run as the built binary, judged by independent tools:
 /// zbarimg (zbar-tools) must read back exactly the `--format payload` text from the QR PNG, the

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import PermitTestSupport
 
 /// The lifecycle verbs through the binary: revoke → revocations export → verify says revoked;
 /// audit verify's exit codes and JSON after tampering; blacklist refusals; report; backup.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import XCTest
+import PermitTestSupport
 @testable import PermitModel
 @testable import PermitSeal
 @testable import PermitStore
@@ -65,7 +66,7 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(revocation.actor, "admin:" + h.admin.publicKey.kidHex)
         XCTAssertEqual(revocation.revokedAt, h.clock.now())
         XCTAssertThrowsError(try h.workflow.revoke(number: number, reason: "again", adminKey: h.admin)) {
-            XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "permit.alreadyRevoked")
+            XCTAssertEqual(($0 as? ProblemConvertible)?.problems.first?.code, "permit.alreadyRevoked")
         }
         XCTAssertEqual(try h.workflow.history(id).events.map(\.action), ["apply", "approve", "issue", "revoke"])
 
@@ -251,7 +252,7 @@ final class LifecycleTests: XCTestCase {
         let attacker = PrivateKey.generate(.edDSA)
         let permit = try XCTUnwrap(try h.workflow.store.read { try $0.permits(limit: nil) }.first { $0.number == number })
         let claims = try PermitClaims(decoding: try PermitText.decode(permit.payload).cose.payload)
-        let forged = PermitSealer(key: attacker).seal(claims)
+        let forged = try PermitSealer(key: attacker).seal(claims)
         let spkiHex = attacker.publicKey.spki.map { String(format: "%02x", $0) }.joined()
         try h.tamper("""
             UPDATE key SET kid = '\(attacker.publicKey.kidHex)', spki = X'\(spkiHex)' WHERE role = 'issuer';

@@ -2,6 +2,7 @@ import Foundation
 import PermitModel
 import GRDB
 import XCTest
+import PermitTestSupport
 @testable import PermitModel
 @testable import PermitSeal
 @testable import PermitStore
@@ -303,7 +304,7 @@ final class RotationTests: XCTestCase {
         // The retired key signing after its rotation is refused.
         var claims = try PermitClaims(decoding: newPayload.cose.payload)
         claims.issuedAt = UInt64(h.clock.now().timeIntervalSince1970) + 60
-        let forged = PermitSealer(key: oldKey).seal(claims)
+        let forged = try PermitSealer(key: oldKey).seal(claims)
         XCTAssertEqual(verifier.verify(forged.text).reason?.rawValue, "keyNotValidAtIssuance")
     }
 }

@@ -1,0 +1,183 @@
+import Foundation
+import GRDB
+import XCTest
+import PermitAPI
+import PermitTestSupport
+@testable import PermitModel
+@testable import PermitSeal
+@testable import PermitStore
+@testable import PermitWorkflow
+
+/// The workflow takes signed requests, never private keys: each is checked against the
+/// registered key for its role, kept, and never applied twice.
+final class SignedRequestTests: XCTestCase {
+    private func code(_ error: Error) -> String? { (error as? ProblemConvertible)?.problems.first?.code }
+
+    func testAReplayedAdministrativeActionIsNotAppliedTwice() throws {
+        let h = try Harness()
+        let newcomer = PrivateKey.generate(.edDSA)
+        let request = h.workflow.signer(h.admin).action(.approverAdd, .init(party: "HEALTH", name: "新审批员", publicKey: newcomer.publicKey.base64),
+                                                         authority: "330114")
+        _ = try h.workflow.register(request)
+        let before = try h.counts()
+        let keys = try h.workflow.registered(.approver, includeRemoved: true).count
+        XCTAssertThrowsError(try h.workflow.register(request)) { XCTAssertEqual(self.code($0), "request.replayed") }
+        XCTAssertEqual(try h.workflow.registered(.approver, includeRemoved: true).count, keys)
+        XCTAssertEqual(try h.counts().audit, before.audit)
+
+        // A revocation sent twice revokes once; the second is refused whole, before any permit.
+        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id)
+        let number = try XCTUnwrap(try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve)[0].permitNumber)
+        let revoke = h.workflow.signer(h.admin).action(.revoke, .init(reason: "超载", numbers: [number]), authority: "330114")
+        XCTAssertNotNil(try h.workflow.revoke(revoke).first?.revocation)
+        let audit = try h.counts().audit
+        XCTAssertThrowsError(try h.workflow.revoke(revoke)) { XCTAssertEqual(self.code($0), "request.replayed") }
+        XCTAssertEqual(try h.counts().audit, audit)
+        XCTAssertEqual(try h.workflow.revocations().count, 1)
+    }
+
+    func testRequestsSignedByTheWrongKeyForAnotherAuthorityOrOutOfTimeAreRefused() throws {
+        let h = try Harness()
+        let newcomer = PrivateKey.generate(.edDSA).publicKey.base64
+        let before = try h.counts()
+        // A firm's key is not the admin key.
+        let byFirm = h.workflow.signer(h.firmKey).action(.approverAdd, .init(party: "HEALTH", name: "x", publicKey: newcomer), authority: "330114")
+        XCTAssertThrowsError(try h.workflow.register(byFirm)) { XCTAssertEqual(self.code($0), "auth.notAdmin") }
+        // Another authority's request.
+        let elsewhere = h.workflow.signer(h.admin).action(.approverAdd, .init(party: "HEALTH", name: "x", publicKey: newcomer), authority: "330106")
+        XCTAssertThrowsError(try h.workflow.register(elsewhere)) { XCTAssertEqual(self.code($0), "request.authority") }
+        // A client clock 11 minutes ahead.
+        let ahead = PartySigner(key: h.admin, clock: FixedClock(h.clock.now().addingTimeInterval(660)))
+            .action(.approverAdd, .init(party: "HEALTH", name: "x", publicKey: newcomer), authority: "330114")
+        XCTAssertThrowsError(try h.workflow.register(ahead)) { XCTAssertEqual(self.code($0), "request.clock") }
+        // Bytes altered after signing.
+        var altered = h.workflow.signer(h.admin).action(.approverAdd, .init(party: "HEALTH", name: "x", publicKey: newcomer), authority: "330114")
+        let at = try XCTUnwrap(altered.firstIndex(of: UInt8(ascii: "x")))
+        altered[at] = UInt8(ascii: "y")
+        XCTAssertThrowsError(try h.workflow.register(altered)) { XCTAssertEqual(self.code($0), "request.signature") }
+        // A request for another verb.
+        let cancel = h.workflow.signer(h.admin).action(.blacklistRemove, .init(reason: "x", id: 1), authority: "330114")
+        XCTAssertThrowsError(try h.workflow.register(cancel)) { XCTAssertEqual(self.code($0), "request.kind") }
+        XCTAssertEqual(try h.counts().audit, before.audit)
+        XCTAssertEqual(try h.workflow.store.read { try $0.signedRequests() }.count, 12)  // the harness's own registrations
+    }
+
+    func testADecisionSignedByARemovedApproverIsRefused() throws {
+        let h = try Harness()
+        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id)
+        // Signed while the approver was registered, sent after the key was removed.
+        let signed = h.workflow.signer(h.approvers[.health]!).decisions(try h.workflow.decisionTargets([id]), department: .health, approve: true)
+        _ = try h.workflow.unregister(.approver, kid: h.approvers[.health]!.publicKey.kidHex, reason: "丢失", adminKey: h.admin)
+        let before = try h.counts()
+        XCTAssertThrowsError(try h.workflow.decide(department: .health, items: signed)) { XCTAssertEqual(self.code($0), "auth.notApprover") }
+        XCTAssertEqual(try h.counts().decisions, before.decisions)
+        XCTAssertEqual(try h.counts().audit, before.audit)
+        XCTAssertEqual(try h.workflow.history(id).application.state, .pending)
+    }
+
+    func testTheSameSignedDecisionTwiceIsRecordedOnce() throws {
+        let h = try Harness()
+        let app = h.variant(1, categories: ["medical-supplies", "mail-and-parcels"])
+        let id = try XCTUnwrap(try h.workflow.apply([h.item(app)], key: h.firmKey)[0].id)
+        let signed = h.workflow.signer(h.approvers[.health]!).decisions(try h.workflow.decisionTargets([id]), department: .health, approve: true)
+        XCTAssertEqual(try h.workflow.decide(department: .health, items: signed)[0].state, "pending")
+        let again = try h.workflow.decide(department: .health, items: signed)
+        XCTAssertEqual(again[0].errors?.first?.code, "decision.alreadyDecided")
+        XCTAssertEqual(try h.counts().decisions, 1)
+    }
+
+    func testADecisionOnAnotherDocumentOrAForgedSubmissionIsRefused() throws {
+        let h = try Harness()
+        let ids = try h.workflow.apply([h.item(h.variant(1)), h.item(h.variant(2), index: 1)], key: h.firmKey).map { try XCTUnwrap($0.id) }
+        // The approver signs application 1's digest but the item names application 2.
+        let targets = try h.workflow.decisionTargets([ids[0]])
+        let swapped = h.workflow.signer(h.approvers[.health]!).decisions([DecisionTarget(input: ids[1], id: ids[1], digest: targets[0].digest)],
+                                                                          department: .health, approve: true)
+        XCTAssertEqual(try h.workflow.decide(department: .health, items: swapped)[0].errors?.first?.code, "decision.digest")
+        XCTAssertEqual(try h.counts().decisions, 0)
+
+        // A submission whose signature covers another application's content.
+        var items = h.workflow.signer(h.firmKey).submissions([h.item(h.variant(3))])
+        items[0].application = h.variant(4)
+        XCTAssertEqual(try h.workflow.apply(items)[0].errors?.first?.code, "submission.mismatch")
+        // An application signed by an unregistered key: refused whole, nothing written.
+        let before = try h.counts()
+        let stranger = PartySigner(key: .generate(.edDSA), clock: h.clock).submissions([h.item(h.variant(5))])
+        XCTAssertThrowsError(try h.workflow.apply(stranger)) { XCTAssertEqual(self.code($0), "auth.notApplicant") }
+        XCTAssertEqual(try h.counts().applications, before.applications)
+    }
+
+    func testAuditVerifyChecksAdministrativeActionsAndTheKeysTheyRegistered() throws {
+        let h = try Harness()
+        XCTAssertEqual(try h.workflow.verifyAudit().findings, [])
+        XCTAssertEqual(try h.workflow.verifyAudit().requests, 12)
+
+        // An insider alters a kept request (the trigger forbids updates, so it is dropped first).
+        let altered = try copy(h)
+        try altered.write { db in
+            try db.execute(sql: "DROP TRIGGER signedRequest_no_update")
+            let cose = try Data.fetchOne(db, sql: "SELECT cose FROM signedRequest WHERE id = 1")!
+            var bytes = Array(cose)
+            bytes[bytes.count - 1] ^= 0x01
+            try db.execute(sql: "UPDATE signedRequest SET cose = ? WHERE id = 1", arguments: [Data(bytes)])
+        }
+        let a = try Workflow(directory: altered.dir, clock: h.clock).verifyAudit()
+        XCTAssertTrue(a.findings.contains { $0.table == "signedRequest" && $0.id == "1" && $0.message.contains("does not verify") }, "\(a.findings)")
+
+        // An insider swaps an approver's registered key for their own (the README's old limit).
+        let swapped = try copy(h)
+        let attacker = PrivateKey.generate(.edDSA)
+        try swapped.write { db in
+            try db.execute(sql: "UPDATE partyKey SET kid = ?, spki = ? WHERE kind = 'approver' AND party = 'HEALTH'",
+                           arguments: [attacker.publicKey.kidHex, Data(attacker.publicKey.spki)])
+        }
+        let s = try Workflow(directory: swapped.dir, clock: h.clock).verifyAudit()
+        XCTAssertTrue(s.findings.contains { $0.table == "partyKey" && $0.id == "approver \(attacker.publicKey.kidHex)" }, "\(s.findings)")
+    }
+
+    /// A copy of the harness's data directory, opened for raw SQL as an insider would.
+    private func copy(_ h: Harness) throws -> (dir: DataDirectory, write: ((Database) throws -> Void) throws -> Void) {
+        let dir = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("permit-sr-\(UUID().uuidString)"))
+        try FileManager.default.copyItem(at: h.dir.url, to: dir.url)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir.url) }
+        return (dir, { body in
+            let q = try DatabaseQueue(path: dir.database.path)
+            try q.write { try body($0) }
+        })
+    }
+}
+
+final class LegacyDataTests: XCTestCase {
+    func testADatabaseMadeBeforeSignedRequestsMigratesAndKeepsVerifying() throws {
+        let source = fixtures.appendingPathComponent("legacy-v3")
+        let dir = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("permit-legacy-\(UUID().uuidString)"))
+        try FileManager.default.createDirectory(at: dir.url, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir.url) }
+        for name in ["permit.sqlite", "issuer-key.pem", "admin-key.pem", "root-key.pem", "root.pub.pem", "trust-list.cose", "health.pem", "firm.pem"] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: dir.file(name))
+            if name.hasSuffix("key.pem") || name == "health.pem" || name == "firm.pem" {
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: dir.file(name).path)
+            }
+        }
+        let clock = FixedClock(RFC3339.date("2026-11-30T10:00:00+08:00")!)
+        let workflow = try Workflow(directory: dir, clock: clock)
+        let before = try workflow.verifyAudit()
+        XCTAssertEqual(before.findings, [], "\(before.findings)")
+        XCTAssertEqual(before.requests, 0)
+        // Noted, not found: the unsigned registrations, revocation and blacklisting, and the decision without a nonce.
+        XCTAssertEqual(Set(before.notes.map(\.table)), ["audit", "partyKey", "decision"])
+        XCTAssertEqual(before.notes.filter { $0.table == "decision" }.count, 1)
+        XCTAssertEqual(before.notes.filter { $0.table == "partyKey" }.count, 2)
+
+        // New signed requests work on the migrated store, and the audit still passes.
+        let health = try PrivateKey.load(path: dir.file("health.pem").path)
+        let admin = try PrivateKey.load(path: dir.adminKey.path)
+        let d = try workflow.decide(department: .health, key: health, identifiers: ["A000002"], decision: .approve)
+        XCTAssertEqual(d[0].permitNumber, "330114000002")
+        _ = try workflow.revoke(number: "330114000002", reason: "测试", adminKey: admin)
+        let after = try workflow.verifyAudit()
+        XCTAssertEqual(after.findings, [], "\(after.findings)")
+        XCTAssertEqual(after.requests, 1)
+        XCTAssertEqual(after.notes.filter { $0.table == "decision" }.count, 1)
+    }
+}
