@@ -41,18 +41,22 @@ let package = Package(
         .target(name: "PermitRouting", dependencies: ["PermitModel", "PermitSchemas",
             .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "PermitStore", dependencies: [
-            "PermitModel", "PermitSeal",
+            "PermitAPI", "PermitModel", "PermitSeal",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .target(name: "PermitAPI", dependencies: ["PermitModel", "PermitSeal"],
+        .target(name: "PermitAPI", dependencies: ["PermitModel", "PermitSeal", "PermitRouting"],
                 swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "PermitWorkflow", dependencies: ["PermitAPI", "PermitModel", "PermitSeal", "PermitRouting", "PermitStore"]),
         .target(name: "PermitVerify", dependencies: ["PermitModel", "PermitSeal"]),
-        .target(name: "PermitRender", dependencies: ["PermitModel", "CQREncode", "CZBar", "CCairo", "CJPEG", "CZlib"]),
+        .target(name: "PermitRender", dependencies: ["PermitAPI", "PermitModel", "PermitSeal", "CQREncode", "CZBar", "CCairo", "CJPEG", "CZlib"]),
         .executableTarget(name: "permit", dependencies: [
-            "PermitAPI", "PermitModel", "PermitSeal", "PermitRouting", "PermitStore", "PermitWorkflow",
+            "PermitAPI", "PermitModel", "PermitSeal", "PermitRouting", "PermitWorkflow",
             "PermitVerify", "PermitRender",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: [
+            // A member is visible only from a module this target imports: the CLI cannot reach
+            // into the store (PermitStore, GRDB) through a type the workflow hands it.
+            .enableUpcomingFeature("MemberImportVisibility"),
         ]),
         .executableTarget(name: "permit-bench", dependencies: [
             "PermitAPI", "PermitModel", "PermitSeal", "PermitRouting", "PermitStore", "PermitWorkflow",

@@ -1,4 +1,5 @@
 import Foundation
+import PermitAPI
 
 /// The store behind the workflow. The workflow runs every request inside `write`, so that all
 /// its state changes commit together or not at all. The SQLite implementation is
@@ -28,7 +29,7 @@ public protocol StoreReader {
     func decision(id: Int64) throws -> DecisionRecord?
     func requiredDepartments(applicationID: Int64) throws -> [RequiredDepartmentRecord]
     /// Pending applications awaiting `department`, oldest first.
-    func queue(department: String, dueBefore: Date?) throws -> [(ApplicationRecord, RequiredDepartmentRecord)]
+    func queue(department: String, dueBefore: Date?, afterID: Int64?, limit: Int?) throws -> [(ApplicationRecord, RequiredDepartmentRecord)]
     func decisions(applicationID: Int64) throws -> [DecisionRecord]
     func permit(number: String) throws -> PermitRecord?
     func permit(applicationID: Int64) throws -> PermitRecord?
@@ -81,6 +82,13 @@ public protocol StoreTransaction: StoreReader {
     func insertSignedRequest(_ request: SignedRequestRecord) throws -> SignedRequestRecord
     @discardableResult
     func appendAudit(at: Date, actor: String, action: String, subject: String, content: Data) throws -> AuditEvent
+}
+
+/// A store that can copy itself while it runs (SQLite's online backup). A server database is
+/// backed up with its own tools instead.
+public protocol StoreBackup {
+    /// A consistent copy of the live database at `path`.
+    func backup(to path: String) throws
 }
 
 /// Store failures with stable codes.

@@ -1,10 +1,11 @@
 import Foundation
+import PermitAPI
 import GRDB
 import PermitSeal
 
 /// The embedded default store: SQLite through GRDB, a `DatabasePool` in WAL mode, foreign keys
 /// on, named append-only migrations.
-public final class SQLitePermitStore: PermitStore, @unchecked Sendable {
+public final class SQLitePermitStore: PermitStore, StoreBackup, @unchecked Sendable {
     public let path: String
     let pool: DatabasePool
     /// A second connection that copies the WAL back into the database in the background, so
@@ -283,10 +284,11 @@ struct SQLiteTransaction: StoreTransaction {
         }
         if let c = filter.creditCode { clauses.append("creditCode = ?"); _ = arguments.append(contentsOf: [c]) }
         if let p = filter.plate { clauses.append("plate = ?"); _ = arguments.append(contentsOf: [p]) }
+        if let after = filter.afterID { clauses.append("id > ?"); _ = arguments.append(contentsOf: [after]) }
         var sql = "SELECT * FROM application"
         if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
         sql += " ORDER BY id"
-        if let limit = filter.limit { sql += " LIMIT \(limit)" }
+        if let limit = filter.limit { sql += " LIMIT ?"; _ = arguments.append(contentsOf: [limit]) }
         return try allRows(sql, arguments: arguments).map(application)
     }
 
@@ -301,7 +303,7 @@ struct SQLiteTransaction: StoreTransaction {
                          arguments: [applicationID]).map(required)
     }
 
-    func queue(department: String, dueBefore: Date?) throws -> [(ApplicationRecord, RequiredDepartmentRecord)] {
+    func queue(department: String, dueBefore: Date?, afterID: Int64?, limit: Int?) throws -> [(ApplicationRecord, RequiredDepartmentRecord)] {
         var sql = """
         SELECT application.*, requiredDepartment.applicationID AS rApplicationID, requiredDepartment.department AS rDepartment,
                requiredDepartment.state AS rState, requiredDepartment.dueAt AS rDueAt
@@ -313,7 +315,15 @@ struct SQLiteTransaction: StoreTransaction {
             sql += " AND requiredDepartment.dueAt < ?"
             _ = arguments.append(contentsOf: [Millis.from(due)])
         }
+        if let afterID {
+            sql += " AND application.id > ?"
+            _ = arguments.append(contentsOf: [afterID])
+        }
         sql += " ORDER BY application.id"
+        if let limit {
+            sql += " LIMIT ?"
+            _ = arguments.append(contentsOf: [limit])
+        }
         return try allRows(sql, arguments: arguments).map { row in
             (application(row), RequiredDepartmentRecord(applicationID: row["rApplicationID"], department: row["rDepartment"],
                                                         state: .pending, dueAt: Millis.date(row["rDueAt"] as Int64)))
@@ -362,7 +372,8 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func permits(limit: Int?) throws -> [PermitRecord] {
-        try allRows("SELECT * FROM permit ORDER BY authority, serial" + (limit.map { " LIMIT \($0)" } ?? "")).map(permit)
+        if let limit { return try allRows("SELECT * FROM permit ORDER BY authority, serial LIMIT ?", arguments: [limit]).map(permit) }
+        return try allRows("SELECT * FROM permit ORDER BY authority, serial").map(permit)
     }
 
     private func audit(_ row: Row) -> AuditEvent {

@@ -5,25 +5,6 @@ import PermitRouting
 import PermitSeal
 import PermitStore
 
-/// What `amend` did.
-public struct AmendResult: Codable, Sendable {
-    /// The new application's ID and reference.
-    public var id: String
-    public var reference: String
-    /// The permit it amends.
-    public var amends: String
-    /// pending, or issued when every approval carried over.
-    public var state: String
-    /// Every department the amended application needs, after re-routing.
-    public var departments: [String]
-    /// Departments whose original signed approval carried over.
-    public var carriedOver: [String]
-    /// Departments that must decide again with `permit approve`.
-    public var mustDecide: [String]
-    public var routingHash: String
-    /// The new permit, when it was issued at once; it supersedes `amends`.
-    public var permitNumber: String?
-}
 
 /// The carry-over rule of amendments, as a pure function.
 ///

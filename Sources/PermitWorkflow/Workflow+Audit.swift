@@ -1,49 +1,11 @@
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitSeal
 import PermitStore
 
-/// The signed statement `permit audit checkpoint` writes: the chain's length and head hash at a
-/// time, as JSON inside a COSE_Sign1 by the issuer key. Kept outside the database, it shows later
-/// whether the chain was truncated or rebuilt below it.
-public struct AuditCheckpoint: Codable, Sendable, Hashable {
-    public static let formatName = "freight-permit-audit-checkpoint"
-    public var format: String = AuditCheckpoint.formatName
-    public var authority: String
-    public var length: Int64
-    public var head: String
-    /// RFC 3339, UTC.
-    public var time: String
-}
 
-/// One thing an audit found wrong, naming the row.
-public struct AuditFinding: Codable, Sendable, Hashable {
-    /// chain, application, decision, permit or checkpoint.
-    public var check: String
-    /// The table (or `file`) and the row's id (audit seq, decision id, permit number, path).
-    public var table: String
-    public var id: String
-    public var message: String
-}
 
-/// What `audit verify` checked and found.
-public struct AuditVerification: Codable, Sendable {
-    public var events: Int
-    public var applications: Int
-    public var decisions: Int
-    public var permits: Int
-    public var checkpoints: Int
-    /// What the database's issuer keys were held to: the root-signed trust list checked, or why none was.
-    public var trustList: String
-    /// Whether the issuer keys were checked against a verified trust list.
-    public var trustListChecked: Bool
-    public var findings: [AuditFinding]
-    /// Signed requests (administrative actions, cancellations) checked.
-    public var requests: Int = 0
-    /// Rows written before requests were signed: reported, not counted as findings.
-    public var notes: [AuditFinding] = []
-    public var ok: Bool { findings.isEmpty }
-}
 
 extension Workflow {
     public func auditLog(subject: String?) throws -> [AuditEvent] {

@@ -4,12 +4,6 @@ import PermitModel
 import PermitSeal
 import PermitStore
 
-/// What `blacklist add` did: the entry, the pending applications it rejected and the permits it revoked.
-public struct BlacklistAddResult: Codable, Sendable {
-    public var entry: BlacklistRecord
-    public var rejected: [String]
-    public var revoked: [String]
-}
 
 extension BlacklistRecord {
     /// The form a value is compared in: plates and ID numbers upper-case, no surrounding spaces.
@@ -35,11 +29,6 @@ extension BlacklistRecord {
             guard let i = app.crew.firstIndex(where: { BlacklistRecord.normalize($0.idNumber) == value }) else { return nil }
             return ("crew[\(i)].idNumber", app.crew[i].idNumber)
         }
-    }
-
-    /// The value as audit content and messages show it: ID numbers masked.
-    public var shownValue: String {
-        kind == .idNumber ? Masking.document(value, type: .residentID) : value
     }
 
     /// The refusal of an application naming this party.

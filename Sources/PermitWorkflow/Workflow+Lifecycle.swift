@@ -4,20 +4,7 @@ import PermitModel
 import PermitSeal
 import PermitStore
 
-/// Where an application stands once the clock and revocations are taken into account.
-/// `issued` covers every application that became a permit; `active`, `expired`, `revoked` and
-/// `superseded` narrow it (a superseded permit is not counted as revoked).
-public enum LifecycleState: String, Codable, Sendable, CaseIterable {
-    case pending, issued, active, expired, revoked, superseded, rejected, cancelled
-}
 
-/// A permit with what happened to it since issuance.
-public struct PermitStatus: Sendable {
-    public var permit: PermitRecord
-    public var revocation: RevocationRecord?
-    /// One of active, expired, revoked, superseded.
-    public var state: LifecycleState
-}
 
 extension Workflow {
     /// Unix time of the end of a permit's validity: 00:00 China time of the day after `validTo`.
@@ -75,12 +62,6 @@ extension Workflow {
         }
     }
 
-    /// One permit of a signed revocation: what it revoked, or why it was refused.
-    public struct RevokeOutcome: Sendable {
-        public var input: String
-        public var revocation: RevocationRecord?
-        public var problems: [Problem]?
-    }
 
     /// Revokes issued permits on the admin's signed request (`SignedAction` `revoke`, naming one
     /// or more permit numbers or application IDs and one reason): who, when and why are recorded,
@@ -174,45 +155,54 @@ extension Workflow {
         try store.read { try $0.revocations() }
     }
 
-    /// Writes the signed revocation list of payload spec §5: every revoked or superseded permit's
-    /// signature hash, signed with the issuer key, with the next sequence number.
+    /// Writes the signed revocation list of payload spec §5 to `url`, with a sequence above the
+    /// list already there.
     @discardableResult
     public func exportRevocations(to url: URL, validForDays: Int = 1) throws -> RevocationList {
+        // Above the list already at `url` too: after a database restore the counter is behind
+        // what checkpoints have accepted, and they refuse a lower sequence.
+        let published = (try? Data(contentsOf: url)).flatMap { try? COSESign1.decode(Array($0)) }
+            .flatMap { try? JSONDecoder().decode(RevocationList.self, from: Data($0.payload)) }
+        return try signRevocations(validForDays: validForDays, above: published?.sequence ?? 0) { bytes in
+            try Data(bytes).write(to: url, options: .atomic)
+        }.document
+    }
+
+    /// The signed revocation list of payload spec §5: every revoked or superseded permit's
+    /// signature hash, signed with the issuer key, with the next sequence number (and above
+    /// `above`). `publish`, when given, runs inside the transaction: if it fails, no sequence
+    /// number is used.
+    public func signRevocations(validForDays: Int = 1, above: Int = 0,
+                                publish: (([UInt8]) throws -> Void)? = nil) throws -> SignedDocument<RevocationList> {
         guard (1...366).contains(validForDays) else {
             throw WorkflowError("revocations.validDays", "--valid-days \(validForDays) is out of range", field: "validDays",
                                 value: "\(validForDays)", rule: "1 to 366 days")
         }
         let key = try issuerSealer().signer
         let now = clock.now()
-        let signed: (RevocationList, [UInt8]) = try store.write { tx in
-            // Above the list already at `url` too: after a database restore the counter is behind
-            // what checkpoints have accepted, and they refuse a lower sequence.
-            let published = (try? Data(contentsOf: url)).flatMap { try? COSESign1.decode(Array($0)) }
-                .flatMap { try? JSONDecoder().decode(RevocationList.self, from: Data($0.payload)) }
-            let sequence = try tx.nextSequence(name: "revocations", atLeast: (published?.sequence ?? 0) + 1)
+        return try store.write { tx in
+            let sequence = try tx.nextSequence(name: "revocations", atLeast: above + 1)
             let entries = try tx.revocations().map {
                 RevocationList.Entry(hash: $0.signatureHash ?? "", revokedAt: $0.revokedAt, reason: $0.reason)
             }
             let list = RevocationList(authority: authority.code, sequence: sequence, issuedAt: now,
                                       nextUpdate: now.addingTimeInterval(Double(validForDays) * 86_400), revoked: entries)
             let bytes = try list.signed(with: key)
-            // Written inside the transaction: a failed write leaves no sequence used.
-            try Data(bytes).write(to: url, options: .atomic)
+            try publish?(bytes)
             try tx.appendAudit(at: now, actor: "issuer:" + key.publicKey.kidHex, action: "revocations.export", subject: authority.code,
                                content: CanonicalJSON.encode(["sequence": String(sequence), "entries": String(entries.count),
                                                               "sha256": Hashing.sha256Hex(bytes)]))
-            return (list, bytes)
+            return SignedDocument(document: list, bytes: bytes)
         }
-        return signed.0
     }
 }
 
 extension Workflow {
     /// A consistent copy of the live database at `url` (SQLite's online backup).
     public func backup(to url: URL) throws {
-        guard let sqlite = store as? SQLitePermitStore else {
+        guard let store = store as? StoreBackup else {
             throw WorkflowError("backup.unsupported", "this store cannot be backed up by permit backup; use the database's own tools")
         }
-        try sqlite.backup(to: url.path)
+        try store.backup(to: url.path)
     }
 }

@@ -1,42 +1,10 @@
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitSeal
 import PermitStore
 
-/// `permit report`: each department's load and speed, and how long firms waited for permits.
-public struct DepartmentReport: Codable, Sendable {
-    public var department: String
-    /// Applications routed to the department (since the report's start).
-    public var received: Int
-    public var approved: Int
-    public var rejected: Int
-    /// Still pending, and of those, past their review deadline.
-    public var pending: Int
-    public var overdue: Int
-    /// Closed without this department's decision (cancelled, rejected elsewhere, blacklisted).
-    public var closedUndecided: Int
-    /// Seconds from submission to this department's decision.
-    public var medianDecisionSeconds: Double?
-    public var p90DecisionSeconds: Double?
-}
 
-public struct ActivityReport: Codable, Sendable {
-    public struct Bucket: Codable, Sendable {
-        public var label: String
-        /// Upper bound in seconds (exclusive); nil for the last bucket.
-        public var upToSeconds: Double?
-        public var count: Int
-    }
-    public var since: String?
-    public var generatedAt: String
-    public var applications: Int
-    public var permits: Int
-    public var departments: [DepartmentReport]
-    /// Seconds from submission to permit.
-    public var medianApplicationToPermitSeconds: Double?
-    public var p90ApplicationToPermitSeconds: Double?
-    public var applicationToPermit: [Bucket]
-}
 
 extension Workflow {
     /// The value at percentile `p` (nearest rank) of sorted values.

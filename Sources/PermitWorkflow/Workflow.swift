@@ -17,6 +17,9 @@ public struct WorkflowError: Error, ProblemConvertible, Sendable, CustomStringCo
 /// The application service: enterprise applies → department approves + automatic issuance.
 /// Every state change of one request happens in one store transaction.
 public final class Workflow: @unchecked Sendable {
+    public typealias History = ApplicationHistory
+    public typealias Rotation = KeyRotation
+    public typealias RevokeOutcome = PermitAPI.RevokeOutcome
     public let directory: DataDirectory
     public let store: any PermitStore
     public let clock: any PermitClock
@@ -56,15 +59,6 @@ public final class Workflow: @unchecked Sendable {
 
     // MARK: set-up
 
-    /// What `permit init` made.
-    public struct InitResult: Codable, Sendable {
-        public var dataDirectory: String
-        public var database: String
-        public var issuerKey: String
-        public var adminKey: String
-        public var rootKey: String
-        public var trustList: String
-    }
 
     /// Creates a data directory: database, issuer, admin and root keys (0600), and a trust list
     /// holding the issuer key, signed by the root.
@@ -119,6 +113,13 @@ public final class Workflow: @unchecked Sendable {
     /// Writes the authority's trust list (current and retired issuer keys), signed by `root`.
     @discardableResult
     public func exportTrustList(root: any MessageSigner, to url: URL, validForDays: Int = 30) throws -> TrustList {
+        let signed = try signTrustList(root: root, validForDays: validForDays)
+        try Data(signed.bytes).write(to: url, options: .atomic)
+        return signed.document
+    }
+
+    /// The authority's trust list (current and retired issuer keys), signed by `root`.
+    public func signTrustList(root: any MessageSigner, validForDays: Int = 30) throws -> SignedDocument<TrustList> {
         let now = clock.now()
         let keys = try store.read { try $0.keys(role: .issuer) }
         let entries = try keys.map { k -> TrustList.Entry in
@@ -129,18 +130,9 @@ public final class Workflow: @unchecked Sendable {
         // Sequences only grow: the time in milliseconds, so that two exports in one second still order.
         let sequence = Int((now.timeIntervalSince1970 * 1000).rounded(.down))
         let list = TrustList(sequence: sequence, issuedAt: now, nextUpdate: now.addingTimeInterval(Double(validForDays) * 86_400), keys: entries)
-        try Data(list.signed(with: root)).write(to: url, options: .atomic)
-        return list
+        return SignedDocument(document: list, bytes: try list.signed(with: root))
     }
 
-    /// What a rotation did.
-    public struct Rotation: Codable, Sendable {
-        public var retiredKid: String
-        public var retiredAt: String
-        public var newKid: String
-        public var alg: String
-        public var trustList: String
-    }
 
     /// Rotates the issuer key (payload spec §5) on the admin's signed request (`SignedAction`
     /// `issuer.rotate`, naming the new key's algorithm): the old key's `notAfter` becomes now and
@@ -273,19 +265,6 @@ public final class Workflow: @unchecked Sendable {
         return nil
     }
 
-    public struct History: Sendable {
-        public var application: ApplicationRecord
-        public var document: Application
-        public var routing: RoutingDecision
-        public var required: [RequiredDepartmentRecord]
-        public var decisions: [DecisionRecord]
-        public var permit: PermitRecord?
-        public var events: [AuditEvent]
-        /// The permit's revocation (by an admin, a blacklisting or a supersession), if any.
-        public var revocation: RevocationRecord?
-        /// active, expired, revoked or superseded, by the clock; nil before issuance.
-        public var permitState: LifecycleState?
-    }
 
     public func history(_ identifier: String) throws -> History {
         let app = try resolve(identifier)
@@ -310,9 +289,9 @@ public final class Workflow: @unchecked Sendable {
     }
 
     /// The pending work of a department, oldest first; with `overdue`, only what is past its deadline.
-    public func queue(department: Department, overdue: Bool) throws -> [(ApplicationRecord, RequiredDepartmentRecord)] {
+    public func queue(department: Department, overdue: Bool, afterID: Int64? = nil, limit: Int? = nil) throws -> [(ApplicationRecord, RequiredDepartmentRecord)] {
         let now = clock.now()
-        return try store.read { try $0.queue(department: department.rawValue, dueBefore: overdue ? now : nil) }
+        return try store.read { try $0.queue(department: department.rawValue, dueBefore: overdue ? now : nil, afterID: afterID, limit: limit) }
     }
 }
 

@@ -3,9 +3,8 @@ import Foundation
 import PermitAPI
 import PermitModel
 import PermitSeal
-import PermitWorkflow
 
-struct Amend: ParsableCommand {
+struct Amend: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Amend an issued permit: the firm files a changed application linked to it.",
         discussion: """
@@ -48,11 +47,11 @@ struct Amend: ParsableCommand {
     /// Refusals that mean "could not run" (exit 2) rather than "the amendment was refused" (exit 1).
     static let cannotRun: Set<String> = ["auth.notApplicant", "data.notInitialised", "store.io", "key.unreadable"]
 
-    func run() throws {
+    func run() async throws {
         let lang = output.language
         let result: AmendResult
         do {
-            let workflow = try data.workflow()
+            let service = try data.service()
             let signer = try partySigner(key)
             let items = ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file))
             guard items.count == 1 else {
@@ -60,7 +59,7 @@ struct Amend: ParsableCommand {
                                      field: "file", value: file, rule: "exactly one application")
             }
             guard let application = items[0].application else { throw ProblemList(items[0].problems) }
-            result = try workflow.amend(number: number, application: application, submission: signer.amendment(application, amends: number))
+            result = try await service.amend(number: number, application: application, submission: Data(signer.amendment(application, amends: number)))
         } catch var failure as CommandFailure {
             failure.json = failure.json || output.json
             throw failure

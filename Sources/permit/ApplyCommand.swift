@@ -4,7 +4,6 @@ import PermitAPI
 import PermitModel
 import PermitRouting
 import PermitSeal
-import PermitWorkflow
 
 /// The `--format` of application files.
 enum ApplicationFormatOption: String, ExpressibleByArgument, CaseIterable {
@@ -30,7 +29,7 @@ func describeRefusal(index: Int, reference: String?, problems: [Problem]) -> Str
     }.joined(separator: "\n")
 }
 
-struct Apply: ParsableCommand {
+struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Submit applications signed with a firm's key: one permit, or a fleet's worth from a file.",
         discussion: """
@@ -64,15 +63,15 @@ struct Apply: ParsableCommand {
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func run() async throws {
         let lang = output.language
-        let results: [ApplyResult] = try reporting(json: output.json) {
-            let workflow = try data.workflow()
+        let results: [ApplyResult] = try await reporting(json: output.json) {
+            let service = try data.service()
             let signer = try partySigner(key)
             let items = ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file))
             let progress = ProgressLine(total: items.count, label: lang.pick("提交", "applying"))
             defer { progress.finish() }
-            return try workflow.apply(signer.submissions(items), dryRun: dryRun, progress: progress.callback)
+            return try await service.apply(signer.submissions(items), dryRun: dryRun, progress: progress.callback)
         }
         for r in results {
             if output.json {
@@ -106,7 +105,7 @@ struct RouteRow: Encodable {
     var errors: [Problem]?
 }
 
-struct Route: ParsableCommand {
+struct Route: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show which departments each application would go to, and why.",
         discussion: """
@@ -133,9 +132,9 @@ struct Route: ParsableCommand {
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func run() async throws {
         let lang = output.language
-        let (table, items) = try reporting(json: output.json) {
+        let (table, items) = try await reporting(json: output.json) {
             (try RoutingTable.forDataDirectory(data.directory.url),
              ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file)))
         }

@@ -1,9 +1,8 @@
 import ArgumentParser
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitSeal
-import PermitStore
-import PermitWorkflow
 
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,7 +17,7 @@ struct Audit: ParsableCommand {
         subcommands: [Verify.self, Checkpoint.self, Log.self]
     )
 
-    struct Verify: ParsableCommand {
+    struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute the audit chain and check every decision and permit against its signature.",
             discussion: """
@@ -48,14 +47,14 @@ struct Audit: ParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
-        func run() throws {
+        func run() async throws {
             let lang = output.language
-            let result = try reporting(json: output.json) {
+            let result = try await reporting(json: output.json) {
                 for path in checkpoint where !FileManager.default.fileExists(atPath: path) {
                     throw CommandFailure("input.unreadable", "cannot read \(path)", field: "checkpoint", value: path, rule: "the file must exist and be readable")
                 }
-                return try data.workflow().verifyAudit(checkpointFiles: checkpoint.map { URL(fileURLWithPath: $0) },
-                                                       trustList: trust.map { URL(fileURLWithPath: $0) }, root: root.map { URL(fileURLWithPath: $0) })
+                return try await data.service().verifyAudit(AuditOptions(checkpointFiles: checkpoint.map { URL(fileURLWithPath: $0) },
+                                                                         trustList: trust.map { URL(fileURLWithPath: $0) }, root: root.map { URL(fileURLWithPath: $0) }))
             }
             if output.json {
                 struct Out: Encodable {
@@ -84,7 +83,7 @@ struct Audit: ParsableCommand {
         }
     }
 
-    struct Checkpoint: ParsableCommand {
+    struct Checkpoint: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Sign the chain's length and head hash with the issuer key; store it and write it out.",
             discussion: """
@@ -101,10 +100,11 @@ struct Audit: ParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
-        func run() throws {
+        func run() async throws {
             let lang = output.language
-            try reporting(json: output.json) {
-                let (checkpoint, bytes) = try data.workflow().auditCheckpoint()
+            try await reporting(json: output.json) {
+                let signed = try await data.service().auditCheckpoint()
+                let (checkpoint, bytes) = (signed.document, signed.bytes)
                 if let outputFile {
                     do { try Data(bytes).write(to: URL(fileURLWithPath: outputFile), options: .atomic) } catch {
                         throw CommandFailure("output.unwritable", "-o \(outputFile): \(error.localizedDescription)", field: "output", value: outputFile, rule: "a writable path")
@@ -122,7 +122,7 @@ struct Audit: ParsableCommand {
         }
     }
 
-    struct Log: ParsableCommand {
+    struct Log: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print audit events in order, optionally for one subject.",
             discussion: """
@@ -139,12 +139,12 @@ struct Audit: ParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
-        func run() throws {
-            try reporting(json: output.json) {
-                let workflow = try data.workflow()
+        func run() async throws {
+            try await reporting(json: output.json) {
+                let service = try data.service()
                 var key = subject
-                if let s = subject, s.count == 12, s.allSatisfy(\.isNumber), let app = try? workflow.resolve(s) { key = app.publicID }
-                let events = try workflow.auditLog(subject: key)
+                if let s = subject, s.count == 12, s.allSatisfy(\.isNumber), let app = try? await service.history(s).application { key = app.publicID }
+                let events = try await service.auditLog(subject: key)
                 struct Row: Encodable { var seq: Int64; var at: String; var actor: String; var action: String; var subject: String; var content: String; var hash: String }
                 let rows = events.map { Row(seq: $0.seq, at: Timestamps.string($0.at), actor: $0.actor, action: $0.action, subject: $0.subject,
                                             content: String(decoding: $0.content, as: UTF8.self), hash: $0.hash) }
@@ -156,7 +156,7 @@ struct Audit: ParsableCommand {
     }
 }
 
-struct Report: ParsableCommand {
+struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Per department: received, approved, rejected, pending, overdue, median and p90 time to decision; and time to permit.",
         discussion: """
@@ -172,9 +172,9 @@ struct Report: ParsableCommand {
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func run() async throws {
         let lang = output.language
-        try reporting(json: output.json) {
+        try await reporting(json: output.json) {
             var day: CalendarDay?
             if let since {
                 guard let d = CalendarDay(iso: since) else {
@@ -182,7 +182,7 @@ struct Report: ParsableCommand {
                 }
                 day = d
             }
-            let report = try data.workflow().report(since: day)
+            let report = try await data.service().report(since: day)
             if output.json { Console.out(JSONOutput.line(report)); return }
             func t(_ s: Double?) -> String { s.map { Timestamps.duration($0, lang) } ?? "-" }
             Console.out(lang.pick("申请 \(report.applications) 件，发证 \(report.permits) 张", "\(report.applications) applications, \(report.permits) permits")

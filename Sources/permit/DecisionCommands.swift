@@ -3,12 +3,10 @@ import Foundation
 import PermitAPI
 import PermitModel
 import PermitSeal
-import PermitStore
-import PermitWorkflow
 
 /// Prints the results of `approve`/`reject` and sets the exit code.
 enum DecisionOutput {
-    static func report(_ results: [DecisionResult], workflow: Workflow, output: OutputOptions) throws {
+    static func report(_ results: [DecisionResult], service: any PermitService, output: OutputOptions) async throws {
         let lang = output.language
         for r in results {
             if output.json {
@@ -24,7 +22,7 @@ enum DecisionOutput {
             } else if r.state == ApplicationState.rejected.rawValue {
                 Console.out(lang.pick("\(id) → 已驳回", "\(id) → rejected"))
             } else {
-                let waiting = (try? workflow.history(id).required.filter { $0.state == .pending }.map(\.department)) ?? []
+                let waiting = (try? await service.history(id).required.filter { $0.state == .pending }.map(\.department)) ?? []
                 Console.out(lang.pick("\(id) → 已同意，等待 \(waiting.joined(separator: "、"))",
                                       "\(id) → approved, waiting for \(waiting.joined(separator: ", "))"))
             }
@@ -37,7 +35,7 @@ enum DecisionOutput {
     }
 }
 
-struct Approve: ParsableCommand {
+struct Approve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sign approvals for a department; the last approval an application needs issues its permit.",
         discussion: """
@@ -83,19 +81,22 @@ struct Approve: ParsableCommand {
         guard sources == 1 else { throw ValidationError("give the applications exactly one way: IDs, -, --all or --from FILE") }
     }
 
-    func run() throws {
+    func run() async throws {
         let lang = output.language
-        let (results, workflow): ([DecisionResult], Workflow) = try reporting(json: output.json) {
+        let (results, service): ([DecisionResult], any PermitService) = try await reporting(json: output.json) {
             let d = try parseDepartment(department)
-            let workflow = try data.workflow()
+            let service = try data.service()
             let signer = try partySigner(key)
             // Refuse a wrong key or a bad condition before reading a long list or the queue.
-            try workflow.requireApprover(d, kid: signer.kid)
+            try await service.requireApprover(d, kid: signer.kid)
             let problems = DecisionRules.problems(approve: true, conditions: condition, reason: nil)
             if !problems.isEmpty { throw ProblemList(problems) }
             let identifiers: [String]
             if all {
-                identifiers = try workflow.queue(department: d, overdue: false).map { $0.0.publicID }
+                // The whole queue, however many pages it holds.
+                identifiers = try await PageOptions.every { limit, after in
+                    try await service.queue(QueueQuery(department: d, limit: limit, after: after))
+                }.map(\.application.publicID)
             } else if let from {
                 identifiers = try IdentifierInput.lines(from: from)
             } else if ids == ["-"] {
@@ -105,14 +106,14 @@ struct Approve: ParsableCommand {
             }
             let progress = ProgressLine(total: identifiers.count, label: lang.pick("审批", "approving"))
             defer { progress.finish() }
-            let items = signer.decisions(try workflow.decisionTargets(identifiers), department: d, approve: true, conditions: condition)
-            return (try workflow.decide(department: d, items: items, progress: progress.callback), workflow)
+            let items = signer.decisions(try await service.decisionTargets(identifiers), department: d, approve: true, conditions: condition)
+            return (try await service.decide(department: d, items: items, progress: progress.callback), service)
         }
-        try DecisionOutput.report(results, workflow: workflow, output: output)
+        try await DecisionOutput.report(results, service: service, output: output)
     }
 }
 
-struct Reject: ParsableCommand {
+struct Reject: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sign rejections for a department, with a reason; a rejection closes the application.",
         discussion: """
@@ -140,22 +141,22 @@ struct Reject: ParsableCommand {
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func run() async throws {
         let lang = output.language
-        let (results, workflow): ([DecisionResult], Workflow) = try reporting(json: output.json) {
+        let (results, service): ([DecisionResult], any PermitService) = try await reporting(json: output.json) {
             let d = try parseDepartment(department)
-            let workflow = try data.workflow()
+            let service = try data.service()
             let signer = try partySigner(key)
-            try workflow.requireApprover(d, kid: signer.kid)
+            try await service.requireApprover(d, kid: signer.kid)
             let problems = DecisionRules.problems(approve: false, conditions: [], reason: reason)
             if !problems.isEmpty { throw ProblemList(problems) }
             let identifiers = ids == ["-"] ? try IdentifierInput.lines(from: "-") : ids
             let progress = ProgressLine(total: identifiers.count, label: lang.pick("驳回", "rejecting"))
             defer { progress.finish() }
-            let items = signer.decisions(try workflow.decisionTargets(identifiers), department: d, approve: false, reason: reason)
-            return (try workflow.decide(department: d, items: items, progress: progress.callback), workflow)
+            let items = signer.decisions(try await service.decisionTargets(identifiers), department: d, approve: false, reason: reason)
+            return (try await service.decide(department: d, items: items, progress: progress.callback), service)
         }
-        try DecisionOutput.report(results, workflow: workflow, output: output)
+        try await DecisionOutput.report(results, service: service, output: output)
     }
 }
 
@@ -168,7 +169,7 @@ struct CancelRow: Encodable {
     var closedAt: String?
 }
 
-struct Cancel: ParsableCommand {
+struct Cancel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Cancel a pending application with the applicant firm's key.",
         discussion: """
@@ -193,12 +194,12 @@ struct Cancel: ParsableCommand {
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func run() async throws {
         let lang = output.language
-        try reporting(json: output.json, refusalCodes: ["application.notPending"]) {
-            let workflow = try data.workflow()
+        try await reporting(json: output.json, refusalCodes: ["application.notPending"]) {
+            let service = try data.service()
             let signer = try partySigner(key)
-            let record = try workflow.cancel(signer.action(.cancel, .init(reason: reason, application: id), authority: workflow.authority.code))
+            let record = try await service.cancel(Data(signer.action(.cancel, .init(reason: reason, application: id), authority: try await service.authority().code)))
             let row = CancelRow(id: record.publicID, reference: record.reference, state: record.state.rawValue, reason: record.closeReason,
                                 closedAt: record.closedAt.map(Timestamps.string))
             if output.json {

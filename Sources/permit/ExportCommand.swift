@@ -1,9 +1,8 @@
 import ArgumentParser
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitRender
-import PermitStore
-import PermitWorkflow
 
 /// What `permit export` can write. Adding a format is a case here and a branch in `Export.render`.
 enum ExportFormat: String, ExpressibleByArgument, CaseIterable {
@@ -46,7 +45,7 @@ struct ExportLine: Encodable {
     var errors: [Problem]?
 }
 
-struct Export: ParsableCommand {
+struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Export issued permits: the FP1: payload, the paper permit (PDF), the phone card (PNG) or the QR code alone.",
         discussion: """
@@ -105,13 +104,13 @@ struct Export: ParsableCommand {
     /// The paper's language: Chinese unless asked (the permit is a Chinese document), not $LANG.
     var language: Language { outputOptions.lang ?? .zh }
 
-    func run() throws {
+    func run() async throws {
         let json = outputOptions.json
-        let settings = try reporting(json: json) { try checkedSettings() }
+        let settings = try await reporting(json: json) { try checkedSettings() }
         if state != nil {
-            try runBatch(settings)
+            try await runBatch(settings)
         } else {
-            try runOne(settings)
+            try await runOne(settings)
         }
     }
 
@@ -182,21 +181,17 @@ struct Export: ParsableCommand {
 
     // MARK: one permit
 
-    func runOne(_ settings: Settings) throws {
+    func runOne(_ settings: Settings) async throws {
         let json = outputOptions.json
-        try reporting(json: json, refusalCodes: ["export.notIssued"]) {
+        try await reporting(json: json, refusalCodes: ["export.notIssued", "export.document"]) {
             guard output != nil || format.isText || !Console.isTerminal else {
                 throw CommandFailure("export.terminal", "--format \(format.rawValue) is binary: give -o FILE, or redirect standard output",
                                      field: "output", value: "", rule: "binary formats (pdf, png, qr-png) need -o FILE when standard output is a terminal")
             }
-            let workflow = try data.workflow()
+            let service = try data.service()
             let identifier = id ?? ""
-            let app = try workflow.resolve(identifier)
-            guard let permit = try workflow.store.read({ try $0.permit(applicationID: app.id!) }) else {
-                throw CommandFailure("export.notIssued", "\(app.publicID) is \(app.state.rawValue); only an issued permit can be exported",
-                                     field: "id", value: identifier, rule: "the application must have an issued permit", exitCode: 1)
-            }
-            let bytes = try render(permit, authority: workflow.authority, settings: settings)
+            let permit = try await service.issuedPermit(identifier)
+            let bytes = try render(permit, authority: try await service.authority(), settings: settings)
             if let output {
                 do { try bytes.write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
                     throw CommandFailure("export.unwritable", "-o \(output): \(error.localizedDescription)", field: "output", value: output,
@@ -212,15 +207,12 @@ struct Export: ParsableCommand {
 
     // MARK: many permits
 
-    func runBatch(_ settings: Settings) throws {
+    func runBatch(_ settings: Settings) async throws {
         let json = outputOptions.json
         let lang = outputOptions.language
-        let (workflow, permits, directory) = try reporting(json: json) { () -> (Workflow, [PermitRecord], URL) in
-            let workflow = try data.workflow()
-            var permits = try workflow.store.read { try $0.permits(limit: nil) }
-            if let day = settings.sinceDay {
-                permits = permits.filter { CalendarDay.inChina(at: $0.issuedAt) >= day }
-            }
+        let (authority, permits, directory) = try await reporting(json: json) { () -> (AuthorityRecord, [PermitRecord], URL) in
+            let service = try data.service()
+            let permits = try await service.issuedPermits(since: settings.sinceDay)
             let directory = URL(fileURLWithPath: outDir!, isDirectory: true)
             do {
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -228,7 +220,7 @@ struct Export: ParsableCommand {
                 throw CommandFailure("export.outDir", "--out-dir \(outDir!): \(error.localizedDescription)", field: "out-dir", value: outDir!,
                                      rule: "a directory that exists or can be created, and is writable")
             }
-            return (workflow, permits, directory)
+            return (try await service.authority(), permits, directory)
         }
         let progress = ProgressLine(total: permits.count, label: lang.pick("导出", "exporting"), threshold: 0)
         var failed = 0
@@ -236,7 +228,7 @@ struct Export: ParsableCommand {
             let file = directory.appendingPathComponent("\(permit.number).\(format.fileExtension)")
             var line = ExportLine(index: index, number: permit.number)
             do {
-                let bytes = try render(permit, authority: workflow.authority, settings: settings)
+                let bytes = try render(permit, authority: authority, settings: settings)
                 do { try bytes.write(to: file, options: .atomic) } catch {
                     throw CommandFailure("export.unwritable", "\(file.path): \(error.localizedDescription)", field: "file", value: file.path,
                                          rule: "a writable path")
@@ -295,6 +287,6 @@ struct Export: ParsableCommand {
     }
 
     private func paper(_ permit: PermitRecord, _ authority: AuthorityRecord, _ settings: Settings) throws -> PaperPermit {
-        try PaperPermitMapping.paperPermit(permit, authority: authority, language: language, errorCorrection: settings.ecc)
+        try PaperPermitMapping.paperPermit(permit, authority: authority, language: language.display, errorCorrection: settings.ecc)
     }
 }

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
+import PermitAPI
 import PermitSeal
 import PermitWorkflow
 
-struct Init: ParsableCommand {
+struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create an authority's data directory: database, issuer/admin/root keys (0600), trust list.",
         discussion: """
@@ -35,9 +36,9 @@ struct Init: ParsableCommand {
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func run() async throws {
         let lang = output.language
-        try reporting(json: output.json) {
+        try await reporting(json: output.json) {
             let result = try Workflow.initialise(directory: data.directory, authority: authority, name: name, nameEn: nameEn,
                                                  phone: phone, maxDays: maxDays, clock: try currentClock())
             if output.json {

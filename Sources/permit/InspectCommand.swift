@@ -4,7 +4,7 @@ import PermitModel
 import PermitRender
 import PermitSeal
 
-struct Inspect: ParsableCommand {
+struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decode an FP1: text layer by layer, trusting nothing.",
         discussion: """
@@ -27,7 +27,7 @@ struct Inspect: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func run() async throws {
         let publicKey = try key.map { try PublicKey.load(path: $0) }
         let texts = text == "-" ? InputFile.lines(FileHandle.standardInput.readDataToEndOfFile()) : [text]
         var anyInvalid = false

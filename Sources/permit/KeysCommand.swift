@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import PermitAPI
 import PermitSeal
-import PermitWorkflow
 
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,7 +10,7 @@ struct Keys: ParsableCommand {
         subcommands: [Generate.self, Show.self, Rotate.self]
     )
 
-    struct Generate: ParsableCommand {
+    struct Generate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Generate a private key (PKCS#8 PEM, mode 0600).",
             discussion: """
@@ -37,7 +37,7 @@ struct Keys: ParsableCommand {
             }
         }
 
-        func run() throws {
+        func run() async throws {
             let key = PrivateKey.generate(KeyAlgorithm(name: alg)!)
             try key.save(path: out)
             if pub { try key.publicKey.pem.write(toFile: out + ".pub", atomically: true, encoding: .utf8) }
@@ -45,7 +45,7 @@ struct Keys: ParsableCommand {
         }
     }
 
-    struct Show: ParsableCommand {
+    struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show a key's kid, algorithm and public key (never the private part).",
             discussion: """
@@ -60,14 +60,14 @@ struct Keys: ParsableCommand {
 
         @OptionGroup var output: OutputOptions
 
-        func run() throws {
+        func run() async throws {
             KeyDescription(try PublicKey.load(path: file), file: file).print(json: output.json)
         }
     }
 }
 
 extension Keys {
-    struct Rotate: ParsableCommand {
+    struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rotate the authority's issuer key and re-publish the trust list.",
             discussion: """
@@ -98,11 +98,11 @@ extension Keys {
             guard KeyAlgorithm(name: alg) != nil else { throw ValidationError("--alg \(alg) is not supported; use EdDSA or ES256") }
         }
 
-        func run() throws {
-            let workflow = try data.workflow()
+        func run() async throws {
+            let service = try data.service()
             let admin = try partySigner(adminKey, field: "admin-key")
-            let request = admin.action(.issuerRotate, .init(alg: KeyAlgorithm(name: alg)!.rawValue), authority: workflow.authority.code)
-            let rotation = try workflow.rotateIssuerKey(request, root: try loadPrivateKey(rootKey ?? workflow.directory.rootKey.path, field: "root-key"))
+            let request = admin.action(.issuerRotate, .init(alg: KeyAlgorithm(name: alg)!.rawValue), authority: try await service.authority().code)
+            let rotation = try await service.rotateIssuerKey(Data(request), root: try loadPrivateKey(rootKey ?? data.directory.rootKey.path, field: "root-key"))
             if output.json {
                 Console.out(JSONOutput.line(rotation))
             } else {

@@ -3,8 +3,6 @@ import Foundation
 import PermitAPI
 import PermitModel
 import PermitSeal
-import PermitStore
-import PermitWorkflow
 
 /// One revocation as `revoke` and `revocations list` print it.
 struct RevocationRow: Encodable {
@@ -25,7 +23,7 @@ struct RevocationRow: Encodable {
     }
 }
 
-struct Revoke: ParsableCommand {
+struct Revoke: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Revoke issued permits, with a reason (needs the admin key).",
         discussion: """
@@ -57,16 +55,16 @@ struct Revoke: ParsableCommand {
         guard numbers.isEmpty != (from == nil) else { throw ValidationError("give the permits exactly one way: numbers, - or --from FILE") }
     }
 
-    func run() throws {
+    func run() async throws {
         let lang = output.language
-        let outcomes = try reporting(json: output.json) {
-            let workflow = try data.workflow()
+        let outcomes = try await reporting(json: output.json) {
+            let service = try data.service()
             let admin = try partySigner(adminKey, field: "admin-key")
             let list = try from.map { try IdentifierInput.lines(from: $0) } ?? (numbers == ["-"] ? IdentifierInput.lines(from: "-") : numbers)
             guard !list.isEmpty else {
                 throw CommandFailure("revoke.numbers", "no permit numbers were given", field: "numbers", value: "", rule: "one or more permit numbers")
             }
-            return try workflow.revoke(admin.action(.revoke, .init(reason: reason, numbers: list), authority: workflow.authority.code))
+            return try await service.revoke(Data(admin.action(.revoke, .init(reason: reason, numbers: list), authority: try await service.authority().code)))
         }
         for (index, o) in outcomes.enumerated() {
             if let problems = o.problems {
@@ -111,7 +109,7 @@ struct Revocations: ParsableCommand {
         subcommands: [Export.self, List.self]
     )
 
-    struct Export: ParsableCommand {
+    struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write the signed revocation list (payload spec §5), signed with the issuer key.",
             discussion: """
@@ -131,12 +129,20 @@ struct Revocations: ParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
-        func run() throws {
+        func run() async throws {
             let lang = output.language
-            try reporting(json: output.json) {
-                let workflow = try data.workflow()
-                let url = outputFile.map { URL(fileURLWithPath: $0) } ?? workflow.directory.revocations
-                let list = try workflow.exportRevocations(to: url, validForDays: validDays)
+            try await reporting(json: output.json) {
+                let service = try data.service()
+                let url = outputFile.map { URL(fileURLWithPath: $0) } ?? data.directory.revocations
+                // Above the list already at the output too: after a database restore the counter is
+                // behind what checkpoints have accepted, and they refuse a lower sequence.
+                let published = (try? Data(contentsOf: url)).flatMap { try? COSESign1.decode(Array($0)) }
+                    .flatMap { try? JSONDecoder().decode(RevocationList.self, from: Data($0.payload)) }
+                let signed = try await service.exportRevocations(validForDays: validDays, above: published?.sequence ?? 0)
+                do { try Data(signed.bytes).write(to: url, options: .atomic) } catch {
+                    throw CommandFailure("output.unwritable", "\(url.path): \(error.localizedDescription)", field: "output", value: url.path, rule: "a writable path")
+                }
+                let list = signed.document
                 struct Summary: Encodable { var file: String; var authority: String; var sequence: Int; var entries: Int; var issuedAt: String; var nextUpdate: String }
                 let s = Summary(file: url.path, authority: list.authority, sequence: list.sequence, entries: list.revoked.count,
                                 issuedAt: list.issuedAt, nextUpdate: list.nextUpdate)
@@ -150,7 +156,7 @@ struct Revocations: ParsableCommand {
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List revoked and superseded permits.",
             discussion: """
@@ -162,10 +168,10 @@ struct Revocations: ParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
-        func run() throws {
+        func run() async throws {
             let lang = output.language
-            try reporting(json: output.json) {
-                let rows = try data.workflow().revocations().map(RevocationRow.init)
+            try await reporting(json: output.json) {
+                let rows = try await data.service().revocations().map(RevocationRow.init)
                 if output.json { Console.out(JSONOutput.line(rows)); return }
                 if rows.isEmpty { Console.out(lang.pick("（无吊销）", "(no revocations)")); return }
                 Console.out(TextTable.render(header: lang.pick(["通行证编号", "吊销时间", "理由", "操作者", "取代者"], ["permit", "revoked", "reason", "by", "superseded by"]),
@@ -216,7 +222,7 @@ struct Blacklist: ParsableCommand {
         subcommands: [Add.self, List.self, Remove.self]
     )
 
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Blacklist one party: --plate, --id-number or --credit-code.",
             discussion: """
@@ -248,15 +254,15 @@ struct Blacklist: ParsableCommand {
             }
         }
 
-        func run() throws {
+        func run() async throws {
             let lang = output.language
-            try reporting(json: output.json) {
+            try await reporting(json: output.json) {
                 let (kind, value): (BlacklistRecord.Kind, String) =
                     plate.map { (.plate, $0) } ?? idNumber.map { (.idNumber, $0) } ?? (.creditCode, creditCode!)
-                let workflow = try data.workflow()
+                let service = try data.service()
                 let admin = try partySigner(adminKey, field: "admin-key")
-                let result = try workflow.blacklistAdd(admin.action(.blacklistAdd, .init(reason: reason, kind: kind.rawValue, value: value, until: until,
-                                                                                         revokeActive: revokeActive), authority: workflow.authority.code))
+                let result = try await service.blacklistAdd(Data(admin.action(.blacklistAdd, .init(reason: reason, kind: kind.rawValue, value: value, until: until,
+                                                                                         revokeActive: revokeActive), authority: try await service.authority().code)))
                 struct Out: Encodable { var entry: BlacklistRow; var rejected: [String]; var revoked: [String] }
                 let out = Out(entry: BlacklistRow(result.entry), rejected: result.rejected, revoked: result.revoked)
                 if output.json { Console.out(JSONOutput.line(out)); return }
@@ -272,7 +278,7 @@ struct Blacklist: ParsableCommand {
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List blacklist entries.",
             discussion: """
@@ -286,10 +292,10 @@ struct Blacklist: ParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
-        func run() throws {
+        func run() async throws {
             let lang = output.language
-            try reporting(json: output.json) {
-                let rows = try data.workflow().blacklist(includeRemoved: all).map(BlacklistRow.init)
+            try await reporting(json: output.json) {
+                let rows = try await data.service().blacklist(includeRemoved: all).map(BlacklistRow.init)
                 if output.json { Console.out(JSONOutput.line(rows)); return }
                 if rows.isEmpty { Console.out(lang.pick("（黑名单为空）", "(the blacklist is empty)")); return }
                 Console.out(TextTable.render(
@@ -300,7 +306,7 @@ struct Blacklist: ParsableCommand {
         }
     }
 
-    struct Remove: ParsableCommand {
+    struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Lift a blacklist entry by its number.",
             discussion: """
@@ -317,12 +323,12 @@ struct Blacklist: ParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
-        func run() throws {
+        func run() async throws {
             let lang = output.language
-            try reporting(json: output.json, refusalCodes: ["blacklist.notFound"]) {
-                let workflow = try data.workflow()
+            try await reporting(json: output.json, refusalCodes: ["blacklist.notFound"]) {
+                let service = try data.service()
                 let admin = try partySigner(adminKey, field: "admin-key")
-                let row = BlacklistRow(try workflow.blacklistRemove(admin.action(.blacklistRemove, .init(reason: reason, id: id), authority: workflow.authority.code)))
+                let row = BlacklistRow(try await service.blacklistRemove(Data(admin.action(.blacklistRemove, .init(reason: reason, id: id), authority: try await service.authority().code))))
                 if output.json { Console.out(JSONOutput.line(row)); return }
                 Console.out(lang.pick("已移出黑名单 #\(row.id)：\(row.kind) \(row.value)", "Removed blacklist entry #\(row.id): \(row.kind) \(row.value)"))
             }
@@ -330,7 +336,7 @@ struct Blacklist: ParsableCommand {
     }
 }
 
-struct Backup: ParsableCommand {
+struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a consistent copy of the database (SQLite online backup) while it is in use.",
         discussion: """
@@ -346,14 +352,14 @@ struct Backup: ParsableCommand {
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
-        try reporting(json: output.json) {
+    func run() async throws {
+        try await reporting(json: output.json) {
             guard !FileManager.default.fileExists(atPath: outputFile) else {
                 throw CommandFailure("backup.exists", "-o \(outputFile) already exists; refusing to overwrite it", field: "output",
                                      value: outputFile, rule: "a new file")
             }
-            let workflow = try data.workflow()
-            try workflow.backup(to: URL(fileURLWithPath: outputFile))
+            let service = try data.service()
+            try await service.backup(to: outputFile)
             if output.json {
                 Console.out(JSONOutput.line(["file": outputFile]))
             } else {

@@ -1,10 +1,9 @@
 import ArgumentParser
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitRender
 import PermitRouting
-import PermitStore
-import PermitWorkflow
 
 /// One application as `permit list --json` prints it.
 struct ApplicationRow: Encodable {
@@ -47,7 +46,7 @@ func stateName(_ state: String, _ lang: Language) -> String {
     }
 }
 
-struct List: ParsableCommand {
+struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List applications in the order they were submitted, with their state and departments.",
         discussion: """
@@ -73,15 +72,13 @@ struct List: ParsableCommand {
     @Option(help: ArgumentHelp("Only this vehicle's applications.", valueName: "PLATE"))
     var plate: String?
 
-    @Option(help: "At most this many rows.")
-    var limit: Int?
-
+    @OptionGroup var page: PageOptions
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func run() async throws {
         let lang = output.language
-        try reporting(json: output.json) {
+        try await reporting(json: output.json) {
             var lifecycle: LifecycleState?
             if let state {
                 guard let s = LifecycleState(rawValue: state) else {
@@ -90,12 +87,10 @@ struct List: ParsableCommand {
                 }
                 lifecycle = s
             }
-            if let limit, limit < 1 {
-                throw CommandFailure("list.limit", "--limit \(limit) must be at least 1", field: "limit", value: "\(limit)", rule: "a positive whole number")
+            let service = try data.service()
+            let (records, next) = try await page.rows { limit, after in
+                try await service.applications(ApplicationQuery(state: lifecycle, creditCode: applicant, plate: plate, limit: limit, after: after))
             }
-            let workflow = try data.workflow()
-            let filter = ApplicationFilter(creditCode: applicant, plate: plate, limit: limit)
-            let records = try lifecycle.map { try workflow.list(state: $0, filter: filter) } ?? workflow.list(filter)
             let narrow: Set<LifecycleState> = [.active, .expired, .revoked, .superseded]
             let rows = records.map { record -> ApplicationRow in
                 var row = ApplicationRow(record)
@@ -104,6 +99,7 @@ struct List: ParsableCommand {
             }
             if output.json {
                 Console.out(JSONOutput.line(rows))
+                page.reportNext(next, json: true, lang: lang, command: "permit list")
                 return
             }
             if rows.isEmpty {
@@ -116,6 +112,7 @@ struct List: ParsableCommand {
                 rows: rows.map { [$0.id, $0.reference, $0.creditCode, $0.plate, stateName($0.permitState ?? $0.state, lang), $0.departments.joined(separator: ","),
                                   $0.permitNumber ?? "", $0.submittedAt] }))
             Console.out(lang.pick("共 \(rows.count) 条", "\(rows.count) application(s)"))
+            page.reportNext(next, json: false, lang: lang, command: "permit list")
         }
     }
 }
@@ -166,7 +163,7 @@ struct ApplicationDetail: Encodable {
     var permit: Permit?
     var events: [Event]
 
-    init(_ h: Workflow.History, now: Date, lang: Language) {
+    init(_ h: ApplicationHistory, now: Date, lang: Language) {
         let a = h.document
         id = h.application.publicID
         reference = h.application.reference
@@ -271,7 +268,7 @@ struct ApplicationDetail: Encodable {
     }
 }
 
-struct Show: ParsableCommand {
+struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show everything about one application: routing, decisions, the permit, the audit trail.",
         discussion: """
@@ -299,8 +296,8 @@ struct Show: ParsableCommand {
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
-        try reporting(json: output.json, refusalCodes: ["show.notIssued"]) {
+    func run() async throws {
+        try await reporting(json: output.json, refusalCodes: ["show.notIssued"]) {
             if invert && !qr {
                 throw CommandFailure("show.invert", "--invert draws the QR code: give --qr as well", field: "invert", value: "true", rule: "--invert only with --qr")
             }
@@ -308,9 +305,9 @@ struct Show: ParsableCommand {
                 throw CommandFailure("show.qr", "--qr draws on a terminal and has no JSON form; use permit export --format payload or qr-svg",
                                      field: "qr", value: "true", rule: "--qr without --json")
             }
-            let workflow = try data.workflow()
-            let history = try workflow.history(id)
-            let detail = ApplicationDetail(history, now: workflow.clock.now(), lang: output.language)
+            let service = try data.service()
+            let history = try await service.history(id)
+            let detail = ApplicationDetail(history, now: try currentClock().now(), lang: output.language)
             Console.out(output.json ? JSONOutput.line(detail) : detail.human(output.language))
             guard qr else { return }
             guard let permit = history.permit else {
@@ -341,7 +338,7 @@ struct QueueRow: Encodable {
     var overdue: Bool
 }
 
-struct Queue: ParsableCommand {
+struct Queue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A department's pending work, oldest first, with age and due time.",
         discussion: """
@@ -359,22 +356,29 @@ struct Queue: ParsableCommand {
     @Flag(help: "Only what is past its deadline.")
     var overdue = false
 
+    @OptionGroup var page: PageOptions
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func run() async throws {
         let lang = output.language
-        try reporting(json: output.json) {
+        try await reporting(json: output.json) {
             let d = try parseDepartment(department)
-            let workflow = try data.workflow()
-            let now = workflow.clock.now()
-            let rows = try workflow.queue(department: d, overdue: overdue).map { app, slot in
+            let service = try data.service()
+            let now = try currentClock().now()
+            let (entries, next) = try await page.rows { limit, after in
+                try await service.queue(QueueQuery(department: d, overdue: overdue, limit: limit, after: after))
+            }
+            let rows = entries.map { entry in
+                let (app, slot) = (entry.application, entry.required)
+                return
                 QueueRow(id: app.publicID, reference: app.reference, creditCode: app.creditCode, plate: app.plate,
                          departments: ApplicationRow(app).departments, submittedAt: Timestamps.string(app.submittedAt),
                          ageSeconds: Int(now.timeIntervalSince(app.submittedAt)), dueAt: Timestamps.string(slot.dueAt), overdue: slot.dueAt < now)
             }
             if output.json {
                 Console.out(JSONOutput.line(rows))
+                page.reportNext(next, json: true, lang: lang, command: "permit queue --department \(d.rawValue)")
                 return
             }
             Console.out("\(d.rawValue) \(d.name(in: lang.display))")
@@ -388,6 +392,7 @@ struct Queue: ParsableCommand {
                                   $0.dueAt, $0.overdue ? lang.pick("已超时", "OVERDUE") : ""] }))
             let late = rows.filter(\.overdue).count
             Console.out(lang.pick("共 \(rows.count) 件，超时 \(late) 件", "\(rows.count) pending, \(late) overdue"))
+            page.reportNext(next, json: false, lang: lang, command: "permit queue --department \(d.rawValue)")
         }
     }
 }

@@ -3,8 +3,6 @@ import Foundation
 import PermitAPI
 import PermitModel
 import PermitSeal
-import PermitStore
-import PermitWorkflow
 
 /// A registered key as `approver`/`applicant` commands print it: nothing secret.
 struct PartyKeyRow: Encodable {
@@ -38,10 +36,10 @@ struct PartyKeyRow: Encodable {
 /// What `approver` and `applicant` share: only the party flag and its check differ.
 enum PartyVerbs {
     static func add(kind: PartyKeyRecord.Kind, party: String, name: String, publicKeyFile: String?, generate: String?,
-                    adminKeyFile: String, data: DataOptions, output: OutputOptions) throws {
+                    adminKeyFile: String, data: DataOptions, output: OutputOptions) async throws {
         let lang = output.language
-        try reporting(json: output.json) {
-            let workflow = try data.workflow()
+        try await reporting(json: output.json) {
+            let service = try data.service()
             let admin = try partySigner(adminKeyFile, field: "admin-key")
             let publicKey: PublicKey
             var written: String?
@@ -62,8 +60,8 @@ enum PartyVerbs {
             }
             let record: PartyKeyRecord
             do {
-                record = try workflow.register(admin.action(kind == .approver ? .approverAdd : .applicantAdd,
-                                                             .init(party: party, name: name, publicKey: publicKey.base64), authority: workflow.authority.code))
+                record = try await service.register(Data(admin.action(kind == .approver ? .approverAdd : .applicantAdd,
+                                                                      .init(party: party, name: name, publicKey: publicKey.base64), authority: try await service.authority().code)))
             } catch {
                 // Nothing registered: a key file made for it would only mislead.
                 if let written { try? FileManager.default.removeItem(atPath: written) }
@@ -82,14 +80,14 @@ enum PartyVerbs {
     }
 
     static func remove(kind: PartyKeyRecord.Kind, kid: String?, keyFile: String?, reason: String, adminKeyFile: String,
-                       data: DataOptions, output: OutputOptions) throws {
+                       data: DataOptions, output: OutputOptions) async throws {
         let lang = output.language
-        try reporting(json: output.json) {
-            let workflow = try data.workflow()
+        try await reporting(json: output.json) {
+            let service = try data.service()
             let admin = try partySigner(adminKeyFile, field: "admin-key")
             let target = try kid ?? loadPublicKey(keyFile!, field: "key").kidHex
-            let record = try workflow.unregister(admin.action(kind == .approver ? .approverRemove : .applicantRemove,
-                                                              .init(kid: target.lowercased(), reason: reason), authority: workflow.authority.code))
+            let record = try await service.unregister(Data(admin.action(kind == .approver ? .approverRemove : .applicantRemove,
+                                                                        .init(kid: target.lowercased(), reason: reason), authority: try await service.authority().code)))
             let row = PartyKeyRow(record, lang: lang)
             if output.json {
                 Console.out(JSONOutput.line(row))
@@ -100,11 +98,11 @@ enum PartyVerbs {
         }
     }
 
-    static func list(kind: PartyKeyRecord.Kind, party: String?, all: Bool, data: DataOptions, output: OutputOptions) throws {
+    static func list(kind: PartyKeyRecord.Kind, party: String?, all: Bool, data: DataOptions, output: OutputOptions) async throws {
         let lang = output.language
-        try reporting(json: output.json) {
-            let workflow = try data.workflow()
-            let rows = try workflow.registered(kind, includeRemoved: all)
+        try await reporting(json: output.json) {
+            let service = try data.service()
+            let rows = try await service.registered(kind, includeRemoved: all)
                 .filter { party == nil || $0.party == party }
                 .map { PartyKeyRow($0, lang: lang) }
             if output.json {
@@ -144,7 +142,7 @@ struct Approver: ParsableCommand {
         subcommands: [Add.self, Remove.self, List.self]
     )
 
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Register an approver's public key for a department (needs the admin key).",
             discussion: """
@@ -173,14 +171,14 @@ struct Approver: ParsableCommand {
             guard (publicKey == nil) != (generate == nil) else { throw ValidationError("give exactly one of --public-key FILE and --generate FILE") }
         }
 
-        func run() throws {
-            let d = try reporting(json: output.json) { try parseDepartment(department) }
-            try PartyVerbs.add(kind: .approver, party: d.rawValue, name: name, publicKeyFile: publicKey, generate: generate,
+        func run() async throws {
+            let d = try await reporting(json: output.json) { try parseDepartment(department) }
+            try await PartyVerbs.add(kind: .approver, party: d.rawValue, name: name, publicKeyFile: publicKey, generate: generate,
                                adminKeyFile: adminKey, data: data, output: output)
         }
     }
 
-    struct Remove: ParsableCommand {
+    struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove an approver's key (lost or compromised); from then on it is refused.",
             discussion: """
@@ -204,12 +202,12 @@ struct Approver: ParsableCommand {
             guard (kid == nil) != (key == nil) else { throw ValidationError("give exactly one of --kid KID and --key FILE") }
         }
 
-        func run() throws {
-            try PartyVerbs.remove(kind: .approver, kid: kid, keyFile: key, reason: reason, adminKeyFile: adminKey, data: data, output: output)
+        func run() async throws {
+            try await PartyVerbs.remove(kind: .approver, kid: kid, keyFile: key, reason: reason, adminKeyFile: adminKey, data: data, output: output)
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the registered approver keys.",
             discussion: """
@@ -225,9 +223,9 @@ struct Approver: ParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
-        func run() throws {
-            let d = try reporting(json: output.json) { try department.map { try parseDepartment($0) } }
-            try PartyVerbs.list(kind: .approver, party: d?.rawValue, all: all, data: data, output: output)
+        func run() async throws {
+            let d = try await reporting(json: output.json) { try department.map { try parseDepartment($0) } }
+            try await PartyVerbs.list(kind: .approver, party: d?.rawValue, all: all, data: data, output: output)
         }
     }
 }
@@ -246,7 +244,7 @@ struct Applicant: ParsableCommand {
         subcommands: [Add.self, Remove.self, List.self]
     )
 
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Register a firm's public key for its unified social credit code (needs the admin key).",
             discussion: """
@@ -274,13 +272,13 @@ struct Applicant: ParsableCommand {
             guard (publicKey == nil) != (generate == nil) else { throw ValidationError("give exactly one of --public-key FILE and --generate FILE") }
         }
 
-        func run() throws {
-            try PartyVerbs.add(kind: .applicant, party: creditCode, name: name, publicKeyFile: publicKey, generate: generate,
+        func run() async throws {
+            try await PartyVerbs.add(kind: .applicant, party: creditCode, name: name, publicKeyFile: publicKey, generate: generate,
                                adminKeyFile: adminKey, data: data, output: output)
         }
     }
 
-    struct Remove: ParsableCommand {
+    struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove a firm's key; from then on its applications are refused.",
             discussion: """
@@ -304,12 +302,12 @@ struct Applicant: ParsableCommand {
             guard (kid == nil) != (key == nil) else { throw ValidationError("give exactly one of --kid KID and --key FILE") }
         }
 
-        func run() throws {
-            try PartyVerbs.remove(kind: .applicant, kid: kid, keyFile: key, reason: reason, adminKeyFile: adminKey, data: data, output: output)
+        func run() async throws {
+            try await PartyVerbs.remove(kind: .applicant, kid: kid, keyFile: key, reason: reason, adminKeyFile: adminKey, data: data, output: output)
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the registered applicant keys.",
             discussion: """
@@ -325,8 +323,8 @@ struct Applicant: ParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
-        func run() throws {
-            try PartyVerbs.list(kind: .applicant, party: creditCode, all: all, data: data, output: output)
+        func run() async throws {
+            try await PartyVerbs.list(kind: .applicant, party: creditCode, all: all, data: data, output: output)
         }
     }
 }

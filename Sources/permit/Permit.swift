@@ -30,10 +30,14 @@ struct Permit: ParsableCommand {
 
 @main
 enum Main {
-    static func main() {
+    static func main() async {
         do {
             var command = try Permit.parseAsRoot()
-            try command.run()
+            if var verb = command as? AsyncParsableCommand {
+                try await verb.run()
+            } else {
+                try command.run()
+            }
         } catch {
             exit(withError: error)
         }

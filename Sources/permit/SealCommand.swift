@@ -3,7 +3,7 @@ import Foundation
 import PermitModel
 import PermitSeal
 
-struct Seal: ParsableCommand {
+struct Seal: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Seal an issued-permit document into its FP1: text.",
         discussion: """
@@ -26,7 +26,7 @@ struct Seal: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func run() async throws {
         let signingKey = try PrivateKey.load(path: key)
         let document = try IssuedPermit.decode(json: try InputFile.read(claims))
         let sealed = try PermitSealer(key: signingKey).seal(try document.claims())

@@ -3,7 +3,6 @@ import Foundation
 import PermitAPI
 import PermitModel
 import PermitSeal
-import PermitStore
 import PermitWorkflow
 
 /// The data directory option every workflow command takes.
@@ -18,9 +17,57 @@ struct DataOptions: ParsableArguments {
         return DataDirectory.fromEnvironment()
     }
 
-    /// Opens the initialised data directory with the command's clock.
-    func workflow() throws -> Workflow {
-        try Workflow(directory: directory, clock: try currentClock())
+    /// The permit service on the initialised data directory, with the command's clock.
+    func service() throws -> any BackupCapable {
+        try LocalPermitService(directory: directory, clock: try currentClock())
+    }
+}
+
+/// How a listing pages: a first page of `--limit` rows (default 50), the page after `--after
+/// CURSOR`, or `--all` pages.
+struct PageOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Rows a page (1 to 1000; default 50).", valueName: "N"))
+    var limit: Int?
+
+    @Option(help: ArgumentHelp("The page after this cursor (printed with the previous page).", valueName: "CURSOR"))
+    var after: String?
+
+    @Flag(name: .customLong("all"), help: "Every page.")
+    var everyPage = false
+
+    func validate() throws {
+        if everyPage && (limit != nil || after != nil) { throw ValidationError("--all takes every page: leave out --limit and --after") }
+        if let limit, !(1...PageCursor.maxLimit).contains(limit) { throw ValidationError("--limit \(limit) must be 1 to \(PageCursor.maxLimit)") }
+    }
+
+    /// Every row the options ask for, fetching page after page for `--all`, and the cursor of
+    /// the page after the last one printed.
+    func rows<T: Sendable>(_ fetch: (_ limit: Int, _ after: String?) async throws -> Page<T>) async throws -> (rows: [T], next: String?) {
+        guard everyPage else {
+            let page = try await fetch(limit ?? PageCursor.defaultLimit, after)
+            return (page.items, page.next)
+        }
+        return (try await PageOptions.every(fetch), nil)
+    }
+
+    /// Every row of a listing, page after page.
+    static func every<T: Sendable>(_ fetch: (_ limit: Int, _ after: String?) async throws -> Page<T>) async throws -> [T] {
+        var rows: [T] = []
+        var cursor: String?
+        repeat {
+            let page = try await fetch(PageCursor.maxLimit, cursor)
+            rows += page.items
+            cursor = page.next
+        } while cursor != nil
+        return rows
+    }
+
+    /// Says where the next page starts: on standard error with `--json` (standard output stays
+    /// one JSON array), else under the table.
+    func reportNext(_ next: String?, json: Bool, lang: Language, command: String) {
+        guard let next else { return }
+        let line = lang.pick("还有更多：\(command) --after \(next)", "more: \(command) --after \(next)")
+        if json { Console.error("next: \(next)") } else { Console.out(line) }
     }
 }
 
@@ -78,9 +125,9 @@ extension Language {
 /// Runs a command body, turning whole-request refusals into `CommandFailure`s that honour `--json`.
 /// `refusalCodes` are problem codes that mean "the item was refused" (exit 1) rather than
 /// "could not run" (exit 2).
-func reporting<T>(json: Bool, refusalCodes: Set<String> = [], _ body: () throws -> T) throws -> T {
+func reporting<T>(json: Bool, refusalCodes: Set<String> = [], _ body: () async throws -> T) async throws -> T {
     do {
-        return try body()
+        return try await body()
     } catch var failure as CommandFailure {
         failure.json = failure.json || json
         throw failure

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
+import PermitAPI
 import PermitModel
 import PermitSeal
 import PermitVerify
-import PermitWorkflow
 
 /// `permit trust`: trust lists for a whole country (payload spec §5).
 struct Trust: ParsableCommand {
@@ -13,7 +13,7 @@ struct Trust: ParsableCommand {
         subcommands: [Export.self, Merge.self, Show.self]
     )
 
-    struct Export: ParsableCommand {
+    struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write this authority's trust list (current and retired issuer keys), signed by its root.",
             discussion: """
@@ -44,11 +44,15 @@ struct Trust: ParsableCommand {
             guard (1...366).contains(validDays) else { throw ValidationError("--valid-days \(validDays) must be 1 to 366") }
         }
 
-        func run() throws {
-            let workflow = try data.workflow()
-            let root = try PrivateKey.load(path: rootKey ?? workflow.directory.rootKey.path)
-            let url = output.map { URL(fileURLWithPath: $0) } ?? workflow.directory.trustList
-            let list = try workflow.exportTrustList(root: root, to: url, validForDays: validDays)
+        func run() async throws {
+            let service = try data.service()
+            let root = try PrivateKey.load(path: rootKey ?? data.directory.rootKey.path)
+            let url = output.map { URL(fileURLWithPath: $0) } ?? data.directory.trustList
+            let signed = try await service.trustList(root: root, validForDays: validDays)
+            do { try Data(signed.bytes).write(to: url, options: .atomic) } catch {
+                throw CommandFailure("output.unwritable", "\(url.path): \(error.localizedDescription)", field: "output", value: url.path, rule: "a writable path")
+            }
+            let list = signed.document
             if out.json {
                 struct Result: Encodable { var file: String; var sequence: Int; var nextUpdate: String; var keys: [String] }
                 Console.out(JSONOutput.line(Result(file: url.path, sequence: list.sequence, nextUpdate: list.nextUpdate, keys: list.keys.map(\.kid))))
@@ -59,7 +63,7 @@ struct Trust: ParsableCommand {
         }
     }
 
-    struct Merge: ParsableCommand {
+    struct Merge: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Merge authorities' trust lists into one national list signed by the national root.",
             discussion: """
@@ -117,7 +121,7 @@ struct Trust: ParsableCommand {
             if let sequence, sequence < 0 { throw ValidationError("--sequence must not be negative") }
         }
 
-        func run() throws {
+        func run() async throws {
             let json = output.json
             let signer = try PrivateKey.load(path: rootKey)
             var inputs: [TrustList] = []
@@ -181,7 +185,7 @@ struct Trust: ParsableCommand {
         }
     }
 
-    struct Show: ParsableCommand {
+    struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show a signed trust list: keys, authorities, validity windows, staleness and signature.",
             discussion: """
@@ -210,7 +214,7 @@ struct Trust: ParsableCommand {
             if let at, VerifyTime.parse(at) == nil { throw ValidationError("--at \(at) is neither RFC 3339 nor YYYY-MM-DD") }
         }
 
-        func run() throws {
+        func run() async throws {
             let json = output.json
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw CommandFailure("trust.unreadable", "cannot read the trust list \(file)", field: "file", value: file,

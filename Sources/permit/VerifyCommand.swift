@@ -6,7 +6,7 @@ import PermitSeal
 import PermitVerify
 
 /// `permit verify`: the checkpoint's command. One line (or one JSON object) per payload.
-struct Verify: ParsableCommand {
+struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify permit QR payloads offline, one line per payload: may the truck pass, and why.",
         discussion: """
@@ -65,7 +65,7 @@ struct Verify: ParsableCommand {
         if text == "-" && file == "-" { throw ValidationError("standard input can be read once: give - as TEXT or as --file, not both") }
     }
 
-    func run() throws {
+    func run() async throws {
         let json = output.json
         let setup = try CheckpointSetup.load(trust: trust, root: root, revocations: revocations, json: json)
         let clock: any VerifierClock = at.flatMap(VerifyTime.parse).map { FixedClock($0) } ?? SystemClock()

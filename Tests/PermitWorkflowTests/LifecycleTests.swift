@@ -1,4 +1,5 @@
 import Foundation
+import PermitAPI
 import GRDB
 import XCTest
 import PermitTestSupport

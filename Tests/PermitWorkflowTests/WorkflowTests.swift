@@ -1,4 +1,5 @@
 import Foundation
+import PermitAPI
 import PermitModel
 import GRDB
 import XCTest

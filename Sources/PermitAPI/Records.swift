@@ -1,4 +1,5 @@
 import Foundation
+import PermitModel
 
 /// The issuing authority that owns a data directory.
 public struct AuthorityRecord: Codable, Sendable, Hashable {
@@ -232,6 +233,17 @@ public struct AuditEvent: Codable, Sendable, Hashable {
     public var content: Data
     public var prevHash: String
     public var hash: String
+
+    public init(seq: Int64, at: Date, actor: String, action: String, subject: String, content: Data, prevHash: String, hash: String) {
+        self.seq = seq
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.subject = subject
+        self.content = content
+        self.prevHash = prevHash
+        self.hash = hash
+    }
 }
 
 /// Filters for listing applications.
@@ -240,11 +252,14 @@ public struct ApplicationFilter: Sendable {
     public var creditCode: String?
     public var plate: String?
     public var limit: Int?
-    public init(states: [ApplicationState]? = nil, creditCode: String? = nil, plate: String? = nil, limit: Int? = nil) {
+    /// Only rows after this row id (keyset paging).
+    public var afterID: Int64?
+    public init(states: [ApplicationState]? = nil, creditCode: String? = nil, plate: String? = nil, limit: Int? = nil, afterID: Int64? = nil) {
         self.states = states
         self.creditCode = creditCode
         self.plate = plate
         self.limit = limit
+        self.afterID = afterID
     }
 }
 
@@ -335,5 +350,12 @@ public struct SignedRequestRecord: Codable, Sendable, Hashable {
         self.signedAt = signedAt
         self.receivedAt = receivedAt
         self.cose = cose
+    }
+}
+
+extension BlacklistRecord {
+    /// The value as audit content and messages show it: ID numbers masked.
+    public var shownValue: String {
+        kind == .idNumber ? Masking.document(value, type: .residentID) : value
     }
 }

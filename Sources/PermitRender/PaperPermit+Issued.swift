@@ -1,8 +1,7 @@
 import Foundation
+import PermitAPI
 import PermitModel
-import PermitRender
 import PermitSeal
-import PermitStore
 
 /// From an issued permit, as stored, to what the paper permit and the phone card print.
 ///
@@ -12,30 +11,31 @@ import PermitStore
 /// PermitRender prints its labels in Chinese and English; `language` chooses the values' names
 /// (departments, cargo categories, plate colour, roles, trips, dates, weight). Division names
 /// have only a Chinese form, and the authority's name stays its registered Chinese one: the
-/// renderer also sets it round the seal, which is the official stamp.
-enum PaperPermitMapping {
+/// renderer also sets it round the seal, which is the official stamp. It lives here, beside the
+/// renderer, so that the command line and a server print the same paper.
+public enum PaperPermitMapping {
     /// China Standard Time, in which validity days and issue dates are counted.
     static let chinaTime = TimeZone(secondsFromGMT: 8 * 3600)!
 
     /// The paper permit of `permit`, issued by `authority`.
-    /// - Throws: `CommandFailure` `export.document` when the stored document cannot be read.
-    static func paperPermit(_ permit: PermitRecord, authority: AuthorityRecord, language: Language,
-                            errorCorrection: QRErrorCorrection = .Q) throws -> PaperPermit {
+    /// - Throws: a `Problem` `export.document` when the stored document cannot be read.
+    public static func paperPermit(_ permit: PermitRecord, authority: AuthorityRecord, language: DisplayLanguage,
+                                   errorCorrection: QRErrorCorrection = .Q) throws -> PaperPermit {
         let issued: IssuedPermit
         do {
             issued = try IssuedPermit.decode(json: permit.document)
         } catch {
-            throw CommandFailure("export.document", "permit \(permit.number): the stored permit document is unreadable: \(error.problems.map(\.message).joined(separator: "; "))",
-                                 field: "document", value: permit.number, rule: "permit.schema.json", exitCode: 1)
+            throw Problem(code: "export.document", message: "permit \(permit.number): the stored permit document is unreadable: \(error.problems.map(\.message).joined(separator: "; "))",
+                          field: "document", value: permit.number, rule: "permit.schema.json")
         }
         return paperPermit(issued, payload: permit.payload, issuedAt: permit.issuedAt, authority: authority,
                            language: language, errorCorrection: errorCorrection)
     }
 
     /// The paper permit of an issued-permit document, with its sealed `payload`.
-    static func paperPermit(_ issued: IssuedPermit, payload: String, issuedAt: Date, authority: AuthorityRecord,
-                            language: Language, errorCorrection: QRErrorCorrection = .Q) -> PaperPermit {
-        let d = language.display
+    public static func paperPermit(_ issued: IssuedPermit, payload: String, issuedAt: Date, authority: AuthorityRecord,
+                                   language: DisplayLanguage, errorCorrection: QRErrorCorrection = .Q) -> PaperPermit {
+        let d = language
         let a = issued.application
         let crew = a.crew.map { m -> PaperPermit.CrewMember in
             let type = m.parsedDocumentType ?? .residentID
@@ -76,23 +76,23 @@ enum PaperPermitMapping {
     }
 
     /// 6100 kg → "6.1 吨" / "6.1 t"; under a tonne in kilograms.
-    static func weight(_ kg: Int, _ language: Language) -> String {
-        guard kg >= 1000 else { return language.pick("\(kg) 千克", "\(kg) kg") }
+    static func weight(_ kg: Int, _ language: DisplayLanguage) -> String {
+        guard kg >= 1000 else { return language == .zh ? "\(kg) 千克" : "\(kg) kg" }
         var text = String(format: "%.3f", Double(kg) / 1000)
         while text.hasSuffix("0") { text.removeLast() }
         if text.hasSuffix(".") { text.removeLast() }
-        return language.pick("\(text) 吨", "\(text) t")
+        return language == .zh ? "\(text) 吨" : "\(text) t"
     }
 
     /// "2026-12-11" → "2026年12月11日" in Chinese; ISO as it is in English.
-    static func day(_ iso: String, _ language: Language) -> String {
+    static func day(_ iso: String, _ language: DisplayLanguage) -> String {
         let parts = iso.split(separator: "-")
         guard language == .zh, parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let dd = Int(parts[2]) else { return iso }
         return "\(y)年\(m)月\(dd)日"
     }
 
     /// The issue time in China Standard Time, to the minute.
-    static func time(_ date: Date, _ language: Language) -> String {
+    static func time(_ date: Date, _ language: DisplayLanguage) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = chinaTime
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)

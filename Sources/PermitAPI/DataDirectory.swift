@@ -1,4 +1,5 @@
 import Foundation
+import PermitAPI
 import PermitModel
 
 /// The files of an authority's data directory: `$PERMIT_HOME`, or `./permit-data`.
