@@ -1,6 +1,7 @@
 import Crypto
-import PermitModel
 import Foundation
+import PermitFoundation
+import PermitModel
 
 /// The signature algorithms an issuer may hold keys for.
 public enum KeyAlgorithm: String, Codable, Sendable, CaseIterable {
@@ -296,16 +297,5 @@ enum KeyFile {
         guard written == bytes.count else {
             throw KeyError(code: .writeFailed, path: path, detail: "could not write the key file")
         }
-    }
-}
-
-/// SHA-256, for kids, revocation hashes and the audit chain.
-public enum Hashing {
-    public static func sha256<D: DataProtocol>(_ data: D) -> [UInt8] {
-        Array(SHA256.hash(data: data))
-    }
-
-    public static func sha256Hex<D: DataProtocol>(_ data: D) -> String {
-        Hex.encode(sha256(data))
     }
 }

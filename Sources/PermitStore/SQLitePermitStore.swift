@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import PermitSeal
+import PermitFoundation
 
 /// The embedded default store: SQLite through GRDB, a `DatabasePool` in WAL mode, foreign keys
 /// on, named append-only migrations.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PermitFoundation
 import PermitModel
 import PermitSeal
 import PermitStore
