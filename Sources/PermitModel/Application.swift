@@ -46,7 +46,8 @@ public struct Application: Codable, Sendable, Hashable {
         public var creditCode: String
         /// The contact person's name.
         public var contact: String
-        /// A mobile number, or a landline written `0571-88888888`.
+        /// A mobile number, or a landline written `0571-88888888` (`normalized()` adds the
+        /// hyphen to one given as digits only).
         public var phone: String
         /// Creates an applicant.
         public init(name: String, creditCode: String, contact: String, phone: String) {
@@ -156,14 +157,15 @@ public struct Application: Codable, Sendable, Hashable {
     /// The typed trips value, or nil for an unknown value.
     public var parsedTrips: Trips? { Trips(rawValue: trips) }
 
-    /// This application with every text NFC-normalised.
+    /// This application with every text NFC-normalised, and the applicant's phone, the one
+    /// field that may be a landline, in its written form (`PhoneNumber.normalize`).
     public func normalized() -> Application {
         func n(_ s: String) -> String { s.nfc }
         func n(_ s: String?) -> String? { s?.nfc }
         var a = self
         a.reference = n(reference)
         a.applicant = Applicant(name: n(applicant.name), creditCode: n(applicant.creditCode),
-                                contact: n(applicant.contact), phone: n(applicant.phone))
+                                contact: n(applicant.contact), phone: PhoneNumber.normalize(n(applicant.phone)))
         a.vehicle = Vehicle(plate: n(vehicle.plate), plateColor: n(vehicle.plateColor), type: n(vehicle.type))
         a.crew = crew.map {
             CrewMember(name: n($0.name), idNumber: n($0.idNumber), phone: n($0.phone), role: n($0.role),
