@@ -113,7 +113,22 @@ public enum ApplicationFile {
     ]
 
     /// Reads every item of `data`, in input order.
-    public static func parse(_ data: Data, format: Format = .auto) -> [ApplicationFileItem] {
+    ///
+    /// A file that holds no application (no bytes, only white space or blank lines, `[]`, or a
+    /// CSV header without records) gives one item with the problem `file.empty`, so that it is
+    /// reported and refused like an unreadable item rather than passing as an empty batch.
+    /// `source` names the file in that problem: its path, or `-` for standard input.
+    public static func parse(_ data: Data, format: Format = .auto, source: String? = nil) -> [ApplicationFileItem] {
+        let items = parseItems(data, format: format)
+        guard items.isEmpty else { return items }
+        let name = source.map { $0 == "-" ? "standard input" : $0 } ?? "the file"
+        return [ApplicationFileItem(index: 0, line: nil, reference: nil, outcome: .problems([
+            Problem(code: ProblemCode.fileEmpty, message: "\(name) holds no applications",
+                    field: "file", value: source, rule: "at least one application"),
+        ]))]
+    }
+
+    private static func parseItems(_ data: Data, format: Format) -> [ApplicationFileItem] {
         var bytes = data
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
         guard let text = String(data: bytes, encoding: .utf8) else {
@@ -122,6 +137,8 @@ public enum ApplicationFile {
                         rule: "UTF-8 text"),
             ]))]
         }
+        // Nothing but white space holds no application, whatever the format.
+        if text.unicodeScalars.allSatisfy(\.properties.isWhitespace) { return [] }
         switch format {
         case .json: return parseJSON(text)
         case .jsonl: return parseJSONLines(text)
