@@ -41,6 +41,7 @@ let package = Package(
         .target(name: "PermitSeal", dependencies: [
             "PermitFoundation", "PermitModel", "CZlib",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
         ]),
         .target(name: "PermitRouting", dependencies: ["PermitModel", "PermitSchemas",
             .product(name: "Crypto", package: "swift-crypto")]),
