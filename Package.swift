@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "PermitVerify", targets: ["PermitVerify"]),
         .library(name: "PermitSeal", targets: ["PermitSeal"]),
         .library(name: "PermitModel", targets: ["PermitModel"]),
+        .library(name: "PermitFoundation", targets: ["PermitFoundation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,24 +34,28 @@ let package = Package(
                     .copy("trust-list.schema.json"), .copy("revocation-list.schema.json"),
                 ]),
 
+        // Hex, RFC 3339 and SHA-256: the general helpers below the seal and the store.
+        .target(name: "PermitFoundation", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "PermitModel", dependencies: ["PermitSchemas"]),
         .target(name: "PermitSeal", dependencies: [
-            "PermitModel", "CZlib",
+            "PermitFoundation", "PermitModel", "CZlib",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
         ]),
         .target(name: "PermitRouting", dependencies: ["PermitModel", "PermitSchemas",
             .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "PermitStore", dependencies: [
-            "PermitAPI", "PermitModel", "PermitSeal",
+            "PermitAPI", "PermitFoundation", "PermitModel",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .target(name: "PermitAPI", dependencies: ["PermitModel", "PermitSeal", "PermitRouting"],
+        .target(name: "PermitAPI", dependencies: ["PermitFoundation", "PermitModel", "PermitSeal", "PermitRouting"],
                 swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "PermitWorkflow", dependencies: ["PermitAPI", "PermitModel", "PermitSeal", "PermitRouting", "PermitStore"]),
-        .target(name: "PermitVerify", dependencies: ["PermitModel", "PermitSeal"]),
+        .target(name: "PermitWorkflow", dependencies: ["PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitRouting", "PermitStore"]),
+        .target(name: "PermitVerify", dependencies: ["PermitFoundation", "PermitModel", "PermitSeal"]),
         .target(name: "PermitRender", dependencies: ["PermitAPI", "PermitModel", "PermitSeal", "CQREncode", "CZBar", "CCairo", "CJPEG", "CZlib"]),
         .executableTarget(name: "permit", dependencies: [
-            "PermitAPI", "PermitModel", "PermitSeal", "PermitRouting", "PermitWorkflow",
+            "PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitRouting", "PermitWorkflow",
             "PermitVerify", "PermitRender",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: [
@@ -59,7 +64,7 @@ let package = Package(
             .enableUpcomingFeature("MemberImportVisibility"),
         ]),
         .executableTarget(name: "permit-bench", dependencies: [
-            "PermitAPI", "PermitModel", "PermitSeal", "PermitRouting", "PermitStore", "PermitWorkflow",
+            "PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitRouting", "PermitStore", "PermitWorkflow",
             "PermitVerify", "PermitRender", "PermitTestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -67,10 +72,11 @@ let package = Package(
 
         .target(name: "PermitTestSupport", dependencies: ["PermitAPI", "PermitModel", "PermitSeal", "PermitStore", "PermitWorkflow"],
                 path: "Tests/PermitTestSupport"),
+        .testTarget(name: "PermitFoundationTests", dependencies: ["PermitFoundation"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "PermitModelTests", dependencies: ["PermitModel", "PermitTestSupport"]),
-        .testTarget(name: "PermitSealTests", dependencies: ["PermitSeal", "PermitModel", "PermitTestSupport"]),
+        .testTarget(name: "PermitSealTests", dependencies: ["PermitFoundation", "PermitSeal", "PermitModel", "PermitTestSupport"]),
         .testTarget(name: "PermitRoutingTests", dependencies: ["PermitRouting", "PermitModel"]),
-        .testTarget(name: "PermitWorkflowTests", dependencies: ["PermitAPI", "PermitTestSupport", "PermitWorkflow", "PermitStore", "PermitSeal", "PermitModel", "PermitRouting", "PermitVerify"]),
+        .testTarget(name: "PermitWorkflowTests", dependencies: ["PermitAPI", "PermitFoundation", "PermitTestSupport", "PermitWorkflow", "PermitStore", "PermitSeal", "PermitModel", "PermitRouting", "PermitVerify"]),
         .testTarget(name: "PermitVerifyTests", dependencies: ["PermitVerify", "PermitSeal", "PermitModel", "PermitTestSupport"]),
         .testTarget(name: "PermitRenderTests", dependencies: ["PermitRender", "PermitModel", "PermitTestSupport"]),
     ],

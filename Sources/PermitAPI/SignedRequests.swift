@@ -1,4 +1,5 @@
 import Foundation
+import PermitFoundation
 import PermitModel
 import PermitSeal
 

@@ -5,8 +5,10 @@ import Foundation
 /// Enum-like fields (`plateColor`, `role`, `documentType`, `trips`, category slugs) stay the
 /// strings the firm sent, so that a wrong value reaches `ApplicationValidator`, which reports it
 /// with field, value and rule; the `parsed…` accessors give the typed value when there is one.
-/// Synthesised `Decodable` is strict about JSON types; `ApplicationFile` decodes leniently and
-/// turns wrong types into `Problem`s.
+/// Application input (files, and stored documents through `decodeStored`) is read by
+/// `ApplicationFile`'s one JSON reader, which turns wrong types and unknown members into
+/// `Problem`s. The synthesised `Codable` conformance writes canonical JSON and reads an
+/// application embedded in a permit document (`IssuedPermit`).
 public struct Application: Codable, Sendable, Hashable {
     /// The firm's own reference, unique per firm, e.g. `"WL-2026-000123"`.
     public var reference: String
@@ -46,7 +48,8 @@ public struct Application: Codable, Sendable, Hashable {
         public var creditCode: String
         /// The contact person's name.
         public var contact: String
-        /// A mobile number, or a landline written `0571-88888888`.
+        /// A mobile number, or a landline written `0571-88888888` (`normalized()` adds the
+        /// hyphen to one given as digits only).
         public var phone: String
         /// Creates an applicant.
         public init(name: String, creditCode: String, contact: String, phone: String) {
@@ -156,14 +159,15 @@ public struct Application: Codable, Sendable, Hashable {
     /// The typed trips value, or nil for an unknown value.
     public var parsedTrips: Trips? { Trips(rawValue: trips) }
 
-    /// This application with every text NFC-normalised.
+    /// This application with every text NFC-normalised, and the applicant's phone, the one
+    /// field that may be a landline, in its written form (`PhoneNumber.normalize`).
     public func normalized() -> Application {
         func n(_ s: String) -> String { s.nfc }
         func n(_ s: String?) -> String? { s?.nfc }
         var a = self
         a.reference = n(reference)
         a.applicant = Applicant(name: n(applicant.name), creditCode: n(applicant.creditCode),
-                                contact: n(applicant.contact), phone: n(applicant.phone))
+                                contact: n(applicant.contact), phone: PhoneNumber.normalize(n(applicant.phone)))
         a.vehicle = Vehicle(plate: n(vehicle.plate), plateColor: n(vehicle.plateColor), type: n(vehicle.type))
         a.crew = crew.map {
             CrewMember(name: n($0.name), idNumber: n($0.idNumber), phone: n($0.phone), role: n($0.role),
@@ -185,12 +189,24 @@ public struct Application: Codable, Sendable, Hashable {
         CanonicalJSON.encode(normalized())
     }
 
-    /// Reads a stored document (as `canonicalJSON()` wrote it) through the application file's
-    /// fast reader, and through `JSONDecoder` if that reader finds it unreadable.
-    public static func decodeStored(_ data: Data) throws -> Application {
-        if let application = ApplicationFile.decodeApplication(data).application { return application }
-        return try JSONDecoder().decode(Application.self, from: data)
+    /// Reads a stored document (as `canonicalJSON()` wrote it) through the same reader as an
+    /// application file's JSON, with the same rules and limits. A document it cannot read throws
+    /// `UnreadableApplication` with every problem, each naming field, value and rule.
+    public static func decodeStored(_ data: Data) throws(UnreadableApplication) -> Application {
+        let (application, problems) = ApplicationFile.decodeApplication(data)
+        guard let application else { throw UnreadableApplication(problems: problems) }
+        return application
     }
+}
+
+/// An application document that could not be read, with every problem found.
+public struct UnreadableApplication: Error, ProblemConvertible, Sendable, CustomStringConvertible {
+    /// What is wrong, each naming field, value and rule where they apply.
+    public var problems: [Problem]
+    /// Creates the error.
+    public init(problems: [Problem]) { self.problems = problems }
+    /// The problems' messages, joined.
+    public var description: String { "the application cannot be read: " + problems.map(\.message).joined(separator: "; ") }
 }
 
 extension String {

@@ -113,7 +113,22 @@ public enum ApplicationFile {
     ]
 
     /// Reads every item of `data`, in input order.
-    public static func parse(_ data: Data, format: Format = .auto) -> [ApplicationFileItem] {
+    ///
+    /// A file that holds no application (no bytes, only white space or blank lines, `[]`, or a
+    /// CSV header without records) gives one item with the problem `file.empty`, so that it is
+    /// reported and refused like an unreadable item rather than passing as an empty batch.
+    /// `source` names the file in that problem: its path, or `-` for standard input.
+    public static func parse(_ data: Data, format: Format = .auto, source: String? = nil) -> [ApplicationFileItem] {
+        let items = parseItems(data, format: format)
+        guard items.isEmpty else { return items }
+        let name = source.map { $0 == "-" ? "standard input" : $0 } ?? "the file"
+        return [ApplicationFileItem(index: 0, line: nil, reference: nil, outcome: .problems([
+            Problem(code: ProblemCode.fileEmpty, message: "\(name) holds no applications",
+                    field: "file", value: source, rule: "at least one application"),
+        ]))]
+    }
+
+    private static func parseItems(_ data: Data, format: Format) -> [ApplicationFileItem] {
         var bytes = data
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
         guard let text = String(data: bytes, encoding: .utf8) else {
@@ -122,10 +137,21 @@ public enum ApplicationFile {
                         rule: "UTF-8 text"),
             ]))]
         }
-        switch format == .auto ? detect(text) : format {
+        // Nothing but white space holds no application, whatever the format.
+        if text.unicodeScalars.allSatisfy(\.properties.isWhitespace) { return [] }
+        switch format {
         case .json: return parseJSON(text)
         case .jsonl: return parseJSONLines(text)
-        case .csv, .auto: return parseCSV(text)
+        case .csv: return parseCSV(text)
+        case .auto:
+            switch text.unicodeScalars.first(where: { !$0.properties.isWhitespace }) {
+            case "[": return parseJSON(text)
+            case "{":
+                // One parse decides: the whole input as one value is JSON, else it is JSON Lines.
+                guard let value = try? JSONValue.parse(text.utf8) else { return parseJSONLines(text) }
+                return items(of: value)
+            default: return parseCSV(text)
+            }
         }
     }
 
@@ -133,16 +159,6 @@ public enum ApplicationFile {
     public static func decodeApplication(_ data: Data) -> (application: Application?, problems: [Problem]) {
         let item = parseJSONValueItem(data, index: 0, line: nil)
         return (item.application, item.problems)
-    }
-
-    static func detect(_ text: String) -> Format {
-        let first = text.unicodeScalars.first { !$0.properties.isWhitespace }
-        switch first {
-        case "[": return .json
-        case "{":
-            return (try? JSONValue.parse(Data(text.utf8))) != nil ? .json : .jsonl
-        default: return .csv
-        }
     }
 
     private static func item(_ value: JSONValue, index: Int, line: Int?) -> ApplicationFileItem {
@@ -153,19 +169,15 @@ public enum ApplicationFile {
                                    outcome: app.map { .application($0) } ?? .problems(problems))
     }
 
-    private static func malformed(_ error: Error, index: Int, line: Int?) -> ApplicationFileItem {
+    private static func malformed(_ error: JSONParseError, index: Int, line: Int?) -> ApplicationFileItem {
         let where_ = line.map { "line \($0)" } ?? "the file"
-        var detail = "\(error)"
-        if case DecodingError.dataCorrupted(let context) = error {
-            detail = context.underlyingError.map { "\($0.localizedDescription)" } ?? context.debugDescription
-        }
         return ApplicationFileItem(index: index, line: line, reference: nil, outcome: .problems([
-            Problem(code: ProblemCode.malformedJSON, message: "\(where_) is not valid JSON: \(detail)",
+            Problem(code: ProblemCode.malformedJSON, message: "\(where_) is not valid JSON: \(error)",
                     field: line.map { "line \($0)" }, rule: "RFC 8259 JSON"),
         ]))
     }
 
-    private static func parseJSONValueItem(_ data: Data, index: Int, line: Int?) -> ApplicationFileItem {
+    private static func parseJSONValueItem<Bytes: Sequence<UInt8>>(_ data: Bytes, index: Int, line: Int?) -> ApplicationFileItem {
         do {
             return item(try JSONValue.parse(data), index: index, line: line)
         } catch {
@@ -174,10 +186,15 @@ public enum ApplicationFile {
     }
 
     private static func parseJSON(_ text: String) -> [ApplicationFileItem] {
-        let value: JSONValue
-        do { value = try JSONValue.parse(Data(text.utf8)) } catch {
+        do {
+            return items(of: try JSONValue.parse(text.utf8))
+        } catch {
             return [malformed(error, index: 0, line: nil)]
         }
+    }
+
+    /// The items of a JSON file's value: each element of an array, or the one value.
+    private static func items(of value: JSONValue) -> [ApplicationFileItem] {
         if case .array(let values) = value {
             return values.enumerated().map { item($1, index: $0, line: nil) }
         }
@@ -188,7 +205,7 @@ public enum ApplicationFile {
         var items: [ApplicationFileItem] = []
         for (n, line) in TextLines.split(text).enumerated() {
             if line.isEmpty { continue }
-            items.append(parseJSONValueItem(Data(line.utf8), index: items.count, line: n + 1))
+            items.append(parseJSONValueItem(line.utf8, index: items.count, line: n + 1))
         }
         return items
     }

@@ -228,8 +228,14 @@ public enum DocumentNumber {
 /// Chinese phone numbers.
 ///
 /// A mobile number is 11 digits starting 1[3-9]. A landline, accepted only for the applicant
-/// firm, is written with its area code and a hyphen: `0` + 2–3 digits, `-`, 7–8 digits
-/// (`010-12345678`, `0571-88888888`). No spaces, no `+86`, no extension.
+/// firm and the issuing authority, is its area code and a 7- or 8-digit subscriber number.
+/// Its written form has a hyphen: `0` + 2–3 digits, `-`, 7–8 digits (`010-12345678`,
+/// `0571-88888888`). No spaces, no `+86`, no extension.
+///
+/// A landline may also be given without the hyphen (`057188888888`): China's area codes are
+/// prefix-free, so the digits split in one way only. `010` and `020`–`029` are three digits,
+/// every other area code (`03xx`–`09xx`) is four. `normalize` writes such a number with its
+/// hyphen, and validation and storage use that form.
 public enum PhoneNumber {
     /// Whether `s` is a mobile number.
     public static func isMobile(_ s: String) -> Bool {
@@ -241,15 +247,43 @@ public enum PhoneNumber {
     public static func isLandline(_ s: String) -> Bool {
         let parts = s.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 2, ASCII.allDigits(parts[0]), ASCII.allDigits(parts[1]) else { return false }
-        return parts[0].first == "0" && (3...4).contains(parts[0].count) && (7...8).contains(parts[1].count)
+        return parts[0].first == "0" && (3...4).contains(parts[0].count) && subscriberLengths.contains(parts[1].count)
     }
 
-    /// The problems of `s` on `field`; a landline is accepted only when `allowLandline`.
+    /// The lengths of a subscriber number after the area code.
+    static let subscriberLengths = 7...8
+
+    /// The length of the area code that `digits` opens with: 3 for `010` and `02x`, 4 for
+    /// `03xx`–`09xx`; nil when no area code opens it (`00` is the international prefix, and
+    /// `010` is the only area code in `01`).
+    static func areaCodeLength(_ digits: [UInt8]) -> Int? {
+        guard digits.count >= 3, digits[0] == UInt8(ascii: "0") else { return nil }
+        switch digits[1] {
+        case UInt8(ascii: "1"): return digits[2] == UInt8(ascii: "0") ? 3 : nil
+        case UInt8(ascii: "2"): return 3
+        case UInt8(ascii: "3")...UInt8(ascii: "9"): return 4
+        default: return nil
+        }
+    }
+
+    /// The number in its written form: a landline given as digits only (`057186901234`,
+    /// `01012345678`) gets the hyphen after its area code (`0571-86901234`, `010-12345678`).
+    /// Anything else, mobile numbers included, is returned as it is, so that a wrong value is
+    /// reported as given.
+    public static func normalize(_ s: String) -> String {
+        let b = Array(s.utf8)
+        guard b.allSatisfy(ASCII.isDigit), let area = areaCodeLength(b), subscriberLengths.contains(b.count - area) else { return s }
+        return String(decoding: b[..<area], as: UTF8.self) + "-" + String(decoding: b[area...], as: UTF8.self)
+    }
+
+    /// The problems of `s` on `field`; a landline is accepted only when `allowLandline`. The
+    /// number is checked in its normalised form (`normalize`).
     public static func validate(_ s: String, field: String, allowLandline: Bool) -> [Problem] {
         guard !s.isEmpty else { return [Problem.required(field)] }
-        if isMobile(s) || (allowLandline && isLandline(s)) { return [] }
+        let n = normalize(s)
+        if isMobile(n) || (allowLandline && isLandline(n)) { return [] }
         let rule = allowLandline
-            ? "a mobile number (11 digits starting 13–19) or a landline written 0571-88888888"
+            ? "a mobile number (11 digits starting 13–19) or a landline with its area code: 0571-88888888 or 057188888888"
             : "a mobile number: 11 digits starting 13–19"
         return [Problem(code: ProblemCode.invalidPhone, message: "\(field) \(quote(s)) is not \(rule)",
                         field: field, value: s, rule: rule)]

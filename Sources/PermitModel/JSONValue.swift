@@ -94,7 +94,8 @@ struct LenientApplicationReader {
             return nil
         }
         guard case .object(let o) = v else { wrongType(path, "an object", v); return nil }
-        for key in o.keys.sorted() where !keys.contains(key) {
+        // Sorted only when something is unknown, so that the problems come in a stable order.
+        for key in o.keys.contains(where: { !keys.contains($0) }) ? o.keys.sorted() : [] where !keys.contains(key) {
             let f = path.isEmpty ? key : "\(path).\(key)"
             problems.append(Problem(code: ProblemCode.unknownField, message: "\(f) is not a field of an application",
                                     field: f, rule: "only the fields of application.schema.json"))
@@ -216,7 +217,7 @@ extension JSONValue {
     /// Parses RFC 8259 JSON directly into a `JSONValue`. Much cheaper than decoding `JSONValue`
     /// through `Codable`, which tries each type in turn and throws for every miss; firms send
     /// fleets of thousands of lines.
-    public static func parse<D: DataProtocol>(_ data: D, maxDepth: Int = 64) throws -> JSONValue {
+    public static func parse<Bytes: Sequence<UInt8>>(_ data: Bytes, maxDepth: Int = 64) throws(JSONParseError) -> JSONValue {
         var p = JSONParser(bytes: Array(data), maxDepth: maxDepth)
         p.skipSpace()
         let value = try p.value(depth: 0)
@@ -242,7 +243,7 @@ private struct JSONParser {
 
     func fail(_ detail: String) -> JSONParseError { JSONParseError(offset: i, detail: detail) }
 
-    mutating func value(depth: Int) throws -> JSONValue {
+    mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
         guard depth <= maxDepth else { throw fail("nesting deeper than \(maxDepth) levels") }
         guard i < bytes.count else { throw fail("unexpected end of input") }
         switch bytes[i] {
@@ -259,8 +260,11 @@ private struct JSONParser {
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 i += 1
                 skipSpace()
-                guard object[key] == nil else { throw fail("duplicate member \"\(key)\"") }
-                object[key] = try value(depth: depth + 1)
+                let memberStart = i
+                // One hash lookup: insert, and look at what was there only afterwards.
+                if object.updateValue(try value(depth: depth + 1), forKey: key) != nil {
+                    throw JSONParseError(offset: memberStart, detail: "duplicate member \"\(key)\"")
+                }
                 skipSpace()
                 guard i < bytes.count else { throw fail("unexpected end of input in an object") }
                 if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -291,13 +295,13 @@ private struct JSONParser {
         }
     }
 
-    mutating func literal(_ word: StaticString) throws {
+    mutating func literal(_ word: StaticString) throws(JSONParseError) {
         let n = word.utf8CodeUnitCount
         guard bytes.count - i >= n, word.withUTF8Buffer({ Array($0) }) == Array(bytes[i..<i + n]) else { throw fail("invalid literal") }
         i += n
     }
 
-    mutating func number() throws -> JSONValue {
+    mutating func number() throws(JSONParseError) -> JSONValue {
         let start = i
         if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
         func digits() -> Int {
@@ -328,7 +332,7 @@ private struct JSONParser {
         return .double(d)
     }
 
-    mutating func string() throws -> String {
+    mutating func string() throws(JSONParseError) -> String {
         i += 1  // opening quote
         var out = [UInt8]()
         var start = i
@@ -336,6 +340,12 @@ private struct JSONParser {
             guard i < bytes.count else { throw fail("unterminated string") }
             let c = bytes[i]
             if c == UInt8(ascii: "\"") {
+                if out.isEmpty {
+                    // No escape: the string is the bytes as they stand.
+                    guard let s = String(validating: bytes[start..<i], as: UTF8.self) else { throw fail("string is not valid UTF-8") }
+                    i += 1
+                    return s
+                }
                 out += bytes[start..<i]
                 i += 1
                 break
@@ -379,7 +389,7 @@ private struct JSONParser {
     }
 
     /// Reads the 4 hex digits after `\u`, leaving `i` on the last one.
-    mutating func hex4() throws -> UInt32 {
+    mutating func hex4() throws(JSONParseError) -> UInt32 {
         guard bytes.count - i > 4 else { throw fail("short \\u escape") }
         var v: UInt32 = 0
         for k in 1...4 {

@@ -25,6 +25,7 @@ enum ProblemCode {
     static let malformedJSON = "malformedJSON"
     static let malformedCSV = "malformedCSV"
     static let invalidEncoding = "invalidEncoding"
+    static let fileEmpty = "file.empty"
     static let textLength = "textLength"
     static let invalidText = "invalidText"
     static let invalidReference = "invalidReference"
@@ -53,7 +54,7 @@ enum ProblemCode {
     static let validityTooLong = "validityTooLong"
     static let unknownTrips = "unknownTrips"
 
-    static let all = [required, wrongType, unknownField, malformedJSON, malformedCSV, invalidEncoding,
+    static let all = [required, wrongType, unknownField, malformedJSON, malformedCSV, invalidEncoding, fileEmpty,
                       textLength, invalidText, invalidReference, invalidPlate, trailerPlate, unknownPlateColor,
                       plateColorMismatch, invalidDocumentNumber, unknownDocumentType, invalidCreditCode,
                       invalidPhone, unknownDivision, divisionLevel, tooManyVia, crewCount, noDriver,

@@ -1,4 +1,5 @@
 import Foundation
+import PermitFoundation
 import PermitModel
 
 /// An issued permit as a document (`Schemas/permit.schema.json`): the application's fields,

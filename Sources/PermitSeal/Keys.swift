@@ -1,6 +1,9 @@
 import Crypto
-import PermitModel
+// Ed25519's PKCS#8 and SPKI encodings (DER and PEM): swift-crypto 4.5 has them only here.
+import CryptoExtras
 import Foundation
+import PermitFoundation
+import PermitModel
 
 /// The signature algorithms an issuer may hold keys for.
 public enum KeyAlgorithm: String, Codable, Sendable, CaseIterable {
@@ -65,7 +68,7 @@ public struct PublicKey: Hashable, Sendable {
 
     init(ed25519 key: Curve25519.Signing.PublicKey) {
         algorithm = .edDSA
-        spki = DERPrefix.ed25519SPKI + Array(key.rawRepresentation)
+        spki = Array(key.derRepresentation)
         kid = PublicKey.kid(of: spki)
         self.key = .ed25519(key)
     }
@@ -84,10 +87,8 @@ public struct PublicKey: Hashable, Sendable {
 
     /// Reads a DER SubjectPublicKeyInfo for an Ed25519 or P-256 key.
     public init(spki der: [UInt8]) throws(KeyError) {
-        if der.count == DERPrefix.ed25519SPKI.count + 32, der.starts(with: DERPrefix.ed25519SPKI) {
-            guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: der.suffix(32)) else {
-                throw KeyError(code: .notAKey, detail: "not a valid Ed25519 public key")
-            }
+        // An Ed25519 SPKI is taken only in its one RFC 8410 encoding, the bytes its kid covers.
+        if let key = try? Curve25519.Signing.PublicKey(derRepresentation: der), Array(key.derRepresentation) == der {
             self.init(ed25519: key)
             return
         }
@@ -101,17 +102,24 @@ public struct PublicKey: Hashable, Sendable {
 
     /// Reads an SPKI public key from PEM ("PUBLIC KEY") or DER bytes.
     public init(pemOrDER data: [UInt8]) throws(KeyError) {
-        if let pem = PEM.decode(data, label: "PUBLIC KEY") {
-            try self.init(spki: pem)
-        } else {
+        guard let text = PEM.text(data) else {
             try self.init(spki: data)
+            return
+        }
+        if let key = try? Curve25519.Signing.PublicKey(pemRepresentation: text) {
+            self.init(ed25519: key)
+        } else if let key = try? P256.Signing.PublicKey(pemRepresentation: text) {
+            self.init(p256: key)
+        } else {
+            // A layout swift-crypto's PEM reader refuses: the block is found here, its DER read by swift-crypto.
+            try self.init(spki: PEM.decode(data, label: "PUBLIC KEY") ?? data)
         }
     }
 
     /// Reads a public key file (PEM or DER SPKI). A private key file gives its public key.
     public static func load(path: String) throws(KeyError) -> PublicKey {
         let data = try KeyFile.read(path: path)
-        if PEM.decode(data, label: "PRIVATE KEY") != nil {
+        if PEM.holdsPrivateKey(data) {
             return try PrivateKey.load(path: path).publicKey
         }
         do {
@@ -136,7 +144,12 @@ public struct PublicKey: Hashable, Sendable {
     public var base64: String { Data(spki).base64EncodedString() }
 
     /// The SPKI in PEM.
-    public var pem: String { PEM.encode(spki, label: "PUBLIC KEY") }
+    public var pem: String {
+        switch key {
+        case .ed25519(let k): return k.pemRepresentation + "\n"
+        case .p256(let k): return k.pemRepresentation + "\n"
+        }
+    }
 
     public var kidHex: String { Hex.encode(kid) }
 }
@@ -210,26 +223,47 @@ public struct PrivateKey: MessageSigner {
     /// PKCS#8 DER.
     var pkcs8: [UInt8] {
         switch key {
-        case .ed25519(let k): return DERPrefix.ed25519PKCS8 + Array(k.rawRepresentation)
+        case .ed25519(let k): return Array(k.derRepresentation)
         case .p256(let k): return Array(k.derRepresentation)
         }
     }
 
-    /// PKCS#8 PEM ("PRIVATE KEY").
-    public var pkcs8PEM: String { PEM.encode(pkcs8, label: "PRIVATE KEY") }
+    /// PKCS#8 PEM ("PRIVATE KEY"), ending in a line feed.
+    public var pkcs8PEM: String {
+        switch key {
+        case .ed25519(let k): return k.pemRepresentation + "\n"
+        case .p256(let k): return k.pemRepresentation + "\n"
+        }
+    }
 
-    /// Reads a PKCS#8 key (PEM or DER).
+    /// Reads a PKCS#8 key (PEM or DER); a P-256 key may also be SEC 1 ("EC PRIVATE KEY").
     public init(pkcs8 data: [UInt8]) throws(KeyError) {
-        let der = PEM.decode(data, label: "PRIVATE KEY") ?? data
-        if der.count == DERPrefix.ed25519PKCS8.count + 32, der.starts(with: DERPrefix.ed25519PKCS8) {
-            try self.init(ed25519Seed: Array(der.suffix(32)))
+        guard let text = PEM.text(data) else {
+            try self.init(pkcs8DER: data)
             return
         }
-        if let key = try? P256.Signing.PrivateKey(derRepresentation: der) {
+        if let key = try? P256.Signing.PrivateKey(pemRepresentation: text) {
             self.init(p256: key)
-            return
+        } else if let key = try? Curve25519.Signing.PrivateKey(pemRepresentation: text),
+                  text.replacingOccurrences(of: "\r\n", with: "\n").contains(key.pemRepresentation) {
+            // swift-crypto reads any RFC 8410 key here (an X25519 one too); the document must be
+            // this Ed25519 key's own PKCS#8.
+            self.init(ed25519: key)
+        } else {
+            // A layout swift-crypto's PEM reader refuses: the block is found here, its DER read by swift-crypto.
+            try self.init(pkcs8DER: PEM.decode(data, label: "PRIVATE KEY") ?? data)
         }
-        throw KeyError(code: .unsupportedKey, detail: "not a PKCS#8 Ed25519 or P-256 private key")
+    }
+
+    private init(pkcs8DER der: [UInt8]) throws(KeyError) {
+        // Ed25519 only in its one RFC 8410 encoding: swift-crypto does not check the algorithm.
+        if let key = try? Curve25519.Signing.PrivateKey(derRepresentation: der), Array(key.derRepresentation) == der {
+            self.init(ed25519: key)
+        } else if let key = try? P256.Signing.PrivateKey(derRepresentation: der) {
+            self.init(p256: key)
+        } else {
+            throw KeyError(code: .unsupportedKey, detail: "not a PKCS#8 Ed25519 or P-256 private key")
+        }
     }
 
     /// Writes the key as PKCS#8 PEM to a new file created with mode 0600. An existing file is
@@ -258,21 +292,24 @@ public struct PrivateKey: MessageSigner {
     }
 }
 
-/// Fixed DER prefixes for Ed25519 keys (RFC 8410).
-enum DERPrefix {
-    static let ed25519SPKI: [UInt8] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]
-    static let ed25519PKCS8: [UInt8] = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]
-}
+/// PEM armour (RFC 7468) beyond swift-crypto's: its readers take one document of 64-character
+/// lines alone in the text, where key files met in practice also hold explanatory text, other
+/// blocks, or other line lengths. Keys are written and, where they can be, read by swift-crypto.
+enum PEM {
+    /// The text of `data` when it is UTF-8 holding a PEM boundary, else nil (DER).
+    static func text(_ data: [UInt8]) -> String? {
+        guard let text = String(validating: data, as: UTF8.self), text.contains("-----BEGIN ") else { return nil }
+        return text
+    }
 
-/// PEM armour (RFC 7468).
-public enum PEM {
-    public static func encode(_ der: [UInt8], label: String) -> String {
-        let b64 = Data(der).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
-        return "-----BEGIN \(label)-----\n\(b64)\n-----END \(label)-----\n"
+    /// Whether `data` holds a private key's PEM block (PKCS#8, or SEC 1 for P-256).
+    static func holdsPrivateKey(_ data: [UInt8]) -> Bool {
+        guard let text = text(data) else { return false }
+        return text.contains("-----BEGIN PRIVATE KEY-----") || text.contains("-----BEGIN EC PRIVATE KEY-----")
     }
 
     /// The DER inside the first PEM block with `label`, or nil if there is none.
-    public static func decode(_ data: [UInt8], label: String) -> [UInt8]? {
+    static func decode(_ data: [UInt8], label: String) -> [UInt8]? {
         guard let text = String(validating: data, as: UTF8.self),
               let begin = text.range(of: "-----BEGIN \(label)-----"),
               let end = text.range(of: "-----END \(label)-----", range: begin.upperBound..<text.endIndex)
@@ -305,16 +342,5 @@ enum KeyFile {
         guard written == bytes.count else {
             throw KeyError(code: .writeFailed, path: path, detail: "could not write the key file")
         }
-    }
-}
-
-/// SHA-256, for kids, revocation hashes and the audit chain.
-public enum Hashing {
-    public static func sha256<D: DataProtocol>(_ data: D) -> [UInt8] {
-        Array(SHA256.hash(data: data))
-    }
-
-    public static func sha256Hex<D: DataProtocol>(_ data: D) -> String {
-        Hex.encode(sha256(data))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PermitFoundation
 import PermitModel
 
 /// Why a trust list or revocation list was refused.
@@ -14,59 +15,6 @@ public struct ListError: Error, Hashable, Sendable, CustomStringConvertible, Pro
     }
     public var description: String { detail }
     public var problems: [Problem] { [Problem(code: "list.\(code.rawValue)", message: detail)] }
-}
-
-/// RFC 3339 timestamps in UTC, as both lists write them. Done by hand, not with Foundation's
-/// ICU-backed formatters, whose loading dominated a checkpoint's cold start.
-public enum RFC3339 {
-    /// `YYYY-MM-DDTHH:MM:SSZ`, whole seconds (rounded down).
-    public static func string(_ date: Date) -> String {
-        let t = Int64(date.timeIntervalSince1970.rounded(.down))
-        let days = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
-        let secs = t - days * 86_400
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return CalendarDay(daysSinceEpoch: Int(days)).description + "T"
-            + two(secs / 3600) + ":" + two(secs % 3600 / 60) + ":" + two(secs % 60) + "Z"
-    }
-
-    /// Reads `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; nil for anything else.
-    public static func date(_ text: String) -> Date? {
-        let c = Array(text.utf8)
-        func num(_ from: Int, _ count: Int) -> Int64? {
-            guard from + count <= c.count else { return nil }
-            var n: Int64 = 0
-            for i in from..<from + count {
-                guard c[i] >= 48, c[i] <= 57 else { return nil }
-                n = n * 10 + Int64(c[i] - 48)
-            }
-            return n
-        }
-        guard c.count >= 20, c[4] == UInt8(ascii: "-"), c[7] == UInt8(ascii: "-"), c[10] == UInt8(ascii: "T") || c[10] == UInt8(ascii: "t"),
-              c[13] == UInt8(ascii: ":"), c[16] == UInt8(ascii: ":"),
-              let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let s = num(17, 2),
-              let day = CalendarDay(year: Int(y), month: Int(mo), day: Int(d)), h < 24, mi < 60, s < 61 else { return nil }
-        var i = 19
-        var fraction = 0.0
-        if c[i] == UInt8(ascii: ".") {
-            var scale = 0.1
-            i += 1
-            let start = i
-            while i < c.count, c[i] >= 48, c[i] <= 57 { fraction += Double(c[i] - 48) * scale; scale /= 10; i += 1 }
-            guard i > start else { return nil }
-        }
-        guard i < c.count else { return nil }
-        var offset: Int64 = 0
-        if c[i] == UInt8(ascii: "Z") || c[i] == UInt8(ascii: "z") {
-            guard i + 1 == c.count else { return nil }
-        } else if c[i] == UInt8(ascii: "+") || c[i] == UInt8(ascii: "-") {
-            guard i + 6 == c.count, c[i + 3] == UInt8(ascii: ":"), let oh = num(i + 1, 2), let om = num(i + 4, 2), oh < 24, om < 60 else { return nil }
-            offset = (oh * 3600 + om * 60) * (c[i] == UInt8(ascii: "+") ? 1 : -1)
-        } else {
-            return nil
-        }
-        let seconds = Int64(day.daysSinceEpoch) * 86_400 + h * 3600 + mi * 60 + s - offset
-        return Date(timeIntervalSince1970: Double(seconds) + fraction)
-    }
 }
 
 /// The signed trust list of payload spec §5: every issuer key a checkpoint trusts.

@@ -1,7 +1,7 @@
 import Foundation
 import PermitAPI
 import GRDB
-import PermitSeal
+import PermitFoundation
 
 /// The embedded default store: SQLite through GRDB, a `DatabasePool` in WAL mode, foreign keys
 /// on, named append-only migrations.

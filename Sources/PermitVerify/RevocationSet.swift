@@ -1,4 +1,5 @@
 import Foundation
+import PermitFoundation
 import PermitSeal
 
 /// A revocation hash (payload spec §5): the first 16 bytes of SHA-256 over a permit's COSE

@@ -1,4 +1,5 @@
 import Foundation
+import PermitFoundation
 import PermitSeal
 
 /// The fixed stages of the pipeline, in the order they run (payload spec §6, checks 1–9).

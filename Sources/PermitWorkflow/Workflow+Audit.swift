@@ -1,5 +1,6 @@
 import Foundation
 import PermitAPI
+import PermitFoundation
 import PermitModel
 import PermitSeal
 import PermitStore

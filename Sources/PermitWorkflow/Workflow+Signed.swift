@@ -1,4 +1,5 @@
 import Foundation
+import PermitFoundation
 import PermitAPI
 import PermitModel
 import PermitSeal

@@ -1,5 +1,6 @@
 import Foundation
 import PermitAPI
+import PermitFoundation
 import PermitModel
 import PermitRouting
 import PermitSeal
@@ -64,6 +65,7 @@ public final class Workflow: @unchecked Sendable {
     /// holding the issuer key, signed by the root.
     public static func initialise(directory: DataDirectory, authority code: String, name: String, nameEn: String?, phone: String,
                                   maxDays: Int, clock: any PermitClock = SystemClock()) throws -> InitResult {
+        let phone = PhoneNumber.normalize(phone)
         var problems: [Problem] = []
         if code.count != 6 || !code.allSatisfy({ $0.isASCII && $0.isNumber }) || Divisions.bundled.division(code) == nil {
             problems.append(Problem(code: "init.authority", message: "--authority \(code) is not a division code in the GB/T 2260 table",

@@ -53,7 +53,7 @@ struct Amend: AsyncParsableCommand {
         do {
             let service = try data.service()
             let signer = try partySigner(key)
-            let items = ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file))
+            let items = ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file), source: file)
             guard items.count == 1 else {
                 throw CommandFailure("amend.oneApplication", "\(file) holds \(items.count) applications; an amendment is one application",
                                      field: "file", value: file, rule: "exactly one application")

@@ -68,7 +68,7 @@ struct Apply: AsyncParsableCommand {
         let results: [ApplyResult] = try await reporting(json: output.json) {
             let service = try data.service()
             let signer = try partySigner(key)
-            let items = ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file))
+            let items = ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file), source: file)
             let progress = ProgressLine(total: items.count, label: lang.pick("提交", "applying"))
             defer { progress.finish() }
             return try await service.apply(signer.submissions(items), dryRun: dryRun, progress: progress.callback)
@@ -136,7 +136,7 @@ struct Route: AsyncParsableCommand {
         let lang = output.language
         let (table, items) = try await reporting(json: output.json) {
             (try RoutingTable.forDataDirectory(data.directory.url),
-             ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file)))
+             ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file), source: file))
         }
         if !output.json && !explain {
             Console.out(lang.pick("路由表 版本 \(table.version)，SHA-256 \(table.hash)", "Routing table version \(table.version), SHA-256 \(table.hash)"))

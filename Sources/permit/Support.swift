@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PermitAPI
+import PermitFoundation
 import PermitModel
 import PermitSeal
 import PermitWorkflow

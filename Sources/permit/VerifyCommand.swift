@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PermitFoundation
 import PermitModel
 import PermitRender
 import PermitSeal

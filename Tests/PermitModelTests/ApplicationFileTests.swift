@@ -119,3 +119,28 @@ final class ApplicationFileTests: XCTestCase {
         XCTAssertEqual(codes(ApplicationFile.parse(Data([0xFF, 0xFE, 0x00])).first!.problems), ["invalidEncoding"])
     }
 }
+
+final class EmptyApplicationFileTests: XCTestCase {
+    /// Every way of holding no application gives one item with `file.empty`, naming the source.
+    func testEmptyFilesAreAProblem() throws {
+        let empties: [(String, ApplicationFile.Format)] = [
+            ("", .auto), ("", .json), ("", .jsonl), ("", .csv), ("\u{FEFF}", .auto), (" \n\r\n\t", .auto), ("\n\n", .jsonl),
+            ("[]", .auto), (" [ ] ", .json), ("reference,plate\r\n", .csv), ("reference,plate\r\n\r\n", .auto),
+        ]
+        for (text, format) in empties {
+            let items = ApplicationFile.parse(Data(text.utf8), format: format, source: "fleet.jsonl")
+            XCTAssertEqual(items.count, 1, text.debugDescription)
+            XCTAssertEqual(items.first?.index, 0)
+            XCTAssertEqual(items.first?.problems, [Problem(code: "file.empty", message: "fleet.jsonl holds no applications",
+                                                           field: "file", value: "fleet.jsonl", rule: "at least one application")],
+                           "\(text.debugDescription) \(format)")
+        }
+        XCTAssertEqual(ApplicationFile.parse(Data(), source: "-").first?.problems.first?.message, "standard input holds no applications")
+        XCTAssertEqual(ApplicationFile.parse(Data()).first?.problems.first?.message, "the file holds no applications")
+        XCTAssertNil(ApplicationFile.parse(Data()).first?.problems.first?.value)
+        XCTAssertTrue(PermitModel.problemCodes.contains("file.empty"))
+        // An item that cannot be read is not an empty file.
+        XCTAssertEqual(codes(ApplicationFile.parse(Data("{}".utf8)).first?.problems ?? []).contains("file.empty"), false)
+        XCTAssertEqual(codes(ApplicationFile.parse(Data("[3]".utf8)).first?.problems ?? []), ["wrongType"])
+    }
+}

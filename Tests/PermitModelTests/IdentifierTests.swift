@@ -135,9 +135,41 @@ final class PhoneAndMaskingTests: XCTestCase {
         XCTAssertEqual(PhoneNumber.validate("0571-88888888", field: "p", allowLandline: true), [])
         XCTAssertEqual(PhoneNumber.validate("010-1234567", field: "p", allowLandline: true), [])
         assertOneProblem(PhoneNumber.validate("0571-88888888", field: "crew[0].phone", allowLandline: false), code: "invalidPhone", field: "crew[0].phone")
-        for bad in ["12800005678", "1380000567", "138000056789", "+8613800005678", "138 0000 5678", "057188888888", "571-88888888"] {
+        for bad in ["12800005678", "1380000567", "138000056789", "+8613800005678", "138 0000 5678", "571-88888888",
+                    "0571 88888888", "0571-888888889"] {
             XCTAssertEqual(codes(PhoneNumber.validate(bad, field: "p", allowLandline: true)), ["invalidPhone"], bad)
         }
+    }
+
+    /// Area codes are prefix-free (010 and 02x three digits, 03xx–09xx four), so a landline
+    /// given as digits only splits in one way; the subscriber number is 7 or 8 digits.
+    func testLandlinesWithoutHyphenAreNormalised() {
+        let written = [
+            "057186901234": "0571-86901234", "05718690123": "0571-8690123", "01012345678": "010-12345678",
+            "0101234567": "010-1234567", "02112345678": "021-12345678", "02012345678": "020-12345678",
+            "02987654321": "029-87654321", "03111234567": "0311-1234567", "09911234567": "0991-1234567",
+        ]
+        for (digits, hyphenated) in written {
+            XCTAssertEqual(PhoneNumber.normalize(digits), hyphenated, digits)
+            XCTAssertEqual(PhoneNumber.normalize(hyphenated), hyphenated, "normalising twice changes nothing")
+            XCTAssertTrue(PhoneNumber.isLandline(hyphenated), hyphenated)
+            XCTAssertEqual(PhoneNumber.validate(digits, field: "phone", allowLandline: true), [], digits)
+        }
+        // Mobiles, and what is no landline, stay as given, so that a problem reports the value as typed.
+        for same in ["13800005678", "19912345678", "", "0", "0571", "057186901", "010123456", "0571869012345",
+                     "010123456789", "00861012345678", "01112345678", "0171234567", "0571-86901234", "０５７１８６９０１２３４"] {
+            XCTAssertEqual(PhoneNumber.normalize(same), same, same)
+        }
+        for bad in ["057186901", "010123456", "0571869012345", "010123456789", "00861012345678", "01112345678"] {
+            let problems = PhoneNumber.validate(bad, field: "applicant.phone", allowLandline: true)
+            assertOneProblem(problems, code: "invalidPhone", field: "applicant.phone")
+            XCTAssertEqual(problems.first?.value, bad)
+        }
+        // A crew member's phone is a mobile number, with or without the hyphen.
+        let crew = PhoneNumber.validate("057186901234", field: "crew[0].phone", allowLandline: false)
+        assertOneProblem(crew, code: "invalidPhone", field: "crew[0].phone")
+        XCTAssertEqual(crew.first?.value, "057186901234")
+        XCTAssertEqual(Masking.phone(PhoneNumber.normalize("057186901234")), "0571-****1234")
     }
 
     func testMasking() {

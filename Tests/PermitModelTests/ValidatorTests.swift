@@ -130,6 +130,18 @@ final class ValidatorTests: XCTestCase {
         var app = try loadFixture()
         app.applicant.phone = "0571-86912345"
         XCTAssertEqual(validator.validate(app), [])
+        // A landline without its hyphen is valid, and stored (canonical JSON) with it.
+        app.applicant.phone = "057186912345"
+        XCTAssertEqual(validator.validate(app), [])
+        XCTAssertEqual(app.normalized().applicant.phone, "0571-86912345")
+        XCTAssertTrue(String(decoding: app.canonicalJSON(), as: UTF8.self).contains("\"phone\":\"0571-86912345\""))
+        app.applicant.phone = "01012345678"
+        XCTAssertEqual(app.normalized().applicant.phone, "010-12345678")
+        // Only the applicant's phone may be a landline; crew phones are left as given.
+        app.crew[0].phone = "057186912345"
+        XCTAssertEqual(app.normalized().crew[0].phone, "057186912345")
+        assertOneProblem(validator.validate(app), code: "invalidPhone", field: "crew[0].phone")
+        app = try loadFixture()
         app.applicant.contact = ""
         assertOneProblem(validator.validate(app), code: "required", field: "applicant.contact")
         app = try loadFixture()

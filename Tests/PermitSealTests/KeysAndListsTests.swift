@@ -1,4 +1,5 @@
 import Foundation
+import PermitFoundation
 import PermitTestSupport
 import XCTest
 @testable import PermitSeal
@@ -124,26 +125,5 @@ final class KeysAndListsTests: XCTestCase {
         XCTAssertEqual(sealed.revocationHash.count, 32)
         XCTAssertEqual(sealed.revocationHash, Hex.encode(Hashing.sha256(sealed.cose.signature).prefix(16)))
         XCTAssertThrowsError(try RevocationList.verify(signed, signers: [PrivateKey.generate(.edDSA).publicKey]))
-    }
-}
-
-final class RFC3339Tests: XCTestCase {
-    /// Our hand-written RFC 3339 agrees with Foundation's ISO 8601 formatter across many instants.
-    func testAgreesWithFoundation() {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        f.timeZone = TimeZone(identifier: "UTC")
-        var rng = SystemRandomNumberGenerator()
-        for _ in 0..<2000 {
-            let t = Double(Int64.random(in: -2_000_000_000...6_000_000_000, using: &rng))
-            let date = Date(timeIntervalSince1970: t)
-            XCTAssertEqual(RFC3339.string(date), f.string(from: date))
-            XCTAssertEqual(RFC3339.date(f.string(from: date)), date)
-        }
-        XCTAssertEqual(RFC3339.date("2026-12-01T00:00:00+08:00"), Date(timeIntervalSince1970: 1_796_054_400))
-        XCTAssertEqual(RFC3339.date("2024-02-29T12:00:00.5Z"), Date(timeIntervalSince1970: 1_709_208_000.5))
-        for bad in ["2026-02-30T00:00:00Z", "2026-12-01", "2026-12-01T00:00:00", "2026-13-01T00:00:00Z", "2026-12-01T24:00:00Z", "2026-12-01T00:00:00+0800"] {
-            XCTAssertNil(RFC3339.date(bad), bad)
-        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import PermitAPI
+import PermitFoundation
 import PermitModel
 import GRDB
 import XCTest
@@ -79,6 +80,18 @@ final class WorkflowTests: XCTestCase {
         XCTAssertEqual(list.keys.map(\.kid), [issuer.publicKey.kidHex])
         XCTAssertEqual(list.keys.first?.authority, "330114")
         XCTAssertThrowsError(try Workflow.initialise(directory: h.dir, authority: "330114", name: "x", nameEn: nil, phone: "0571-86000000", maxDays: 30))
+    }
+
+    /// `init --phone` takes a landline without its hyphen and stores and publishes it with one.
+    func testInitStoresALandlineWithItsHyphen() throws {
+        let dir = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("permit-wf-\(UUID().uuidString)"))
+        defer { try? FileManager.default.removeItem(at: dir.url) }
+        _ = try Workflow.initialise(directory: dir, authority: "330114", name: "杭州市钱塘区交通运输局", nameEn: nil,
+                                    phone: "057186901234", maxDays: 30)
+        let store = try SQLitePermitStore(path: dir.database.path)
+        XCTAssertEqual(try store.read { try $0.authority() }?.phone, "0571-86901234")
+        let list = try TrustList.verify(Array(try Data(contentsOf: dir.trustList)), root: try PublicKey.load(path: dir.rootPublicKey.path))
+        XCTAssertEqual(list.keys.first?.phone, "0571-86901234")
     }
 
     func testHappyPathIssuesAVerifiablePermitInTheLastApprovalsTransaction() throws {
