@@ -117,7 +117,7 @@ function renderVerdict(r) {
     if (r.validity) row(t().validity, t().validityRange(r.validity.from, r.validity.until));
     row(t().crew, ...p.crew.map((c) => el("div", { class: "crew" },
       el("strong", {}, c.name), ` ${codeName(ROLES, c.role, lang)}`,
-      el("div", { class: "crew-ids mono" }, `${c.maskedDocument} · ${c.maskedPhone}`))));
+      el("div", { class: "crew-ids" }, `${c.maskedDocument} · ${c.maskedPhone}`))));
     const cats = p.cargo.categories.map((c) => codeName(CARGO, c, lang)).join(lang === "zh" ? "、" : ", ");
     row(t().cargo, `${cats} · ${p.cargo.description}${p.cargo.weightKg !== undefined ? " · " + t().weight(p.cargo.weightKg) : ""}`);
     const placeText = (pl) => `${pl.county}${pl.address ? " " + pl.address : ""}`;
@@ -401,13 +401,15 @@ window.permitVerifier = {
   async bench(texts, at) {
     const n = toSeconds(at);
     const times = [];
+    const start = performance.now();
     for (const text of texts) {
       const t0 = performance.now();
       await state.verifier.verify(text, { now: n });
       times.push(performance.now() - t0);
     }
+    const mean = (performance.now() - start) / texts.length;
     times.sort((a, b) => a - b);
-    return { count: times.length, median: times[Math.floor(times.length / 2)], p90: times[Math.floor(times.length * 0.9)], min: times[0] };
+    return { count: times.length, median: times[Math.floor(times.length / 2)], p90: times[Math.floor(times.length * 0.9)], min: times[0], mean };
   },
   /** Shows a result as the page would (for screenshots and tests). */
   show(results) {
