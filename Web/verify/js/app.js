@@ -290,9 +290,15 @@ function stopCamera() {
 
 // ---------- start ----------
 
-async function loadLists(network = true) {
-  await state.load({ network: network && navigator.onLine });
-  renderStatus();
+let loading = Promise.resolve();
+
+/** Loads the lists; loads run one after another, never interleaved. */
+function loadLists(network = true) {
+  loading = loading.catch(() => {}).then(async () => {
+    await state.load({ network: network && navigator.onLine });
+    renderStatus();
+  });
+  return loading;
 }
 
 function wire() {
@@ -410,6 +416,13 @@ window.permitVerifier = {
     const mean = (performance.now() - start) / texts.length;
     times.sort((a, b) => a - b);
     return { count: times.length, median: times[Math.floor(times.length / 2)], p90: times[Math.floor(times.length * 0.9)], min: times[0], mean };
+  },
+  /** Pins a root (base64 SPKI or PEM), or returns to the page's root with null; reloads the lists. */
+  async pinRoot(text) {
+    await pinRoot(text);
+    $("pin").value = text || "";
+    await loadLists(true);
+    return state.status();
   },
   /** Shows a result as the page would (for screenshots and tests). */
   show(results) {

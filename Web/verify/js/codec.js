@@ -145,12 +145,7 @@ export function base45Encode(bytes) {
 
 export const MAX_INFLATED = 64 * 1024;
 
-/**
- * Inflates one zlib stream that must fill `data` exactly, producing at most `max` bytes.
- * DecompressionStream("deflate") is RFC 1950 zlib; it errors on a bad stream, a bad checksum,
- * a truncated stream and bytes after the end of the stream. Output past `max` stops the read.
- */
-export async function inflateBounded(data, max = MAX_INFLATED) {
+async function inflateOnce(data, max) {
   const ds = new DecompressionStream("deflate");
   const writer = ds.writable.getWriter();
   const reader = ds.readable.getReader();
@@ -175,6 +170,29 @@ export async function inflateBounded(data, max = MAX_INFLATED) {
   }
   await written;
   return chunks.length === 1 ? chunks[0] : concat(...chunks);
+}
+
+/**
+ * Inflates one zlib stream that must fill `data` exactly, producing at most `max` bytes, as our
+ * Swift Zlib.inflate does. DecompressionStream("deflate") is RFC 1950 zlib; it errors on a bad
+ * stream, a bad checksum and a truncated stream, and output past `max` stops the read.
+ * Bytes after the end of the stream: the Compression Standard makes them an error and Chromium
+ * refuses them, but engines have not always agreed, so the page also inflates all but the last
+ * byte. That succeeds only when the stream ended before the last byte, that is when bytes were
+ * left over.
+ */
+export async function inflateBounded(data, max = MAX_INFLATED) {
+  const out = await inflateOnce(data, max);
+  if (data.length > 0) {
+    let shorter = true;
+    try {
+      await inflateOnce(data.subarray(0, data.length - 1), max);
+    } catch {
+      shorter = false;
+    }
+    if (shorter) throw new DecodeError("trailingBytes", "byte(s) after the end of the zlib stream");
+  }
+  return out;
 }
 
 // ---------- CBOR (RFC 8949) ----------

@@ -85,7 +85,12 @@ export class TrustState {
 
   /** Loads the root, then the stored lists, then (when online) fresh ones. */
   async load({ network = true } = {}) {
+    // Everything is read again: the stored lists, verified under the current root, then the network.
     this.notes = [];
+    this.trust = null;
+    this.revocations = new Map();
+    this.meta = new Map();
+    this.online = null;
     const { text, source } = rootKeyText();
     this.rootSource = source;
     this.root = null;
