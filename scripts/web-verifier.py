@@ -762,11 +762,14 @@ def browser(profile):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     opts = webdriver.ChromeOptions()
-    opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not chromedriver:
+        raise SystemExit("web-verifier: chromium and chromedriver are needed (scripts/setup installs them)")
+    opts.binary_location = chromium
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=390,844",
               f"--user-data-dir={profile}", "--no-first-run", "--disable-extensions", "--lang=zh-CN"):
         opts.add_argument(a)
-    service = Service(shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    service = Service(chromedriver)
     driver = webdriver.Chrome(service=service, options=opts)
     driver.set_script_timeout(300)
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
@@ -798,7 +801,7 @@ def scan(driver, text):
     field = driver.find_element(By.ID, "scan")
     driver.execute_script("arguments[0].value = arguments[1];", field, text)
     field.send_keys(Keys.ENTER)
-    for _ in range(100):
+    for _ in range(200):
         outcome = driver.execute_script("return document.getElementById('verdict').getAttribute('data-outcome')")
         if outcome and driver.execute_script("return document.getElementById('verdict').className.indexOf('idle') < 0"):
             return outcome
@@ -905,7 +908,8 @@ def main():
                 if outcome:
                     break
                 time.sleep(0.05)
-            check("photo upload shows the server's verdict", outcome in ("valid", "invalid", "error"), str(outcome))
+            reason = driver.execute_script("return document.getElementById('verdict').getAttribute('data-reason')")
+            check("photo upload shows the server's verdict", outcome in ("valid", "invalid", "error"), f"{outcome} {reason}")
 
         # Lists: an older sequence, an altered list and another root's list never replace the accepted one.
         site.trust = world.old_trust

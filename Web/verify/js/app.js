@@ -71,6 +71,8 @@ function renderIdle() {
 function renderChecking() {
   const v = $("verdict");
   v.className = "verdict idle";
+  v.removeAttribute("data-outcome");
+  v.removeAttribute("data-reason");
   v.replaceChildren(el("div", { class: "verdict-word" }, t().checking));
 }
 
@@ -309,12 +311,13 @@ function wire() {
     $("scan").focus();
   });
   $("scan").addEventListener("keydown", async (e) => {
-    if (e.key !== "Enter") return;
+    if (e.key !== "Enter" || e.isComposing) return;
     e.preventDefault();
+    // Emptied at once, so that the next scan does not run into this one.
     const field = $("scan");
     const text = field.value;
-    await checkScanned(text);
     field.value = "";
+    await checkScanned(text);
     field.focus();
   });
   $("check").addEventListener("click", async () => {
