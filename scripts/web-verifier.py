@@ -12,8 +12,10 @@
    headless Chromium (Selenium + chromedriver, window.permitVerifier.verifyBatch), served by a
    small HTTP server on 127.0.0.1 that mimics the deployment's paths and fills the root
    placeholder; compares outcome, reason, stage, warnings, number and signer case by case.
-4. Checks the page's list handling (an older sequence, an altered list, another root), then goes
-   offline, reloads, and verifies from the stored lists with a clock past nextUpdate.
+4. Checks the page as an officer uses it (the scanner field, the English toggle, a photo of a
+   permit issued through the workflow sent to POST /v1/verify), its list handling (an older
+   sequence, an altered list, another root, a pinned root), then goes offline, reloads, and
+   verifies from the stored lists with a clock past nextUpdate.
 5. Times one payload in the page (median of 200) beside the CLI's per-payload time.
 6. With --screenshots DIR: pass, refusal and offline-stale screenshots at 390x844.
 
@@ -177,6 +179,33 @@ class World:
         self.root_spki_b64 = base64.b64encode(spki(self.root)).decode()
         with open(self.trust_path, "rb") as f:
             self.trust_bytes = f.read()
+
+    def issue_permit_card(self):
+        """A permit issued through the workflow in authority A's data directory (an approver, an
+        applicant, apply, approve), exported as the phone card PNG: what a driver shows."""
+        env = dict(os.environ, PERMIT_NOW="2026-11-30T09:00:00+08:00")
+        keys = os.path.join(self.work, "keys")
+        os.makedirs(keys, exist_ok=True)
+        admin = os.path.join(self.a, "admin-key.pem")
+        app = os.path.join(ROOT, "Tests", "Fixtures", "typical-permit.json")
+        with open(app, encoding="utf-8") as f:
+            doc = json.load(f)
+        for k in ("number", "approvedBy", "issuedAt", "conditions"):
+            doc.pop(k, None)
+        doc["reference"] = "WV-CARD-1"
+        path = os.path.join(self.work, "application.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f, ensure_ascii=False)
+        health, firm = os.path.join(keys, "health.pem"), os.path.join(keys, "firm.pem")
+        self.cli("approver", "add", "--data-dir", self.a, "--department", "HEALTH", "--name", "张审批", "--generate", health, "--admin-key", admin, env=env)
+        self.cli("applicant", "add", "--data-dir", self.a, "--credit-code", doc["applicant"]["creditCode"], "--name", doc["applicant"]["name"],
+                 "--generate", firm, "--admin-key", admin, env=env)
+        self.cli("apply", "--data-dir", self.a, "--key", firm, path, "--json", env=env)
+        out = self.cli("approve", "--data-dir", self.a, "--department", "HEALTH", "--key", health, "--all", "--json", env=env)
+        number = next(json.loads(l)["permitNumber"] for l in out.splitlines() if l.strip() and json.loads(l).get("permitNumber"))
+        card = os.path.join(self.work, "card.png")
+        self.cli("export", "--data-dir", self.a, number, "--format", "png", "-o", card, env=env)
+        return card, number
 
     def merge(self, out, sequence, root=None):
         self.cli("trust", "merge", os.path.join(self.a, "trust-list.cose"), os.path.join(self.b, "trust-list.cose"),
@@ -666,6 +695,7 @@ class Site:
         self.revocations = {"330114": world.rev_a, "330106": world.rev_b}
         self.requests = 0
         self.max_requests = max_requests
+        self.verify_at = "2026-12-05T04:00:00Z"  # the clock of POST /v1/verify
         site = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -731,7 +761,7 @@ class Site:
                 with open(tmp, "wb") as f:
                     f.write(body)
                 w = site.world
-                args = [site.permit, "verify", "--json", "--trust", w.trust_path, "--root", w.root_pub_path]
+                args = [site.permit, "verify", "--json", "--trust", w.trust_path, "--root", w.root_pub_path, "--at", site.verify_at]
                 if ctype in ("image/png", "image/jpeg"):
                     args += ["--image", tmp]
                 elif ctype == "text/plain":
@@ -896,20 +926,21 @@ def main():
         check("the English toggle shows the verdict and fields in English", "DO NOT PASS" in english and "revoked" in english and "Issued by" in english, english[:200])
         page_call(driver, "window.permitVerifier.lang('zh')")
 
-        # A photo, while online: POST /v1/verify with the image; the server answers as `permit verify --json`.
-        card = os.path.join(ROOT, "docs", "permit-card-sample.png")
-        if os.path.exists(card):
-            from selenium.webdriver.common.by import By
-            driver.execute_script("document.getElementById('verdict').removeAttribute('data-outcome'); document.getElementById('verdict').className='verdict idle'")
-            driver.find_element(By.ID, "photo").send_keys(card)
-            outcome = None
-            for _ in range(200):
-                outcome = driver.execute_script("var v=document.getElementById('verdict'); return v.className.indexOf('idle')<0 ? v.getAttribute('data-outcome') : null")
-                if outcome:
-                    break
-                time.sleep(0.05)
-            reason = driver.execute_script("return document.getElementById('verdict').getAttribute('data-reason')")
-            check("photo upload shows the server's verdict", outcome in ("valid", "invalid", "error"), f"{outcome} {reason}")
+        # A photo, while online: POST /v1/verify with the phone card of a permit issued through the
+        # workflow; the server answers as `permit verify --json` (its clock fixed for the test).
+        card, card_number = world.issue_permit_card()
+        from selenium.webdriver.common.by import By
+        driver.execute_script("document.getElementById('verdict').removeAttribute('data-outcome'); document.getElementById('verdict').className='verdict idle'")
+        driver.find_element(By.ID, "photo").send_keys(card)
+        outcome = None
+        for _ in range(200):
+            outcome = driver.execute_script("var v=document.getElementById('verdict'); return v.className.indexOf('idle')<0 ? v.getAttribute('data-outcome') : null")
+            if outcome:
+                break
+            time.sleep(0.05)
+        reason = driver.execute_script("return document.getElementById('verdict').getAttribute('data-reason')")
+        shown = driver.execute_script("return document.getElementById('details').innerText")
+        check("photo upload: an issued permit's card passes", outcome == "valid" and card_number in shown, f"{outcome} {reason} {shown[:100]!r}")
 
         # Lists: an older sequence, an altered list and another root's list never replace the accepted one.
         site.trust = world.old_trust
