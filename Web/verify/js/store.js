@@ -61,7 +61,8 @@ export async function pinRoot(text) {
 }
 
 async function fetchBytes(path) {
-  const response = await fetch(path, { cache: "no-store" });
+  // "no-cache": revalidated every time, so the server's ETag answers 304 when the list is unchanged.
+  const response = await fetch(path, { cache: "no-cache" });
   if (response.status === 404) return null;
   if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
