@@ -620,6 +620,31 @@ def build_corpus(world, rng, target):
             data[i] = rng.randrange(256) if rng.random() < 0.5 else data[i] ^ (1 << rng.randrange(8))
         add("mutateBytes", fp1(bytes(data), compress=rng.random() < 0.8), mid)
 
+    # Mutated claims and protected headers, signed again with the trusted key, so that every
+    # mutation reaches the CBOR reader and the claims checks behind the signature.
+    def mutate(data):
+        data = bytearray(data)
+        for _ in range(rng.randint(1, 3)):
+            op = rng.randrange(4)
+            i = rng.randrange(len(data) + (1 if op == 2 else 0))
+            if op == 0 and i < len(data):
+                data[i] = rng.randrange(256)
+            elif op == 1 and i < len(data):
+                data[i] ^= 1 << rng.randrange(8)
+            elif op == 2:
+                data.insert(i, rng.choice([0x00, 0x18, 0x5f, 0x7f, 0x9f, 0xbf, 0xff, 0xf9, 0xc0, rng.randrange(256)]))
+            elif len(data) > 1 and i < len(data):
+                del data[i]
+        return bytes(data)
+    for _ in range(250):
+        i = rng.randrange(len(base))
+        (raw, parts), doc, key = base[i]
+        add("mutateClaims", fp1(cose_sign1(mutate(parts[2]), key)), mid)
+    for _ in range(60):
+        i = rng.randrange(len(base))
+        (raw, parts), doc, key = base[i]
+        add("mutateProtected", fp1(cose_sign1(parts[2], key, protected=mutate(parts[0]))), mid)
+
     # 4. Texts that are not permits.
     others = [
         "", "FP1:", "FP1", "fp1:" + texts[0][4:], " " + texts[0], texts[0] + " ", texts[0] + "\t", "FP2:" + texts[0][4:],
@@ -673,12 +698,35 @@ def cli_verdicts(world, cases, workdir, permit):
     return results
 
 
+def big_numbers(v):
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return v > 2 ** 53
+    if isinstance(v, dict):
+        return any(big_numbers(x) for x in v.values())
+    if isinstance(v, list):
+        return any(big_numbers(x) for x in v)
+    return False
+
+
 def summary(r):
-    return {
+    """What must agree: the verdict, and what the officer is shown (the permit, its validity and
+    the signer). A permit with integers above 2^53 is compared without them: JSON numbers in the
+    page are doubles, so the page writes those as decimal strings."""
+    out = {
         "outcome": r.get("outcome"), "reason": r.get("reason"), "stage": r.get("stage"),
         "warnings": sorted(w["code"] for w in r.get("warnings", [])),
-        "number": r.get("number"), "signer": (r.get("issuer") or {}).get("kid"),
+        "number": r.get("number"), "issuer": r.get("issuer"),
     }
+    permit = r.get("permit")
+    if permit is not None and not any(isinstance(x, str) and x.isdigit() and int(x) > 2 ** 53 for x in json.dumps(permit).split('"')) \
+            and not big_numbers(permit):
+        out["permit"] = permit
+    validity = r.get("validity")
+    if validity is not None and all(v[:4].isdigit() and "0001" <= v[:4] <= "9999" and len(v) in (10, 20) for v in validity.values()):
+        out["validity"] = validity
+    return out
 
 
 # ---------- the HTTP server the page is served from ----------
