@@ -3,7 +3,7 @@
 
 import { TrustState, pinRoot, rootKeyText } from "./store.js";
 import { parseRFC3339, rfc3339, DEFAULT_SKEW } from "./verifier.js";
-import { STRINGS, REASONS, WARNINGS, PLATE_COLORS, ROLES, TRIPS, DEPARTMENTS, CARGO, codeName } from "./i18n.js";
+import { STRINGS, REASONS, WARNINGS, NOTES, PLATE_COLORS, ROLES, TRIPS, DEPARTMENTS, CARGO, codeName } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const LANG_KEY = "permit-verify.lang";
@@ -164,6 +164,11 @@ function renderStatus() {
         t().nextUpdate(cst(r.nextUpdate))));
     }
     lines.push(el("p", { class: "muted" }, t().rootFrom(s.root.kid, s.root.source)));
+  }
+  for (const note of s.notes) {
+    // Fetch failures are what being offline looks like; the online badge says it already.
+    if (note.code.endsWith("FetchFailed") && s.trust) continue;
+    lines.push(el("p", { class: "status-note", title: note.detail }, "⚠ " + pick(NOTES[note.code] || [note.code, note.code])));
   }
   const online = navigator.onLine && s.online !== false;
   $("net").textContent = online ? t().online : t().offline;

@@ -93,7 +93,7 @@ export const STRINGS = {
     applicant: "Applicant",
     conditions: "Conditions",
     issuer: "Issued by",
-    phone: "Verification phone",
+    phone: "Phone",
     weight: (kg) => `${kg} kg`,
     statusTitle: "Trust lists",
     noRoot: "No root key in this page: pin one under Settings",
@@ -140,6 +140,20 @@ export const REASONS = {
 export const WARNINGS = {
   trustListStale: ["信任列表已过更新期，请尽快更新", "trust list is stale; update it"],
   revocationListStale: ["吊销列表已过更新期，请尽快更新", "revocation list is stale; update it"],
+};
+
+/** What went wrong with a list, for the status panel (details stay in the tooltip). */
+export const NOTES = {
+  rootInvalid: ["根公钥无效", "the root key is not a valid key"],
+  storageUnavailable: ["本地存储不可用，列表无法离线保存", "storage unavailable: lists cannot be kept offline"],
+  storedTrustListInvalid: ["已保存的信任列表未通过校验", "the stored trust list did not verify"],
+  storedRevocationListInvalid: ["已保存的吊销列表未通过校验", "a stored revocation list did not verify"],
+  trustListFetchFailed: ["无法获取信任列表（离线？）", "could not fetch the trust list (offline?)"],
+  revocationListFetchFailed: ["无法获取吊销列表", "could not fetch a revocation list"],
+  trustListRefused: ["服务器的信任列表签名无效，已拒绝", "the server's trust list did not verify and was refused"],
+  trustListOlder: ["服务器的信任列表序号较旧，保留已有列表", "the server's trust list is older; the stored one was kept"],
+  revocationListRefused: ["服务器的吊销列表签名无效，已拒绝", "a revocation list from the server did not verify and was refused"],
+  revocationListOlder: ["服务器的吊销列表序号较旧，保留已有列表", "a revocation list from the server is older; the stored one was kept"],
 };
 
 export const PLATE_COLORS = {
