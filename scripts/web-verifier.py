@@ -994,6 +994,8 @@ def main():
         site.trust = world.old_trust
         st = page_call(driver, "window.permitVerifier.reload()")
         check("an older trust list (lower sequence) is refused", st["trust"]["sequence"] == 7 and any(n["code"] == "trustListOlder" for n in st["notes"]), json.dumps(st["notes"]))
+        status_text = driver.execute_script("return document.getElementById('status').innerText")
+        check("the status panel says an older list was refused", "序号较旧" in status_text, status_text[:300])
         altered = bytearray(world.newer_trust)
         altered[-70] ^= 1
         site.trust = bytes(altered)
