@@ -10,11 +10,13 @@ let package = Package(
         .library(name: "PermitVerify", targets: ["PermitVerify"]),
         .library(name: "PermitSeal", targets: ["PermitSeal"]),
         .library(name: "PermitModel", targets: ["PermitModel"]),
+        .library(name: "PermitHTTPSignature", targets: ["PermitHTTPSignature"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-http-structured-headers", from: "1.7.0"),
     ],
     targets: [
         // System libraries (Debian -dev packages, installed by scripts/setup).
@@ -46,6 +48,12 @@ let package = Package(
         ]),
         .target(name: "PermitWorkflow", dependencies: ["PermitModel", "PermitSeal", "PermitRouting", "PermitStore"]),
         .target(name: "PermitVerify", dependencies: ["PermitModel", "PermitSeal"]),
+        // RFC 9421 request signatures and RFC 9530 digests on a plain request value; no HTTP framework.
+        .target(name: "PermitHTTPSignature", dependencies: [
+            "PermitModel", "PermitSeal",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "RawStructuredFieldValues", package: "swift-http-structured-headers"),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "PermitRender", dependencies: ["PermitModel", "CQREncode", "CZBar", "CCairo", "CJPEG", "CZlib"]),
         .executableTarget(name: "permit", dependencies: [
             "PermitModel", "PermitSeal", "PermitRouting", "PermitStore", "PermitWorkflow",
