@@ -36,7 +36,9 @@ public struct HTTPSignatureError: Error, Hashable, Sendable, CustomStringConvert
         case badSignature = "auth.badSignature"
     }
 
+    /// What was refused, stable across releases.
     public var code: Code
+    /// One sentence naming the field, the value and the rule, for people.
     public var message: String
     /// The field or parameter concerned, e.g. `Signature-Input;created` or `Content-Digest`.
     public var field: String?
@@ -45,6 +47,7 @@ public struct HTTPSignatureError: Error, Hashable, Sendable, CustomStringConvert
     /// The rule the value broke.
     public var rule: String?
 
+    /// An error; `value` is shortened to 200 characters.
     public init(_ code: Code, _ message: String, field: String? = nil, value: String? = nil, rule: String? = nil) {
         self.code = code
         self.message = message
@@ -53,8 +56,10 @@ public struct HTTPSignatureError: Error, Hashable, Sendable, CustomStringConvert
         self.rule = rule
     }
 
+    /// `code: message`.
     public var description: String { "\(code.rawValue): \(message)" }
 
+    /// The error as the project's `{code, message, field, value, rule}`, for problem+json.
     public var problems: [Problem] {
         [Problem(code: code.rawValue, message: message, field: field, value: value, rule: rule)]
     }

@@ -6,8 +6,11 @@
 public struct RequestMessage: Hashable, Sendable {
     /// One header field line.
     public struct HeaderField: Hashable, Sendable {
+        /// The field name as sent; names compare without regard to case.
         public var name: String
+        /// The field line's value as sent.
         public var value: String
+        /// A field line.
         public init(name: String, value: String) {
             self.name = name
             self.value = value
@@ -23,6 +26,7 @@ public struct RequestMessage: Hashable, Sendable {
     /// The body as sent; empty when there is none.
     public var body: [UInt8]
 
+    /// A request from its parts; `headerFields` are (name, value) lines in order.
     public init(method: String, targetURI: String, headerFields: [(String, String)] = [], body: [UInt8] = []) {
         self.method = method
         self.targetURI = targetURI

@@ -1,12 +1,3 @@
-// PermitHTTPSignature: the request authentication of the service contract (issue #11), as
-// RFC 9421 HTTP Message Signatures with an RFC 9530 Content-Digest, on a plain `RequestMessage`.
-//
-// Its job: compute and check `Content-Digest`, build signature bases, sign a request with a
-// firm's, approver's or admin's `PrivateKey` (label `permit`), and verify one as a pure function
-// of the request, the time and a key lookup. Its boundary: no HTTP framework, no clock, no store.
-// The caller supplies the time, resolves `keyid` to a registered key, does the replay check
-// with the returned nonce and `expires`, and maps an `HTTPSignatureError` to 401 problem+json.
-
 import Foundation
 import PermitSeal
 import RawStructuredFieldValues
@@ -33,6 +24,7 @@ public struct VerifiedRequest: Hashable, Sendable {
     public var keyID: String
     /// The key that verified the signature (the one the lookup returned).
     public var key: PublicKey
+    /// The algorithm named by `alg`, which matched the key's.
     public var algorithm: SignatureAlgorithm
     /// The nonce exactly as sent: canonical unpadded base64url, so one nonce has one spelling.
     public var nonce: String

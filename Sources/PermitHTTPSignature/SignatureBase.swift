@@ -5,14 +5,19 @@ import RawStructuredFieldValues
 public struct SignatureParameters: Hashable, Sendable {
     /// A parameter value: RFC 8941 Integer or String, the only types §2.3's parameters take.
     public enum Value: Hashable, Sendable {
+        /// An Integer, e.g. `created=1618884473`.
         case integer(Int64)
+        /// A String, e.g. `keyid="test-key-ed25519"`.
         case string(String)
     }
 
     /// One parameter.
     public struct Parameter: Hashable, Sendable {
+        /// The parameter's key, e.g. `created`.
         public var name: String
+        /// Its value.
         public var value: Value
+        /// A parameter.
         public init(_ name: String, _ value: Value) {
             self.name = name
             self.value = value
@@ -22,6 +27,7 @@ public struct SignatureParameters: Hashable, Sendable {
     /// The parameters in written order.
     public var parameters: [Parameter]
 
+    /// Parameters in the order given.
     public init(_ parameters: [Parameter] = []) { self.parameters = parameters }
 
     /// The value of the first parameter called `name`.
