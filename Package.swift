@@ -62,7 +62,7 @@ let package = Package(
         ]),
         .executableTarget(name: "permit-bench", dependencies: [
             "PermitModel", "PermitSeal", "PermitRouting", "PermitStore", "PermitWorkflow",
-            "PermitVerify", "PermitRender", "PermitTestSupport",
+            "PermitVerify", "PermitRender", "PermitTestSupport", "PermitHTTPSignature",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
