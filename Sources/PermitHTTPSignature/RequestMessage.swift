@@ -41,7 +41,7 @@ public struct RequestMessage: Hashable, Sendable {
     /// in order, each with obsolete line folding replaced by one space and leading and trailing
     /// spaces and tabs removed, joined with ", ". Nil when no line has the name.
     public func fieldValue(_ name: String) -> String? {
-        let lines = headerFields.filter { $0.name.lowercased() == name.lowercased() }
+        let lines = headerFields.filter { RequestMessage.sameName($0.name, name) }
         guard !lines.isEmpty else { return nil }
         return lines.map { RequestMessage.canonicalLine($0.value) }.joined(separator: ", ")
     }
@@ -54,7 +54,15 @@ public struct RequestMessage: Hashable, Sendable {
 
     /// Removes every line named `name` (any case).
     public mutating func removeField(_ name: String) {
-        headerFields.removeAll { $0.name.lowercased() == name.lowercased() }
+        headerFields.removeAll { RequestMessage.sameName($0.name, name) }
+    }
+
+    /// Field names are ASCII tokens and compare without regard to ASCII case; this runs on every
+    /// lookup, where `lowercased()`'s Unicode tables cost more than the rest.
+    static func sameName(_ a: String, _ b: String) -> Bool {
+        a.utf8.elementsEqual(b.utf8) { x, y in
+            x == y || (x | 0x20 == y | 0x20 && (0x61...0x7A).contains(x | 0x20))
+        }
     }
 
     /// RFC 9112 §5.2's obs-fold (OWS CRLF RWS) becomes one space; then OWS is trimmed at both ends.
@@ -97,34 +105,37 @@ struct TargetURI: Sendable {
 
     /// Splits `scheme://[userinfo@]host[:port][/path][?query]`; a fragment or a relative URI is refused.
     init?(_ text: String) {
-        guard text.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "#" }),
-              let sep = text.range(of: "://") else { return nil }
-        let scheme = String(text[..<sep.lowerBound])
-        guard let first = scheme.first, first.isLetter,
-              scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) else { return nil }
-        let rest = text[sep.upperBound...]
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        var authority = rest[..<authorityEnd]
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-        var host = Substring(authority), port: String? = nil
+        let bytes = Array(text.utf8)
+        // Printable ASCII without spaces or `#`: a target URI is already percent-encoded and has no fragment.
+        guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") }) else { return nil }
+        func isAlpha(_ b: UInt8) -> Bool { (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) }
+        func isDigit(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) }
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > 0, isAlpha(bytes[0]),
+              bytes[..<colon].allSatisfy({ isAlpha($0) || isDigit($0) || $0 == 0x2B || $0 == 0x2D || $0 == 0x2E }),
+              bytes.count >= colon + 3, bytes[colon + 1] == 0x2F, bytes[colon + 2] == 0x2F else { return nil }
+        let authorityStart = colon + 3
+        let authorityEnd = bytes[authorityStart...].firstIndex(where: { $0 == 0x2F || $0 == 0x3F }) ?? bytes.endIndex
+        var hostStart = authorityStart
+        if let at = bytes[authorityStart..<authorityEnd].lastIndex(of: UInt8(ascii: "@")) { hostStart = at + 1 }
         // A bracketed IPv6 literal holds colons of its own; only a colon after `]` starts the port.
-        let portSearchStart = authority.lastIndex(of: "]") ?? authority.startIndex
-        if let colon = authority[portSearchStart...].lastIndex(of: ":") {
-            host = authority[..<colon]
-            port = String(authority[authority.index(after: colon)...])
-            guard port!.allSatisfy(\.isNumber) else { return nil }
+        let portSearchStart = bytes[hostStart..<authorityEnd].lastIndex(of: UInt8(ascii: "]")) ?? hostStart
+        var hostEnd = authorityEnd
+        var port: String? = nil
+        if let portColon = bytes[portSearchStart..<authorityEnd].lastIndex(of: UInt8(ascii: ":")) {
+            guard bytes[(portColon + 1)..<authorityEnd].allSatisfy(isDigit) else { return nil }
+            hostEnd = portColon
+            port = String(decoding: bytes[(portColon + 1)..<authorityEnd], as: UTF8.self)
         }
-        guard !host.isEmpty else { return nil }
-        let pathAndQuery = rest[authorityEnd...]
-        if let q = pathAndQuery.firstIndex(of: "?") {
-            path = String(pathAndQuery[..<q])
-            query = String(pathAndQuery[pathAndQuery.index(after: q)...])
+        guard hostEnd > hostStart else { return nil }
+        if let q = bytes[authorityEnd...].firstIndex(of: UInt8(ascii: "?")) {
+            path = String(decoding: bytes[authorityEnd..<q], as: UTF8.self)
+            query = String(decoding: bytes[(q + 1)...], as: UTF8.self)
         } else {
-            path = String(pathAndQuery)
+            path = String(decoding: bytes[authorityEnd...], as: UTF8.self)
             query = nil
         }
-        self.scheme = scheme
-        self.host = String(host)
+        scheme = String(decoding: bytes[..<colon], as: UTF8.self)
+        host = String(decoding: bytes[hostStart..<hostEnd], as: UTF8.self)
         self.port = port
     }
 

@@ -279,29 +279,47 @@ public enum RequestSignature {
     }
 
     private static func randomBytes(_ count: Int) -> [UInt8] {
-        // SystemRandomNumberGenerator is the OS's cryptographically secure source (getrandom on Linux).
+        // SystemRandomNumberGenerator is the OS's cryptographically secure source (getrandom on
+        // Linux); drawing 8 bytes a call keeps it to two system calls for a nonce.
         var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        var out: [UInt8] = []
+        out.reserveCapacity(count + 7)
+        while out.count < count {
+            withUnsafeBytes(of: generator.next()) { out.append(contentsOf: $0) }
+        }
+        return Array(out.prefix(count))
     }
 }
 
 /// RFC 4648 §5 base64url without padding.
 enum Base64URL {
     static func encode(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let standard = Data(bytes).base64EncodedString().utf8
+        return String(decoding: standard.compactMap { b -> UInt8? in
+            switch b {
+            case UInt8(ascii: "+"): return UInt8(ascii: "-")
+            case UInt8(ascii: "/"): return UInt8(ascii: "_")
+            case UInt8(ascii: "="): return nil
+            default: return b
+            }
+        }, as: UTF8.self)
     }
 
     /// The bytes of `text` when it is the one canonical unpadded spelling of them, else nil.
     static func decodeCanonical(_ text: String) -> [UInt8]? {
-        guard !text.isEmpty, text.utf8.allSatisfy({ b in
-            (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) || (0x30...0x39).contains(b) || b == 0x2D || b == 0x5F
-        }) else { return nil }
-        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        standard += String(repeating: "=", count: (4 - standard.utf8.count % 4) % 4)
-        guard let data = Data(base64Encoded: standard) else { return nil }
+        var standard: [UInt8] = []
+        standard.reserveCapacity(text.utf8.count + 3)
+        for b in text.utf8 {
+            switch b {
+            case 0x41...0x5A, 0x61...0x7A, 0x30...0x39: standard.append(b)
+            case UInt8(ascii: "-"): standard.append(UInt8(ascii: "+"))
+            case UInt8(ascii: "_"): standard.append(UInt8(ascii: "/"))
+            default: return nil
+            }
+        }
+        guard !standard.isEmpty else { return nil }
+        standard += Array(repeating: UInt8(ascii: "="), count: (4 - standard.count % 4) % 4)
+        guard let data = Data(base64Encoded: Data(standard)) else { return nil }
         let bytes = Array(data)
         // Unused low bits set would give the same bytes a second spelling, and a second replay-store key.
         return encode(bytes) == text ? bytes : nil
