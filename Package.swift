@@ -11,11 +11,13 @@ let package = Package(
         .library(name: "PermitSeal", targets: ["PermitSeal"]),
         .library(name: "PermitModel", targets: ["PermitModel"]),
         .library(name: "PermitFoundation", targets: ["PermitFoundation"]),
+        .library(name: "PermitHTTPSignature", targets: ["PermitHTTPSignature"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-http-structured-headers", from: "1.7.0"),
     ],
     targets: [
         // System libraries (Debian -dev packages, installed by scripts/setup).
@@ -54,6 +56,12 @@ let package = Package(
         .target(name: "PermitWorkflow", dependencies: ["PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitRouting", "PermitStore"]),
         .target(name: "PermitVerify", dependencies: ["PermitFoundation", "PermitModel", "PermitSeal"]),
         .target(name: "PermitRender", dependencies: ["PermitAPI", "PermitModel", "PermitSeal", "CQREncode", "CZBar", "CCairo", "CJPEG", "CZlib"]),
+        // RFC 9421 request signatures and RFC 9530 digests on a plain request value; no HTTP framework.
+        .target(name: "PermitHTTPSignature", dependencies: [
+            "PermitModel", "PermitSeal",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "RawStructuredFieldValues", package: "swift-http-structured-headers"),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(name: "permit", dependencies: [
             "PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitRouting", "PermitWorkflow",
             "PermitVerify", "PermitRender",
@@ -65,7 +73,7 @@ let package = Package(
         ]),
         .executableTarget(name: "permit-bench", dependencies: [
             "PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitRouting", "PermitStore", "PermitWorkflow",
-            "PermitVerify", "PermitRender", "PermitTestSupport",
+            "PermitVerify", "PermitRender", "PermitTestSupport", "PermitHTTPSignature",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
@@ -78,6 +86,7 @@ let package = Package(
         .testTarget(name: "PermitRoutingTests", dependencies: ["PermitRouting", "PermitModel"]),
         .testTarget(name: "PermitWorkflowTests", dependencies: ["PermitAPI", "PermitFoundation", "PermitTestSupport", "PermitWorkflow", "PermitStore", "PermitSeal", "PermitModel", "PermitRouting", "PermitVerify"]),
         .testTarget(name: "PermitVerifyTests", dependencies: ["PermitVerify", "PermitSeal", "PermitModel", "PermitTestSupport"]),
+        .testTarget(name: "PermitHTTPSignatureTests", dependencies: ["PermitHTTPSignature", "PermitSeal"]),
         .testTarget(name: "PermitRenderTests", dependencies: ["PermitRender", "PermitModel", "PermitTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -9,6 +9,7 @@ let benches: [String: () throws -> Void] = [
     "workflow": runWorkflowBench,
     "apply-parts": runApplyPartsBench,
     "store": runStoreBench,
+    "httpsig": runHTTPSignatureBench,
 ]
 
 let name = CommandLine.arguments.dropFirst().first ?? ""
