@@ -1,15 +1,25 @@
 import Foundation
+import PermitModel
 import PermitAPI
 
 /// The store behind the workflow. The workflow runs every request inside `write`, so that all
 /// its state changes commit together or not at all. The SQLite implementation is
-/// `SQLitePermitStore`; a server-grade database can take its place by implementing these two
-/// protocols.
+/// `SQLitePermitStore`; a server-grade database takes its place by implementing these protocols.
+///
+/// The methods are async, so that a store reached over the network suspends its caller instead of
+/// holding a thread. Inside a SQLite transaction the body stays synchronous and runs on the
+/// calling thread (SQLite runs one writer, and GRDB's transactions take a synchronous closure).
+///
+/// **Counters and the audit chain.** `nextSerial`, `nextSequence` and `appendAudit` read and then
+/// write. Each implementation must serialise them per authority inside the caller's
+/// transaction, so that serials stay gap-free and the audit chain linear however many writers
+/// there are: SQLite does so by running one write transaction at a time; a database with
+/// concurrent writers takes a row lock on the counter (or the chain's head) first.
 public protocol PermitStore: Sendable {
     /// Runs `body` in one write transaction; a thrown error rolls everything back.
-    func write<T>(_ body: (any StoreTransaction) throws -> T) throws -> T
+    func write<T>(_ body: (any StoreTransaction) throws -> T) async throws -> T
     /// Runs `body` against a consistent snapshot.
-    func read<T>(_ body: (any StoreReader) throws -> T) throws -> T
+    func read<T>(_ body: (any StoreReader) throws -> T) async throws -> T
 }
 
 /// Reads, inside a snapshot or a write transaction.
@@ -80,8 +90,20 @@ public protocol StoreTransaction: StoreReader {
     func insertAuditCheckpoint(_ checkpoint: AuditCheckpointRecord) throws -> AuditCheckpointRecord
     /// Keeps a signed request; its nonce must be new.
     func insertSignedRequest(_ request: SignedRequestRecord) throws -> SignedRequestRecord
+    /// Stores one event exactly as given; `appendAudit` computes it.
+    func insertAuditEvent(_ event: AuditEvent) throws
+}
+
+extension StoreTransaction {
+    /// Appends an event to the hash chain and returns it. The chain is computed here, once for
+    /// every backend: the next sequence number and the link to the last event's hash.
     @discardableResult
-    func appendAudit(at: Date, actor: String, action: String, subject: String, content: Data) throws -> AuditEvent
+    public func appendAudit(at: Date, actor: String, action: String, subject: String, content: Data) throws -> AuditEvent {
+        let last = try lastAuditEvent()
+        let event = AuditChain.event(after: last, at: at, actor: actor, action: action, subject: subject, content: content)
+        try insertAuditEvent(event)
+        return event
+    }
 }
 
 /// A store that can copy itself while it runs (SQLite's online backup). A server database is
@@ -91,9 +113,14 @@ public protocol StoreBackup {
     func backup(to path: String) throws
 }
 
-/// Store failures with stable codes.
-public struct StoreError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable { case serialsExhausted, notInitialised, io, constraint }
+/// Store failures with stable codes: `store.full` (the disk is full), `store.busy` (the database
+/// stayed locked), `store.constraint` (a row broke a rule of the schema), `store.io` (anything
+/// else the database reported), and the serial series' end.
+public struct StoreError: Error, Sendable, CustomStringConvertible, ProblemConvertible {
+    public enum Code: String, Sendable {
+        case serialsExhausted, notInitialised, io, constraint
+        case full, busy
+    }
     public var code: Code
     public var detail: String
     public init(_ code: Code, _ detail: String) {
@@ -101,4 +128,15 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         self.detail = detail
     }
     public var description: String { detail }
+    public var problems: [Problem] {
+        let rule: String
+        switch code {
+        case .full: rule = "free space on the disk that holds the database; nothing was written"
+        case .busy: rule = "the database must not stay locked by another process"
+        case .constraint: rule = "the schema's constraints"
+        case .serialsExhausted: rule = "serials 1 to 999999 per authority"
+        case .notInitialised, .io: rule = "a readable, writable database"
+        }
+        return [Problem(code: "store.\(code.rawValue)", message: detail, rule: rule)]
+    }
 }

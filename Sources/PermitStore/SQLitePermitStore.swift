@@ -17,7 +17,9 @@ public final class SQLitePermitStore: PermitStore, StoreBackup, @unchecked Senda
     private var checkpointRunning = false
     static let commitsPerCheckpoint = 32
 
-    public init(path: String) throws {
+    /// Opens (and migrates) the database at `path`. `maxPageCount` caps its size in pages, as a
+    /// full disk would: tests and drills use it to see what a full disk does.
+    public init(path: String, maxPageCount: Int? = nil) throws {
         self.path = path
         var config = Configuration()
         config.foreignKeysEnabled = true
@@ -31,6 +33,7 @@ public final class SQLitePermitStore: PermitStore, StoreBackup, @unchecked Senda
             // 1% of commits.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 4000")
+            if let maxPageCount { _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(maxPageCount)") }
         }
         pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)
@@ -43,8 +46,21 @@ public final class SQLitePermitStore: PermitStore, StoreBackup, @unchecked Senda
         checkpointQueue.sync {}
     }
 
-    public func write<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
-        let result = try pool.write { db in try body(SQLiteTransaction(db: db)) }
+    public func write<T>(_ body: (any StoreTransaction) throws -> T) async throws -> T {
+        let failure = FirstFailure()
+        do {
+            return try writeNow(body, failure: failure)
+        } catch let error as DatabaseError {
+            throw failure.explaining(error)
+        }
+    }
+
+    public func read<T>(_ body: (any StoreReader) throws -> T) async throws -> T {
+        try StoreError.mapping { try pool.read { db in try body(SQLiteTransaction(db: db, failure: FirstFailure())) } }
+    }
+
+    private func writeNow<T>(_ body: (any StoreTransaction) throws -> T, failure: FirstFailure) throws -> T {
+        let result = try pool.write { db in try body(SQLiteTransaction(db: db, failure: failure)) }
         lock.lock()
         commitsSinceCheckpoint += 1
         let due = commitsSinceCheckpoint >= Self.commitsPerCheckpoint && !checkpointRunning
@@ -63,10 +79,6 @@ public final class SQLitePermitStore: PermitStore, StoreBackup, @unchecked Senda
             }
         }
         return result
-    }
-
-    public func read<T>(_ body: (any StoreReader) throws -> T) throws -> T {
-        try pool.read { db in try body(SQLiteTransaction(db: db)) }
     }
 
     /// A consistent copy of the live database (SQLite's online backup).
@@ -176,25 +188,53 @@ enum Millis {
     static func date(_ ms: Int64?) -> Date? { ms.map(date) }
 }
 
+/// The first failure a transaction met. SQLite rolls the whole transaction back after some
+/// failures (a full disk among them), and every statement after that, the commit included,
+/// reports only that the transaction was aborted: the first failure says why.
+final class FirstFailure: @unchecked Sendable {
+    private(set) var error: StoreError?
+
+    func record(_ error: StoreError) {
+        if self.error == nil { self.error = error }
+    }
+
+    func explaining(_ error: DatabaseError) -> StoreError {
+        if error.resultCode == .SQLITE_ABORT, let first = self.error { return first }
+        return StoreError(sqlite: error)
+    }
+
+    /// Runs `body`, mapping and remembering SQLite's failures.
+    func mapping<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError {
+            let mapped = explaining(error)
+            record(mapped)
+            throw mapped
+        }
+    }
+}
+
 struct SQLiteTransaction: StoreTransaction {
     let db: Database
+    let failure: FirstFailure
 
     // Statements are compiled once per connection and reused (GRDB's statement cache): the
     // issuance path runs the same dozen statements for every permit.
     private func exec(_ sql: String, arguments: StatementArguments = []) throws {
-        try db.cachedStatement(sql: sql).execute(arguments: arguments)
+        try failure.mapping { try db.cachedStatement(sql: sql).execute(arguments: arguments) }
     }
 
     private func oneRow(_ sql: String, arguments: StatementArguments = []) throws -> Row? {
-        try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
+        try failure.mapping { try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments) }
     }
 
     private func allRows(_ sql: String, arguments: StatementArguments = []) throws -> [Row] {
-        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
+        try failure.mapping { try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments) }
     }
 
     private func oneInt(_ sql: String, arguments: StatementArguments = []) throws -> Int? {
-        try Int.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
+        try failure.mapping { try Int.fetchOne(db.cachedStatement(sql: sql), arguments: arguments) }
     }
 
     // MARK: reads
@@ -511,9 +551,11 @@ struct SQLiteTransaction: StoreTransaction {
 
     func savepoint<T>(_ body: () throws -> T) throws -> T {
         var result: T?
-        try db.inSavepoint {
-            result = try body()
-            return .commit
+        try failure.mapping {
+            try db.inSavepoint {
+                result = try body()
+                return .commit
+            }
         }
         return result!
     }
@@ -596,46 +638,34 @@ struct SQLiteTransaction: StoreTransaction {
         return last + 1
     }
 
-    @discardableResult
-    func appendAudit(at: Date, actor: String, action: String, subject: String, content: Data) throws -> AuditEvent {
-        let last = try oneRow("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        let seq: Int64 = (last?["seq"] as Int64? ?? 0) + 1
-        let prev: String = last?["hash"] ?? AuditChain.genesis
-        let ms = Millis.from(at)
-        let hash = AuditChain.hash(seq: seq, atMillis: ms, actor: actor, action: action, subject: subject, content: content, prevHash: prev)
+    func insertAuditEvent(_ e: AuditEvent) throws {
         try exec("INSERT INTO audit (seq, at, actor, action, subject, content, prevHash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       arguments: [seq, ms, actor, action, subject, content, prev, hash])
-        return AuditEvent(seq: seq, at: Millis.date(ms), actor: actor, action: action, subject: subject, content: content, prevHash: prev, hash: hash)
+                 arguments: [e.seq, Millis.from(e.at), e.actor, e.action, e.subject, e.content, e.prevHash, e.hash])
     }
 }
 
-/// The audit chain's hashing: each event's hash covers its fields and the previous hash.
-public enum AuditChain {
-    public static let genesis = String(repeating: "0", count: 64)
 
-    public static func hash(seq: Int64, atMillis: Int64, actor: String, action: String, subject: String, content: Data, prevHash: String) -> String {
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(content.count + 160)
-        for field in [prevHash, String(seq), String(atMillis), actor, action, subject] {
-            bytes += field.utf8
-            bytes.append(0x0a)
+extension StoreError {
+    /// Runs `body`, turning SQLite's failures into the store's stable codes; errors of the
+    /// workflow's own (refusals thrown inside a transaction) pass through unchanged.
+    static func mapping<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError {
+            throw StoreError(sqlite: error)
         }
-        bytes += content
-        return Hashing.sha256Hex(bytes)
     }
 
-    /// The first event whose hash or link does not hold, or nil when the chain is whole.
-    public static func firstBrokenLink(_ events: [AuditEvent]) -> (seq: Int64, why: String)? {
-        var prev = genesis
-        var expectedSeq: Int64 = 1
-        for e in events {
-            if e.seq != expectedSeq { return (e.seq, "sequence jumps from \(expectedSeq - 1) to \(e.seq)") }
-            if e.prevHash != prev { return (e.seq, "its previous-hash link does not match event \(e.seq - 1)") }
-            let h = hash(seq: e.seq, atMillis: Millis.from(e.at), actor: e.actor, action: e.action, subject: e.subject, content: e.content, prevHash: e.prevHash)
-            if h != e.hash { return (e.seq, "its content does not match its hash") }
-            prev = e.hash
-            expectedSeq += 1
+    init(sqlite error: DatabaseError) {
+        switch error.resultCode {
+        case .SQLITE_FULL:
+            self.init(.full, "the disk that holds the database is full (\(error.message ?? "SQLITE_FULL")); nothing was written. Free some space and send the request again")
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            self.init(.busy, "the database stayed locked by another writer (\(error.message ?? "SQLITE_BUSY")); nothing was written. Send the request again")
+        case .SQLITE_CONSTRAINT:
+            self.init(.constraint, "a row broke a rule of the schema: \(error.message ?? "SQLITE_CONSTRAINT"); nothing was written")
+        default:
+            self.init(.io, "the database failed: \(error)")
         }
-        return nil
     }
 }

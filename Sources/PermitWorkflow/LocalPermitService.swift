@@ -12,82 +12,82 @@ public struct LocalPermitService: PermitService, BackupCapable {
     public init(workflow: Workflow) { self.workflow = workflow }
 
     /// Opens an initialised data directory.
-    public init(directory: DataDirectory, clock: any PermitClock) throws {
-        workflow = try Workflow(directory: directory, clock: clock)
+    public init(directory: DataDirectory, clock: any PermitClock) async throws {
+        workflow = try await Workflow(directory: directory, clock: clock)
     }
 
     public func authority() async throws -> AuthorityRecord { workflow.authority }
 
     public func apply(_ items: [SubmissionItem], dryRun: Bool, progress: (@Sendable (Int) -> Void)?) async throws -> [ApplyResult] {
-        try workflow.apply(items, dryRun: dryRun, progress: progress)
+        try await workflow.apply(items, dryRun: dryRun, progress: progress)
     }
 
     public func amend(number: String, application: Application, submission: Data) async throws -> AmendResult {
-        try workflow.amend(number: number, application: application, submission: Array(submission))
+        try await workflow.amend(number: number, application: application, submission: Array(submission))
     }
 
-    public func cancel(_ request: Data) async throws -> ApplicationRecord { try workflow.cancel(Array(request)) }
+    public func cancel(_ request: Data) async throws -> ApplicationRecord { try await workflow.cancel(Array(request)) }
 
     public func requireApprover(_ department: Department, kid: String) async throws {
-        try workflow.requireApprover(department, kid: kid)
+        try await workflow.requireApprover(department, kid: kid)
     }
 
-    public func decisionTargets(_ identifiers: [String]) async throws -> [DecisionTarget] { try workflow.decisionTargets(identifiers) }
+    public func decisionTargets(_ identifiers: [String]) async throws -> [DecisionTarget] { try await workflow.decisionTargets(identifiers) }
 
     public func decide(department: Department, items: [DecisionItem], progress: (@Sendable (Int) -> Void)?) async throws -> [DecisionResult] {
-        try workflow.decide(department: department, items: items, progress: progress)
+        try await workflow.decide(department: department, items: items, progress: progress)
     }
 
-    public func applications(_ query: ApplicationQuery) async throws -> Page<ApplicationRecord> { try workflow.applications(query) }
+    public func applications(_ query: ApplicationQuery) async throws -> Page<ApplicationRecord> { try await workflow.applications(query) }
 
-    public func history(_ identifier: String) async throws -> ApplicationHistory { try workflow.history(identifier) }
+    public func history(_ identifier: String) async throws -> ApplicationHistory { try await workflow.history(identifier) }
 
-    public func queue(_ query: QueueQuery) async throws -> Page<QueueEntry> { try workflow.queue(query) }
+    public func queue(_ query: QueueQuery) async throws -> Page<QueueEntry> { try await workflow.queue(query) }
 
-    public func issuedPermit(_ identifier: String) async throws -> PermitRecord { try workflow.issuedPermit(identifier) }
+    public func issuedPermit(_ identifier: String) async throws -> PermitRecord { try await workflow.issuedPermit(identifier) }
 
-    public func issuedPermits(since: CalendarDay?) async throws -> [PermitRecord] { try workflow.issuedPermits(since: since) }
+    public func issuedPermits(since: CalendarDay?) async throws -> [PermitRecord] { try await workflow.issuedPermits(since: since) }
 
-    public func report(since: CalendarDay?) async throws -> ActivityReport { try workflow.report(since: since) }
+    public func report(since: CalendarDay?) async throws -> ActivityReport { try await workflow.report(since: since) }
 
-    public func register(_ request: Data) async throws -> PartyKeyRecord { try workflow.register(Array(request)) }
+    public func register(_ request: Data) async throws -> PartyKeyRecord { try await workflow.register(Array(request)) }
 
-    public func unregister(_ request: Data) async throws -> PartyKeyRecord { try workflow.unregister(Array(request)) }
+    public func unregister(_ request: Data) async throws -> PartyKeyRecord { try await workflow.unregister(Array(request)) }
 
     public func registered(_ kind: PartyKeyRecord.Kind, includeRemoved: Bool) async throws -> [PartyKeyRecord] {
-        try workflow.registered(kind, includeRemoved: includeRemoved)
+        try await workflow.registered(kind, includeRemoved: includeRemoved)
     }
 
-    public func revoke(_ request: Data) async throws -> [RevokeOutcome] { try workflow.revoke(Array(request)) }
+    public func revoke(_ request: Data) async throws -> [RevokeOutcome] { try await workflow.revoke(Array(request)) }
 
-    public func revocations() async throws -> [RevocationRecord] { try workflow.revocations() }
+    public func revocations() async throws -> [RevocationRecord] { try await workflow.revocations() }
 
     public func exportRevocations(validForDays: Int, above: Int) async throws -> SignedDocument<RevocationList> {
-        try workflow.signRevocations(validForDays: validForDays, above: above)
+        try await workflow.signRevocations(validForDays: validForDays, above: above)
     }
 
-    public func blacklistAdd(_ request: Data) async throws -> BlacklistAddResult { try workflow.blacklistAdd(Array(request)) }
+    public func blacklistAdd(_ request: Data) async throws -> BlacklistAddResult { try await workflow.blacklistAdd(Array(request)) }
 
-    public func blacklistRemove(_ request: Data) async throws -> BlacklistRecord { try workflow.blacklistRemove(Array(request)) }
+    public func blacklistRemove(_ request: Data) async throws -> BlacklistRecord { try await workflow.blacklistRemove(Array(request)) }
 
-    public func blacklist(includeRemoved: Bool) async throws -> [BlacklistRecord] { try workflow.blacklist(includeRemoved: includeRemoved) }
+    public func blacklist(includeRemoved: Bool) async throws -> [BlacklistRecord] { try await workflow.blacklist(includeRemoved: includeRemoved) }
 
     public func rotateIssuerKey(_ request: Data, root: any MessageSigner) async throws -> KeyRotation {
-        try workflow.rotateIssuerKey(Array(request), root: root)
+        try await workflow.rotateIssuerKey(Array(request), root: root)
     }
 
     public func trustList(root: any MessageSigner, validForDays: Int) async throws -> SignedDocument<TrustList> {
-        try workflow.signTrustList(root: root, validForDays: validForDays)
+        try await workflow.signTrustList(root: root, validForDays: validForDays)
     }
 
-    public func auditLog(subject: String?) async throws -> [AuditEvent] { try workflow.auditLog(subject: subject) }
+    public func auditLog(subject: String?) async throws -> [AuditEvent] { try await workflow.auditLog(subject: subject) }
 
     public func verifyAudit(_ options: AuditOptions) async throws -> AuditVerification {
-        try workflow.verifyAudit(checkpointFiles: options.checkpointFiles, trustList: options.trustList, root: options.root)
+        try await workflow.verifyAudit(checkpointFiles: options.checkpointFiles, trustList: options.trustList, root: options.root)
     }
 
     public func auditCheckpoint() async throws -> SignedDocument<AuditCheckpoint> {
-        let (checkpoint, bytes) = try workflow.auditCheckpoint()
+        let (checkpoint, bytes) = try await workflow.auditCheckpoint()
         return SignedDocument(document: checkpoint, bytes: bytes)
     }
 
@@ -98,7 +98,7 @@ extension Workflow {
     /// A page of applications, oldest first: keyset paging on the row id, so a page costs the
     /// same however deep it is. The lifecycle states narrowed by the clock (active, expired,
     /// revoked, superseded) scan issued applications from the cursor until the page is full.
-    public func applications(_ query: ApplicationQuery) throws -> Page<ApplicationRecord> {
+    public func applications(_ query: ApplicationQuery) async throws -> Page<ApplicationRecord> {
         try PageCursor.checkLimit(query.limit)
         let after = try query.after.map { try PageCursor.rowID($0) }
         var filter = ApplicationFilter(creditCode: query.creditCode, plate: query.plate, afterID: after)
@@ -113,12 +113,12 @@ extension Workflow {
         let narrowed = state.map { [.active, .expired, .revoked, .superseded].contains($0) } ?? false
         if !narrowed {
             filter.limit = query.limit + 1
-            let rows = try list(filter)
+            let rows = try await list(filter)
             let items = Array(rows.prefix(query.limit))
             return Page(items: items, next: rows.count > query.limit ? items.last?.id.map(PageCursor.make) : nil)
         }
         let now = clock.now()
-        return try store.read { r in
+        return try await store.read { r in
             let revoked = Dictionary(try r.revocations().map { ($0.number, $0) }, uniquingKeysWith: { a, _ in a })
             var out: [ApplicationRecord] = []
             var cursor = after
@@ -139,18 +139,18 @@ extension Workflow {
     }
 
     /// A page of a department's pending work, oldest first.
-    public func queue(_ query: QueueQuery) throws -> Page<QueueEntry> {
+    public func queue(_ query: QueueQuery) async throws -> Page<QueueEntry> {
         try PageCursor.checkLimit(query.limit)
         let after = try query.after.map { try PageCursor.rowID($0) }
-        let rows = try queue(department: query.department, overdue: query.overdue, afterID: after, limit: query.limit + 1)
+        let rows = try await queue(department: query.department, overdue: query.overdue, afterID: after, limit: query.limit + 1)
         let items = rows.prefix(query.limit).map { QueueEntry(application: $0.0, required: $0.1) }
         return Page(items: items, next: rows.count > query.limit ? items.last?.application.id.map(PageCursor.make) : nil)
     }
 
     /// The issued permit of an application ID or permit number.
-    public func issuedPermit(_ identifier: String) throws -> PermitRecord {
-        let app = try resolve(identifier)
-        guard let permit = try store.read({ try $0.permit(applicationID: app.id!) }) else {
+    public func issuedPermit(_ identifier: String) async throws -> PermitRecord {
+        let app = try await resolve(identifier)
+        guard let permit = try await store.read({ try $0.permit(applicationID: app.id!) }) else {
             throw WorkflowError("export.notIssued", "\(app.publicID) is \(app.state.rawValue); only an issued permit can be exported",
                                 field: "id", value: identifier, rule: "the application must have an issued permit")
         }
@@ -158,8 +158,8 @@ extension Workflow {
     }
 
     /// Every issued permit, issued on or after `since` (a day in China time) when given.
-    public func issuedPermits(since: CalendarDay?) throws -> [PermitRecord] {
-        let permits = try store.read { try $0.permits(limit: nil) }
+    public func issuedPermits(since: CalendarDay?) async throws -> [PermitRecord] {
+        let permits = try await store.read { try $0.permits(limit: nil) }
         guard let since else { return permits }
         return permits.filter { CalendarDay.inChina(at: $0.issuedAt) >= since }
     }

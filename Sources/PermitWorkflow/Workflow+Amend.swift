@@ -56,9 +56,9 @@ extension Workflow {
     /// The permit must be issued, not revoked or superseded, and have no pending amendment.
     /// `submission` is the firm's `SignedSubmission` of `application` as sent (before any `-An`
     /// suffix), naming `identifier` under `amends`.
-    public func amend(number identifier: String, application: Application, submission: [UInt8]) throws -> AmendResult {
+    public func amend(number identifier: String, application: Application, submission: [UInt8]) async throws -> AmendResult {
         var keys: [String: PartyKeyRecord?] = [:]
-        let (signed, applicantKey) = try store.read { r in try verifiedSubmission(Data(submission), index: 0, keys: &keys, reader: r) }
+        let (signed, applicantKey) = try await store.read { r in try verifiedSubmission(Data(submission), index: 0, keys: &keys, reader: r) }
         guard signed.amends == identifier else {
             throw WorkflowError("amend.submission", "the signed submission amends \(signed.amends ?? "nothing"), not \(identifier)",
                                 field: "number", value: identifier, rule: "the firm signs the permit number it amends")
@@ -66,12 +66,12 @@ extension Workflow {
         let start = DispatchTime.now().uptimeNanoseconds
         let actor = "applicant:" + applicantKey.kid
         // A blacklisted vehicle, crew member or firm is refused at once, as in `apply`, and audited.
-        let barred = try blacklistInForce()
+        let barred = try await blacklistInForce()
         let normalized = application.normalized()
         if !barred.isEmpty, normalized.applicant.creditCode == applicantKey.party,
            let (entry, problem) = Workflow.blacklistRefusal(normalized, entries: barred) {
             let now = clock.now()
-            try store.write { tx in
+            try await store.write { tx in
                 try tx.appendAudit(at: now, actor: actor, action: "amend.refused", subject: normalized.applicant.creditCode,
                                    content: CanonicalJSON.encode(["number": identifier, "reference": normalized.reference,
                                                                   "blacklistID": String(entry.id ?? 0), "field": problem.field ?? "",
@@ -79,7 +79,7 @@ extension Workflow {
             }
             throw ProblemList([problem])
         }
-        return try store.write { tx in
+        return try await store.write { tx in
             guard let original = try Workflow.resolve(identifier, in: tx) else {
                 throw WorkflowError("permit.notFound", "no permit \(identifier)", field: "number", value: identifier,
                                     rule: "a 12-digit permit number or the ID of an issued application")

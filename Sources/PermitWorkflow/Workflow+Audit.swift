@@ -9,16 +9,16 @@ import PermitStore
 
 
 extension Workflow {
-    public func auditLog(subject: String?) throws -> [AuditEvent] {
-        try store.read { try $0.auditEvents(subject: subject) }
+    public func auditLog(subject: String?) async throws -> [AuditEvent] {
+        try await store.read { try $0.auditEvents(subject: subject) }
     }
 
     /// Signs the chain's current length and head with the issuer key, stores the checkpoint and
     /// returns its COSE bytes (to be kept elsewhere).
-    public func auditCheckpoint() throws -> (AuditCheckpoint, [UInt8]) {
+    public func auditCheckpoint() async throws -> (AuditCheckpoint, [UInt8]) {
         let key = try issuerSealer().signer
         let now = clock.now()
-        return try store.write { tx in
+        return try await store.write { tx in
             let last = try tx.lastAuditEvent()
             let checkpoint = AuditCheckpoint(authority: authority.code, length: last?.seq ?? 0, head: last?.hash ?? AuditChain.genesis,
                                              time: RFC3339.string(now))
@@ -55,9 +55,9 @@ extension Workflow {
     /// trust this machine): someone who replaces the issuer key in the database and re-signs
     /// permits with their own key is named here. Without the default files the audit says so
     /// and uses the database's keys; a file given explicitly must be readable.
-    public func verifyAudit(checkpointFiles: [URL] = [], trustList: URL? = nil, root: URL? = nil) throws -> AuditVerification {
+    public func verifyAudit(checkpointFiles: [URL] = [], trustList: URL? = nil, root: URL? = nil) async throws -> AuditVerification {
         let anchor = try auditTrustAnchor(trustList: trustList, root: root)
-        return try store.read { r in
+        return try await store.read { r in
             var findings: [AuditFinding] = []
             let events = try r.auditEvents(subject: nil)
             if let broken = AuditChain.firstBrokenLink(events) {

@@ -48,9 +48,9 @@ extension BlacklistRecord {
 
 extension Workflow {
     /// The entries in force today.
-    func blacklistInForce() throws -> [BlacklistRecord] {
+    func blacklistInForce() async throws -> [BlacklistRecord] {
         let today = CalendarDay.inChina(at: clock.now())
-        return try store.read { try $0.blacklist(includeRemoved: false) }.filter { $0.isInForce(on: today) }
+        return try await store.read { try $0.blacklist(includeRemoved: false) }.filter { $0.isInForce(on: today) }
     }
 
     /// The first entry in force that names a party of `app`, as a refusal.
@@ -61,8 +61,8 @@ extension Workflow {
         return nil
     }
 
-    public func blacklist(includeRemoved: Bool) throws -> [BlacklistRecord] {
-        try store.read { try $0.blacklist(includeRemoved: includeRemoved) }
+    public func blacklist(includeRemoved: Bool) async throws -> [BlacklistRecord] {
+        try await store.read { try $0.blacklist(includeRemoved: includeRemoved) }
     }
 
     /// Blacklists a vehicle, crew member or firm (admin key). In the same transaction every
@@ -70,7 +70,7 @@ extension Workflow {
     /// permit naming it is revoked.
     /// The admin's signed request (`SignedAction` `blacklist.add`) names the kind, value, reason,
     /// `until` and `revokeActive`.
-    public func blacklistAdd(_ request: [UInt8]) throws -> BlacklistAddResult {
+    public func blacklistAdd(_ request: [UInt8]) async throws -> BlacklistAddResult {
         let params = try peek(request, as: [.blacklistAdd]).params
         guard let kind = BlacklistRecord.Kind(rawValue: params.kind ?? "") else {
             throw WorkflowError("blacklist.kind", "blacklist kind \(params.kind ?? "") is not plate, idNumber or creditCode", field: "kind",
@@ -109,7 +109,7 @@ extension Workflow {
             }
         }
         if !problems.isEmpty { throw ProblemList(problems) }
-        return try store.write { tx in
+        return try await store.write { tx in
             let admitted = try admit(request, as: [.blacklistAdd], tx: tx, now: now)
             let actor = admitted.actor
             if let existing = try tx.blacklist(includeRemoved: false).first(where: { $0.kind == kind && $0.value == v }) {
@@ -149,9 +149,9 @@ extension Workflow {
 
     /// Lifts a blacklist entry (admin key), by its id.
     /// The admin's signed request (`SignedAction` `blacklist.remove`) names the entry's id and a reason.
-    public func blacklistRemove(_ request: [UInt8]) throws -> BlacklistRecord {
+    public func blacklistRemove(_ request: [UInt8]) async throws -> BlacklistRecord {
         let now = clock.now()
-        return try store.write { tx in
+        return try await store.write { tx in
             let admitted = try admit(request, as: [.blacklistRemove], tx: tx, now: now)
             let actor = admitted.actor
             let id = admitted.action.params.id ?? 0

@@ -23,10 +23,10 @@ extension Workflow {
     }
 
     /// The status of one issued permit, by number or application ID.
-    public func status(_ identifier: String) throws -> PermitStatus {
-        let app = try resolve(identifier)
+    public func status(_ identifier: String) async throws -> PermitStatus {
+        let app = try await resolve(identifier)
         let now = clock.now()
-        return try store.read { r in
+        return try await store.read { r in
             guard let permit = try r.permit(applicationID: app.id!) else {
                 throw WorkflowError("permit.notIssued", "\(app.publicID) is \(app.state.rawValue); it has no permit", field: "id", value: identifier,
                                     rule: "an issued permit")
@@ -37,7 +37,7 @@ extension Workflow {
     }
 
     /// Applications in a lifecycle state, with the clock deciding what has expired.
-    public func list(state: LifecycleState, filter: ApplicationFilter) throws -> [ApplicationRecord] {
+    public func list(state: LifecycleState, filter: ApplicationFilter) async throws -> [ApplicationRecord] {
         var f = filter
         let limit = f.limit
         switch state {
@@ -49,9 +49,9 @@ extension Workflow {
             f.states = [.issued]
             f.limit = nil
         }
-        if [.pending, .rejected, .cancelled, .issued].contains(state) { return try list(f) }
+        if [.pending, .rejected, .cancelled, .issued].contains(state) { return try await list(f) }
         let now = clock.now()
-        return try store.read { r in
+        return try await store.read { r in
             let revoked = Dictionary(try r.revocations().map { ($0.number, $0) }, uniquingKeysWith: { a, _ in a })
             var out: [ApplicationRecord] = []
             for app in try r.applications(f) {
@@ -69,9 +69,9 @@ extension Workflow {
     /// with an audit event each; the permits appear on the next revocation list. All in one
     /// transaction, each permit in its own savepoint: a permit already revoked, not issued or
     /// not found is reported and the others are revoked. The signed request is kept once.
-    public func revoke(_ request: [UInt8]) throws -> [RevokeOutcome] {
+    public func revoke(_ request: [UInt8]) async throws -> [RevokeOutcome] {
         let now = clock.now()
-        return try store.write { tx in
+        return try await store.write { tx in
             let admitted = try admit(request, as: [.revoke], tx: tx, now: now)
             let reason = admitted.action.params.reason ?? ""
             let why = reason.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -152,19 +152,19 @@ extension Workflow {
     }
 
     /// Every revocation of this authority, oldest first.
-    public func revocations() throws -> [RevocationRecord] {
-        try store.read { try $0.revocations() }
+    public func revocations() async throws -> [RevocationRecord] {
+        try await store.read { try $0.revocations() }
     }
 
     /// Writes the signed revocation list of payload spec §5 to `url`, with a sequence above the
     /// list already there.
     @discardableResult
-    public func exportRevocations(to url: URL, validForDays: Int = 1) throws -> RevocationList {
+    public func exportRevocations(to url: URL, validForDays: Int = 1) async throws -> RevocationList {
         // Above the list already at `url` too: after a database restore the counter is behind
         // what checkpoints have accepted, and they refuse a lower sequence.
         let published = (try? Data(contentsOf: url)).flatMap { try? COSESign1.decode(Array($0)) }
             .flatMap { try? JSONDecoder().decode(RevocationList.self, from: Data($0.payload)) }
-        return try signRevocations(validForDays: validForDays, above: published?.sequence ?? 0) { bytes in
+        return try await signRevocations(validForDays: validForDays, above: published?.sequence ?? 0) { bytes in
             try Data(bytes).write(to: url, options: .atomic)
         }.document
     }
@@ -174,14 +174,14 @@ extension Workflow {
     /// `above`). `publish`, when given, runs inside the transaction: if it fails, no sequence
     /// number is used.
     public func signRevocations(validForDays: Int = 1, above: Int = 0,
-                                publish: (([UInt8]) throws -> Void)? = nil) throws -> SignedDocument<RevocationList> {
+                                publish: (([UInt8]) throws -> Void)? = nil) async throws -> SignedDocument<RevocationList> {
         guard (1...366).contains(validForDays) else {
             throw WorkflowError("revocations.validDays", "--valid-days \(validForDays) is out of range", field: "validDays",
                                 value: "\(validForDays)", rule: "1 to 366 days")
         }
         let key = try issuerSealer().signer
         let now = clock.now()
-        return try store.write { tx in
+        return try await store.write { tx in
             let sequence = try tx.nextSequence(name: "revocations", atLeast: above + 1)
             let entries = try tx.revocations().map {
                 RevocationList.Entry(hash: $0.signatureHash ?? "", revokedAt: $0.revokedAt, reason: $0.reason)

@@ -16,10 +16,10 @@ extension Workflow {
     }
 
     /// The report over applications submitted on or after `since` (a day in China time).
-    public func report(since: CalendarDay?) throws -> ActivityReport {
+    public func report(since: CalendarDay?) async throws -> ActivityReport {
         let now = clock.now()
         let start = since.map { Date(timeIntervalSince1970: TimeInterval($0.startInChina)) }
-        return try store.read { r in
+        return try await store.read { r in
             let apps = try r.applications(ApplicationFilter()).filter { start == nil || $0.submittedAt >= start! }
             let byID = Dictionary(apps.map { ($0.id!, $0) }, uniquingKeysWith: { a, _ in a })
             var rows: [String: DepartmentReport] = [:]

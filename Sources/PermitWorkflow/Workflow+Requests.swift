@@ -14,18 +14,18 @@ extension Workflow {
     /// failure. A repeated reference returns the existing application, so a batch sent again
     /// (after a time-out) is safe. With `dryRun`, items are checked and routed and nothing is
     /// written. A batch whose signer is not a registered applicant key is refused whole.
-    public func apply(_ items: [SubmissionItem], dryRun: Bool = false, progress: ((Int) -> Void)? = nil) throws -> [ApplyResult] {
+    public func apply(_ items: [SubmissionItem], dryRun: Bool = false, progress: ((Int) -> Void)? = nil) async throws -> [ApplyResult] {
         var keys: [String: PartyKeyRecord?] = [:]
         if let first = items.first(where: { $0.submission != nil }) {
-            _ = try store.read { r in try verifiedSubmission(first.submission, index: first.index, keys: &keys, reader: r) }
+            _ = try await store.read { r in try verifiedSubmission(first.submission, index: first.index, keys: &keys, reader: r) }
         }
-        let barred = try blacklistInForce()
+        let barred = try await blacklistInForce()
         var results: [ApplyResult] = []
         results.reserveCapacity(items.count)
         var start = 0
         while start < items.count {
             let group = items[start..<min(items.count, start + Workflow.applyGroupSize)]
-            results += try applyGroup(Array(group), keys: &keys, blacklist: barred, dryRun: dryRun)
+            await results += try applyGroup(Array(group), keys: &keys, blacklist: barred, dryRun: dryRun)
             start += group.count
             progress?(start)
         }
@@ -47,7 +47,7 @@ extension Workflow {
     }
 
     private func applyGroup(_ items: [SubmissionItem], keys: inout [String: PartyKeyRecord?], blacklist: [BlacklistRecord],
-                            dryRun: Bool) throws -> [ApplyResult] {
+                            dryRun: Bool) async throws -> [ApplyResult] {
         var results: [ApplyResult] = []
         var prepared: [Int: PreparedApplication] = [:]
         // A blacklisted vehicle, crew member or firm is refused at once, with the reason; the
@@ -62,7 +62,7 @@ extension Workflow {
             }
             let signed: (SignedSubmission, PartyKeyRecord)
             do {
-                signed = try store.read { r in try verifiedSubmission(item.submission, index: item.index, keys: &keys, reader: r) }
+                signed = try await store.read { r in try verifiedSubmission(item.submission, index: item.index, keys: &keys, reader: r) }
             } catch let error as ProblemConvertible {
                 result.errors = error.problems
                 results.append(result)
@@ -82,7 +82,7 @@ extension Workflow {
                 result.departments = p.decision.departments.map(\.rawValue)
                 result.routingHash = p.decision.tableHash
                 if dryRun {
-                    if let existing = try? store.read({ try $0.application(creditCode: p.app.applicant.creditCode, reference: p.app.reference) }) {
+                    if let existing = try? await store.read({ try $0.application(creditCode: p.app.applicant.creditCode, reference: p.app.reference) }) {
                         result = duplicate(existing, result)
                     } else {
                         result.state = "valid"
@@ -95,7 +95,7 @@ extension Workflow {
         }
         guard !prepared.isEmpty || !refusals.isEmpty else { return results }
         do {
-            try store.write { tx in
+            try await store.write { tx in
                 let now = clock.now()
                 for r in refusals {
                     try tx.appendAudit(at: now, actor: r.actor, action: "apply.refused", subject: r.app.applicant.creditCode,
@@ -123,7 +123,8 @@ extension Workflow {
                 results[n].id = nil
                 results[n].state = nil
                 results[n].duplicate = nil
-                results[n].errors = [Problem(code: "store.io", message: "the group of applications could not be committed: \(error)")]
+                results[n].errors = (error as? ProblemConvertible)?.problems
+                    ?? [Problem(code: "store.io", message: "the group of applications could not be committed: \(error)")]
             }
         }
         return results
@@ -195,9 +196,9 @@ extension Workflow {
 
     /// Cancels a pending application on the firm's signed request (`SignedAction` `cancel`);
     /// only the applicant firm's own registered key may.
-    public func cancel(_ request: [UInt8]) throws -> ApplicationRecord {
+    public func cancel(_ request: [UInt8]) async throws -> ApplicationRecord {
         let now = clock.now()
-        return try store.write { tx in
+        return try await store.write { tx in
             let admitted = try admit(request, as: [.cancel], tx: tx, now: now)
             let identifier = admitted.action.params.application ?? ""
             guard let app = try Workflow.resolve(identifier, in: tx) else {
@@ -237,7 +238,7 @@ extension Workflow {
     /// that completes an application's required set issues the permit in that same transaction.
     /// A batch whose signer is not an active approver of `department` is refused whole. Sending
     /// the same signed decision again is refused as already decided: it is never applied twice.
-    public func decide(department: Department, items: [DecisionItem], progress: ((Int) -> Void)? = nil) throws -> [DecisionResult] {
+    public func decide(department: Department, items: [DecisionItem], progress: ((Int) -> Void)? = nil) async throws -> [DecisionResult] {
         var signer: (record: PartyKeyRecord, key: PublicKey)?
         var results: [DecisionResult] = []
         results.reserveCapacity(items.count)
@@ -249,7 +250,7 @@ extension Workflow {
                     let d = try DecisionSignature(decoding: Array(bytes))
                     let kid = Hex.encode(d.kid)
                     if signer == nil || signer!.record.kid != kid {
-                        signer = try store.read { try approver(for: department, kid: kid, reader: $0) }
+                        signer = try await store.read { try approver(for: department, kid: kid, reader: $0) }
                     }
                     decoded = d
                 } catch let error as RequestError {
@@ -261,7 +262,7 @@ extension Workflow {
             if let failure {
                 result.errors = failure
             } else if let decoded, let signer {
-                result = decideOne(result, decoded, bytes: Array(item.decision!), department: department, approver: signer.record, key: signer.key)
+                result = await decideOne(result, decoded, bytes: Array(item.decision!), department: department, approver: signer.record, key: signer.key)
             } else {
                 result.errors = [Problem(code: "application.notFound", message: "no application or permit \(item.input)", field: "id", value: item.input,
                                          rule: "an application ID such as A000123, or a 12-digit permit number")]
@@ -273,7 +274,7 @@ extension Workflow {
     }
 
     private func decideOne(_ base: DecisionResult, _ signed: DecisionSignature, bytes: [UInt8], department: Department,
-                           approver: PartyKeyRecord, key: PublicKey) -> DecisionResult {
+                           approver: PartyKeyRecord, key: PublicKey) async -> DecisionResult {
         var result = base
         let identifier = base.input
         let decision: DecisionRecord.Decision = signed.approve ? .approve : .reject
@@ -299,7 +300,7 @@ extension Workflow {
             let reason = signed.reason
             let decidedAt = signed.time
             start = DispatchTime.now().uptimeNanoseconds
-            let issued: PermitRecord? = try store.write { tx in
+            let issued: PermitRecord? = try await store.write { tx in
                 guard var current = try Workflow.resolve(identifier, in: tx) else {
                     throw WorkflowError("application.notFound", "no application or permit \(identifier)", field: "id", value: identifier,
                                         rule: "an application ID such as A000123, or a 12-digit permit number")

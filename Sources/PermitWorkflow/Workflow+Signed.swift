@@ -102,14 +102,14 @@ extension Workflow {
     }
 
     /// Refuses, before any work, a kid that is not an active approver of `department`.
-    public func requireApprover(_ department: Department, kid: String) throws {
-        _ = try store.read { try approver(for: department, kid: kid, reader: $0) }
+    public func requireApprover(_ department: Department, kid: String) async throws {
+        _ = try await store.read { try approver(for: department, kid: kid, reader: $0) }
     }
 
     /// What a decision needs before it is signed: each identifier resolved to its application and
     /// the digest the approver signs. Unknown identifiers come back without a digest.
-    public func decisionTargets(_ identifiers: [String]) throws -> [DecisionTarget] {
-        try store.read { r in
+    public func decisionTargets(_ identifiers: [String]) async throws -> [DecisionTarget] {
+        try await store.read { r in
             try identifiers.map { input in
                 guard let app = try Workflow.resolve(input, in: r) else { return DecisionTarget(input: input, id: nil, digest: nil) }
                 return DecisionTarget(input: input, id: app.publicID, digest: app.digest)

@@ -32,7 +32,9 @@ public final class Workflow: @unchecked Sendable {
 
     /// Opens an initialised data directory. The issuer key seals permits; it is the data
     /// directory's `issuer-key.pem` unless `issuer` signs for it (a key held elsewhere).
-    public init(directory: DataDirectory, clock: any PermitClock = SystemClock(), issuer: (any MessageSigner)? = nil) throws {
+    /// `store` replaces the data directory's SQLite database (a capped one in tests, later a server database).
+    public init(directory: DataDirectory, clock: any PermitClock = SystemClock(), issuer: (any MessageSigner)? = nil,
+                store: (any PermitStore)? = nil) async throws {
         self.issuer = issuer
         guard directory.exists else {
             throw WorkflowError("data.notInitialised", "no permit data directory at \(directory.url.path); run `permit init` first",
@@ -40,8 +42,8 @@ public final class Workflow: @unchecked Sendable {
         }
         self.directory = directory
         self.clock = clock
-        store = try SQLitePermitStore(path: directory.database.path)
-        guard let authority = try store.read({ try $0.authority() }) else {
+        self.store = try store ?? SQLitePermitStore(path: directory.database.path)
+        guard let authority = try await self.store.read({ try $0.authority() }) else {
             throw WorkflowError("data.notInitialised", "the database at \(directory.database.path) has no authority; run `permit init`")
         }
         self.authority = authority
@@ -64,7 +66,7 @@ public final class Workflow: @unchecked Sendable {
     /// Creates a data directory: database, issuer, admin and root keys (0600), and a trust list
     /// holding the issuer key, signed by the root.
     public static func initialise(directory: DataDirectory, authority code: String, name: String, nameEn: String?, phone: String,
-                                  maxDays: Int, clock: any PermitClock = SystemClock()) throws -> InitResult {
+                                  maxDays: Int, clock: any PermitClock = SystemClock()) async throws -> InitResult {
         let phone = PhoneNumber.normalize(phone)
         var problems: [Problem] = []
         if code.count != 6 || !code.allSatisfy({ $0.isASCII && $0.isNumber }) || Divisions.bundled.division(code) == nil {
@@ -95,7 +97,7 @@ public final class Workflow: @unchecked Sendable {
 
         let record = AuthorityRecord(code: code, name: name, nameEn: nameEn ?? name, phone: phone, maxDays: maxDays, createdAt: now)
         let store = try SQLitePermitStore(path: directory.database.path)
-        try store.write { tx in
+        try await store.write { tx in
             try tx.setAuthority(record)
             for (key, role) in [(issuer, KeyRecord.Role.issuer), (admin, .admin), (root, .root)] {
                 try tx.insertKey(KeyRecord(kid: key.publicKey.kidHex, role: role, alg: key.algorithm.rawValue,
@@ -106,24 +108,24 @@ public final class Workflow: @unchecked Sendable {
                                                               "issuerKid": issuer.publicKey.kidHex, "adminKid": admin.publicKey.kidHex,
                                                               "rootKid": root.publicKey.kidHex]))
         }
-        let workflow = try Workflow(directory: directory, clock: clock)
-        try workflow.exportTrustList(root: root, to: directory.trustList)
+        let workflow = try await Workflow(directory: directory, clock: clock)
+        try await workflow.exportTrustList(root: root, to: directory.trustList)
         return InitResult(dataDirectory: directory.url.path, database: directory.database.path, issuerKey: directory.issuerKey.path,
                           adminKey: directory.adminKey.path, rootKey: directory.rootKey.path, trustList: directory.trustList.path)
     }
 
     /// Writes the authority's trust list (current and retired issuer keys), signed by `root`.
     @discardableResult
-    public func exportTrustList(root: any MessageSigner, to url: URL, validForDays: Int = 30) throws -> TrustList {
-        let signed = try signTrustList(root: root, validForDays: validForDays)
+    public func exportTrustList(root: any MessageSigner, to url: URL, validForDays: Int = 30) async throws -> TrustList {
+        let signed = try await signTrustList(root: root, validForDays: validForDays)
         try Data(signed.bytes).write(to: url, options: .atomic)
         return signed.document
     }
 
     /// The authority's trust list (current and retired issuer keys), signed by `root`.
-    public func signTrustList(root: any MessageSigner, validForDays: Int = 30) throws -> SignedDocument<TrustList> {
+    public func signTrustList(root: any MessageSigner, validForDays: Int = 30) async throws -> SignedDocument<TrustList> {
         let now = clock.now()
-        let keys = try store.read { try $0.keys(role: .issuer) }
+        let keys = try await store.read { try $0.keys(role: .issuer) }
         let entries = try keys.map { k -> TrustList.Entry in
             let key = try PublicKey(spki: Array(k.spki))
             return TrustList.Entry(key: key, authority: authority.code, name: authority.name, nameEn: authority.nameEn, phone: authority.phone,
@@ -141,8 +143,8 @@ public final class Workflow: @unchecked Sendable {
     /// it stays in the trust list, so the permits it signed verify until they expire; the new
     /// key is in the re-published list, signed by `root`, before it signs anything. The old
     /// private key is kept, 0600, under `retired-keys/`.
-    public func rotateIssuerKey(_ request: [UInt8], root: any MessageSigner) throws -> Rotation {
-        let roots = try store.read { try $0.keys(role: .root) }
+    public func rotateIssuerKey(_ request: [UInt8], root: any MessageSigner) async throws -> Rotation {
+        let roots = try await store.read { try $0.keys(role: .root) }
         guard roots.contains(where: { $0.kid == root.publicKey.kidHex }) else {
             throw WorkflowError("auth.notRoot", "the key \(root.publicKey.kidHex) is not this authority's root key", field: "rootKey",
                                 value: root.publicKey.kidHex, rule: "the root key made by permit init signs the trust list")
@@ -158,7 +160,7 @@ public final class Workflow: @unchecked Sendable {
         try? FileManager.default.removeItem(at: staged)
         try new.save(path: staged.path)
         do {
-            try store.write { tx in
+            try await store.write { tx in
                 let admitted = try admit(request, as: [.issuerRotate], tx: tx, now: now)
                 try tx.retireKey(kid: old.publicKey.kidHex, role: .issuer, at: now)
                 try tx.insertKey(KeyRecord(kid: new.publicKey.kidHex, role: .issuer, alg: new.algorithm.rawValue,
@@ -176,10 +178,8 @@ public final class Workflow: @unchecked Sendable {
         try? FileManager.default.removeItem(at: retired)
         try FileManager.default.moveItem(at: directory.issuerKey, to: retired)
         try FileManager.default.moveItem(at: staged, to: directory.issuerKey)
-        lock.lock()
-        sealer = nil
-        lock.unlock()
-        try exportTrustList(root: root, to: directory.trustList)
+        lock.withLock { sealer = nil }
+        try await exportTrustList(root: root, to: directory.trustList)
         return Rotation(retiredKid: old.publicKey.kidHex, retiredAt: RFC3339.string(now), newKid: new.publicKey.kidHex,
                         alg: new.algorithm.rawValue, trustList: directory.trustList.path)
     }
@@ -189,7 +189,7 @@ public final class Workflow: @unchecked Sendable {
     /// Registers an approver's key for a department, or a firm's key for its credit code, on the
     /// admin's signed request (`SignedAction` `approver.add` or `applicant.add`, naming the party,
     /// the name and the public key).
-    public func register(_ request: [UInt8]) throws -> PartyKeyRecord {
+    public func register(_ request: [UInt8]) async throws -> PartyKeyRecord {
         let peek = try peek(request, as: [.approverAdd, .applicantAdd])
         let kind: PartyKeyRecord.Kind = peek.action == .approverAdd ? .approver : .applicant
         let party = peek.params.party ?? "", name = peek.params.name ?? ""
@@ -208,7 +208,7 @@ public final class Workflow: @unchecked Sendable {
                                 field: "publicKey", value: peek.params.publicKey ?? "", rule: "base64 DER SPKI")
         }
         let now = clock.now()
-        return try store.write { tx in
+        return try await store.write { tx in
             let admitted = try admit(request, as: [.approverAdd, .applicantAdd], tx: tx, now: now)
             if let existing = try tx.activePartyKey(kind: kind, kid: publicKey.kidHex) {
                 throw WorkflowError("\(kind.rawValue).duplicateKey", "key \(publicKey.kidHex) is already registered to \(existing.party) (\(existing.name))",
@@ -225,9 +225,9 @@ public final class Workflow: @unchecked Sendable {
 
     /// Removes a registered key (lost or compromised) on the admin's signed request
     /// (`approver.remove` or `applicant.remove`, naming the kid and a reason): from then on it is refused.
-    public func unregister(_ request: [UInt8]) throws -> PartyKeyRecord {
+    public func unregister(_ request: [UInt8]) async throws -> PartyKeyRecord {
         let now = clock.now()
-        return try store.write { tx in
+        return try await store.write { tx in
             let admitted = try admit(request, as: [.approverRemove, .applicantRemove], tx: tx, now: now)
             let kind: PartyKeyRecord.Kind = admitted.action.action == .approverRemove ? .approver : .applicant
             let kid = admitted.action.params.kid ?? "", reason = admitted.action.params.reason ?? ""
@@ -244,15 +244,15 @@ public final class Workflow: @unchecked Sendable {
         }
     }
 
-    public func registered(_ kind: PartyKeyRecord.Kind, includeRemoved: Bool) throws -> [PartyKeyRecord] {
-        try store.read { try $0.partyKeys(kind: kind, includeRemoved: includeRemoved) }
+    public func registered(_ kind: PartyKeyRecord.Kind, includeRemoved: Bool) async throws -> [PartyKeyRecord] {
+        try await store.read { try $0.partyKeys(kind: kind, includeRemoved: includeRemoved) }
     }
 
     // MARK: lookups
 
     /// The application named by an ID (`A000123`) or a 12-digit permit number.
-    public func resolve(_ identifier: String) throws -> ApplicationRecord {
-        let found = try store.read { try Workflow.resolve(identifier, in: $0) }
+    public func resolve(_ identifier: String) async throws -> ApplicationRecord {
+        let found = try await store.read { try Workflow.resolve(identifier, in: $0) }
         guard let found else {
             throw WorkflowError("application.notFound", "no application or permit \(identifier)", field: "id", value: identifier,
                                 rule: "an application ID such as A000123, or a 12-digit permit number")
@@ -268,10 +268,10 @@ public final class Workflow: @unchecked Sendable {
     }
 
 
-    public func history(_ identifier: String) throws -> History {
-        let app = try resolve(identifier)
+    public func history(_ identifier: String) async throws -> History {
+        let app = try await resolve(identifier)
         let now = clock.now()
-        return try store.read { r in
+        return try await store.read { r in
             let permit = try r.permit(applicationID: app.id!)
             let revocation = try permit.flatMap { try r.revocation(number: $0.number) }
             return History(application: app,
@@ -286,14 +286,14 @@ public final class Workflow: @unchecked Sendable {
         }
     }
 
-    public func list(_ filter: ApplicationFilter) throws -> [ApplicationRecord] {
-        try store.read { try $0.applications(filter) }
+    public func list(_ filter: ApplicationFilter) async throws -> [ApplicationRecord] {
+        try await store.read { try $0.applications(filter) }
     }
 
     /// The pending work of a department, oldest first; with `overdue`, only what is past its deadline.
-    public func queue(department: Department, overdue: Bool, afterID: Int64? = nil, limit: Int? = nil) throws -> [(ApplicationRecord, RequiredDepartmentRecord)] {
+    public func queue(department: Department, overdue: Bool, afterID: Int64? = nil, limit: Int? = nil) async throws -> [(ApplicationRecord, RequiredDepartmentRecord)] {
         let now = clock.now()
-        return try store.read { try $0.queue(department: department.rawValue, dueBefore: overdue ? now : nil, afterID: afterID, limit: limit) }
+        return try await store.read { try $0.queue(department: department.rawValue, dueBefore: overdue ? now : nil, afterID: afterID, limit: limit) }
     }
 }
 

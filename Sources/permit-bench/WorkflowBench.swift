@@ -11,23 +11,23 @@ import PermitWorkflow
 /// permits per second end to end, beside raw Ed25519 signing measured in the same run (each
 /// permit takes at least three signatures: the submission, each decision, the payload), and
 /// decision-to-issue latency (from the start of the completing decision to its commit).
-func runWorkflowBench() throws {
+func runWorkflowBench() async throws {
     let count = Int(ProcessInfo.processInfo.environment["PERMIT_BENCH_COUNT"] ?? "") ?? 10_000
     let dir = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("permit-bench-\(UUID().uuidString)"))
     defer { try? FileManager.default.removeItem(at: dir.url) }
     let clock = FixedClock(RFC3339.date("2026-11-30T09:00:00+08:00")!)
-    _ = try Workflow.initialise(directory: dir, authority: "330114", name: "杭州市钱塘区交通运输局", nameEn: "Qiantang District Transport Bureau",
+    _ = try await Workflow.initialise(directory: dir, authority: "330114", name: "杭州市钱塘区交通运输局", nameEn: "Qiantang District Transport Bureau",
                                 phone: "0571-86000000", maxDays: 30, clock: clock)
-    let workflow = try Workflow(directory: dir, clock: clock)
+    let workflow = try await Workflow(directory: dir, clock: clock)
     let admin = try PrivateKey.load(path: dir.adminKey.path)
     var approvers: [Department: PrivateKey] = [:]
     for d in Department.allCases {
         approvers[d] = .generate(.edDSA)
-        _ = try workflow.register(.approver, party: d.rawValue, name: d.nameZh, publicKey: approvers[d]!.publicKey, adminKey: admin)
+        _ = try await workflow.register(.approver, party: d.rawValue, name: d.nameZh, publicKey: approvers[d]!.publicKey, adminKey: admin)
     }
     let template = try JSONDecoder().decode(Application.self, from: Data(contentsOf: URL(fileURLWithPath: "Tests/Fixtures/typical-permit-application.json")))
     let firm = PrivateKey.generate(.edDSA)
-    _ = try workflow.register(.applicant, party: template.applicant.creditCode, name: template.applicant.name, publicKey: firm.publicKey, adminKey: admin)
+    _ = try await workflow.register(.applicant, party: template.applicant.creditCode, name: template.applicant.name, publicKey: firm.publicKey, adminKey: admin)
 
     // The fleet file: every category in turn, so routing spreads over all ten departments.
     let encoder = JSONEncoder()
@@ -58,16 +58,16 @@ func runWorkflowBench() throws {
     let start = DispatchTime.now().uptimeNanoseconds
     let items = ApplicationFile.parse(jsonl, format: .jsonl)
     let signedItems = client { workflow.signer(firm).submissions(items) }
-    let applied = try workflow.apply(signedItems)
+    let applied = try await workflow.apply(signedItems)
     let applyEnd = DispatchTime.now().uptimeNanoseconds
     var refusals: [String: Int] = [:]
     for r in applied { if let e = r.errors?.first { refusals["\(e.code) \(e.field ?? "")", default: 0] += 1 } }
     var latencies: [Int64] = []
     var decisions = 0
     for d in Department.allCases {
-        let queue = try workflow.queue(department: d, overdue: false).map { DecisionTarget(input: $0.0.publicID, id: $0.0.publicID, digest: $0.0.digest) }
+        let queue = try await workflow.queue(department: d, overdue: false).map { DecisionTarget(input: $0.0.publicID, id: $0.0.publicID, digest: $0.0.digest) }
         let signed = client { workflow.signer(approvers[d]!).decisions(queue, department: d, approve: true) }
-        let results = try workflow.decide(department: d, items: signed)
+        let results = try await workflow.decide(department: d, items: signed)
         decisions += results.count
         latencies += results.compactMap(\.issueMicros)
     }

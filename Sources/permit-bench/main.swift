@@ -2,7 +2,7 @@
 // ratio to a reference measured in the same run, because these machines are noisy.
 import Foundation
 
-let benches: [String: () throws -> Void] = [
+let benches: [String: () async throws -> Void] = [
     "seal": runSealBench,
     "render": runRenderBench,
     "verify": runVerifyBench,
@@ -17,4 +17,4 @@ guard let bench = benches[name] else {
     FileHandle.standardError.write(Data("usage: permit-bench \(benches.keys.sorted().joined(separator: "|"))\n".utf8))
     exit(2)
 }
-try bench()
+try await bench()

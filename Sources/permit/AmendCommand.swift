@@ -51,7 +51,7 @@ struct Amend: AsyncParsableCommand {
         let lang = output.language
         let result: AmendResult
         do {
-            let service = try data.service()
+            let service = try await data.service()
             let signer = try partySigner(key)
             let items = ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file), source: file)
             guard items.count == 1 else {

@@ -141,7 +141,7 @@ struct Audit: ParsableCommand {
 
         func run() async throws {
             try await reporting(json: output.json) {
-                let service = try data.service()
+                let service = try await data.service()
                 var key = subject
                 if let s = subject, s.count == 12, s.allSatisfy(\.isNumber), let app = try? await service.history(s).application { key = app.publicID }
                 let events = try await service.auditLog(subject: key)

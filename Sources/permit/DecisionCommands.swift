@@ -85,7 +85,7 @@ struct Approve: AsyncParsableCommand {
         let lang = output.language
         let (results, service): ([DecisionResult], any PermitService) = try await reporting(json: output.json) {
             let d = try parseDepartment(department)
-            let service = try data.service()
+            let service = try await data.service()
             let signer = try partySigner(key)
             // Refuse a wrong key or a bad condition before reading a long list or the queue.
             try await service.requireApprover(d, kid: signer.kid)
@@ -145,7 +145,7 @@ struct Reject: AsyncParsableCommand {
         let lang = output.language
         let (results, service): ([DecisionResult], any PermitService) = try await reporting(json: output.json) {
             let d = try parseDepartment(department)
-            let service = try data.service()
+            let service = try await data.service()
             let signer = try partySigner(key)
             try await service.requireApprover(d, kid: signer.kid)
             let problems = DecisionRules.problems(approve: false, conditions: [], reason: reason)
@@ -197,7 +197,7 @@ struct Cancel: AsyncParsableCommand {
     func run() async throws {
         let lang = output.language
         try await reporting(json: output.json, refusalCodes: ["application.notPending"]) {
-            let service = try data.service()
+            let service = try await data.service()
             let signer = try partySigner(key)
             let record = try await service.cancel(Data(signer.action(.cancel, .init(reason: reason, application: id), authority: try await service.authority().code)))
             let row = CancelRow(id: record.publicID, reference: record.reference, state: record.state.rawValue, reason: record.closeReason,

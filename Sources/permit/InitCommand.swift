@@ -39,7 +39,7 @@ struct Init: AsyncParsableCommand {
     func run() async throws {
         let lang = output.language
         try await reporting(json: output.json) {
-            let result = try Workflow.initialise(directory: data.directory, authority: authority, name: name, nameEn: nameEn,
+            let result = try await Workflow.initialise(directory: data.directory, authority: authority, name: name, nameEn: nameEn,
                                                  phone: phone, maxDays: maxDays, clock: try currentClock())
             if output.json {
                 Console.out(JSONOutput.line(result))

@@ -99,7 +99,7 @@ extension Keys {
         }
 
         func run() async throws {
-            let service = try data.service()
+            let service = try await data.service()
             let admin = try partySigner(adminKey, field: "admin-key")
             let request = admin.action(.issuerRotate, .init(alg: KeyAlgorithm(name: alg)!.rawValue), authority: try await service.authority().code)
             let rotation = try await service.rotateIssuerKey(Data(request), root: try loadPrivateKey(rootKey ?? data.directory.rootKey.path, field: "root-key"))

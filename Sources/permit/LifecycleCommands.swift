@@ -58,7 +58,7 @@ struct Revoke: AsyncParsableCommand {
     func run() async throws {
         let lang = output.language
         let outcomes = try await reporting(json: output.json) {
-            let service = try data.service()
+            let service = try await data.service()
             let admin = try partySigner(adminKey, field: "admin-key")
             let list = try from.map { try IdentifierInput.lines(from: $0) } ?? (numbers == ["-"] ? IdentifierInput.lines(from: "-") : numbers)
             guard !list.isEmpty else {
@@ -132,7 +132,7 @@ struct Revocations: ParsableCommand {
         func run() async throws {
             let lang = output.language
             try await reporting(json: output.json) {
-                let service = try data.service()
+                let service = try await data.service()
                 let url = outputFile.map { URL(fileURLWithPath: $0) } ?? data.directory.revocations
                 // Above the list already at the output too: after a database restore the counter is
                 // behind what checkpoints have accepted, and they refuse a lower sequence.
@@ -259,7 +259,7 @@ struct Blacklist: ParsableCommand {
             try await reporting(json: output.json) {
                 let (kind, value): (BlacklistRecord.Kind, String) =
                     plate.map { (.plate, $0) } ?? idNumber.map { (.idNumber, $0) } ?? (.creditCode, creditCode!)
-                let service = try data.service()
+                let service = try await data.service()
                 let admin = try partySigner(adminKey, field: "admin-key")
                 let result = try await service.blacklistAdd(Data(admin.action(.blacklistAdd, .init(reason: reason, kind: kind.rawValue, value: value, until: until,
                                                                                          revokeActive: revokeActive), authority: try await service.authority().code)))
@@ -326,7 +326,7 @@ struct Blacklist: ParsableCommand {
         func run() async throws {
             let lang = output.language
             try await reporting(json: output.json, refusalCodes: ["blacklist.notFound"]) {
-                let service = try data.service()
+                let service = try await data.service()
                 let admin = try partySigner(adminKey, field: "admin-key")
                 let row = BlacklistRow(try await service.blacklistRemove(Data(admin.action(.blacklistRemove, .init(reason: reason, id: id), authority: try await service.authority().code))))
                 if output.json { Console.out(JSONOutput.line(row)); return }
@@ -358,7 +358,7 @@ struct Backup: AsyncParsableCommand {
                 throw CommandFailure("backup.exists", "-o \(outputFile) already exists; refusing to overwrite it", field: "output",
                                      value: outputFile, rule: "a new file")
             }
-            let service = try data.service()
+            let service = try await data.service()
             try await service.backup(to: outputFile)
             if output.json {
                 Console.out(JSONOutput.line(["file": outputFile]))

@@ -87,7 +87,7 @@ struct List: AsyncParsableCommand {
                 }
                 lifecycle = s
             }
-            let service = try data.service()
+            let service = try await data.service()
             let (records, next) = try await page.rows { limit, after in
                 try await service.applications(ApplicationQuery(state: lifecycle, creditCode: applicant, plate: plate, limit: limit, after: after))
             }
@@ -305,7 +305,7 @@ struct Show: AsyncParsableCommand {
                 throw CommandFailure("show.qr", "--qr draws on a terminal and has no JSON form; use permit export --format payload or qr-svg",
                                      field: "qr", value: "true", rule: "--qr without --json")
             }
-            let service = try data.service()
+            let service = try await data.service()
             let history = try await service.history(id)
             let detail = ApplicationDetail(history, now: try currentClock().now(), lang: output.language)
             Console.out(output.json ? JSONOutput.line(detail) : detail.human(output.language))
@@ -364,17 +364,17 @@ struct Queue: AsyncParsableCommand {
         let lang = output.language
         try await reporting(json: output.json) {
             let d = try parseDepartment(department)
-            let service = try data.service()
+            let service = try await data.service()
             let now = try currentClock().now()
             let (entries, next) = try await page.rows { limit, after in
                 try await service.queue(QueueQuery(department: d, overdue: overdue, limit: limit, after: after))
             }
-            let rows = entries.map { entry in
+            let rows = entries.map { entry -> QueueRow in
                 let (app, slot) = (entry.application, entry.required)
-                return
-                QueueRow(id: app.publicID, reference: app.reference, creditCode: app.creditCode, plate: app.plate,
-                         departments: ApplicationRow(app).departments, submittedAt: Timestamps.string(app.submittedAt),
-                         ageSeconds: Int(now.timeIntervalSince(app.submittedAt)), dueAt: Timestamps.string(slot.dueAt), overdue: slot.dueAt < now)
+                return QueueRow(id: app.publicID, reference: app.reference, creditCode: app.creditCode, plate: app.plate,
+                                departments: ApplicationRow(app).departments, submittedAt: Timestamps.string(app.submittedAt),
+                                ageSeconds: Int(now.timeIntervalSince(app.submittedAt)), dueAt: Timestamps.string(slot.dueAt),
+                                overdue: slot.dueAt < now)
             }
             if output.json {
                 Console.out(JSONOutput.line(rows))

@@ -39,7 +39,7 @@ enum PartyVerbs {
                     adminKeyFile: String, data: DataOptions, output: OutputOptions) async throws {
         let lang = output.language
         try await reporting(json: output.json) {
-            let service = try data.service()
+            let service = try await data.service()
             let admin = try partySigner(adminKeyFile, field: "admin-key")
             let publicKey: PublicKey
             var written: String?
@@ -83,7 +83,7 @@ enum PartyVerbs {
                        data: DataOptions, output: OutputOptions) async throws {
         let lang = output.language
         try await reporting(json: output.json) {
-            let service = try data.service()
+            let service = try await data.service()
             let admin = try partySigner(adminKeyFile, field: "admin-key")
             let target = try kid ?? loadPublicKey(keyFile!, field: "key").kidHex
             let record = try await service.unregister(Data(admin.action(kind == .approver ? .approverRemove : .applicantRemove,
@@ -101,7 +101,7 @@ enum PartyVerbs {
     static func list(kind: PartyKeyRecord.Kind, party: String?, all: Bool, data: DataOptions, output: OutputOptions) async throws {
         let lang = output.language
         try await reporting(json: output.json) {
-            let service = try data.service()
+            let service = try await data.service()
             let rows = try await service.registered(kind, includeRemoved: all)
                 .filter { party == nil || $0.party == party }
                 .map { PartyKeyRow($0, lang: lang) }

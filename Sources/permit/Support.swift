@@ -19,8 +19,8 @@ struct DataOptions: ParsableArguments {
     }
 
     /// The permit service on the initialised data directory, with the command's clock.
-    func service() throws -> any BackupCapable {
-        try LocalPermitService(directory: directory, clock: try currentClock())
+    func service() async throws -> any BackupCapable {
+        try await LocalPermitService(directory: directory, clock: try currentClock())
     }
 }
 
@@ -173,7 +173,8 @@ func loadPublicKey(_ path: String, field: String) throws -> PublicKey {
 
 /// A progress line on standard error for long batches, redrawn at most ten times a second,
 /// and only when standard error is a terminal.
-final class ProgressLine {
+/// Called back on the task that runs the batch, one update at a time.
+final class ProgressLine: @unchecked Sendable {
     private let total: Int
     private let label: String
     private let enabled: Bool

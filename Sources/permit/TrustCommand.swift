@@ -46,7 +46,7 @@ struct Trust: ParsableCommand {
         }
 
         func run() async throws {
-            let service = try data.service()
+            let service = try await data.service()
             let root = try PrivateKey.load(path: rootKey ?? data.directory.rootKey.path)
             let url = output.map { URL(fileURLWithPath: $0) } ?? data.directory.trustList
             let signed = try await service.trustList(root: root, validForDays: validDays)

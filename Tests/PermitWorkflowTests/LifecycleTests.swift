@@ -11,10 +11,10 @@ import PermitVerify
 
 extension Harness {
     /// Applies and approves one medical-supplies load (HEALTH only): its ID and permit number.
-    func issue(_ app: Application) throws -> (id: String, number: String) {
-        let r = try workflow.apply([item(app)], key: firmKey)
+    func issue(_ app: Application) async throws -> (id: String, number: String) {
+        let r = try await workflow.apply([item(app)], key: firmKey)
         let id = try XCTUnwrap(r[0].id, "\(r[0].errors ?? [])")
-        let d = try workflow.decide(department: .health, key: approvers[.health]!, identifiers: [id], decision: .approve)
+        let d = try await workflow.decide(department: .health, key: approvers[.health]!, identifiers: [id], decision: .approve)
         return (id, try XCTUnwrap(d[0].permitNumber, "\(d[0].errors ?? [])"))
     }
 
@@ -54,29 +54,31 @@ final class LifecycleTests: XCTestCase {
 
     // MARK: 1. revocation
 
-    func testRevokeThenExportMakesTheCheckpointSayRevoked() throws {
-        let h = try Harness()
-        let (id, number) = try h.issue(h.application)
-        let (_, other) = try h.issue(h.variant(2))
-        XCTAssertThrowsError(try h.workflow.revoke(number: number, reason: "x", adminKey: h.firmKey)) {
+    func testRevokeThenExportMakesTheCheckpointSayRevoked() async throws {
+        let h = try await Harness()
+        let (id, number) = try await h.issue(h.application)
+        let (_, other) = try await h.issue(h.variant(2))
+        await XCTAssertThrowsErrorAsync(try await h.workflow.revoke(number: number, reason: "x", adminKey: h.firmKey)) {
             XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "auth.notAdmin")
         }
-        XCTAssertThrowsError(try h.workflow.revoke(number: number, reason: "  ", adminKey: h.admin))
-        let revocation = try h.workflow.revoke(number: number, reason: "超载运输", adminKey: h.admin)
+        await XCTAssertThrowsErrorAsync(try await h.workflow.revoke(number: number, reason: "  ", adminKey: h.admin))
+        let revocation = try await h.workflow.revoke(number: number, reason: "超载运输", adminKey: h.admin)
         XCTAssertEqual(revocation.reason, "超载运输")
         XCTAssertEqual(revocation.actor, "admin:" + h.admin.publicKey.kidHex)
         XCTAssertEqual(revocation.revokedAt, h.clock.now())
-        XCTAssertThrowsError(try h.workflow.revoke(number: number, reason: "again", adminKey: h.admin)) {
+        await XCTAssertThrowsErrorAsync(try await h.workflow.revoke(number: number, reason: "again", adminKey: h.admin)) {
             XCTAssertEqual(($0 as? ProblemConvertible)?.problems.first?.code, "permit.alreadyRevoked")
         }
-        XCTAssertEqual(try h.workflow.history(id).events.map(\.action), ["apply", "approve", "issue", "revoke"])
+        let v78 = try await h.workflow.history(id).events.map(\.action)
+        XCTAssertEqual(v78, ["apply", "approve", "issue", "revoke"])
 
-        let first = try h.workflow.exportRevocations(to: h.dir.revocations, validForDays: 7)
-        let second = try h.workflow.exportRevocations(to: h.dir.revocations, validForDays: 7)
+        let first = try await h.workflow.exportRevocations(to: h.dir.revocations, validForDays: 7)
+        let second = try await h.workflow.exportRevocations(to: h.dir.revocations, validForDays: 7)
         XCTAssertEqual(first.sequence, 1)
         XCTAssertEqual(second.sequence, 2)
         XCTAssertEqual(second.authority, "330114")
-        let permit = try XCTUnwrap(try h.workflow.history(number).permit)
+        let v77 = try await h.workflow.history(number).permit
+        let permit = try XCTUnwrap(v77)
         XCTAssertEqual(second.revoked.map(\.hash), [permit.signatureHash])
         XCTAssertEqual(second.revoked.first?.reason, "超载运输")
 
@@ -89,152 +91,189 @@ final class LifecycleTests: XCTestCase {
         let revoked = verifier.verify(permit.payload)
         XCTAssertEqual(revoked.outcome, VerificationResult.Outcome.invalid)
         XCTAssertEqual(revoked.reason, VerificationResult.Reason.revoked)
-        let otherPermit = try XCTUnwrap(try h.workflow.history(other).permit)
+        let v76 = try await h.workflow.history(other).permit
+        let otherPermit = try XCTUnwrap(v76)
         XCTAssertEqual(verifier.verify(otherPermit.payload).outcome, VerificationResult.Outcome.valid)
-        XCTAssertEqual(try h.workflow.status(number).state, .revoked)
+        let v75 = try await h.workflow.status(number).state
+        XCTAssertEqual(v75, .revoked)
     }
 
     // MARK: 2. one active permit per vehicle and route
 
-    func testANewPermitForTheSameVehicleAndRouteSupersedesTheOlder() throws {
-        let h = try Harness()
+    func testANewPermitForTheSameVehicleAndRouteSupersedesTheOlder() async throws {
+        let h = try await Harness()
         let plate = "浙A54321"
-        let (_, old) = try h.issue(h.variant(1, plate: plate, from: "2026-12-01", to: "2026-12-15"))
+        let (_, old) = try await h.issue(h.variant(1, plate: plate, from: "2026-12-01", to: "2026-12-15"))
         // Another route, and the same route in a window that does not overlap: neither supersedes.
-        let (_, otherRoute) = try h.issue(h.variant(2, plate: plate, destination: "330106", from: "2026-12-01", to: "2026-12-15"))
-        let (_, later) = try h.issue(h.variant(3, plate: plate, from: "2026-12-16", to: "2026-12-20"))
-        XCTAssertTrue(try h.workflow.revocations().isEmpty)
+        let (_, otherRoute) = try await h.issue(h.variant(2, plate: plate, destination: "330106", from: "2026-12-01", to: "2026-12-15"))
+        let (_, later) = try await h.issue(h.variant(3, plate: plate, from: "2026-12-16", to: "2026-12-20"))
+        let v74 = try await h.workflow.revocations().isEmpty
+        XCTAssertTrue(v74)
         // The same vehicle and route, overlapping: the old one is superseded in the issuing transaction.
-        let (newID, new) = try h.issue(h.variant(4, plate: plate, from: "2026-12-10", to: "2026-12-20"))
-        let revocations = try h.workflow.revocations()
+        let (newID, new) = try await h.issue(h.variant(4, plate: plate, from: "2026-12-10", to: "2026-12-20"))
+        let revocations = try await h.workflow.revocations()
         XCTAssertEqual(Set(revocations.map(\.number)), [old, later])
         XCTAssertTrue(revocations.allSatisfy { $0.reason == "superseded" && $0.supersededBy == new })
-        let oldStatus = try h.workflow.status(old)
+        let oldStatus = try await h.workflow.status(old)
         XCTAssertEqual(oldStatus.state, .superseded)
         XCTAssertEqual(oldStatus.permit.supersededBy, new)
-        XCTAssertEqual(try h.workflow.history(old).permitState, .superseded)
-        XCTAssertEqual(try h.workflow.history(old).revocation?.reason, "superseded")
-        XCTAssertNotNil(try h.workflow.status(new).permit.supersedes)
-        XCTAssertEqual(try h.workflow.status(otherRoute).state, .active)
-        XCTAssertEqual(try h.workflow.status(new).state, .active)
-        XCTAssertEqual(try h.workflow.history(newID).events.last?.action, "issue")
-        XCTAssertTrue(try h.workflow.auditLog(subject: nil).contains { $0.action == "supersede" })
+        let v73 = try await h.workflow.history(old).permitState
+        XCTAssertEqual(v73, .superseded)
+        let v72 = try await h.workflow.history(old).revocation?.reason
+        XCTAssertEqual(v72, "superseded")
+        let v71 = try await h.workflow.status(new).permit.supersedes
+        XCTAssertNotNil(v71)
+        let v70 = try await h.workflow.status(otherRoute).state
+        XCTAssertEqual(v70, .active)
+        let v69 = try await h.workflow.status(new).state
+        XCTAssertEqual(v69, .active)
+        let v68 = try await h.workflow.history(newID).events.last?.action
+        XCTAssertEqual(v68, "issue")
+        let v67 = try await h.workflow.auditLog(subject: nil).contains { $0.action == "supersede" }
+        XCTAssertTrue(v67)
         // It is on the next revocation list, and a revoked permit is not superseded again.
-        let list = try h.workflow.exportRevocations(to: h.dir.revocations)
+        let list = try await h.workflow.exportRevocations(to: h.dir.revocations)
         XCTAssertTrue(list.revoked.contains { $0.hash == oldStatus.permit.signatureHash && $0.reason == "superseded" })
-        try h.workflow.revoke(number: otherRoute, reason: "违规", adminKey: h.admin)
-        _ = try h.issue(h.variant(5, plate: plate, destination: "330106", from: "2026-12-01", to: "2026-12-02"))
-        XCTAssertEqual(try h.workflow.status(otherRoute).state, .revoked)
-        XCTAssertNil(AuditChain.firstBrokenLink(try h.workflow.auditLog(subject: nil)))
+        try await h.workflow.revoke(number: otherRoute, reason: "违规", adminKey: h.admin)
+        _ = try await h.issue(h.variant(5, plate: plate, destination: "330106", from: "2026-12-01", to: "2026-12-02"))
+        let v66 = try await h.workflow.status(otherRoute).state
+        XCTAssertEqual(v66, .revoked)
+        let v65 = try await h.workflow.auditLog(subject: nil)
+        XCTAssertNil(AuditChain.firstBrokenLink(v65))
     }
 
     // MARK: 3. states
 
-    func testListByLifecycleStateFollowsTheInjectedClock() throws {
-        let h = try Harness()
-        let (_, longOne) = try h.issue(h.variant(1, from: "2026-12-01", to: "2026-12-15"))
-        let (_, shortOne) = try h.issue(h.variant(2, from: "2026-12-01", to: "2026-12-05"))
-        let (_, revoked) = try h.issue(h.variant(3))
-        try h.workflow.revoke(number: revoked, reason: "违规", adminKey: h.admin)
-        let (_, oldOne) = try h.issue(h.variant(4, plate: "浙A77777"))
-        let (_, newOne) = try h.issue(h.variant(5, plate: "浙A77777"))
-        let ids = try h.workflow.apply([h.item(h.variant(6), index: 0), h.item(h.variant(7), index: 1), h.item(h.variant(8), index: 2)], key: h.firmKey).map { $0.id! }
-        _ = try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [ids[0]], decision: .reject, reason: "资料不全")
-        _ = try h.workflow.cancel(ids[1], key: h.firmKey, reason: nil)
+    func testListByLifecycleStateFollowsTheInjectedClock() async throws {
+        let h = try await Harness()
+        let (_, longOne) = try await h.issue(h.variant(1, from: "2026-12-01", to: "2026-12-15"))
+        let (_, shortOne) = try await h.issue(h.variant(2, from: "2026-12-01", to: "2026-12-05"))
+        let (_, revoked) = try await h.issue(h.variant(3))
+        try await h.workflow.revoke(number: revoked, reason: "违规", adminKey: h.admin)
+        let (_, oldOne) = try await h.issue(h.variant(4, plate: "浙A77777"))
+        let (_, newOne) = try await h.issue(h.variant(5, plate: "浙A77777"))
+        let ids = try await h.workflow.apply([h.item(h.variant(6), index: 0), h.item(h.variant(7), index: 1), h.item(h.variant(8), index: 2)], key: h.firmKey).map { $0.id! }
+        _ = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [ids[0]], decision: .reject, reason: "资料不全")
+        _ = try await h.workflow.cancel(ids[1], key: h.firmKey, reason: nil)
 
-        func numbers(_ s: LifecycleState) throws -> Set<String> {
-            Set(try h.workflow.list(state: s, filter: ApplicationFilter()).map { $0.permitNumber ?? $0.publicID })
+        func numbers(_ s: LifecycleState) async throws -> Set<String> {
+            await Set(try h.workflow.list(state: s, filter: ApplicationFilter()).map { $0.permitNumber ?? $0.publicID })
         }
-        XCTAssertEqual(try numbers(.issued), [longOne, shortOne, revoked, oldOne, newOne])
-        XCTAssertEqual(try numbers(.active), [longOne, shortOne, newOne])
-        XCTAssertEqual(try numbers(.revoked), [revoked], "a superseded permit is not counted as revoked")
-        XCTAssertEqual(try numbers(.superseded), [oldOne])
-        XCTAssertEqual(try numbers(.expired), [])
-        XCTAssertEqual(try numbers(.rejected), [ids[0]])
-        XCTAssertEqual(try numbers(.cancelled), [ids[1]])
-        XCTAssertEqual(try numbers(.pending), [ids[2]])
+        let v64 = try await numbers(.issued)
+        XCTAssertEqual(v64, [longOne, shortOne, revoked, oldOne, newOne])
+        let v63 = try await numbers(.active)
+        XCTAssertEqual(v63, [longOne, shortOne, newOne])
+        let v62 = try await numbers(.revoked)
+        XCTAssertEqual(v62, [revoked], "a superseded permit is not counted as revoked")
+        let v61 = try await numbers(.superseded)
+        XCTAssertEqual(v61, [oldOne])
+        let v60 = try await numbers(.expired)
+        XCTAssertEqual(v60, [])
+        let v59 = try await numbers(.rejected)
+        XCTAssertEqual(v59, [ids[0]])
+        let v58 = try await numbers(.cancelled)
+        XCTAssertEqual(v58, [ids[1]])
+        let v57 = try await numbers(.pending)
+        XCTAssertEqual(v57, [ids[2]])
         // The last day is inclusive in China time: 2026-12-05 ends at 2026-12-05T16:00Z.
         h.clock.set(h.chinaTime("2026-12-05T15:59:59Z"))
-        XCTAssertEqual(try numbers(.expired), [])
+        let v56 = try await numbers(.expired)
+        XCTAssertEqual(v56, [])
         h.clock.set(h.chinaTime("2026-12-05T16:00:00Z"))
-        XCTAssertEqual(try numbers(.expired), [shortOne])
-        XCTAssertEqual(try numbers(.active), [longOne, newOne])
-        XCTAssertEqual(try h.workflow.list(state: .active, filter: ApplicationFilter(limit: 1)).count, 1)
+        let v55 = try await numbers(.expired)
+        XCTAssertEqual(v55, [shortOne])
+        let v54 = try await numbers(.active)
+        XCTAssertEqual(v54, [longOne, newOne])
+        let v53 = try await h.workflow.list(state: .active, filter: ApplicationFilter(limit: 1)).count
+        XCTAssertEqual(v53, 1)
     }
 
     // MARK: 4. blacklists
 
-    func testABlacklistedVehicleIsRefusedAndItsPendingApplicationsRejected() throws {
-        let h = try Harness()
-        let pending = try XCTUnwrap(try h.workflow.apply([h.item(h.variant(1, plate: "浙A66666"))], key: h.firmKey)[0].id)
-        let result = try h.workflow.blacklistAdd(kind: .plate, value: "浙a66666", reason: "超载运输", until: nil, revokeActive: false, adminKey: h.admin)
+    func testABlacklistedVehicleIsRefusedAndItsPendingApplicationsRejected() async throws {
+        let h = try await Harness()
+        let v52 = try await h.workflow.apply([h.item(h.variant(1, plate: "浙A66666"))], key: h.firmKey)[0].id
+        let pending = try XCTUnwrap(v52)
+        let result = try await h.workflow.blacklistAdd(kind: .plate, value: "浙a66666", reason: "超载运输", until: nil, revokeActive: false, adminKey: h.admin)
         XCTAssertEqual(result.entry.value, "浙A66666")
         XCTAssertEqual(result.rejected, [pending])
-        XCTAssertEqual(try h.workflow.resolve(pending).state, .rejected)
-        XCTAssertTrue(try h.workflow.resolve(pending).closeReason?.contains("超载运输") ?? false)
-        let r = try h.workflow.apply([h.item(h.variant(2, plate: "浙A66666"))], key: h.firmKey)
+        let v51 = try await h.workflow.resolve(pending).state
+        XCTAssertEqual(v51, .rejected)
+        let v50 = try await h.workflow.resolve(pending).closeReason?.contains("超载运输") ?? false
+        XCTAssertTrue(v50)
+        let r = try await h.workflow.apply([h.item(h.variant(2, plate: "浙A66666"))], key: h.firmKey)
         XCTAssertEqual(r[0].errors?.first?.code, "blacklist.plate")
         XCTAssertEqual(r[0].errors?.first?.field, "vehicle.plate")
         XCTAssertTrue(r[0].errors?.first?.message.contains("超载运输") ?? false)
-        XCTAssertEqual(try h.workflow.auditLog(subject: nil).last?.action, "apply.refused")
+        let v49 = try await h.workflow.auditLog(subject: nil).last?.action
+        XCTAssertEqual(v49, "apply.refused")
         // A dry run reports it and writes nothing.
         let before = try h.counts().audit
-        XCTAssertEqual(try h.workflow.apply([h.item(h.variant(3, plate: "浙A66666"))], key: h.firmKey, dryRun: true)[0].errors?.first?.code, "blacklist.plate")
+        let v48 = try await h.workflow.apply([h.item(h.variant(3, plate: "浙A66666"))], key: h.firmKey, dryRun: true)[0].errors?.first?.code
+        XCTAssertEqual(v48, "blacklist.plate")
         XCTAssertEqual(try h.counts().audit, before)
         // Other vehicles are not affected; removal lifts it.
-        XCTAssertNil(try h.workflow.apply([h.item(h.variant(4))], key: h.firmKey)[0].errors)
-        XCTAssertThrowsError(try h.workflow.blacklistAdd(kind: .plate, value: "浙A66666", reason: "again", until: nil, revokeActive: false, adminKey: h.admin))
-        _ = try h.workflow.blacklistRemove(id: result.entry.id!, reason: "appeal upheld", adminKey: h.admin)
-        XCTAssertNil(try h.workflow.apply([h.item(h.variant(5, plate: "浙A66666"))], key: h.firmKey)[0].errors)
-        XCTAssertEqual(try h.workflow.blacklist(includeRemoved: true).first?.removedReason, "appeal upheld")
+        let v47 = try await h.workflow.apply([h.item(h.variant(4))], key: h.firmKey)[0].errors
+        XCTAssertNil(v47)
+        await XCTAssertThrowsErrorAsync(try await h.workflow.blacklistAdd(kind: .plate, value: "浙A66666", reason: "again", until: nil, revokeActive: false, adminKey: h.admin))
+        _ = try await h.workflow.blacklistRemove(id: result.entry.id!, reason: "appeal upheld", adminKey: h.admin)
+        let v46 = try await h.workflow.apply([h.item(h.variant(5, plate: "浙A66666"))], key: h.firmKey)[0].errors
+        XCTAssertNil(v46)
+        let v45 = try await h.workflow.blacklist(includeRemoved: true).first?.removedReason
+        XCTAssertEqual(v45, "appeal upheld")
     }
 
-    func testABlacklistedCrewMemberIsRefusedAndRevokeActiveRevokesTheirPermits() throws {
-        let h = try Harness()
+    func testABlacklistedCrewMemberIsRefusedAndRevokeActiveRevokesTheirPermits() async throws {
+        let h = try await Harness()
         let escort = h.application.crew[1].idNumber
-        let (_, live) = try h.issue(h.variant(1))
-        let (_, expired) = try h.issue(h.variant(2, from: "2026-12-01", to: "2026-12-01"))
+        let (_, live) = try await h.issue(h.variant(1))
+        let (_, expired) = try await h.issue(h.variant(2, from: "2026-12-01", to: "2026-12-01"))
         h.clock.set(h.chinaTime("2026-12-01T17:00:00Z"))
-        XCTAssertThrowsError(try h.workflow.blacklistAdd(kind: .idNumber, value: escort, reason: "x", until: nil, revokeActive: true, adminKey: h.firmKey))
-        let result = try h.workflow.blacklistAdd(kind: .idNumber, value: escort, reason: "证件造假", until: nil, revokeActive: true, adminKey: h.admin)
+        await XCTAssertThrowsErrorAsync(try await h.workflow.blacklistAdd(kind: .idNumber, value: escort, reason: "x", until: nil, revokeActive: true, adminKey: h.firmKey))
+        let result = try await h.workflow.blacklistAdd(kind: .idNumber, value: escort, reason: "证件造假", until: nil, revokeActive: true, adminKey: h.admin)
         XCTAssertEqual(result.revoked, [live])
-        XCTAssertEqual(try h.workflow.status(live).state, .revoked)
-        XCTAssertEqual(try h.workflow.status(expired).state, .expired)
-        XCTAssertEqual(try h.workflow.status(live).revocation?.reason, "blacklisted: 证件造假")
+        let v44 = try await h.workflow.status(live).state
+        XCTAssertEqual(v44, .revoked)
+        let v43 = try await h.workflow.status(expired).state
+        XCTAssertEqual(v43, .expired)
+        let v42 = try await h.workflow.status(live).revocation?.reason
+        XCTAssertEqual(v42, "blacklisted: 证件造假")
         var app = h.variant(3, from: "2026-12-03", to: "2026-12-05")
-        let r = try h.workflow.apply([h.item(app)], key: h.firmKey)
+        let r = try await h.workflow.apply([h.item(app)], key: h.firmKey)
         XCTAssertEqual(r[0].errors?.first?.code, "blacklist.idNumber")
         XCTAssertEqual(r[0].errors?.first?.field, "crew[1].idNumber")
         XCTAssertEqual(r[0].errors?.first?.value, "330102********2468", "the ID number is masked in the refusal")
         app.crew.removeLast()
-        XCTAssertNil(try h.workflow.apply([h.item(app)], key: h.firmKey)[0].errors)
+        let v41 = try await h.workflow.apply([h.item(app)], key: h.firmKey)[0].errors
+        XCTAssertNil(v41)
     }
 
-    func testABlacklistedFirmIsRefusedUntilTheEntryEnds() throws {
-        let h = try Harness()
+    func testABlacklistedFirmIsRefusedUntilTheEntryEnds() async throws {
+        let h = try await Harness()
         let code = h.application.applicant.creditCode
-        XCTAssertThrowsError(try h.workflow.blacklistAdd(kind: .creditCode, value: code, reason: "伪造证明", until: "2026-11-01", revokeActive: false, adminKey: h.admin)) {
+        await XCTAssertThrowsErrorAsync(try await h.workflow.blacklistAdd(kind: .creditCode, value: code, reason: "伪造证明", until: "2026-11-01", revokeActive: false, adminKey: h.admin)) {
             XCTAssertEqual(($0 as? ProblemList)?.problems.first?.field, "until")
         }
-        XCTAssertThrowsError(try h.workflow.blacklistAdd(kind: .creditCode, value: "91330114MA24WY7220", reason: "x", until: nil, revokeActive: false, adminKey: h.admin))
-        _ = try h.workflow.blacklistAdd(kind: .creditCode, value: code, reason: "伪造证明", until: "2026-11-30", revokeActive: false, adminKey: h.admin)
-        let r = try h.workflow.apply([h.item(h.variant(1))], key: h.firmKey)
+        await XCTAssertThrowsErrorAsync(try await h.workflow.blacklistAdd(kind: .creditCode, value: "91330114MA24WY7220", reason: "x", until: nil, revokeActive: false, adminKey: h.admin))
+        _ = try await h.workflow.blacklistAdd(kind: .creditCode, value: code, reason: "伪造证明", until: "2026-11-30", revokeActive: false, adminKey: h.admin)
+        let r = try await h.workflow.apply([h.item(h.variant(1))], key: h.firmKey)
         XCTAssertEqual(r[0].errors?.first?.code, "blacklist.creditCode")
         XCTAssertEqual(r[0].errors?.first?.field, "applicant.creditCode")
         // The until day is inclusive, in China time: from 2026-12-01 00:00+08:00 the firm may apply again.
         h.clock.set(h.chinaTime("2026-11-30T16:00:00Z"))
-        XCTAssertNil(try h.workflow.apply([h.item(h.variant(2))], key: h.firmKey)[0].errors)
+        let v40 = try await h.workflow.apply([h.item(h.variant(2))], key: h.firmKey)[0].errors
+        XCTAssertNil(v40)
     }
 
     // MARK: 5. audit
 
-    func testAuditVerifyPassesOnAnUntouchedDatabase() throws {
-        let h = try Harness()
-        _ = try h.issue(h.application)
-        let (_, n2) = try h.issue(h.variant(1))
-        try h.workflow.revoke(number: n2, reason: "违规", adminKey: h.admin)
-        _ = try h.workflow.auditCheckpoint()
-        let result = try h.workflow.verifyAudit()
+    func testAuditVerifyPassesOnAnUntouchedDatabase() async throws {
+        let h = try await Harness()
+        _ = try await h.issue(h.application)
+        let (_, n2) = try await h.issue(h.variant(1))
+        try await h.workflow.revoke(number: n2, reason: "违规", adminKey: h.admin)
+        _ = try await h.workflow.auditCheckpoint()
+        let result = try await h.workflow.verifyAudit()
         XCTAssertTrue(result.ok, "\(result.findings)")
         XCTAssertEqual(result.permits, 2)
         XCTAssertEqual(result.decisions, 2)
@@ -243,15 +282,16 @@ final class LifecycleTests: XCTestCase {
 
     /// Someone with the database swaps in their own issuer key and re-signs a permit with it. The
     /// database's key table alone is fooled; the root-signed trust list names the key and the permit.
-    func testAuditVerifyHoldsIssuerKeysToTheRootSignedTrustList() throws {
-        let h = try Harness()
-        let (_, number) = try h.issue(h.application)
-        let clean = try h.workflow.verifyAudit()
+    func testAuditVerifyHoldsIssuerKeysToTheRootSignedTrustList() async throws {
+        let h = try await Harness()
+        let (_, number) = try await h.issue(h.application)
+        let clean = try await h.workflow.verifyAudit()
         XCTAssertTrue(clean.ok, "\(clean.findings)")
         XCTAssertTrue(clean.trustListChecked, clean.trustList)
 
         let attacker = PrivateKey.generate(.edDSA)
-        let permit = try XCTUnwrap(try h.workflow.store.read { try $0.permits(limit: nil) }.first { $0.number == number })
+        let v39 = try await h.workflow.store.read { try $0.permits(limit: nil) }.first { $0.number == number }
+        let permit = try XCTUnwrap(v39)
         let claims = try PermitClaims(decoding: try PermitText.decode(permit.payload).cose.payload)
         let forged = try PermitSealer(key: attacker).seal(claims)
         let spkiHex = attacker.publicKey.spki.map { String(format: "%02x", $0) }.joined()
@@ -260,7 +300,7 @@ final class LifecycleTests: XCTestCase {
             UPDATE permit SET payload = '\(forged.text)', signatureHash = '\(forged.revocationHash)', issuerKid = '\(attacker.publicKey.kidHex)' WHERE number = '\(number)';
             """)
 
-        let result = try h.workflow.verifyAudit()
+        let result = try await h.workflow.verifyAudit()
         XCTAssertTrue(result.trustListChecked)
         XCTAssertEqual(Set(result.findings.map(\.table)), ["key", "permit"], "\(result.findings)")
         XCTAssertEqual(result.findings.first { $0.table == "key" }?.id, attacker.publicKey.kidHex)
@@ -268,52 +308,54 @@ final class LifecycleTests: XCTestCase {
 
         // Without the trust list the forgery passes: the check above is what catches it.
         try FileManager.default.removeItem(at: h.dir.trustList)
-        let databaseOnly = try h.workflow.verifyAudit()
+        let databaseOnly = try await h.workflow.verifyAudit()
         XCTAssertFalse(databaseOnly.trustListChecked)
         XCTAssertTrue(databaseOnly.ok, "\(databaseOnly.findings)")
         XCTAssertTrue(databaseOnly.trustList.contains("database only"), databaseOnly.trustList)
 
         // A trust list given explicitly must be readable; one signed by another root is a finding.
-        XCTAssertThrowsError(try h.workflow.verifyAudit(trustList: h.dir.url.appendingPathComponent("missing.cose")))
+        await XCTAssertThrowsErrorAsync(try await h.workflow.verifyAudit(trustList: h.dir.url.appendingPathComponent("missing.cose")))
         let otherRoot = PrivateKey.generate(.edDSA)
         let foreign = h.dir.url.appendingPathComponent("foreign.cose")
         let entry = TrustList.Entry(key: attacker.publicKey, authority: "330114", name: "伪造", nameEn: "Forged", phone: "0",
                                     notBefore: Date(timeIntervalSince1970: 0), notAfter: Date(timeIntervalSince1970: 4_000_000_000))
         try Data(TrustList(sequence: 9, issuedAt: Date(), nextUpdate: Date(), keys: [entry]).signed(by: otherRoot)).write(to: foreign)
-        let refused = try h.workflow.verifyAudit(trustList: foreign)
+        let refused = try await h.workflow.verifyAudit(trustList: foreign)
         XCTAssertFalse(refused.trustListChecked)
         XCTAssertEqual(refused.findings.map(\.table), ["file"], "\(refused.findings)")
         // …and accepted only with that root pinned, which is the auditor's choice.
         let rootFile = h.dir.url.appendingPathComponent("other-root.pub.pem")
         try Data(otherRoot.publicKey.pem.utf8).write(to: rootFile)
-        XCTAssertTrue(try h.workflow.verifyAudit(trustList: foreign, root: rootFile).ok)
+        let v38 = try await h.workflow.verifyAudit(trustList: foreign, root: rootFile).ok
+        XCTAssertTrue(v38)
     }
 
-    func testAuditVerifyNamesATamperedPlate() throws {
-        let h = try Harness()
-        let (id, number) = try h.issue(h.application)
+    func testAuditVerifyNamesATamperedPlate() async throws {
+        let h = try await Harness()
+        let (id, number) = try await h.issue(h.application)
         try h.tamper("UPDATE application SET plate = '浙B99999' WHERE id = \(ApplicationRecord.rowID(of: id)!)")
-        let result = try h.workflow.verifyAudit()
+        let result = try await h.workflow.verifyAudit()
         XCTAssertFalse(result.ok)
         XCTAssertEqual(result.findings.first?.table, "permit")
         XCTAssertEqual(result.findings.first?.id, number)
         XCTAssertTrue(result.findings.first?.message.contains("浙B99999") ?? false, "\(result.findings)")
     }
 
-    func testAuditVerifyNamesATamperedDecision() throws {
-        let h = try Harness()
-        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.variant(1))], key: h.firmKey)[0].id)
-        _ = try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .reject, reason: "资料不全")
+    func testAuditVerifyNamesATamperedDecision() async throws {
+        let h = try await Harness()
+        let v37 = try await h.workflow.apply([h.item(h.variant(1))], key: h.firmKey)[0].id
+        let id = try XCTUnwrap(v37)
+        _ = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .reject, reason: "资料不全")
         try h.tamper("UPDATE decision SET decision = 'approve' WHERE id = 1")
-        let result = try h.workflow.verifyAudit()
+        let result = try await h.workflow.verifyAudit()
         XCTAssertEqual(result.findings.map(\.table), ["decision"])
         XCTAssertEqual(result.findings.first?.id, "1")
         XCTAssertTrue(result.findings.first?.message.contains("another decision") ?? false, "\(result.findings)")
     }
 
-    func testAuditVerifyNamesATamperedEvent() throws {
-        let h = try Harness()
-        _ = try h.issue(h.application)
+    func testAuditVerifyNamesATamperedEvent() async throws {
+        let h = try await Harness()
+        _ = try await h.issue(h.application)
         // The triggers refuse the edit until they are dropped, as an attacker would.
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
@@ -322,41 +364,43 @@ final class LifecycleTests: XCTestCase {
         try p.run()
         p.waitUntilExit()
         XCTAssertNotEqual(p.terminationStatus, 0)
-        let events = try h.workflow.auditLog(subject: nil)
+        let events = try await h.workflow.auditLog(subject: nil)
         let target = events[events.count - 2].seq
         try h.tamper("DROP TRIGGER audit_no_update; UPDATE audit SET content = CAST('{\"reference\":\"forged\"}' AS BLOB) WHERE seq = \(target)")
-        let result = try h.workflow.verifyAudit()
+        let result = try await h.workflow.verifyAudit()
         XCTAssertEqual(result.findings.first?.table, "audit")
         XCTAssertEqual(result.findings.first?.id, String(target))
         XCTAssertTrue(result.findings.first?.message.contains("does not match its hash") ?? false, "\(result.findings)")
     }
 
-    func testAKeptCheckpointCatchesTruncationAndRebuilding() throws {
-        let h = try Harness()
-        _ = try h.issue(h.application)
+    func testAKeptCheckpointCatchesTruncationAndRebuilding() async throws {
+        let h = try await Harness()
+        _ = try await h.issue(h.application)
         let early = h.dir.url.appendingPathComponent("early.cose")
-        try Data(try h.workflow.auditCheckpoint().1).write(to: early)
-        let earlyLength = try h.workflow.auditLog(subject: nil).count
-        _ = try h.issue(h.variant(1))
-        _ = try h.issue(h.variant(2))
+        try await Data(try h.workflow.auditCheckpoint().1).write(to: early)
+        let earlyLength = try await h.workflow.auditLog(subject: nil).count
+        _ = try await h.issue(h.variant(1))
+        _ = try await h.issue(h.variant(2))
         let kept = h.dir.url.appendingPathComponent("kept.cose")
-        let (checkpoint, bytes) = try h.workflow.auditCheckpoint()
+        let (checkpoint, bytes) = try await h.workflow.auditCheckpoint()
         try Data(bytes).write(to: kept)
-        XCTAssertTrue(try h.workflow.verifyAudit(checkpointFiles: [early, kept]).ok)
+        let v36 = try await h.workflow.verifyAudit(checkpointFiles: [early, kept]).ok
+        XCTAssertTrue(v36)
 
         // Delete the last three events and the stored checkpoints: the chain alone still links.
         try h.tamper("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq > \(checkpoint.length - 3); DELETE FROM auditCheckpoint")
-        XCTAssertNil(AuditChain.firstBrokenLink(try h.workflow.auditLog(subject: nil)))
-        let truncated = try h.workflow.verifyAudit(checkpointFiles: [early, kept])
+        let v35 = try await h.workflow.auditLog(subject: nil)
+        XCTAssertNil(AuditChain.firstBrokenLink(v35))
+        let truncated = try await h.workflow.verifyAudit(checkpointFiles: [early, kept])
         XCTAssertEqual(truncated.findings.count, 1, "\(truncated.findings)")
         XCTAssertEqual(truncated.findings.first?.id, String(checkpoint.length - 2))
         XCTAssertTrue(truncated.findings.first?.message.contains("events \(checkpoint.length - 2)…\(checkpoint.length) are missing") ?? false,
                       "\(truncated.findings)")
 
         // New activity rebuilds the chain past the checkpoint's length: a different head.
-        _ = try h.issue(h.variant(3))
-        _ = try h.issue(h.variant(4))
-        let rebuilt = try h.workflow.verifyAudit(checkpointFiles: [early, kept])
+        _ = try await h.issue(h.variant(3))
+        _ = try await h.issue(h.variant(4))
+        let rebuilt = try await h.workflow.verifyAudit(checkpointFiles: [early, kept])
         XCTAssertEqual(rebuilt.findings.count, 1, "\(rebuilt.findings)")
         XCTAssertTrue(rebuilt.findings.first?.message.contains("rebuilt") ?? false)
         XCTAssertTrue(rebuilt.findings.first?.message.contains("events \(earlyLength + 1)…\(checkpoint.length) differ") ?? false, "\(rebuilt.findings)")
@@ -364,23 +408,24 @@ final class LifecycleTests: XCTestCase {
         // A forged checkpoint file is refused.
         let forged = h.dir.url.appendingPathComponent("forged.cose")
         try Data(COSESign1.sign(payload: Array(CanonicalJSON.encode(checkpoint)), with: PrivateKey.generate(.edDSA)).encoded()).write(to: forged)
-        XCTAssertTrue(try h.workflow.verifyAudit(checkpointFiles: [forged]).findings.contains { $0.table == "file" })
+        let v34 = try await h.workflow.verifyAudit(checkpointFiles: [forged]).findings.contains { $0.table == "file" }
+        XCTAssertTrue(v34)
     }
 
     // MARK: 6. report
 
-    func testReportCountsPerDepartmentWithTheInjectedClock() throws {
-        let h = try Harness()
-        _ = try h.issue(h.application)
-        let ids = try h.workflow.apply([h.item(h.variant(1, categories: ["dangerous-goods"]), index: 0),
+    func testReportCountsPerDepartmentWithTheInjectedClock() async throws {
+        let h = try await Harness()
+        _ = try await h.issue(h.application)
+        let ids = try await h.workflow.apply([h.item(h.variant(1, categories: ["dangerous-goods"]), index: 0),
                                         h.item(h.variant(2, categories: ["dangerous-goods"]), index: 1),
                                         h.item(h.variant(3, categories: ["mail-and-parcels"]), index: 2)], key: h.firmKey).map { $0.id! }
         h.clock.advance(by: 3600)
-        _ = try h.workflow.decide(department: .transport, key: h.approvers[.transport]!, identifiers: [ids[0]], decision: .approve)
-        _ = try h.workflow.decide(department: .publicSecurity, key: h.approvers[.publicSecurity]!, identifiers: [ids[0]], decision: .approve)
-        _ = try h.workflow.decide(department: .transport, key: h.approvers[.transport]!, identifiers: [ids[1]], decision: .reject, reason: "无资质")
+        _ = try await h.workflow.decide(department: .transport, key: h.approvers[.transport]!, identifiers: [ids[0]], decision: .approve)
+        _ = try await h.workflow.decide(department: .publicSecurity, key: h.approvers[.publicSecurity]!, identifiers: [ids[0]], decision: .approve)
+        _ = try await h.workflow.decide(department: .transport, key: h.approvers[.transport]!, identifiers: [ids[1]], decision: .reject, reason: "无资质")
         h.clock.advance(by: 3 * 86_400)
-        let report = try h.workflow.report(since: nil)
+        let report = try await h.workflow.report(since: nil)
         let row = { (d: Department) in report.departments.first { $0.department == d.rawValue }! }
         XCTAssertEqual(report.applications, 4)
         XCTAssertEqual(report.permits, 2)
@@ -394,39 +439,44 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(row(.health).approved, 1)
         XCTAssertEqual(row(.health).medianDecisionSeconds, 0)
         XCTAssertEqual(report.applicationToPermit.map(\.count), [1, 0, 0, 0, 1, 0, 0])
-        XCTAssertEqual(try h.workflow.report(since: CalendarDay(iso: "2026-12-31")).applications, 0)
+        let v33 = try await h.workflow.report(since: CalendarDay(iso: "2026-12-31")).applications
+        XCTAssertEqual(v33, 0)
     }
 
     // MARK: 7. backup
 
-    func testARestoredBackupPassesTheAudit() throws {
-        let h = try Harness()
-        _ = try h.issue(h.application)
+    func testARestoredBackupPassesTheAudit() async throws {
+        let h = try await Harness()
+        _ = try await h.issue(h.application)
         let backup = h.dir.url.appendingPathComponent("backup.sqlite")
         try h.workflow.backup(to: backup)
         let restored = DataDirectory(url: h.dir.url.appendingPathComponent("restored"))
         try FileManager.default.createDirectory(at: restored.url, withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: backup, to: restored.database)
-        let workflow = try Workflow(directory: restored, clock: h.clock)
-        let result = try workflow.verifyAudit()
+        let workflow = try await Workflow(directory: restored, clock: h.clock)
+        let result = try await workflow.verifyAudit()
         XCTAssertTrue(result.ok, "\(result.findings)")
         XCTAssertEqual(result.permits, 1)
-        XCTAssertEqual(result.events, try h.workflow.auditLog(subject: nil).count)
+        let v32 = try await h.workflow.auditLog(subject: nil).count
+        XCTAssertEqual(result.events, v32)
     }
 }
 
 extension LifecycleTests {
-    func testARestoredDatabaseNeverReusesAPublishedSequence() throws {
-        let h = try Harness()
+    func testARestoredDatabaseNeverReusesAPublishedSequence() async throws {
+        let h = try await Harness()
         let backup = h.dir.url.appendingPathComponent("backup.sqlite")
         try h.workflow.backup(to: backup)
-        XCTAssertEqual(try h.workflow.exportRevocations(to: h.dir.revocations).sequence, 1)
-        XCTAssertEqual(try h.workflow.exportRevocations(to: h.dir.revocations).sequence, 2)
+        let v31 = try await h.workflow.exportRevocations(to: h.dir.revocations).sequence
+        XCTAssertEqual(v31, 1)
+        let v30 = try await h.workflow.exportRevocations(to: h.dir.revocations).sequence
+        XCTAssertEqual(v30, 2)
         let restored = DataDirectory(url: h.dir.url.appendingPathComponent("restored"))
         try FileManager.default.createDirectory(at: restored.url, withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: backup, to: restored.database)
         try FileManager.default.copyItem(at: h.dir.issuerKey, to: restored.issuerKey)
-        let workflow = try Workflow(directory: restored, clock: h.clock)
-        XCTAssertEqual(try workflow.exportRevocations(to: h.dir.revocations).sequence, 3)
+        let workflow = try await Workflow(directory: restored, clock: h.clock)
+        let v29 = try await workflow.exportRevocations(to: h.dir.revocations).sequence
+        XCTAssertEqual(v29, 3)
     }
 }

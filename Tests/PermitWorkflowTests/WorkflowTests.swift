@@ -23,20 +23,20 @@ final class Harness {
     let otherFirmKey = PrivateKey.generate(.es256)
     let application: Application
 
-    init() throws {
+    init() async throws {
         dir = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("permit-wf-\(UUID().uuidString)"))
-        _ = try Workflow.initialise(directory: dir, authority: "330114", name: "杭州市钱塘区交通运输局", nameEn: "Qiantang Transport Bureau",
+        _ = try await Workflow.initialise(directory: dir, authority: "330114", name: "杭州市钱塘区交通运输局", nameEn: "Qiantang Transport Bureau",
                                     phone: "0571-86000000", maxDays: 30, clock: clock)
-        workflow = try Workflow(directory: dir, clock: clock)
+        workflow = try await Workflow(directory: dir, clock: clock)
         admin = try PrivateKey.load(path: dir.adminKey.path)
         for d in Department.allCases {
             let k = PrivateKey.generate(d == .health ? .es256 : .edDSA)
-            _ = try workflow.register(.approver, party: d.rawValue, name: "\(d.nameZh)审批员", publicKey: k.publicKey, adminKey: admin)
+            _ = try await workflow.register(.approver, party: d.rawValue, name: "\(d.nameZh)审批员", publicKey: k.publicKey, adminKey: admin)
             approvers[d] = k
         }
         application = try JSONDecoder().decode(Application.self, from: Data(contentsOf: fixtures.appendingPathComponent("typical-permit-application.json")))
-        _ = try workflow.register(.applicant, party: application.applicant.creditCode, name: application.applicant.name, publicKey: firmKey.publicKey, adminKey: admin)
-        _ = try workflow.register(.applicant, party: "91110108MA01AAAA1B".creditCodeFixed, name: "北京某物流有限公司", publicKey: otherFirmKey.publicKey, adminKey: admin)
+        _ = try await workflow.register(.applicant, party: application.applicant.creditCode, name: application.applicant.name, publicKey: firmKey.publicKey, adminKey: admin)
+        _ = try await workflow.register(.applicant, party: "91110108MA01AAAA1B".creditCodeFixed, name: "北京某物流有限公司", publicKey: otherFirmKey.publicKey, adminKey: admin)
     }
 
     deinit { try? FileManager.default.removeItem(at: dir.url) }
@@ -68,8 +68,8 @@ extension String {
 }
 
 final class WorkflowTests: XCTestCase {
-    func testInitMakesKeys0600AndASignedTrustList() throws {
-        let h = try Harness()
+    func testInitMakesKeys0600AndASignedTrustList() async throws {
+        let h = try await Harness()
         for url in [h.dir.issuerKey, h.dir.adminKey, h.dir.rootKey] {
             let mode = try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as! Int
             XCTAssertEqual(mode & 0o777, 0o600, url.lastPathComponent)
@@ -79,32 +79,33 @@ final class WorkflowTests: XCTestCase {
         let issuer = try PrivateKey.load(path: h.dir.issuerKey.path)
         XCTAssertEqual(list.keys.map(\.kid), [issuer.publicKey.kidHex])
         XCTAssertEqual(list.keys.first?.authority, "330114")
-        XCTAssertThrowsError(try Workflow.initialise(directory: h.dir, authority: "330114", name: "x", nameEn: nil, phone: "0571-86000000", maxDays: 30))
+        await XCTAssertThrowsErrorAsync(try await Workflow.initialise(directory: h.dir, authority: "330114", name: "x", nameEn: nil, phone: "0571-86000000", maxDays: 30))
     }
 
     /// `init --phone` takes a landline without its hyphen and stores and publishes it with one.
-    func testInitStoresALandlineWithItsHyphen() throws {
+    func testInitStoresALandlineWithItsHyphen() async throws {
         let dir = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("permit-wf-\(UUID().uuidString)"))
         defer { try? FileManager.default.removeItem(at: dir.url) }
-        _ = try Workflow.initialise(directory: dir, authority: "330114", name: "杭州市钱塘区交通运输局", nameEn: nil,
+        _ = try await Workflow.initialise(directory: dir, authority: "330114", name: "杭州市钱塘区交通运输局", nameEn: nil,
                                     phone: "057186901234", maxDays: 30)
         let store = try SQLitePermitStore(path: dir.database.path)
-        XCTAssertEqual(try store.read { try $0.authority() }?.phone, "0571-86901234")
+        let v113 = try await store.read { try $0.authority() }?.phone
+        XCTAssertEqual(v113, "0571-86901234")
         let list = try TrustList.verify(Array(try Data(contentsOf: dir.trustList)), root: try PublicKey.load(path: dir.rootPublicKey.path))
         XCTAssertEqual(list.keys.first?.phone, "0571-86901234")
     }
 
-    func testHappyPathIssuesAVerifiablePermitInTheLastApprovalsTransaction() throws {
-        let h = try Harness()
-        let r = try h.workflow.apply([h.item(h.application)], key: h.firmKey)
+    func testHappyPathIssuesAVerifiablePermitInTheLastApprovalsTransaction() async throws {
+        let h = try await Harness()
+        let r = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)
         XCTAssertNil(r[0].errors)
         XCTAssertEqual(r[0].departments, ["HEALTH"])
         let id = try XCTUnwrap(r[0].id)
-        let d = try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve, conditions: ["限夜间通行"])
+        let d = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve, conditions: ["限夜间通行"])
         XCTAssertNil(d[0].errors)
         XCTAssertEqual(d[0].state, "issued")
         XCTAssertEqual(d[0].permitNumber, "330114000001")
-        let history = try h.workflow.history("330114000001")
+        let history = try await h.workflow.history("330114000001")
         XCTAssertEqual(history.application.publicID, id)
         let permit = try XCTUnwrap(history.permit)
         // The payload verifies with the issuer key and carries the application's values, masked.
@@ -123,129 +124,140 @@ final class WorkflowTests: XCTestCase {
         let decision = try XCTUnwrap(history.decisions.first)
         XCTAssertNoThrow(try COSESign1.decode(Array(decision.signature)).verify(with: h.approvers[.health]!.publicKey))
         XCTAssertEqual(history.events.map(\.action), ["apply", "approve", "issue"])
-        XCTAssertNil(AuditChain.firstBrokenLink(try h.workflow.store.read { try $0.auditEvents(subject: nil) }))
+        let v112 = try await h.workflow.store.read { try $0.auditEvents(subject: nil) }
+        XCTAssertNil(AuditChain.firstBrokenLink(v112))
     }
 
-    func testALoadNeedingTwoDepartmentsWaitsForBoth() throws {
-        let h = try Harness()
+    func testALoadNeedingTwoDepartmentsWaitsForBoth() async throws {
+        let h = try await Harness()
         let app = h.variant(1, categories: ["medical-supplies", "mail-and-parcels"])
-        let id = try XCTUnwrap(try h.workflow.apply([h.item(app)], key: h.firmKey)[0].id)
-        XCTAssertEqual(try h.workflow.history(id).required.map(\.department).sorted(), ["HEALTH", "POSTAL"])
-        let first = try h.workflow.decide(department: .postal, key: h.approvers[.postal]!, identifiers: [id], decision: .approve)
+        let v111 = try await h.workflow.apply([h.item(app)], key: h.firmKey)[0].id
+        let id = try XCTUnwrap(v111)
+        let v110 = try await h.workflow.history(id).required.map(\.department).sorted()
+        XCTAssertEqual(v110, ["HEALTH", "POSTAL"])
+        let first = try await h.workflow.decide(department: .postal, key: h.approvers[.postal]!, identifiers: [id], decision: .approve)
         XCTAssertEqual(first[0].state, "pending")
         XCTAssertEqual(try h.counts().permits, 0)
-        let second = try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve)
+        let second = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve)
         XCTAssertEqual(second[0].state, "issued")
-        let claims = try PermitClaims(decoding: try PermitText.decode(try h.workflow.history(id).permit!.payload).cose.payload)
+        let claims = try await PermitClaims(decoding: try PermitText.decode(try h.workflow.history(id).permit!.payload).cose.payload)
         XCTAssertEqual(claims.permit.approvedBy, [7, 10])
     }
 
-    func testWrongDepartmentsKeyIsRefusedAndNothingIsWritten() throws {
-        let h = try Harness()
-        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id)
+    func testWrongDepartmentsKeyIsRefusedAndNothingIsWritten() async throws {
+        let h = try await Harness()
+        let v109 = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id
+        let id = try XCTUnwrap(v109)
         let before = try h.counts()
-        XCTAssertThrowsError(try h.workflow.decide(department: .health, key: h.approvers[.postal]!, identifiers: [id], decision: .approve)) {
+        await XCTAssertThrowsErrorAsync(try await h.workflow.decide(department: .health, key: h.approvers[.postal]!, identifiers: [id], decision: .approve)) {
             XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "auth.notApprover")
         }
-        XCTAssertThrowsError(try h.workflow.decide(department: .health, key: PrivateKey.generate(.edDSA), identifiers: [id], decision: .approve))
+        await XCTAssertThrowsErrorAsync(try await h.workflow.decide(department: .health, key: PrivateKey.generate(.edDSA), identifiers: [id], decision: .approve))
         XCTAssertEqual(try h.counts().decisions, before.decisions)
         XCTAssertEqual(try h.counts().audit, before.audit)
         // A department the application was not routed to cannot decide on it.
-        let r = try h.workflow.decide(department: .postal, key: h.approvers[.postal]!, identifiers: [id], decision: .approve)
+        let r = try await h.workflow.decide(department: .postal, key: h.approvers[.postal]!, identifiers: [id], decision: .approve)
         XCTAssertEqual(r[0].errors?.first?.code, "decision.notRequired")
         XCTAssertEqual(try h.counts().decisions, before.decisions)
     }
 
-    func testRemovedApproverKeyIsRefused() throws {
-        let h = try Harness()
-        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id)
+    func testRemovedApproverKeyIsRefused() async throws {
+        let h = try await Harness()
+        let v108 = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id
+        let id = try XCTUnwrap(v108)
         let key = h.approvers[.health]!
-        _ = try h.workflow.unregister(.approver, kid: key.publicKey.kidHex, reason: "lost laptop", adminKey: h.admin)
-        XCTAssertThrowsError(try h.workflow.decide(department: .health, key: key, identifiers: [id], decision: .approve)) {
+        _ = try await h.workflow.unregister(.approver, kid: key.publicKey.kidHex, reason: "lost laptop", adminKey: h.admin)
+        await XCTAssertThrowsErrorAsync(try await h.workflow.decide(department: .health, key: key, identifiers: [id], decision: .approve)) {
             XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "auth.notApprover")
         }
         XCTAssertEqual(try h.counts().decisions, 0)
     }
 
-    func testAdminVerbsNeedTheAdminKey() throws {
-        let h = try Harness()
+    func testAdminVerbsNeedTheAdminKey() async throws {
+        let h = try await Harness()
         let before = try h.counts()
         for notAdmin in [PrivateKey.generate(.edDSA), try PrivateKey.load(path: h.dir.issuerKey.path), try PrivateKey.load(path: h.dir.rootKey.path)] {
-            XCTAssertThrowsError(try h.workflow.register(.approver, party: "HEALTH", name: "x", publicKey: PrivateKey.generate(.edDSA).publicKey, adminKey: notAdmin)) {
+            await XCTAssertThrowsErrorAsync(try await h.workflow.register(.approver, party: "HEALTH", name: "x", publicKey: PrivateKey.generate(.edDSA).publicKey, adminKey: notAdmin)) {
                 XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "auth.notAdmin")
             }
-            XCTAssertThrowsError(try h.workflow.unregister(.approver, kid: h.approvers[.health]!.publicKey.kidHex, reason: "x", adminKey: notAdmin))
+            await XCTAssertThrowsErrorAsync(try await h.workflow.unregister(.approver, kid: h.approvers[.health]!.publicKey.kidHex, reason: "x", adminKey: notAdmin))
         }
         XCTAssertEqual(try h.counts().audit, before.audit)
     }
 
-    func testAFirmCannotApplyForOrCancelAnothersApplication() throws {
-        let h = try Harness()
+    func testAFirmCannotApplyForOrCancelAnothersApplication() async throws {
+        let h = try await Harness()
         // The other firm's key applying with this firm's credit code: refused for that item only.
         var other = h.variant(2)
         other.reference = "BJ-1"
-        let results = try h.workflow.apply([h.item(h.application, index: 0), h.item(other, index: 1)], key: h.otherFirmKey)
+        let results = try await h.workflow.apply([h.item(h.application, index: 0), h.item(other, index: 1)], key: h.otherFirmKey)
         XCTAssertEqual(results.map { $0.errors?.first?.code }, ["applicant.creditCodeMismatch", "applicant.creditCodeMismatch"])
         XCTAssertEqual(try h.counts().applications, 0)
-        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id)
-        XCTAssertThrowsError(try h.workflow.cancel(id, key: h.otherFirmKey, reason: nil)) {
+        let v107 = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id
+        let id = try XCTUnwrap(v107)
+        await XCTAssertThrowsErrorAsync(try await h.workflow.cancel(id, key: h.otherFirmKey, reason: nil)) {
             XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "auth.notOwner")
         }
-        XCTAssertEqual(try h.workflow.resolve(id).state, .pending)
-        XCTAssertEqual(try h.workflow.cancel(id, key: h.firmKey, reason: "truck broke down").state, .cancelled)
+        let v106 = try await h.workflow.resolve(id).state
+        XCTAssertEqual(v106, .pending)
+        let v105 = try await h.workflow.cancel(id, key: h.firmKey, reason: "truck broke down").state
+        XCTAssertEqual(v105, .cancelled)
         // An unregistered key cannot apply at all.
-        XCTAssertThrowsError(try h.workflow.apply([h.item(h.application)], key: PrivateKey.generate(.edDSA)))
+        await XCTAssertThrowsErrorAsync(try await h.workflow.apply([h.item(h.application)], key: PrivateKey.generate(.edDSA)))
     }
 
-    func testARejectionLeavesNoPermit() throws {
-        let h = try Harness()
-        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.variant(3, categories: ["dangerous-goods"]))], key: h.firmKey)[0].id)
-        XCTAssertEqual(try h.workflow.history(id).required.map(\.department).sorted(), ["PUBLIC_SECURITY", "TRANSPORT"])
-        _ = try h.workflow.decide(department: .transport, key: h.approvers[.transport]!, identifiers: [id], decision: .approve)
-        let r = try h.workflow.decide(department: .publicSecurity, key: h.approvers[.publicSecurity]!, identifiers: [id], decision: .reject, reason: "车辆无危险货物运输资质")
+    func testARejectionLeavesNoPermit() async throws {
+        let h = try await Harness()
+        let v104 = try await h.workflow.apply([h.item(h.variant(3, categories: ["dangerous-goods"]))], key: h.firmKey)[0].id
+        let id = try XCTUnwrap(v104)
+        let v103 = try await h.workflow.history(id).required.map(\.department).sorted()
+        XCTAssertEqual(v103, ["PUBLIC_SECURITY", "TRANSPORT"])
+        _ = try await h.workflow.decide(department: .transport, key: h.approvers[.transport]!, identifiers: [id], decision: .approve)
+        let r = try await h.workflow.decide(department: .publicSecurity, key: h.approvers[.publicSecurity]!, identifiers: [id], decision: .reject, reason: "车辆无危险货物运输资质")
         XCTAssertEqual(r[0].state, "rejected")
         XCTAssertEqual(try h.counts().permits, 0)
-        XCTAssertEqual(try h.workflow.resolve(id).state, .rejected)
+        let v102 = try await h.workflow.resolve(id).state
+        XCTAssertEqual(v102, .rejected)
         // No further decisions on a rejected application.
-        XCTAssertThrowsError(try h.workflow.decide(department: .publicSecurity, key: h.approvers[.publicSecurity]!, identifiers: [id], decision: .reject))
+        await XCTAssertThrowsErrorAsync(try await h.workflow.decide(department: .publicSecurity, key: h.approvers[.publicSecurity]!, identifiers: [id], decision: .reject))
     }
 
-    func testEachPermitIsIssuedOnceAndSerialsHaveNoGaps() throws {
-        let h = try Harness()
+    func testEachPermitIsIssuedOnceAndSerialsHaveNoGaps() async throws {
+        let h = try await Harness()
         let apps = (10..<40).map { h.variant($0, categories: $0 % 3 == 0 ? ["dangerous-goods"] : ["medical-supplies"]) }
-        let ids = try h.workflow.apply(apps.enumerated().map { h.item($0.element, index: $0.offset) }, key: h.firmKey).map { $0.id! }
+        let ids = try await h.workflow.apply(apps.enumerated().map { h.item($0.element, index: $0.offset) }, key: h.firmKey).map { $0.id! }
         // One application rejected, one cancelled: neither takes a serial.
-        _ = try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [ids[1]], decision: .reject, reason: "资料不全")
-        _ = try h.workflow.cancel(ids[2], key: h.firmKey, reason: nil)
+        _ = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [ids[1]], decision: .reject, reason: "资料不全")
+        _ = try await h.workflow.cancel(ids[2], key: h.firmKey, reason: nil)
         for d in [Department.health, .transport, .publicSecurity] {
-            let queue = try h.workflow.queue(department: d, overdue: false).map { $0.0.publicID }
-            _ = try h.workflow.decide(department: d, key: h.approvers[d]!, identifiers: queue, decision: .approve)
+            let queue = try await h.workflow.queue(department: d, overdue: false).map { $0.0.publicID }
+            _ = try await h.workflow.decide(department: d, key: h.approvers[d]!, identifiers: queue, decision: .approve)
             // Approving again changes nothing.
-            let again = try h.workflow.decide(department: d, key: h.approvers[d]!, identifiers: queue, decision: .approve)
+            let again = try await h.workflow.decide(department: d, key: h.approvers[d]!, identifiers: queue, decision: .approve)
             XCTAssertTrue(again.allSatisfy { $0.errors != nil })
         }
-        let permits = try h.workflow.store.read { try $0.permits(limit: nil) }
+        let permits = try await h.workflow.store.read { try $0.permits(limit: nil) }
         XCTAssertEqual(permits.count, 28)
         XCTAssertEqual(permits.map(\.serial), Array(1...28))
         XCTAssertEqual(Set(permits.map(\.applicationID)).count, 28)
         XCTAssertEqual(Set(permits.map(\.number)).count, 28)
     }
 
-    func testARepeatedReferenceCreatesNoDuplicate() throws {
-        let h = try Harness()
-        let first = try h.workflow.apply([h.item(h.application)], key: h.firmKey)
-        let second = try h.workflow.apply([h.item(h.application)], key: h.firmKey)
+    func testARepeatedReferenceCreatesNoDuplicate() async throws {
+        let h = try await Harness()
+        let first = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)
+        let second = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)
         XCTAssertEqual(first[0].id, second[0].id)
         XCTAssertEqual(second[0].duplicate, true)
         XCTAssertEqual(try h.counts().applications, 1)
     }
 
-    func testDryRunWritesNothing() throws {
-        let h = try Harness()
+    func testDryRunWritesNothing() async throws {
+        let h = try await Harness()
         let before = try h.counts()
         var bad = h.variant(5)
         bad.crew[0].idNumber = "330106198001011234"
-        let r = try h.workflow.apply([h.item(h.application), h.item(bad, index: 1)], key: h.firmKey, dryRun: true)
+        let r = try await h.workflow.apply([h.item(h.application), h.item(bad, index: 1)], key: h.firmKey, dryRun: true)
         XCTAssertEqual(r[0].state, "valid")
         XCTAssertEqual(r[0].departments, ["HEALTH"])
         XCTAssertEqual(r[1].errors?.first?.field, "crew[0].idNumber")
@@ -254,31 +266,36 @@ final class WorkflowTests: XCTestCase {
         XCTAssertEqual(after.audit, before.audit)
     }
 
-    func testSerialExhaustionIssuesNothing() throws {
-        let h = try Harness()
-        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id)
-        try DatabaseQueue(path: h.dir.database.path).write { db in try db.execute(sql: "UPDATE serial SET last = 999999") }
-        let r = try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve)
+    func testSerialExhaustionIssuesNothing() async throws {
+        let h = try await Harness()
+        let v101 = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id
+        let id = try XCTUnwrap(v101)
+        try await DatabaseQueue(path: h.dir.database.path).write { db in try db.execute(sql: "UPDATE serial SET last = 999999") }
+        let r = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve)
         XCTAssertTrue(r[0].errors?.first?.message.contains("999999") ?? false, "\(r)")
         let c = try h.counts()
         XCTAssertEqual(c.permits, 0)
         XCTAssertEqual(c.decisions, 0, "the approval rolls back with the failed issuance")
-        XCTAssertEqual(try h.workflow.resolve(id).state, .pending)
+        let v100 = try await h.workflow.resolve(id).state
+        XCTAssertEqual(v100, .pending)
     }
 
-    func testOverdueFollowsTheInjectedClock() throws {
-        let h = try Harness()
-        _ = try h.workflow.apply([h.item(h.application)], key: h.firmKey)
-        XCTAssertEqual(try h.workflow.queue(department: .health, overdue: true).count, 0)
+    func testOverdueFollowsTheInjectedClock() async throws {
+        let h = try await Harness()
+        _ = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)
+        let v99 = try await h.workflow.queue(department: .health, overdue: true).count
+        XCTAssertEqual(v99, 0)
         h.clock.advance(by: Double(Department.health.reviewDeadlineHours) * 3600 + 1)
-        XCTAssertEqual(try h.workflow.queue(department: .health, overdue: true).count, 1)
+        let v98 = try await h.workflow.queue(department: .health, overdue: true).count
+        XCTAssertEqual(v98, 1)
     }
 
-    func testTooManyConditionsAcrossDepartmentsAreRefused() throws {
-        let h = try Harness()
-        let id = try XCTUnwrap(try h.workflow.apply([h.item(h.variant(6, categories: ["medical-supplies", "mail-and-parcels"]))], key: h.firmKey)[0].id)
-        _ = try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve, conditions: ["限夜间通行", "须冷链运输"])
-        let r = try h.workflow.decide(department: .postal, key: h.approvers[.postal]!, identifiers: [id], decision: .approve, conditions: ["不得进入主城区"])
+    func testTooManyConditionsAcrossDepartmentsAreRefused() async throws {
+        let h = try await Harness()
+        let v97 = try await h.workflow.apply([h.item(h.variant(6, categories: ["medical-supplies", "mail-and-parcels"]))], key: h.firmKey)[0].id
+        let id = try XCTUnwrap(v97)
+        _ = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve, conditions: ["限夜间通行", "须冷链运输"])
+        let r = try await h.workflow.decide(department: .postal, key: h.approvers[.postal]!, identifiers: [id], decision: .approve, conditions: ["不得进入主城区"])
         XCTAssertEqual(r[0].errors?.first?.code, "approve.conditions")
         XCTAssertEqual(try h.counts().permits, 0)
     }
@@ -290,30 +307,34 @@ final class RotationTests: XCTestCase {
     /// After a rotation, permits signed by the old key still verify through the re-published
     /// trust list; new permits are signed by the new key; the old key signing after its notAfter
     /// is refused as keyNotValidAtIssuance.
-    func testRotationKeepsOldPermitsValidAndRetiresTheKey() throws {
-        let h = try Harness()
-        let first = try XCTUnwrap(try h.workflow.apply([h.item(h.variant(40))], key: h.firmKey)[0].id)
-        let oldNumber = try XCTUnwrap(try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [first], decision: .approve)[0].permitNumber)
+    func testRotationKeepsOldPermitsValidAndRetiresTheKey() async throws {
+        let h = try await Harness()
+        let v96 = try await h.workflow.apply([h.item(h.variant(40))], key: h.firmKey)[0].id
+        let first = try XCTUnwrap(v96)
+        let v95 = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [first], decision: .approve)[0].permitNumber
+        let oldNumber = try XCTUnwrap(v95)
         let oldKey = try PrivateKey.load(path: h.dir.issuerKey.path)
         h.clock.advance(by: 3600)
-        let rotation = try h.workflow.rotateIssuerKey(algorithm: .es256, adminKey: h.admin, rootKey: try PrivateKey.load(path: h.dir.rootKey.path))
+        let rotation = try await h.workflow.rotateIssuerKey(algorithm: .es256, adminKey: h.admin, rootKey: try PrivateKey.load(path: h.dir.rootKey.path))
         XCTAssertEqual(rotation.retiredKid, oldKey.publicKey.kidHex)
-        XCTAssertThrowsError(try h.workflow.rotateIssuerKey(algorithm: .edDSA, adminKey: PrivateKey.generate(.edDSA), rootKey: try PrivateKey.load(path: h.dir.rootKey.path)))
+        await XCTAssertThrowsErrorAsync(try await h.workflow.rotateIssuerKey(algorithm: .edDSA, adminKey: PrivateKey.generate(.edDSA), rootKey: try PrivateKey.load(path: h.dir.rootKey.path)))
         let mode = try FileManager.default.attributesOfItem(atPath: h.dir.retiredKeys.appendingPathComponent("\(rotation.retiredKid).pem").path)[.posixPermissions] as! Int
         XCTAssertEqual(mode & 0o777, 0o600)
 
-        let second = try XCTUnwrap(try h.workflow.apply([h.item(h.variant(41))], key: h.firmKey)[0].id)
-        let newNumber = try XCTUnwrap(try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [second], decision: .approve)[0].permitNumber)
+        let v94 = try await h.workflow.apply([h.item(h.variant(41))], key: h.firmKey)[0].id
+        let second = try XCTUnwrap(v94)
+        let v93 = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [second], decision: .approve)[0].permitNumber
+        let newNumber = try XCTUnwrap(v93)
         let root = try PublicKey.load(path: h.dir.rootPublicKey.path)
         let trust = try TrustStore(verifying: Array(try Data(contentsOf: h.dir.trustList)), root: root)
         XCTAssertEqual(trust.keys.count, 2)
         let during = FixedClock(RFC3339.date("2026-12-05T12:00:00+08:00")!)
         let verifier = Verifier(trust: trust, clock: during)
         for number in [oldNumber, newNumber] {
-            let result = verifier.verify(try h.workflow.history(number).permit!.payload)
+            let result = await verifier.verify(try h.workflow.history(number).permit!.payload)
             XCTAssertEqual(result.outcome, .valid, "\(number): \(result.detail ?? "")")
         }
-        let newPayload = try PermitText.decode(try h.workflow.history(newNumber).permit!.payload)
+        let newPayload = try await PermitText.decode(try h.workflow.history(newNumber).permit!.payload)
         XCTAssertEqual(newPayload.cose.kid.map { Hex.encode($0) }, rotation.newKid)
         // The retired key signing after its rotation is refused.
         var claims = try PermitClaims(decoding: newPayload.cose.payload)
