@@ -35,8 +35,7 @@ struct Amend: AsyncParsableCommand {
     @Argument(help: "The changed application, or - for standard input.")
     var file: String
 
-    @Option(help: ArgumentHelp("The firm's registered private key.", valueName: "FILE"))
-    var key: String
+    @OptionGroup var key: PartyKeyOption
 
     @Option(help: "The file's format.")
     var format: ApplicationFormatOption = .auto
@@ -52,7 +51,7 @@ struct Amend: AsyncParsableCommand {
         let result: AmendResult
         do {
             let service = try await data.service()
-            let signer = try partySigner(key)
+            let signer = try key.signer()
             let items = ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file), source: file)
             guard items.count == 1 else {
                 throw CommandFailure("amend.oneApplication", "\(file) holds \(items.count) applications; an amendment is one application",

@@ -25,7 +25,7 @@ func describeRefusal(index: Int, reference: String?, problems: [Problem]) -> Str
     let head = "#\(index) \(reference ?? "-") ✗ "
     let indent = String(repeating: " ", count: TextTable.width(head))
     return problems.enumerated().map { n, p in
-        (n == 0 ? head : indent) + (p.field.map { "\($0): " } ?? "") + p.message
+        (n == 0 ? head : indent) + (p.field.map { "\($0): " } ?? "") + Language.requested.say(p)
     }.joined(separator: "\n")
 }
 
@@ -48,8 +48,7 @@ struct Apply: AsyncParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The firm's registered private key.", valueName: "FILE"))
-    var key: String
+    @OptionGroup var key: PartyKeyOption
 
     @Argument(help: "The application file, or - for standard input.")
     var file: String
@@ -67,7 +66,7 @@ struct Apply: AsyncParsableCommand {
         let lang = output.language
         let results: [ApplyResult] = try await reporting(json: output.json) {
             let service = try await data.service()
-            let signer = try partySigner(key)
+            let signer = try key.signer()
             let items = ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file), source: file)
             let progress = ProgressLine(total: items.count, label: lang.pick("提交", "applying"))
             defer { progress.finish() }

@@ -15,7 +15,7 @@ enum DecisionOutput {
             }
             let id = r.id ?? r.input
             if let errors = r.errors {
-                Console.out("\(id) ✗ " + errors.map(\.message).joined(separator: "; "))
+                Console.out("\(id) ✗ " + errors.map(lang.say).joined(separator: "; "))
             } else if r.state == ApplicationState.issued.rawValue {
                 Console.out(lang.pick("\(id) → 已发证 \(r.permitNumber ?? "") (\(r.issueMicros ?? 0) µs)",
                                       "\(id) → issued \(r.permitNumber ?? "") (\(r.issueMicros ?? 0) µs)"))
@@ -55,11 +55,8 @@ struct Approve: AsyncParsableCommand {
         """
     )
 
-    @Option(help: "The department code.")
-    var department: String
-
-    @Option(help: ArgumentHelp("The approver's registered private key.", valueName: "FILE"))
-    var key: String
+    @OptionGroup var department: DepartmentOption
+    @OptionGroup var key: PartyKeyOption
 
     @Argument(help: "Application IDs or permit numbers; - reads them one per line from standard input.")
     var ids: [String] = []
@@ -82,34 +79,18 @@ struct Approve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let lang = output.language
-        let (results, service): ([DecisionResult], any PermitService) = try await reporting(json: output.json) {
-            let d = try parseDepartment(department)
-            let service = try await data.service()
-            let signer = try partySigner(key)
-            // Refuse a wrong key or a bad condition before reading a long list or the queue.
-            try await service.requireApprover(d, kid: signer.kid)
-            let problems = DecisionRules.problems(approve: true, conditions: condition, reason: nil)
-            if !problems.isEmpty { throw ProblemList(problems) }
-            let identifiers: [String]
+        let (all, from, ids, d) = (all, from, ids, department.department)
+        try await DecisionVerb.run(department: d, key: key, approve: true, conditions: condition, reason: nil,
+                                   data: data, output: output) { service in
             if all {
                 // The whole queue, however many pages it holds.
-                identifiers = try await PageOptions.every { limit, after in
+                return try await PageOptions.every { limit, after in
                     try await service.queue(QueueQuery(department: d, limit: limit, after: after))
                 }.map(\.application.publicID)
-            } else if let from {
-                identifiers = try IdentifierInput.lines(from: from)
-            } else if ids == ["-"] {
-                identifiers = try IdentifierInput.lines(from: "-")
-            } else {
-                identifiers = ids
             }
-            let progress = ProgressLine(total: identifiers.count, label: lang.pick("审批", "approving"))
-            defer { progress.finish() }
-            let items = signer.decisions(try await service.decisionTargets(identifiers), department: d, approve: true, conditions: condition)
-            return (try await service.decide(department: d, items: items, progress: progress.callback), service)
+            if let from { return try IdentifierInput.lines(from: from) }
+            return ids == ["-"] ? try IdentifierInput.lines(from: "-") : ids
         }
-        try await DecisionOutput.report(results, service: service, output: output)
     }
 }
 
@@ -126,11 +107,8 @@ struct Reject: AsyncParsableCommand {
         """
     )
 
-    @Option(help: "The department code.")
-    var department: String
-
-    @Option(help: ArgumentHelp("The approver's registered private key.", valueName: "FILE"))
-    var key: String
+    @OptionGroup var department: DepartmentOption
+    @OptionGroup var key: PartyKeyOption
 
     @Argument(help: "Application IDs or permit numbers; - reads them one per line from standard input.")
     var ids: [String]
@@ -142,21 +120,11 @@ struct Reject: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let lang = output.language
-        let (results, service): ([DecisionResult], any PermitService) = try await reporting(json: output.json) {
-            let d = try parseDepartment(department)
-            let service = try await data.service()
-            let signer = try partySigner(key)
-            try await service.requireApprover(d, kid: signer.kid)
-            let problems = DecisionRules.problems(approve: false, conditions: [], reason: reason)
-            if !problems.isEmpty { throw ProblemList(problems) }
-            let identifiers = ids == ["-"] ? try IdentifierInput.lines(from: "-") : ids
-            let progress = ProgressLine(total: identifiers.count, label: lang.pick("驳回", "rejecting"))
-            defer { progress.finish() }
-            let items = signer.decisions(try await service.decisionTargets(identifiers), department: d, approve: false, reason: reason)
-            return (try await service.decide(department: d, items: items, progress: progress.callback), service)
+        let ids = ids
+        try await DecisionVerb.run(department: department.department, key: key, approve: false, conditions: [], reason: reason,
+                                   data: data, output: output) { _ in
+            ids == ["-"] ? try IdentifierInput.lines(from: "-") : ids
         }
-        try await DecisionOutput.report(results, service: service, output: output)
     }
 }
 
@@ -185,8 +153,7 @@ struct Cancel: AsyncParsableCommand {
     @Argument(help: "An application ID (A000123).")
     var id: String
 
-    @Option(help: ArgumentHelp("The applicant firm's registered private key.", valueName: "FILE"))
-    var key: String
+    @OptionGroup var key: PartyKeyOption
 
     @Option(help: "Why (kept in the audit trail).")
     var reason: String?
@@ -198,7 +165,7 @@ struct Cancel: AsyncParsableCommand {
         let lang = output.language
         try await reporting(json: output.json, refusalCodes: ["application.notPending"]) {
             let service = try await data.service()
-            let signer = try partySigner(key)
+            let signer = try key.signer()
             let record = try await service.cancel(Data(signer.action(.cancel, .init(reason: reason, application: id), authority: try await service.authority().code)))
             let row = CancelRow(id: record.publicID, reference: record.reference, state: record.state.rawValue, reason: record.closeReason,
                                 closedAt: record.closedAt.map(Timestamps.string))

@@ -248,7 +248,7 @@ struct Export: AsyncParsableCommand {
                 Console.out(JSONOutput.line(line))
             } else if let errors = line.errors {
                 progress.finish()
-                for p in errors { Console.error("permit: \(permit.number): \(p.message)") }
+                for p in errors { Console.error("permit: \(permit.number): " + lang.say(p)) }
             }
         }
         progress.finish()

@@ -21,7 +21,7 @@ struct Keys: ParsableCommand {
         )
 
         @Option(help: "EdDSA (Ed25519, what issuers write) or ES256 (P-256).")
-        var alg: String = "EdDSA"
+        var alg: KeyAlgorithm = .edDSA
 
         @Option(name: .long, help: "The new private key file; it must not exist yet.")
         var out: String
@@ -31,14 +31,8 @@ struct Keys: ParsableCommand {
 
         @OptionGroup var output: OutputOptions
 
-        func validate() throws {
-            guard KeyAlgorithm(name: alg) != nil else {
-                throw ValidationError("--alg \(alg) is not supported; use EdDSA or ES256")
-            }
-        }
-
         func run() async throws {
-            let key = PrivateKey.generate(KeyAlgorithm(name: alg)!)
+            let key = PrivateKey.generate(alg)
             try key.save(path: out)
             if pub { try key.publicKey.pem.write(toFile: out + ".pub", atomically: true, encoding: .utf8) }
             KeyDescription(key.publicKey, file: out).print(json: output.json)
@@ -84,24 +78,19 @@ extension Keys {
         @OptionGroup var data: DataOptions
 
         @Option(help: "EdDSA or ES256 for the new key.")
-        var alg: String = "EdDSA"
+        var alg: KeyAlgorithm = .edDSA
 
-        @Option(help: "The authority's admin key.")
-        var adminKey: String
+        @OptionGroup var admin: AdminKeyOption
 
         @Option(help: "The root key that signs the trust list (default: the data directory's root-key.pem).")
         var rootKey: String?
 
         @OptionGroup var output: OutputOptions
 
-        func validate() throws {
-            guard KeyAlgorithm(name: alg) != nil else { throw ValidationError("--alg \(alg) is not supported; use EdDSA or ES256") }
-        }
-
         func run() async throws {
             let service = try await data.service()
-            let admin = try partySigner(adminKey, field: "admin-key")
-            let request = admin.action(.issuerRotate, .init(alg: KeyAlgorithm(name: alg)!.rawValue), authority: try await service.authority().code)
+            let admin = try admin.signer()
+            let request = admin.action(.issuerRotate, .init(alg: alg.rawValue), authority: try await service.authority().code)
             let rotation = try await service.rotateIssuerKey(Data(request), root: try loadPrivateKey(rootKey ?? data.directory.rootKey.path, field: "root-key"))
             if output.json {
                 Console.out(JSONOutput.line(rotation))

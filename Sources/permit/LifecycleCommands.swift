@@ -46,8 +46,7 @@ struct Revoke: AsyncParsableCommand {
     var from: String?
     @Option(help: "Why the permits are revoked (kept on the list and in the audit trail).")
     var reason: String
-    @Option(name: .customLong("admin-key"), help: ArgumentHelp("The authority's admin key.", valueName: "FILE"))
-    var adminKey: String
+    @OptionGroup var admin: AdminKeyOption
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
@@ -59,7 +58,7 @@ struct Revoke: AsyncParsableCommand {
         let lang = output.language
         let outcomes = try await reporting(json: output.json) {
             let service = try await data.service()
-            let admin = try partySigner(adminKey, field: "admin-key")
+            let admin = try admin.signer()
             let list = try from.map { try IdentifierInput.lines(from: $0) } ?? (numbers == ["-"] ? IdentifierInput.lines(from: "-") : numbers)
             guard !list.isEmpty else {
                 throw CommandFailure("revoke.numbers", "no permit numbers were given", field: "numbers", value: "", rule: "one or more permit numbers")
@@ -72,7 +71,7 @@ struct Revoke: AsyncParsableCommand {
                     struct Refused: Encodable { var index: Int; var input: String; var errors: [Problem] }
                     Console.out(JSONOutput.line(Refused(index: index, input: o.input, errors: problems)))
                 } else {
-                    Console.out(lang.pick("✗ \(o.input)：", "✗ \(o.input): ") + problems.map(\.message).joined(separator: "; "))
+                    Console.out(lang.pick("✗ \(o.input)：", "✗ \(o.input): ") + problems.map(lang.say).joined(separator: "; "))
                 }
                 continue
             }
@@ -243,8 +242,7 @@ struct Blacklist: ParsableCommand {
         var until: String?
         @Flag(name: .customLong("revoke-active"), help: "Also revoke the party's live permits.")
         var revokeActive = false
-        @Option(name: .customLong("admin-key"), help: ArgumentHelp("The authority's admin key.", valueName: "FILE"))
-        var adminKey: String
+        @OptionGroup var admin: AdminKeyOption
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
@@ -260,7 +258,7 @@ struct Blacklist: ParsableCommand {
                 let (kind, value): (BlacklistRecord.Kind, String) =
                     plate.map { (.plate, $0) } ?? idNumber.map { (.idNumber, $0) } ?? (.creditCode, creditCode!)
                 let service = try await data.service()
-                let admin = try partySigner(adminKey, field: "admin-key")
+                let admin = try admin.signer()
                 let result = try await service.blacklistAdd(Data(admin.action(.blacklistAdd, .init(reason: reason, kind: kind.rawValue, value: value, until: until,
                                                                                          revokeActive: revokeActive), authority: try await service.authority().code)))
                 struct Out: Encodable { var entry: BlacklistRow; var rejected: [String]; var revoked: [String] }
@@ -284,18 +282,18 @@ struct Blacklist: ParsableCommand {
             discussion: """
             Examples:
               permit blacklist list
-              permit blacklist list --all --json
+              permit blacklist list --removed --json
             """
         )
-        @Flag(help: "Include removed entries.")
-        var all = false
+        @Flag(help: "Include lifted entries.")
+        var removed = false
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let lang = output.language
             try await reporting(json: output.json) {
-                let rows = try await data.service().blacklist(includeRemoved: all).map(BlacklistRow.init)
+                let rows = try await data.service().blacklist(includeRemoved: removed).map(BlacklistRow.init)
                 if output.json { Console.out(JSONOutput.line(rows)); return }
                 if rows.isEmpty { Console.out(lang.pick("（黑名单为空）", "(the blacklist is empty)")); return }
                 Console.out(TextTable.render(
@@ -318,8 +316,7 @@ struct Blacklist: ParsableCommand {
         var id: Int64
         @Option(help: "Why it is lifted.")
         var reason: String
-        @Option(name: .customLong("admin-key"), help: ArgumentHelp("The authority's admin key.", valueName: "FILE"))
-        var adminKey: String
+        @OptionGroup var admin: AdminKeyOption
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
@@ -327,7 +324,7 @@ struct Blacklist: ParsableCommand {
             let lang = output.language
             try await reporting(json: output.json, refusalCodes: ["blacklist.notFound"]) {
                 let service = try await data.service()
-                let admin = try partySigner(adminKey, field: "admin-key")
+                let admin = try admin.signer()
                 let row = BlacklistRow(try await service.blacklistRemove(Data(admin.action(.blacklistRemove, .init(reason: reason, id: id), authority: try await service.authority().code))))
                 if output.json { Console.out(JSONOutput.line(row)); return }
                 Console.out(lang.pick("已移出黑名单 #\(row.id)：\(row.kind) \(row.value)", "Removed blacklist entry #\(row.id): \(row.kind) \(row.value)"))

@@ -350,8 +350,7 @@ struct Queue: AsyncParsableCommand {
         """
     )
 
-    @Option(help: "The department code.")
-    var department: String
+    @OptionGroup var department: DepartmentOption
 
     @Flag(help: "Only what is past its deadline.")
     var overdue = false
@@ -363,7 +362,7 @@ struct Queue: AsyncParsableCommand {
     func run() async throws {
         let lang = output.language
         try await reporting(json: output.json) {
-            let d = try parseDepartment(department)
+            let d = department.department
             let service = try await data.service()
             let now = try currentClock().now()
             let (entries, next) = try await page.rows { limit, after in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PermitAPI
 import PermitModel
 
 /// Options every command that prints takes.
@@ -24,6 +25,20 @@ enum Language: String, ExpressibleByArgument, CaseIterable {
     }
 
     func pick(_ zh: String, _ en: String) -> String { self == .zh ? zh : en }
+
+    /// The language this run asked for: `--lang` on the command line, else the environment.
+    /// Errors raised before or outside a command's own output use it.
+    static let requested: Language = {
+        let args = CommandLine.arguments
+        for (i, a) in args.enumerated() {
+            if a == "--lang", i + 1 < args.count, let l = Language(rawValue: args[i + 1]) { return l }
+            if a.hasPrefix("--lang="), let l = Language(rawValue: String(a.dropFirst(7))) { return l }
+        }
+        return fromEnvironment()
+    }()
+
+    /// A problem's sentence in this language (`ProblemText`).
+    func say(_ problem: Problem) -> String { ProblemText.message(problem, in: self == .zh ? .zh : .en) }
 }
 
 /// A failure that a command reports as problems, then exits with `exitCode`.
@@ -46,7 +61,7 @@ struct CommandFailure: Error {
         if json {
             Console.out(JSONOutput.line(["errors": problems]))
         } else {
-            for p in problems { Console.error("permit: \(p.message)") }
+            for p in problems { Console.error("permit: " + Language.requested.say(p)) }
         }
     }
 }

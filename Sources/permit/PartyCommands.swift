@@ -154,16 +154,14 @@ struct Approver: ParsableCommand {
               permit approver add --department POSTAL --name 李邮 --public-key postal.pub --admin-key admin-key.pem --json
             """
         )
-        @Option(help: "The department code: \(Department.allCases.map(\.rawValue).joined(separator: ", ")).")
-        var department: String
+        @OptionGroup var department: DepartmentOption
         @Option(help: "The approver's name.")
         var name: String
         @Option(name: .customLong("public-key"), help: ArgumentHelp("The approver's public key file (SPKI PEM/DER).", valueName: "FILE"))
         var publicKey: String?
         @Option(help: ArgumentHelp("Make a new EdDSA key at FILE (0600) and register it.", valueName: "FILE"))
         var generate: String?
-        @Option(name: .customLong("admin-key"), help: ArgumentHelp("The authority's admin key (made by permit init).", valueName: "FILE"))
-        var adminKey: String
+        @OptionGroup var admin: AdminKeyOption
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
@@ -172,9 +170,9 @@ struct Approver: ParsableCommand {
         }
 
         func run() async throws {
-            let d = try await reporting(json: output.json) { try parseDepartment(department) }
+            let d = department.department
             try await PartyVerbs.add(kind: .approver, party: d.rawValue, name: name, publicKeyFile: publicKey, generate: generate,
-                               adminKeyFile: adminKey, data: data, output: output)
+                               adminKeyFile: admin.adminKey, data: data, output: output)
         }
     }
 
@@ -193,8 +191,7 @@ struct Approver: ParsableCommand {
         var key: String?
         @Option(help: "Why the key is removed (kept in the audit trail).")
         var reason: String
-        @Option(name: .customLong("admin-key"), help: ArgumentHelp("The authority's admin key.", valueName: "FILE"))
-        var adminKey: String
+        @OptionGroup var admin: AdminKeyOption
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
@@ -203,7 +200,7 @@ struct Approver: ParsableCommand {
         }
 
         func run() async throws {
-            try await PartyVerbs.remove(kind: .approver, kid: kid, keyFile: key, reason: reason, adminKeyFile: adminKey, data: data, output: output)
+            try await PartyVerbs.remove(kind: .approver, kid: kid, keyFile: key, reason: reason, adminKeyFile: admin.adminKey, data: data, output: output)
         }
     }
 
@@ -213,19 +210,19 @@ struct Approver: ParsableCommand {
             discussion: """
             Examples:
               permit approver list
-              permit approver list --department HEALTH --all --json
+              permit approver list --department HEALTH --removed --json
             """
         )
-        @Option(help: "Only this department's approvers.")
-        var department: String?
+        @Option(help: ArgumentHelp("Only this department's approvers.", valueName: "CODE"))
+        var department: Department?
         @Flag(help: "Include removed keys.")
-        var all = false
+        var removed = false
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let d = try await reporting(json: output.json) { try department.map { try parseDepartment($0) } }
-            try await PartyVerbs.list(kind: .approver, party: d?.rawValue, all: all, data: data, output: output)
+            let d = department
+            try await PartyVerbs.list(kind: .approver, party: d?.rawValue, all: removed, data: data, output: output)
         }
     }
 }
@@ -263,8 +260,7 @@ struct Applicant: ParsableCommand {
         var publicKey: String?
         @Option(help: ArgumentHelp("Make a new EdDSA key at FILE (0600) and register it.", valueName: "FILE"))
         var generate: String?
-        @Option(name: .customLong("admin-key"), help: ArgumentHelp("The authority's admin key (made by permit init).", valueName: "FILE"))
-        var adminKey: String
+        @OptionGroup var admin: AdminKeyOption
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
@@ -274,7 +270,7 @@ struct Applicant: ParsableCommand {
 
         func run() async throws {
             try await PartyVerbs.add(kind: .applicant, party: creditCode, name: name, publicKeyFile: publicKey, generate: generate,
-                               adminKeyFile: adminKey, data: data, output: output)
+                               adminKeyFile: admin.adminKey, data: data, output: output)
         }
     }
 
@@ -293,8 +289,7 @@ struct Applicant: ParsableCommand {
         var key: String?
         @Option(help: "Why the key is removed (kept in the audit trail).")
         var reason: String
-        @Option(name: .customLong("admin-key"), help: ArgumentHelp("The authority's admin key.", valueName: "FILE"))
-        var adminKey: String
+        @OptionGroup var admin: AdminKeyOption
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
@@ -303,7 +298,7 @@ struct Applicant: ParsableCommand {
         }
 
         func run() async throws {
-            try await PartyVerbs.remove(kind: .applicant, kid: kid, keyFile: key, reason: reason, adminKeyFile: adminKey, data: data, output: output)
+            try await PartyVerbs.remove(kind: .applicant, kid: kid, keyFile: key, reason: reason, adminKeyFile: admin.adminKey, data: data, output: output)
         }
     }
 
@@ -313,18 +308,18 @@ struct Applicant: ParsableCommand {
             discussion: """
             Examples:
               permit applicant list
-              permit applicant list --credit-code 91330114MA24WY722X --all --json
+              permit applicant list --credit-code 91330114MA24WY722X --removed --json
             """
         )
         @Option(name: .customLong("credit-code"), help: "Only this firm's keys.")
         var creditCode: String?
         @Flag(help: "Include removed keys.")
-        var all = false
+        var removed = false
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await PartyVerbs.list(kind: .applicant, party: creditCode, all: all, data: data, output: output)
+            try await PartyVerbs.list(kind: .applicant, party: creditCode, all: removed, data: data, output: output)
         }
     }
 }

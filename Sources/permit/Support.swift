@@ -139,13 +139,6 @@ func reporting<T>(json: Bool, refusalCodes: Set<String> = [], _ body: () async t
     }
 }
 
-/// Parses a department code given on the command line, naming the rule when it is not one.
-func parseDepartment(_ text: String, field: String = "department") throws -> Department {
-    if let d = Department(rawValue: text.uppercased()) { return d }
-    throw CommandFailure("\(field).unknown", "--\(field) \(text) is not one of the ten departments",
-                         field: field, value: text, rule: Department.allCases.map(\.rawValue).joined(separator: ", "))
-}
-
 /// Loads a private key named by a flag; a missing or unreadable file is exit 2.
 func loadPrivateKey(_ path: String, field: String = "key") throws -> PrivateKey {
     do {
@@ -188,7 +181,10 @@ final class ProgressLine: @unchecked Sendable {
     }
 
     /// The callback to hand to the workflow, or nil when no progress is shown.
-    var callback: ((Int) -> Void)? { enabled ? { [self] n in update(n) } : nil }
+    var callback: (@Sendable (Int) -> Void)? {
+        guard enabled else { return nil }
+        return { @Sendable [self] n in update(n) }
+    }
 
     func update(_ done: Int) {
         guard enabled else { return }

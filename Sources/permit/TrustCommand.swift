@@ -146,8 +146,9 @@ struct Trust: ParsableCommand {
                 }
             }
             let merged: TrustList
+            let now = try currentClock().now()
             do {
-                merged = try TrustListMerge.merge(inputs, sequence: sequence, issuedAt: Date(),
+                merged = try TrustListMerge.merge(inputs, sequence: sequence, issuedAt: now,
                                                   nextUpdate: nextUpdate.flatMap(VerifyTime.parse))
             } catch {
                 throw CommandFailure("trust.\(error.code.rawValue)", error.detail, json: json)
@@ -222,7 +223,7 @@ struct Trust: ParsableCommand {
                                      rule: "the file must exist and be readable", json: json)
             }
             let bytes = Array(data)
-            let now = at.flatMap(VerifyTime.parse) ?? Date()
+            let now = try at.flatMap(VerifyTime.parse) ?? currentClock().now()
             var report = ShowReport(file: file, signature: "unchecked", signatureDetail: nil,
                                     signerKid: TrustList.signerKid(bytes).map { Hex.encode($0) }, rootKid: nil,
                                     sequence: 0, issuedAt: "", nextUpdate: "", stale: false, keys: [], authorities: [])
