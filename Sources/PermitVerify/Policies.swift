@@ -39,6 +39,11 @@ extension PermitPolicy {
 }
 
 /// The validity window with clock skew: `nbf − skew ≤ now < exp + skew`.
+///
+/// `nbf` and `exp` may be any uint. They are compared as doubles (as the web verifier does), which
+/// neither traps nor overflows: an `exp` far in the future is simply not expired, an `nbf` far in
+/// the future is not yet valid. Rounding only matters for instants beyond 2^53 seconds, where it
+/// cannot turn one side of any real clock into the other.
 public struct ValidityWindowPolicy: PermitPolicy {
     public var name: String { "validityWindow" }
     public var skew: TimeInterval
@@ -48,12 +53,21 @@ public struct ValidityWindowPolicy: PermitPolicy {
         let t = now.timeIntervalSince1970
         let nbf = TimeInterval(permit.claims.notBefore), exp = TimeInterval(permit.claims.expiresAt)
         if t < nbf - skew {
-            return .failsToMeetPolicy(.notYetValid, detail: "valid from \(CivilTime.rfc3339(Date(timeIntervalSince1970: nbf))); now is \(CivilTime.rfc3339(now)) (skew \(Int(skew)) s)")
+            return .failsToMeetPolicy(.notYetValid, detail: "valid from \(CivilTime.rfc3339(claim: permit.claims.notBefore)); now is \(CivilTime.rfc3339(now)) (skew \(skewText) s)")
         }
         if t >= exp + skew {
-            return .failsToMeetPolicy(.expired, detail: "valid until \(CivilTime.rfc3339(Date(timeIntervalSince1970: exp))); now is \(CivilTime.rfc3339(now)) (skew \(Int(skew)) s)")
+            return .failsToMeetPolicy(.expired, detail: "valid until \(CivilTime.rfc3339(claim: permit.claims.expiresAt)); now is \(CivilTime.rfc3339(now)) (skew \(skewText) s)")
         }
         return .meetsPolicy
+    }
+
+    /// Whole seconds (truncated, as `Int(skew)` wrote them), for any skew: `--skew` takes any Int,
+    /// and Int.max as a double is 2^63, one more than Int.max.
+    private var skewText: String {
+        let whole = skew.rounded(.towardZero)
+        if let n = Int64(exactly: whole) { return String(n) }
+        if let n = UInt64(exactly: whole) { return String(n) }
+        return "\(skew)"
     }
 }
 

@@ -126,11 +126,12 @@ public final class Verifier: Sendable {
                           claims: claims, signer: signer)
         }
 
-        // 9
+        // 9: iat may be any uint; as a double it compares without trapping (far in the future is
+        // after every key's notAfter), and the detail writes it by CivilTime's rule.
         let issuedAt = Date(timeIntervalSince1970: TimeInterval(claims.issuedAt))
         guard signer.maySign(at: issuedAt) else {
             return refuse(.keyNotValidAtIssuance, .keyValidity,
-                          "issued at \(CivilTime.rfc3339(Int64(claims.issuedAt))), outside key \(Hex.encode(signer.kid))'s signing window \(CivilTime.rfc3339(signer.notBefore))…\(CivilTime.rfc3339(signer.notAfter))",
+                          "issued at \(CivilTime.rfc3339(claim: claims.issuedAt)), outside key \(Hex.encode(signer.kid))'s signing window \(CivilTime.rfc3339(signer.notBefore))…\(CivilTime.rfc3339(signer.notAfter))",
                           claims: claims, signer: signer)
         }
 

@@ -207,6 +207,9 @@ struct CheckpointSetup {
 
 /// `--json`: one object per payload, in input order.
 struct VerifyJSONLine: Encodable {
+    /// The claims' times. Any uint is allowed there, so each is written by `CivilTime`'s rule, as
+    /// in the officer's line: a date when its year is 1–9999, otherwise the claim's own seconds
+    /// as a string of digits (`"until": "18446744073709551615"`).
     struct Validity: Encodable {
         /// First and last day, China Standard Time.
         var from: String
@@ -238,9 +241,9 @@ struct VerifyJSONLine: Encodable {
         if let claims = result.claims {
             number = claims.permit.number
             permit = claims.permit
-            validity = Validity(from: CivilTime.day(Int64(claims.notBefore)), until: CivilTime.day(Int64(claims.expiresAt) - 1),
-                                notBefore: CivilTime.rfc3339(Int64(claims.notBefore)), expiresAt: CivilTime.rfc3339(Int64(claims.expiresAt)),
-                                issuedAt: CivilTime.rfc3339(Int64(claims.issuedAt)))
+            validity = Validity(from: CivilTime.day(claim: claims.notBefore), until: CivilTime.lastDay(expiresAt: claims.expiresAt),
+                                notBefore: CivilTime.rfc3339(claim: claims.notBefore), expiresAt: CivilTime.rfc3339(claim: claims.expiresAt),
+                                issuedAt: CivilTime.rfc3339(claim: claims.issuedAt))
         }
     }
 }
@@ -268,7 +271,7 @@ struct VerifyLineFormatter {
             parts.append(language.pick("编号 ", "No. ") + p.number)
             let colour = PlateColor(code: Int(clamping: p.vehicle.plateColor))?.name(in: display) ?? "\(p.vehicle.plateColor)"
             parts.append(language.pick("\(p.vehicle.plate)（\(colour)）", "\(p.vehicle.plate) (\(colour))"))
-            let from = CivilTime.day(Int64(claims.notBefore)), until = CivilTime.day(Int64(claims.expiresAt) - 1)
+            let from = CivilTime.day(claim: claims.notBefore), until = CivilTime.lastDay(expiresAt: claims.expiresAt)
             parts.append(language.pick("有效期 \(from) 至 \(until)", "valid \(from) to \(until) (UTC+8)"))
             parts.append(language.pick("司乘 ", "crew ") + p.crew.map(\.name).joined(separator: language.pick("、", ", ")))
             parts.append(language.pick("物资 ", "cargo ") + p.cargo.categories.map(categoryName).joined(separator: language.pick("、", ", ")))

@@ -115,6 +115,84 @@ final class CLITests: XCTestCase {
         XCTAssertEqual((objects[0]["warnings"] as? [Any])?.count, 0)
     }
 
+    /// Correctly signed permits whose exp, nbf or iat is 2^63 − 1, 2^63, 2^64 − 1 or 0 (any uint is
+    /// allowed), in one batch: every line is printed with the contract's verdict; none stops the batch.
+    func testHugeAndZeroClaimTimesInOneBatch() throws {
+        typealias L = ClaimTimeLimitTests
+        var bigMap = sampleClaims(number: "330114000099")
+        bigMap.permit.vehicle.plateColor = L.max64
+        bigMap.permit.crew[0].role = L.max64
+        bigMap.permit.cargo.categories = [L.max64]
+        bigMap.permit.cargo.weightKg = L.max64
+        bigMap.permit.origin.county = L.max64
+        bigMap.permit.via = [L.max64]
+        bigMap.permit.approvedBy = [L.max64]
+        bigMap.permit.trips = L.max64
+        let cases: [(claims: PermitClaims, reason: String?, stage: String?)] = [
+            (L.claims(exp: L.max63), nil, nil),                                                         // 0
+            (L.claims(exp: L.two63), nil, nil),
+            (L.claims(exp: L.max64), nil, nil),
+            (L.claims(exp: 0), "claimsMalformed", "claims"),
+            (L.claims(nbf: 0), nil, nil),
+            (L.claims(exp: L.two63, nbf: L.max63), "notYetValid", "validityWindow"),                     // 5
+            (L.claims(exp: L.max64, nbf: L.two63), "notYetValid", "validityWindow"),
+            (L.claims(exp: L.max64, nbf: L.max64), "claimsMalformed", "claims"),
+            (L.claims(iat: L.max63), "keyNotValidAtIssuance", "keyValidity"),
+            (L.claims(iat: L.two63), "keyNotValidAtIssuance", "keyValidity"),
+            (L.claims(iat: L.max64), "keyNotValidAtIssuance", "keyValidity"),                            // 10
+            (L.claims(iat: 0), "keyNotValidAtIssuance", "keyValidity"),
+            (L.claims(exp: L.max64, nbf: L.two63, iat: L.max63), "keyNotValidAtIssuance", "keyValidity"),
+            (bigMap, nil, nil),
+            (sampleClaims(), nil, nil),
+        ]
+        let sealer = PermitSealer(key: world.qiantang)
+        let texts = try cases.map { try sealer.seal($0.claims).text }
+        try (texts.joined(separator: "\n") + "\n").write(to: url("times.txt"), atomically: true, encoding: .utf8)
+
+        let run = try permit(["verify", "--json", "--file", path("times.txt")] + trustFlags)
+        XCTAssertEqual(run.status, 1, "some payload invalid, none unreadable: " + run.stderr)
+        XCTAssertEqual(run.lines.count, cases.count, "every payload gets its line: " + run.stderr)
+        let objects = try run.json()
+        XCTAssertEqual(objects.map { $0["index"] as? Int }, Array(0..<cases.count))
+        XCTAssertEqual(objects.map { $0["outcome"] as? String }, cases.map { $0.reason == nil ? "valid" : "invalid" })
+        XCTAssertEqual(objects.map { $0["reason"] as? String }, cases.map(\.reason))
+        XCTAssertEqual(objects.map { $0["stage"] as? String }, cases.map(\.stage))
+        guard objects.count == cases.count else { return }
+        func validity(_ i: Int) -> [String: String] { objects[i]["validity"] as? [String: String] ?? [:] }
+        // A time whose date lies outside years 1–9999 is written as the claim's own number.
+        XCTAssertEqual(validity(0), ["from": "2025-12-06", "until": "9223372036854775807", "notBefore": "2025-12-05T16:00:00Z",
+                                     "expiresAt": "9223372036854775807", "issuedAt": "2025-12-05T02:00:00Z"])
+        XCTAssertEqual(validity(2)["until"], "18446744073709551615")
+        XCTAssertEqual(validity(2)["expiresAt"], "18446744073709551615")
+        XCTAssertEqual(validity(4)["from"], "1970-01-01")
+        XCTAssertEqual(validity(4)["notBefore"], "1970-01-01T00:00:00Z")
+        XCTAssertEqual(validity(6)["from"], "9223372036854775808")
+        XCTAssertEqual(validity(6)["notBefore"], "9223372036854775808")
+        XCTAssertEqual(validity(9)["issuedAt"], "9223372036854775808")
+        XCTAssertEqual(validity(11)["issuedAt"], "1970-01-01T00:00:00Z")
+        XCTAssertNil(objects[3]["validity"], "malformed claims are not shown")
+        XCTAssertTrue(run.lines[13].contains("\"trips\":18446744073709551615"), run.lines[13])
+        XCTAssertEqual(objects[14]["number"] as? String, "330114000001")
+
+        // The officer's lines: the same values, every line printed.
+        let human = try permit(["verify", "--file", path("times.txt"), "--lang", "en"] + trustFlags)
+        XCTAssertEqual(human.status, 1, human.stderr)
+        XCTAssertEqual(human.lines.count, cases.count, human.stderr)
+        for (i, line) in human.lines.enumerated() { XCTAssertTrue(line.hasPrefix("[\(i + 1)] "), line) }
+        if human.lines.count == cases.count {
+            XCTAssertTrue(human.lines[2].hasPrefix("[3] ✅ PASS"), human.lines[2])
+            XCTAssertTrue(human.lines[2].contains("valid 2025-12-06 to 18446744073709551615 (UTC+8)"), human.lines[2])
+            XCTAssertTrue(human.lines[6].contains("valid 9223372036854775808 to 18446744073709551615 (UTC+8)"), human.lines[6])
+        }
+
+        // Only the valid ones: exit 0.
+        let valid = zip(cases, texts).filter { $0.0.reason == nil }.map(\.1)
+        try (valid.joined(separator: "\n") + "\n").write(to: url("valid-times.txt"), atomically: true, encoding: .utf8)
+        let allValid = try permit(["verify", "--json", "--file", path("valid-times.txt")] + trustFlags)
+        XCTAssertEqual(allValid.status, 0, allValid.stderr)
+        XCTAssertEqual(try allValid.json().map { $0["outcome"] as? String }, Array(repeating: "valid", count: valid.count))
+    }
+
     func testStandardInputAndDataDirectoryDefaults() throws {
         // The data directory's trust list, root and revocations.cose are used without flags.
         let run = try permit(["verify", "-", "--json", "--at", "2025-12-10"], stdin: payloads.joined(separator: "\n") + "\n", home: dir.path)
