@@ -68,7 +68,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: [
             // A member is visible only from a module this target imports: the CLI cannot reach
-            // into the store (PermitStore, GRDB) through a type the workflow hands it.
+            // into the store, or the database library under it, through a type the workflow hands it.
             .enableUpcomingFeature("MemberImportVisibility"),
         ]),
         .executableTarget(name: "permit-bench", dependencies: [
