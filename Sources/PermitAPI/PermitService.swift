@@ -59,7 +59,8 @@ public protocol PermitService: Sendable {
     func trustList(root: any MessageSigner, validForDays: Int) async throws -> SignedDocument<TrustList>
 
     // MARK: audit
-    func auditLog(subject: String?) async throws -> [AuditEvent]
+    /// A page of the audit trail, in order (optionally about one subject).
+    func auditLog(_ query: AuditLogQuery) async throws -> Page<AuditEvent>
     func verifyAudit(_ options: AuditOptions) async throws -> AuditVerification
     func auditCheckpoint() async throws -> SignedDocument<AuditCheckpoint>
 }
@@ -160,6 +161,18 @@ public struct QueueQuery: Sendable {
     public init(department: Department, overdue: Bool = false, limit: Int = PageCursor.defaultLimit, after: String? = nil) {
         self.department = department
         self.overdue = overdue
+        self.limit = limit
+        self.after = after
+    }
+}
+
+/// Which audit events to list.
+public struct AuditLogQuery: Sendable {
+    public var subject: String?
+    public var limit: Int
+    public var after: String?
+    public init(subject: String? = nil, limit: Int = PageCursor.defaultLimit, after: String? = nil) {
+        self.subject = subject
         self.limit = limit
         self.after = after
     }

@@ -46,6 +46,8 @@ public protocol StoreReader {
     func permits(limit: Int?) throws -> [PermitRecord]
     func auditEvents(subject: String?) throws -> [AuditEvent]
     func lastAuditEvent() throws -> AuditEvent?
+    /// A page of events after `afterSeq`, in order (optionally about one subject).
+    func auditEvents(subject: String?, afterSeq: Int64, limit: Int) throws -> [AuditEvent]
     /// Every decision, in id order (for audits).
     func allDecisions() throws -> [DecisionRecord]
     /// Every required-department row (for reports).

@@ -428,6 +428,14 @@ struct SQLiteTransaction: StoreTransaction {
         return try allRows("SELECT * FROM audit ORDER BY seq").map(audit)
     }
 
+    func auditEvents(subject: String?, afterSeq: Int64, limit: Int) throws -> [AuditEvent] {
+        if let subject {
+            return try allRows("SELECT * FROM audit WHERE subject = ? AND seq > ? ORDER BY seq LIMIT ?",
+                               arguments: [subject, afterSeq, limit]).map(audit)
+        }
+        return try allRows("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [afterSeq, limit]).map(audit)
+    }
+
     func lastAuditEvent() throws -> AuditEvent? {
         try oneRow("SELECT * FROM audit ORDER BY seq DESC LIMIT 1").map(audit)
     }

@@ -80,7 +80,14 @@ public struct LocalPermitService: PermitService, BackupCapable {
         try await workflow.signTrustList(root: root, validForDays: validForDays)
     }
 
-    public func auditLog(subject: String?) async throws -> [AuditEvent] { try await workflow.auditLog(subject: subject) }
+    public func auditLog(_ query: AuditLogQuery) async throws -> Page<AuditEvent> {
+        try PageCursor.checkLimit(query.limit)
+        let after = try query.after.map { try PageCursor.rowID($0) } ?? 0
+        let (subject, limit) = (query.subject, query.limit)
+        let rows = try await workflow.store.read { try $0.auditEvents(subject: subject, afterSeq: after, limit: limit + 1) }
+        let items = Array(rows.prefix(limit))
+        return Page(items: items, next: rows.count > limit ? items.last.map { PageCursor.make(after: $0.seq) } : nil)
+    }
 
     public func verifyAudit(_ options: AuditOptions) async throws -> AuditVerification {
         try await workflow.verifyAudit(checkpointFiles: options.checkpointFiles, trustList: options.trustList, root: options.root)

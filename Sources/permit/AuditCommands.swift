@@ -136,6 +136,7 @@ struct Audit: ParsableCommand {
         )
         @Option(help: "Only events about this subject.")
         var subject: String?
+        @OptionGroup var page: PageOptions
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
@@ -144,13 +145,20 @@ struct Audit: ParsableCommand {
                 let service = try await data.service()
                 var key = subject
                 if let s = subject, s.count == 12, s.allSatisfy(\.isNumber), let app = try? await service.history(s).application { key = app.publicID }
-                let events = try await service.auditLog(subject: key)
+                let (events, next) = try await page.rows { limit, after in
+                    try await service.auditLog(AuditLogQuery(subject: key, limit: limit, after: after))
+                }
                 struct Row: Encodable { var seq: Int64; var at: String; var actor: String; var action: String; var subject: String; var content: String; var hash: String }
                 let rows = events.map { Row(seq: $0.seq, at: Timestamps.string($0.at), actor: $0.actor, action: $0.action, subject: $0.subject,
                                             content: String(decoding: $0.content, as: UTF8.self), hash: $0.hash) }
-                if output.json { Console.out(JSONOutput.line(rows)); return }
+                if output.json {
+                    Console.out(JSONOutput.line(rows))
+                    page.reportNext(next, json: true, lang: output.language, command: "permit audit log")
+                    return
+                }
                 if rows.isEmpty { Console.out(output.language.pick("（无事件）", "(no events)")); return }
                 for r in rows { Console.out("#\(r.seq)  \(r.at)  \(TextTable.pad(r.action, 18)) \(TextTable.pad(r.subject, 20)) \(r.actor)  \(r.content)") }
+                page.reportNext(next, json: false, lang: output.language, command: "permit audit log")
             }
         }
     }
