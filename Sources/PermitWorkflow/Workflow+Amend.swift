@@ -57,8 +57,8 @@ extension Workflow {
     /// `submission` is the firm's `SignedSubmission` of `application` as sent (before any `-An`
     /// suffix), naming `identifier` under `amends`.
     public func amend(number identifier: String, application: Application, submission: [UInt8]) async throws -> AmendResult {
-        var keys: [String: PartyKeyRecord?] = [:]
-        let (signed, applicantKey) = try await store.read { r in try verifiedSubmission(Data(submission), index: 0, keys: &keys, reader: r) }
+        var keys = ApplicantKeys()
+        let (signed, applicantKey) = try await verifiedSubmission(Data(submission), index: 0, keys: &keys)
         guard signed.amends == identifier else {
             throw WorkflowError("amend.submission", "the signed submission amends \(signed.amends ?? "nothing"), not \(identifier)",
                                 field: "number", value: identifier, rule: "the firm signs the permit number it amends")

@@ -15,9 +15,15 @@ extension Workflow {
     /// (after a time-out) is safe. With `dryRun`, items are checked and routed and nothing is
     /// written. A batch whose signer is not a registered applicant key is refused whole.
     public func apply(_ items: [SubmissionItem], dryRun: Bool = false, progress: ((Int) -> Void)? = nil) async throws -> [ApplyResult] {
-        var keys: [String: PartyKeyRecord?] = [:]
+        var keys = ApplicantKeys()
         if let first = items.first(where: { $0.submission != nil }) {
-            _ = try await store.read { r in try verifiedSubmission(first.submission, index: first.index, keys: &keys, reader: r) }
+            // A batch signed by a key that is not a registered applicant key is refused whole; any
+            // other fault of the first item is that item's own, reported in its place.
+            do {
+                _ = try await verifiedSubmission(first.submission, index: first.index, keys: &keys)
+            } catch let error as WorkflowError where error.problems.first?.code == "auth.notApplicant" {
+                throw error
+            } catch {}
         }
         let barred = try await blacklistInForce()
         var results: [ApplyResult] = []
@@ -46,7 +52,7 @@ extension Workflow {
         var now: Date
     }
 
-    private func applyGroup(_ items: [SubmissionItem], keys: inout [String: PartyKeyRecord?], blacklist: [BlacklistRecord],
+    private func applyGroup(_ items: [SubmissionItem], keys: inout ApplicantKeys, blacklist: [BlacklistRecord],
                             dryRun: Bool) async throws -> [ApplyResult] {
         var results: [ApplyResult] = []
         var prepared: [Int: PreparedApplication] = [:]
@@ -62,7 +68,7 @@ extension Workflow {
             }
             let signed: (SignedSubmission, PartyKeyRecord)
             do {
-                signed = try await store.read { r in try verifiedSubmission(item.submission, index: item.index, keys: &keys, reader: r) }
+                signed = try await verifiedSubmission(item.submission, index: item.index, keys: &keys)
             } catch let error as ProblemConvertible {
                 result.errors = error.problems
                 results.append(result)

@@ -6,6 +6,11 @@ import PermitSeal
 import PermitStore
 
 /// A signed request the workflow accepted: what it says, who signed it, and the row it is kept in.
+/// The applicant keys a batch has met, by kid (nil: not an active applicant key).
+struct ApplicantKeys {
+    var byKid: [String: (PartyKeyRecord, PublicKey)?] = [:]
+}
+
 struct AdmittedRequest {
     var action: SignedAction
     /// `admin:<kid>` or `applicant:<kid>`, as audit events name actors.
@@ -77,8 +82,9 @@ extension Workflow {
         return action
     }
 
-    /// The active applicant registration of `kid`, checked against the submission's signature.
-    func verifiedSubmission(_ bytes: Data?, index: Int, keys: inout [String: PartyKeyRecord?], reader: any StoreReader) throws -> (SignedSubmission, PartyKeyRecord) {
+    /// Checks a firm's signed submission against its registered key; the keys of a batch are
+    /// looked up (and parsed) once each, in `keys`.
+    func verifiedSubmission(_ bytes: Data?, index: Int, keys: inout ApplicantKeys) async throws -> (SignedSubmission, PartyKeyRecord) {
         guard let bytes else {
             throw WorkflowError("submission.missing", "item \(index) carries no signed submission", field: "submission", rule: "every application is signed by the firm's key")
         }
@@ -87,8 +93,11 @@ extension Workflow {
             throw WorkflowError("submission.kid", "the submission names no kid", field: "kid", rule: "kid in the protected header")
         }
         let kid = Hex.encode(kidBytes)
-        if keys[kid] == nil { keys[kid] = .some(try reader.activePartyKey(kind: .applicant, kid: kid)) }
-        guard let record = keys[kid] ?? nil, let key = try? PublicKey(spki: Array(record.spki)) else {
+        if keys.byKid[kid] == nil {
+            let record = try await store.read { try $0.activePartyKey(kind: .applicant, kid: kid) }
+            keys.byKid[kid] = .some(record.flatMap { r in (try? PublicKey(spki: Array(r.spki))).map { (r, $0) } })
+        }
+        guard let (record, key) = keys.byKid[kid] ?? nil else {
             throw WorkflowError("auth.notApplicant", "the key \(kid) is not a registered applicant key; an admin registers it with `permit applicant add`",
                                 field: "key", value: kid, rule: "a registered, active applicant key")
         }
