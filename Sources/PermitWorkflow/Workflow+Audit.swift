@@ -24,6 +24,8 @@ public struct AuditFinding: Codable, Sendable, Hashable {
     public var table: String
     public var id: String
     public var message: String
+    /// The column held to a signed document (or to the audit trail) that differs, when one does.
+    public var column: String? = nil
 }
 
 /// What `audit verify` checked and found.
@@ -141,6 +143,9 @@ extension Workflow {
                     findings.append(AuditFinding(check: "permit", table: "permit", id: p.number, message: "permit \(p.number): \(problem)"))
                 }
             }
+            // Every stored column that repeats a signed document, held to it (Workflow+AuditColumns).
+            findings += try auditColumns(reader: r, events: events, applications: apps, decisions: decisions, permits: permits,
+                                         issuerKeys: issuerKeys, firstPass: findings)
 
             // Checkpoints: stored ones, then the files kept elsewhere; compared in length order.
             var kept: [(source: String, table: String, checkpoint: AuditCheckpoint)] = []
