@@ -221,6 +221,21 @@ extension Workflow {
                 }
             }
 
+            // An amendment names a permit of the same firm, as its `amend` event says.
+            let amendEvent = (eventsBySubject[id] ?? []).last { $0.action == "amend" }
+            let eventAmends = amendEvent.flatMap { fields($0)["amends"] as? String }
+            if let amends = app.amends {
+                if let eventAmends, eventAmends != amends {
+                    add("application", id, "amends", "amends \(amends), but its amend event in the audit trail names \(eventAmends)")
+                } else if let target = sealed[amends], target.claims.permit.applicant.creditCode != signedCode {
+                    add("application", id, "amends", "amends \(amends), a permit of firm \(target.claims.permit.applicant.creditCode), not of the signing firm \(signedCode)")
+                } else if amendEvent == nil {
+                    add("application", id, "amends", "amends \(amends), but the audit trail records no amendment of it")
+                }
+            } else if let eventAmends {
+                add("application", id, "amends", "no amends, but its amend event in the audit trail names permit \(eventAmends)")
+            }
+
             // State, closing and permit number: what the signed rows and the audit trail imply.
             let subjectEvents = eventsBySubject[id] ?? []
             let permit = permitByApplication[rowID]
@@ -255,6 +270,9 @@ extension Workflow {
             case .pending:
                 if permit != nil { stateProblem = "state pending, but permit \(permit!.number) was issued for it" }
                 else if let rejection { stateProblem = "state pending, but \(rejection.record.department) rejected it (decision \(rejection.record.id ?? 0))" }
+                else if let e = subjectEvents.last(where: { $0.action == "cancel" || $0.action == "blacklist.reject" }) {
+                    stateProblem = "state pending, but the audit trail closed it (\(e.action), audit \(e.seq))"
+                }
             }
             if stateProblem == nil, app.state != .issued, permit == nil, allApproved {
                 stateProblem = "state \(app.state.rawValue), but every required department approved it; the last approval issues the permit"
@@ -280,26 +298,14 @@ extension Workflow {
                     add("application", id, "closeReason", "closeReason \"\(app.closeReason ?? "")\" differs from the \(rejection != nil ? "signed rejection's" : "audit trail's") \"\(closeReason)\"")
                 }
             }
-            if let s = sealedPermit, app.permitNumber != s.claims.permit.number {
-                add("application", id, "permitNumber", "permitNumber \(app.permitNumber ?? "none") differs from the sealed payload's \(s.claims.permit.number)")
+            // The number the payload states (read even when the first pass named the permit row).
+            let payloadNumber = permit.flatMap { try? PermitText.decode($0.payload).cose }.flatMap { try? PermitClaims(decoding: $0.payload) }?.permit.number
+            if let number = sealedPermit?.claims.permit.number ?? payloadNumber ?? permit?.number, app.permitNumber != number {
+                add("application", id, "permitNumber", "permitNumber \(app.permitNumber ?? "none") differs from the number of its permit, \(number)")
             } else if app.state != .issued, let n = app.permitNumber {
                 add("application", id, "permitNumber", "permitNumber \(n) on an application that was not issued")
             }
 
-            // An amendment names a permit of the same firm, as its `amend` event says.
-            let amendEvent = subjectEvents.last { $0.action == "amend" }
-            let eventAmends = amendEvent.flatMap { fields($0)["amends"] as? String }
-            if let amends = app.amends {
-                if let eventAmends, eventAmends != amends {
-                    add("application", id, "amends", "amends \(amends), but its amend event in the audit trail names \(eventAmends)")
-                } else if let target = sealed[amends], target.claims.permit.applicant.creditCode != signedCode {
-                    add("application", id, "amends", "amends \(amends), a permit of firm \(target.claims.permit.applicant.creditCode), not of the signing firm \(signedCode)")
-                } else if amendEvent == nil {
-                    add("application", id, "amends", "amends \(amends), but the audit trail records no amendment of it")
-                }
-            } else if let eventAmends {
-                add("application", id, "amends", "no amends, but its amend event in the audit trail names permit \(eventAmends)")
-            }
         }
 
         // Permits: each column against the verified payload, the payload against its application.
