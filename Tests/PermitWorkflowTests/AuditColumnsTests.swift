@@ -1,0 +1,264 @@
+import Foundation
+import GRDB
+import XCTest
+@testable import PermitModel
+@testable import PermitSeal
+@testable import PermitStore
+@testable import PermitWorkflow
+
+/// Issue #13, item 1: every stored value derived from a signed document is held to it. Each test
+/// edits the database as an insider with the file would (the sqlite3 tool, or GRDB), on a fresh
+/// copy of one database, and expects `audit verify` to name exactly the row and column edited.
+final class AuditColumnsTests: XCTestCase {
+
+    /// A data directory with every kind of row: permits with conditions, superseded, revoked and
+    /// amended; applications pending, rejected, cancelled and blacklisted; a revocation list and a
+    /// stored checkpoint.
+    struct Fleet {
+        let h: Harness
+        /// A consistent copy of the database (SQLite's online backup).
+        let golden: URL
+        var ids: [String: String] = [:]      // a1…a10 → A000001…
+        var rows: [String: Int64] = [:]      // a1…a10 → row id
+        var numbers: [String: String] = [:] // p1…p6 → permit number
+        var decisions: [String: Int64] = [:] // d1 (a1 HEALTH), d5 (a5 reject), d7 (a7 POSTAL), d10 (a10 carried)
+    }
+
+    static func makeFleet() throws -> Fleet {
+        let h = try Harness()
+        var ids: [String: String] = [:]
+        var numbers: [String: String] = [:]
+        func tick() { h.clock.advance(by: 61) }
+        func apply(_ name: String, _ app: Application) throws -> String {
+            tick()
+            let r = try h.workflow.apply([h.item(app)], key: h.firmKey)
+            let id = try XCTUnwrap(r[0].id, "\(r[0].errors ?? [])")
+            ids[name] = id
+            return id
+        }
+        func approve(_ department: Department, _ id: String, conditions: [String] = []) throws -> String? {
+            tick()
+            let d = try h.workflow.decide(department: department, key: h.approvers[department]!, identifiers: [id], decision: .approve,
+                                          conditions: conditions)
+            XCTAssertNil(d[0].errors)
+            return d[0].permitNumber
+        }
+        // p1: an active permit with a condition.
+        numbers["p1"] = try XCTUnwrap(try approve(.health, try apply("a1", h.variant(1, categories: ["medical-supplies"])), conditions: ["限夜间通行"]))
+        // p2 superseded by p3: the same vehicle and route, overlapping.
+        numbers["p2"] = try XCTUnwrap(try approve(.health, try apply("a2", h.variant(2, plate: "浙A55555"))))
+        numbers["p3"] = try XCTUnwrap(try approve(.health, try apply("a3", h.variant(3, plate: "浙A55555"))))
+        // p4 revoked by an admin.
+        numbers["p4"] = try XCTUnwrap(try approve(.health, try apply("a4", h.variant(4))))
+        tick()
+        try h.workflow.revoke(number: numbers["p4"]!, reason: "违规", adminKey: h.admin)
+        // a5 rejected, a6 cancelled, a7 pending with one of two departments approved, a8 blacklisted.
+        let a5 = try apply("a5", h.variant(5))
+        tick()
+        _ = try h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [a5], decision: .reject, reason: "资料不全")
+        let a6 = try apply("a6", h.variant(6))
+        tick()
+        _ = try h.workflow.cancel(a6, key: h.firmKey, reason: "不需要了")
+        let a7 = try apply("a7", h.variant(7, categories: ["medical-supplies", "mail-and-parcels"]))
+        XCTAssertNil(try approve(.postal, a7))
+        _ = try apply("a8", h.variant(8))
+        tick()
+        _ = try h.workflow.blacklistAdd(kind: .plate, value: h.variant(8).vehicle.plate, reason: "多次违规", until: nil, revokeActive: false, adminKey: h.admin)
+        // p5 amended by a10 (crew only: the approval carries over) into p6, which supersedes it.
+        numbers["p5"] = try XCTUnwrap(try approve(.health, try apply("a9", h.variant(9))))
+        var changed = h.variant(9)
+        changed.crew[1].name = "李红梅"
+        tick()
+        let amended = try h.workflow.amend(number: numbers["p5"]!, application: changed, key: h.firmKey)
+        ids["a10"] = amended.id
+        numbers["p6"] = try XCTUnwrap(amended.permitNumber)
+        tick()
+        try h.workflow.exportRevocations(to: h.dir.revocations)
+        _ = try h.workflow.auditCheckpoint()
+
+        let golden = FileManager.default.temporaryDirectory.appendingPathComponent("permit-audcol-golden-\(UUID().uuidString).sqlite")
+        try h.workflow.backup(to: golden)
+        var fleet = Fleet(h: h, golden: golden, ids: ids, numbers: numbers)
+        for (name, id) in ids { fleet.rows[name] = ApplicationRecord.rowID(of: id) }
+        let decisions = try h.workflow.store.read { try $0.allDecisions() }
+        func decision(_ app: String, _ department: String) throws -> Int64 {
+            try XCTUnwrap(decisions.first { $0.applicationID == fleet.rows[app] && $0.department == department }?.id)
+        }
+        fleet.decisions = ["d1": try decision("a1", "HEALTH"), "d5": try decision("a5", "HEALTH"), "d7": try decision("a7", "POSTAL"),
+                           "d10": try decision("a10", "HEALTH")]
+        return fleet
+    }
+
+    /// A fresh data directory holding a copy of the golden database (and the same keys, trust
+    /// list, revocation list and routing table).
+    static func copy(_ fleet: Fleet) throws -> DataDirectory {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("permit-audcol-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: fleet.h.dir.url, to: url)
+        let dir = DataDirectory(url: url)
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: dir.database.path + suffix) }
+        try FileManager.default.copyItem(at: fleet.golden, to: dir.database)
+        return dir
+    }
+
+    /// Runs SQL with the sqlite3 command-line tool on a database file, as an insider would.
+    static func sqlite(_ database: URL, _ sql: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        p.arguments = [database.path, sql]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 0, "sqlite3: \(message)")
+    }
+
+    /// `table id column` for each finding; `-` when the finding names no column (the first pass:
+    /// signatures, digests, the payload's number, plate and signature hash).
+    static func keys(_ result: AuditVerification) -> Set<String> {
+        Set(result.findings.map { "\($0.table) \($0.id) \($0.column ?? "-")" })
+    }
+
+    func testEveryColumnHeldToASignedDocumentIsNamedWhenEditedAlone() throws {
+        let fleet = try Self.makeFleet()
+        defer { try? FileManager.default.removeItem(at: fleet.golden) }
+        let ids = fleet.ids, rows = fleet.rows, n = fleet.numbers, d = fleet.decisions
+        let (a1, a5, a6, a7, a10) = (ids["a1"]!, ids["a5"]!, ids["a6"]!, ids["a7"]!, ids["a10"]!)
+        let firm = fleet.h.application.applicant.name
+        let otherCode = "91110108MA01AAAA1B".creditCodeFixed
+        let otherKid = fleet.h.otherFirmKey.publicKey.kidHex
+        let zeros = String(repeating: "0", count: 64)
+
+        // The untouched copy verifies clean, so that every case below can fail both ways.
+        let clean = try Self.copy(fleet)
+        defer { try? FileManager.default.removeItem(at: clean.url) }
+        let untouched = try Workflow(directory: clean, clock: fleet.h.clock).verifyAudit()
+        XCTAssertTrue(untouched.ok, "\(untouched.findings)")
+        XCTAssertEqual(untouched.permits, 6)
+        XCTAssertEqual(untouched.applications, 10)
+        XCTAssertTrue(untouched.trustListChecked)
+
+        let cases: [(sql: String, expected: Set<String>)] = [
+            // permit: each column against the sealed payload
+            ("UPDATE permit SET validTo = '2099-12-31' WHERE number = '\(n["p1"]!)'", ["permit \(n["p1"]!) validTo"]),
+            ("UPDATE permit SET validFrom = '2026-01-01' WHERE number = '\(n["p1"]!)'", ["permit \(n["p1"]!) validFrom"]),
+            ("UPDATE permit SET issuedAt = issuedAt + 86400000 WHERE number = '\(n["p1"]!)'", ["permit \(n["p1"]!) issuedAt"]),
+            ("UPDATE permit SET serial = 999 WHERE number = '\(n["p1"]!)'", ["permit \(n["p1"]!) serial"]),
+            ("UPDATE permit SET authority = '330100' WHERE number = '\(n["p1"]!)'", ["permit \(n["p1"]!) authority"]),
+            ("UPDATE permit SET issuerKid = 'deadbeef' WHERE number = '\(n["p1"]!)'", ["permit \(n["p1"]!) issuerKid"]),
+            ("UPDATE permit SET signatureHash = '\(String(zeros.prefix(32)))' WHERE number = '\(n["p1"]!)'", ["permit \(n["p1"]!) -"]),
+            ("UPDATE permit SET number = '330114999999' WHERE number = '\(n["p1"]!)'", ["permit 330114999999 -"]),
+            // the permit document: a field outside the payload, and one in it (the firm's name)
+            ("UPDATE permit SET document = CAST(replace(CAST(document AS TEXT), '\"QT-TEST-1\"', '\"QT-FORGED\"') AS BLOB) WHERE number = '\(n["p1"]!)'",
+             ["permit \(n["p1"]!) document"]),
+            ("UPDATE permit SET document = CAST(replace(CAST(document AS TEXT), '\(firm)', '伪造物流') AS BLOB) WHERE number = '\(n["p1"]!)'",
+             ["permit \(n["p1"]!) document"]),
+            // the permit moved onto another application: both applications' states no longer hold
+            ("UPDATE permit SET applicationID = \(rows["a7"]!) WHERE number = '\(n["p1"]!)'",
+             ["permit \(n["p1"]!) -", "application \(a1) state", "application \(a7) state"]),
+            // supersession links, against the audit trail's supersede events
+            ("UPDATE permit SET supersededBy = NULL WHERE number = '\(n["p2"]!)'", ["permit \(n["p2"]!) supersededBy"]),
+            ("UPDATE permit SET supersededBy = '\(n["p1"]!)' WHERE number = '\(n["p2"]!)'", ["permit \(n["p2"]!) supersededBy"]),
+            ("UPDATE permit SET supersedes = NULL WHERE number = '\(n["p3"]!)'", ["permit \(n["p3"]!) supersedes"]),
+            ("UPDATE permit SET supersedes = '\(n["p4"]!)' WHERE number = '\(n["p1"]!)'", ["permit \(n["p1"]!) supersedes"]),
+            ("UPDATE permit SET supersededBy = '\(n["p1"]!)' WHERE number = '\(n["p4"]!)'", ["permit \(n["p4"]!) supersededBy"]),
+            // not derived from anything signed: a measurement, not held
+            ("UPDATE permit SET decisionToIssueMicros = 1 WHERE number = '\(n["p1"]!)'", []),
+
+            // application: against the signed submission and the document it signs
+            ("UPDATE application SET reference = 'QT-FORGED' WHERE id = \(rows["a1"]!)", ["application \(a1) reference"]),
+            ("UPDATE application SET creditCode = '\(otherCode)' WHERE id = \(rows["a1"]!)", ["application \(a1) creditCode"]),
+            ("UPDATE application SET plate = '浙B99999' WHERE id = \(rows["a1"]!)", ["application \(a1) plate", "permit \(n["p1"]!) -"]),
+            ("UPDATE application SET submittedAt = submittedAt + 86400000 WHERE id = \(rows["a1"]!)", ["application \(a1) submittedAt"]),
+            ("UPDATE application SET digest = '\(zeros)' WHERE id = \(rows["a1"]!)",
+             ["application \(a1) -", "application \(a1) digest", "decision \(d["d1"]!) -"]),
+            ("UPDATE application SET applicantKid = '\(otherKid)' WHERE id = \(rows["a1"]!)", ["application \(a1) applicantKid"]),
+            ("UPDATE application SET routingHash = '\(zeros)' WHERE id = \(rows["a1"]!)", ["application \(a1) routingHash"]),
+            ("UPDATE application SET routing = CAST(replace(CAST(routing AS TEXT), 'HEALTH', 'POSTAL') AS BLOB) WHERE id = \(rows["a1"]!)",
+             ["application \(a1) routing"]),
+            ("UPDATE application SET closedAt = closedAt + 86400000 WHERE id = \(rows["a1"]!)", ["application \(a1) closedAt"]),
+            ("UPDATE application SET permitNumber = '\(n["p4"]!)' WHERE id = \(rows["a1"]!)", ["application \(a1) permitNumber", "permit \(n["p1"]!) -"]),
+            ("UPDATE application SET amends = '\(n["p4"]!)' WHERE id = \(rows["a1"]!)", ["application \(a1) amends"]),
+            ("UPDATE application SET amends = '\(n["p1"]!)' WHERE id = \(rows["a10"]!)", ["application \(a10) amends", "decision \(d["d10"]!) -"]),
+            ("UPDATE application SET closedAt = closedAt + 1000 WHERE id = \(rows["a5"]!)", ["application \(a5) closedAt"]),
+            ("UPDATE application SET closeReason = 'x' WHERE id = \(rows["a5"]!)", ["application \(a5) closeReason"]),
+            ("UPDATE application SET closeReason = 'x' WHERE id = \(rows["a6"]!)", ["application \(a6) closeReason"]),
+            // application state: against the decisions, the permit and the audit trail
+            ("UPDATE application SET state = 'pending' WHERE id = \(rows["a1"]!)", ["application \(a1) state"]),
+            ("UPDATE application SET state = 'pending' WHERE id = \(rows["a5"]!)", ["application \(a5) state"]),
+            ("UPDATE application SET state = 'pending' WHERE id = \(rows["a6"]!)", ["application \(a6) state"]),
+            ("UPDATE application SET state = 'cancelled' WHERE id = \(rows["a7"]!)", ["application \(a7) state"]),
+            ("UPDATE application SET state = 'issued' WHERE id = \(rows["a7"]!)", ["application \(a7) state"]),
+
+            // decision: against the signed decision
+            ("UPDATE decision SET decidedAt = decidedAt + 1000 WHERE id = \(d["d1"]!)", ["decision \(d["d1"]!) decidedAt"]),
+            ("UPDATE decision SET reason = 'x' WHERE id = \(d["d1"]!)", ["decision \(d["d1"]!) reason"]),
+            ("UPDATE decision SET conditions = '[\"x\"]' WHERE id = \(d["d5"]!)", ["decision \(d["d5"]!) conditions"]),
+            ("UPDATE decision SET department = 'POSTAL' WHERE id = \(d["d1"]!)", ["decision \(d["d1"]!) -"]),
+            ("UPDATE decision SET conditions = '[\"x\"]' WHERE id = \(d["d1"]!)", ["decision \(d["d1"]!) -"]),
+            ("UPDATE decision SET reason = 'x' WHERE id = \(d["d5"]!)", ["decision \(d["d5"]!) -"]),
+            ("UPDATE decision SET decision = 'approve' WHERE id = \(d["d5"]!)", ["decision \(d["d5"]!) -"]),
+            ("UPDATE decision SET approverKid = 'deadbeef' WHERE id = \(d["d1"]!)", ["decision \(d["d1"]!) -"]),
+            ("UPDATE decision SET carriedFrom = NULL WHERE id = \(d["d10"]!)", ["decision \(d["d10"]!) -"]),
+
+            // requiredDepartment: against the routing and the signed decisions
+            ("UPDATE requiredDepartment SET state = 'pending' WHERE applicationID = \(rows["a7"]!) AND department = 'POSTAL'",
+             ["requiredDepartment \(a7)/POSTAL state"]),
+            ("UPDATE requiredDepartment SET state = 'approved' WHERE applicationID = \(rows["a7"]!) AND department = 'HEALTH'",
+             ["requiredDepartment \(a7)/HEALTH state"]),
+            ("UPDATE requiredDepartment SET decidedAt = decidedAt + 1000 WHERE applicationID = \(rows["a1"]!)", ["requiredDepartment \(a1)/HEALTH decidedAt"]),
+            ("UPDATE requiredDepartment SET dueAt = dueAt + 3600000 WHERE applicationID = \(rows["a7"]!) AND department = 'HEALTH'",
+             ["requiredDepartment \(a7)/HEALTH dueAt"]),
+            ("DELETE FROM requiredDepartment WHERE applicationID = \(rows["a7"]!) AND department = 'HEALTH'",
+             ["requiredDepartment \(a7)/HEALTH department"]),
+
+            // revocation: against its audit event and the signed revocation list
+            ("UPDATE revocation SET reason = 'x' WHERE number = '\(n["p4"]!)'", ["revocation \(n["p4"]!) reason"]),
+            ("UPDATE revocation SET actor = 'admin:x' WHERE number = '\(n["p4"]!)'", ["revocation \(n["p4"]!) actor"]),
+            ("UPDATE revocation SET revokedAt = revokedAt + 1000 WHERE number = '\(n["p4"]!)'", ["revocation \(n["p4"]!) revokedAt"]),
+            ("DELETE FROM revocation WHERE number = '\(n["p4"]!)'", ["revocation \(n["p4"]!) number"]),
+            ("UPDATE revocation SET reason = '违规' WHERE number = '\(n["p2"]!)'", ["revocation \(n["p2"]!) reason"]),
+
+            // auditCheckpoint: against the signed checkpoint it stores
+            ("UPDATE auditCheckpoint SET length = length - 1", ["auditCheckpoint 1 length"]),
+            ("UPDATE auditCheckpoint SET headHash = '\(zeros)'", ["auditCheckpoint 1 headHash"]),
+            ("UPDATE auditCheckpoint SET at = at + 5000", ["auditCheckpoint 1 at"]),
+            ("UPDATE auditCheckpoint SET signerKid = 'deadbeef'", ["auditCheckpoint 1 signerKid"]),
+        ]
+        for (sql, expected) in cases {
+            let dir = try Self.copy(fleet)
+            defer { try? FileManager.default.removeItem(at: dir.url) }
+            try Self.sqlite(dir.database, sql)
+            let result = try Workflow(directory: dir, clock: fleet.h.clock).verifyAudit()
+            XCTAssertEqual(Self.keys(result), expected, "\(sql)\n\(result.findings.map(\.message).joined(separator: "\n"))")
+            for f in result.findings where f.column != nil {
+                XCTAssertTrue(f.message.hasPrefix("\(f.table) \(f.id): "), f.message)
+            }
+        }
+    }
+
+    /// The reported case: `update permit set validTo='2099-12-31'` on every row. `permit list
+    /// --state active` still reads the column, so the expired permit counts as active; the audit
+    /// names every permit, the first one first, with the payload's own date.
+    func testTheReportedValidToExtensionIsNamedForEveryPermit() throws {
+        let fleet = try Self.makeFleet()
+        defer { try? FileManager.default.removeItem(at: fleet.golden) }
+        let dir = try Self.copy(fleet)
+        defer { try? FileManager.default.removeItem(at: dir.url) }
+        let p1 = fleet.numbers["p1"]!
+        let validTo = try XCTUnwrap(try fleet.h.workflow.status(p1).permit.validTo)
+        try Self.sqlite(dir.database, "update permit set validTo='2099-12-31'")
+
+        let clock = FixedClock(fleet.h.chinaTime("2027-01-10T04:00:00Z"))
+        let workflow = try Workflow(directory: dir, clock: clock)
+        XCTAssertEqual(try workflow.status(p1).state, .active, "the state is still computed from the column")
+        let result = try workflow.verifyAudit()
+        XCTAssertFalse(result.ok)
+        XCTAssertEqual(result.findings.first?.table, "permit")
+        XCTAssertEqual(result.findings.first?.id, p1)
+        XCTAssertEqual(result.findings.first?.column, "validTo")
+        XCTAssertEqual(result.findings.first?.message, "permit \(p1): validTo 2099-12-31 differs from the sealed payload's \(validTo)")
+        XCTAssertEqual(Set(result.findings.map(\.id)), Set(fleet.numbers.values))
+        XCTAssertEqual(Set(result.findings.map { $0.column ?? "-" }), ["validTo"])
+    }
+}
