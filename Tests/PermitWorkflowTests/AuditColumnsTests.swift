@@ -235,6 +235,27 @@ final class AuditColumnsTests: XCTestCase {
                 XCTAssertTrue(f.message.hasPrefix("\(f.table) \(f.id): "), f.message)
             }
         }
+
+        // A revocation row is held twice: to its audit event and to the signed revocation list;
+        // each source names it on its own.
+        let p4 = n["p4"]!
+        for (sql, withList, needles) in [
+            ("UPDATE revocation SET reason = 'x' WHERE number = '\(p4)'", true, ["differs from its revoke event's \"违规\"", "differs from the signed revocation list's \"违规\""]),
+            ("UPDATE revocation SET reason = 'x' WHERE number = '\(p4)'", false, ["differs from its revoke event's \"违规\""]),
+            ("DELETE FROM revocation WHERE number = '\(p4)'", true, ["the audit trail records its revoke", "is on the signed revocation list"]),
+            ("DELETE FROM revocation WHERE number = '\(p4)'", false, ["the audit trail records its revoke"]),
+        ] {
+            let dir = try Self.copy(fleet)
+            defer { try? FileManager.default.removeItem(at: dir.url) }
+            if !withList { try FileManager.default.removeItem(at: dir.revocations) }
+            try Self.sqlite(dir.database, sql)
+            let result = try Workflow(directory: dir, clock: fleet.h.clock).verifyAudit()
+            XCTAssertEqual(result.findings.count, needles.count, "\(sql) \(withList)\n\(result.findings.map(\.message))")
+            for needle in needles {
+                XCTAssertTrue(result.findings.contains { $0.table == "revocation" && $0.id == p4 && $0.message.contains(needle) },
+                              "\(sql) \(withList): \(needle)\n\(result.findings.map(\.message))")
+            }
+        }
     }
 
     /// The reported case: `update permit set validTo='2099-12-31'` on every row. `permit list
