@@ -110,6 +110,9 @@ extension Workflow {
         var sealedByApplication: [Int64: SealedPermit] = [:]
         for s in sealed.values { sealedByApplication[s.record.applicationID] = s }
         let permitByApplication = Dictionary(permits.map { ($0.applicationID, $0) }, uniquingKeysWith: { a, _ in a })
+        let permitNumbers = Set(permits.map(\.number))
+        let appByID = Dictionary(apps.compactMap { a in a.id.map { ($0, a) } }, uniquingKeysWith: { a, _ in a })
+        let appByDigest = Dictionary(apps.map { ($0.digest, $0) }, uniquingKeysWith: { a, _ in a })
 
         // Applications: the signed submission and the document it signs.
         let applicantKeys = try r.partyKeys(kind: .applicant, includeRemoved: true)
@@ -334,7 +337,11 @@ extension Workflow {
             let document = try? JSONDecoder().decode(IssuedPermit.self, from: p.document)
             if let document, (try? document.claims()) == c {
                 if let appDoc = documents[p.applicationID], document.application.normalized() != appDoc.normalized() {
-                    add("permit", n, "document", "the stored permit document's application differs from application \(ApplicationRecord.publicID(for: p.applicationID))'s signed document")
+                    if let other = appByDigest[Hashing.sha256Hex(CanonicalJSON.encode(document.application))], other.id != p.applicationID {
+                        add("permit", n, "applicationID", "applicationID \(ApplicationRecord.publicID(for: p.applicationID)), but its sealed document is application \(other.publicID)'s")
+                    } else {
+                        add("permit", n, "document", "the stored permit document's application differs from application \(ApplicationRecord.publicID(for: p.applicationID))'s signed document")
+                    }
                 }
             } else {
                 add("permit", n, "document", "the stored permit document does not give the sealed payload's claims")
@@ -368,7 +375,7 @@ extension Workflow {
                 } else if supersededBy[n] == nil {
                     add("permit", n, "supersededBy", "supersededBy \(new), but the audit trail records no supersession of it")
                 } else if let newer = sealed[new] {
-                    let amendment = apps.first { $0.id == newer.record.applicationID }?.amends == n
+                    let amendment = appByID[newer.record.applicationID]?.amends == n
                     let nc = newer.claims
                     if !(nc.issuedAt >= c.issuedAt && newer.record.serial > p.serial) {
                         add("permit", n, "supersededBy", "supersededBy \(new), which was not issued after it")
@@ -415,7 +422,7 @@ extension Workflow {
                 add("revocation", n, "reason", "reason \"\(rev.reason)\", but it was recorded by a \(e.action) event (audit \(e.seq))")
             }
         }
-        for (n, (e, _)) in revocationEvents.sorted(by: { $0.key < $1.key }) where revoked[n] == nil && permits.contains(where: { $0.number == n }) {
+        for (n, (e, _)) in revocationEvents.sorted(by: { $0.key < $1.key }) where revoked[n] == nil && permitNumbers.contains(n) {
             add("revocation", n, "number", "the audit trail records its \(e.action) (audit \(e.seq)), and there is no revocation row")
         }
         if let bytes = FileManager.default.contents(atPath: directory.revocations.path),
