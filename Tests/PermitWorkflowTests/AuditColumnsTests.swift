@@ -72,6 +72,14 @@ final class AuditColumnsTests: XCTestCase {
         let amended = try h.workflow.amend(number: numbers["p5"]!, application: changed, key: h.firmKey)
         ids["a10"] = amended.id
         numbers["p6"] = try XCTUnwrap(amended.permitNumber)
+        // p7: another firm's permit.
+        var other = h.variant(11)
+        other.applicant.creditCode = "91110108MA01AAAA1B".creditCodeFixed
+        other.applicant.name = "北京某物流有限公司"
+        tick()
+        let r = try h.workflow.apply([h.item(other)], key: h.otherFirmKey)
+        ids["a11"] = try XCTUnwrap(r[0].id, "\(r[0].errors ?? [])")
+        numbers["p7"] = try XCTUnwrap(try approve(.health, ids["a11"]!))
         tick()
         try h.workflow.exportRevocations(to: h.dir.revocations)
         _ = try h.workflow.auditCheckpoint()
@@ -128,14 +136,16 @@ final class AuditColumnsTests: XCTestCase {
         let otherCode = "91110108MA01AAAA1B".creditCodeFixed
         let otherKid = fleet.h.otherFirmKey.publicKey.kidHex
         let zeros = String(repeating: "0", count: 64)
+        let firmKid = fleet.h.firmKey.publicKey.kidHex
+        let firmApplications = Set((1...10).map { "application \(ids["a\($0)"]!) applicantKid" })
 
         // The untouched copy verifies clean, so that every case below can fail both ways.
         let clean = try Self.copy(fleet)
         defer { try? FileManager.default.removeItem(at: clean.url) }
         let untouched = try Workflow(directory: clean, clock: fleet.h.clock).verifyAudit()
         XCTAssertTrue(untouched.ok, "\(untouched.findings)")
-        XCTAssertEqual(untouched.permits, 6)
-        XCTAssertEqual(untouched.applications, 10)
+        XCTAssertEqual(untouched.permits, 7)
+        XCTAssertEqual(untouched.applications, 11)
         XCTAssertTrue(untouched.trustListChecked)
 
         let cases: [(sql: String, expected: Set<String>)] = [
@@ -173,12 +183,25 @@ final class AuditColumnsTests: XCTestCase {
             ("UPDATE application SET digest = '\(zeros)' WHERE id = \(rows["a1"]!)",
              ["application \(a1) -", "application \(a1) digest", "decision \(d["d1"]!) -"]),
             ("UPDATE application SET applicantKid = '\(otherKid)' WHERE id = \(rows["a1"]!)", ["application \(a1) applicantKid"]),
+            ("UPDATE application SET submission = X'00' WHERE id = \(rows["a1"]!)", ["application \(a1) submission"]),
+            ("UPDATE application SET submission = substr(submission, 1, length(submission) - 1) || CASE WHEN substr(submission, -1) = X'00' THEN X'01' ELSE X'00' END WHERE id = \(rows["a1"]!)",
+             ["application \(a1) submission"]),
+            // the firm's registered key removed, or moved to another firm: every submission it signed
+            ("DELETE FROM partyKey WHERE kid = '\(firmKid)'", firmApplications),
+            ("UPDATE partyKey SET party = '\(otherCode)' WHERE kid = '\(firmKid)'", firmApplications),
+            ("UPDATE application SET routing = CAST('x' AS BLOB) WHERE id = \(rows["a1"]!)", ["application \(a1) routing"]),
             ("UPDATE application SET routingHash = '\(zeros)' WHERE id = \(rows["a1"]!)", ["application \(a1) routingHash"]),
             ("UPDATE application SET routing = CAST(replace(CAST(routing AS TEXT), 'HEALTH', 'POSTAL') AS BLOB) WHERE id = \(rows["a1"]!)",
              ["application \(a1) routing"]),
             ("UPDATE application SET closedAt = closedAt + 86400000 WHERE id = \(rows["a1"]!)", ["application \(a1) closedAt"]),
             ("UPDATE application SET permitNumber = '\(n["p4"]!)' WHERE id = \(rows["a1"]!)", ["application \(a1) permitNumber", "permit \(n["p1"]!) -"]),
             ("UPDATE application SET amends = '\(n["p4"]!)' WHERE id = \(rows["a1"]!)", ["application \(a1) amends"]),
+            ("UPDATE application SET amends = '\(n["p7"]!)' WHERE id = \(rows["a1"]!)", ["application \(a1) amends"]),
+            ("UPDATE application SET amends = NULL WHERE id = \(rows["a10"]!)", ["application \(a10) amends", "decision \(d["d10"]!) -"]),
+            ("UPDATE application SET closedAt = 1 WHERE id = \(rows["a7"]!)", ["application \(a7) closedAt"]),
+            ("UPDATE application SET closeReason = 'x' WHERE id = \(rows["a7"]!)", ["application \(a7) closeReason"]),
+            ("UPDATE application SET closeReason = 'x' WHERE id = \(rows["a1"]!)", ["application \(a1) closeReason"]),
+            ("UPDATE application SET permitNumber = '330114999999' WHERE id = \(rows["a7"]!)", ["application \(a7) permitNumber"]),
             ("UPDATE application SET amends = '\(n["p1"]!)' WHERE id = \(rows["a10"]!)", ["application \(a10) amends", "decision \(d["d10"]!) -"]),
             ("UPDATE application SET closedAt = closedAt + 1000 WHERE id = \(rows["a5"]!)", ["application \(a5) closedAt"]),
             ("UPDATE application SET closeReason = 'x' WHERE id = \(rows["a5"]!)", ["application \(a5) closeReason"]),
@@ -209,6 +232,10 @@ final class AuditColumnsTests: XCTestCase {
             ("UPDATE requiredDepartment SET decidedAt = decidedAt + 1000 WHERE applicationID = \(rows["a1"]!)", ["requiredDepartment \(a1)/HEALTH decidedAt"]),
             ("UPDATE requiredDepartment SET dueAt = dueAt + 3600000 WHERE applicationID = \(rows["a7"]!) AND department = 'HEALTH'",
              ["requiredDepartment \(a7)/HEALTH dueAt"]),
+            ("UPDATE requiredDepartment SET decidedAt = 1 WHERE applicationID = \(rows["a7"]!) AND department = 'HEALTH'",
+             ["requiredDepartment \(a7)/HEALTH decidedAt"]),
+            ("INSERT INTO requiredDepartment (applicationID, department, state, dueAt) SELECT applicationID, 'TRANSPORT', 'pending', dueAt FROM requiredDepartment WHERE applicationID = \(rows["a7"]!) AND department = 'HEALTH'",
+             ["requiredDepartment \(a7)/TRANSPORT department"]),
             ("DELETE FROM requiredDepartment WHERE applicationID = \(rows["a7"]!) AND department = 'HEALTH'",
              ["requiredDepartment \(a7)/HEALTH department"]),
 
@@ -217,6 +244,15 @@ final class AuditColumnsTests: XCTestCase {
             ("UPDATE revocation SET actor = 'admin:x' WHERE number = '\(n["p4"]!)'", ["revocation \(n["p4"]!) actor"]),
             ("UPDATE revocation SET revokedAt = revokedAt + 1000 WHERE number = '\(n["p4"]!)'", ["revocation \(n["p4"]!) revokedAt"]),
             ("DELETE FROM revocation WHERE number = '\(n["p4"]!)'", ["revocation \(n["p4"]!) number"]),
+            ("INSERT INTO revocation (number, revokedAt, reason, actor) VALUES ('\(n["p1"]!)', 1, '违规', 'admin:x')", ["revocation \(n["p1"]!) number"]),
+            // a decision deleted: the permit's departments and the required row no longer hold
+            ("DELETE FROM decision WHERE id = \(d["d1"]!)",
+             ["permit \(n["p1"]!) approvedBy", "requiredDepartment \(a1)/HEALTH state", "requiredDepartment \(a1)/HEALTH decidedAt"]),
+            // the permit moved onto another application, with that application made to match it
+            ("""
+             UPDATE permit SET applicationID = \(rows["a7"]!) WHERE number = '\(n["p1"]!)';
+             UPDATE application SET permitNumber = '\(n["p1"]!)', plate = (SELECT plate FROM application WHERE id = \(rows["a1"]!)) WHERE id = \(rows["a7"]!);
+             """, ["permit \(n["p1"]!) applicationID", "permit \(n["p1"]!) approvedBy", "application \(a7) plate", "application \(a7) state", "application \(a1) state"]),
             ("UPDATE revocation SET reason = '违规' WHERE number = '\(n["p2"]!)'", ["revocation \(n["p2"]!) reason"]),
 
             // auditCheckpoint: against the signed checkpoint it stores
