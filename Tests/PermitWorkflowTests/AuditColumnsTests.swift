@@ -294,6 +294,44 @@ final class AuditColumnsTests: XCTestCase {
         }
     }
 
+    /// An insider who also rewrites the audit trail (the chain rebuilt consistently, the stored
+    /// checkpoints removed; only a kept checkpoint would show that) still cannot make a
+    /// supersession or a revocation hash that the sealed payloads contradict.
+    func testASupersessionOrRevocationForgedInTheRebuiltAuditTrailTooIsNamedByThePayloads() throws {
+        let fleet = try Self.makeFleet()
+        defer { try? FileManager.default.removeItem(at: fleet.golden) }
+        let n = fleet.numbers
+        let (p1, p2, p3, p4, p6) = (n["p1"]!, n["p2"]!, n["p3"]!, n["p4"]!, n["p6"]!)
+        let cases: [(action: String, number: String, from: String, to: String, sql: String, expected: Set<String>, needle: String)] = [
+            // p2 "superseded by" p1, issued before it
+            ("supersede", p2, "\"supersededBy\":\"\(p3)\"", "\"supersededBy\":\"\(p1)\"",
+             "UPDATE permit SET supersededBy = '\(p1)' WHERE number = '\(p2)'; UPDATE permit SET supersedes = '\(p2)' WHERE number = '\(p1)'; UPDATE permit SET supersedes = NULL WHERE number = '\(p3)'",
+             ["permit \(p2) supersededBy"], "which was not issued after it"),
+            // p2 "superseded by" p6, another vehicle that does not amend it
+            ("supersede", p2, "\"supersededBy\":\"\(p3)\"", "\"supersededBy\":\"\(p6)\"",
+             "UPDATE permit SET supersededBy = '\(p6)' WHERE number = '\(p2)'; UPDATE permit SET supersedes = NULL WHERE number = '\(p3)'",
+             ["permit \(p2) supersededBy"], "another vehicle or route"),
+            // p4's revocation recorded with another hash
+            ("revoke", p4, "\"signatureHash\":\"", "\"signatureHash\":\"00", "SELECT 1", ["revocation \(p4) signatureHash"], "not the sealed payload's"),
+        ]
+        for c in cases {
+            let dir = try Self.copy(fleet)
+            defer { try? FileManager.default.removeItem(at: dir.url) }
+            let workflow = try Workflow(directory: dir, clock: fleet.h.clock)
+            let event = try XCTUnwrap(try workflow.auditLog(subject: nil).first {
+                $0.action == c.action && String(decoding: $0.content, as: UTF8.self).contains("\"number\":\"\(c.number)\"")
+            })
+            let text = String(decoding: event.content, as: UTF8.self)
+            XCTAssertTrue(text.contains(c.from), text)
+            try AuditChainTests.rewrite(dir.database, seq: event.seq, content: Data(text.replacingOccurrences(of: c.from, with: c.to).utf8), relink: true)
+            try Self.sqlite(dir.database, c.sql + "; DELETE FROM auditCheckpoint")
+            XCTAssertNil(AuditChain.firstBrokenLink(try workflow.auditLog(subject: nil)))
+            let result = try workflow.verifyAudit()
+            XCTAssertEqual(Self.keys(result), c.expected, "\(c.sql)\n\(result.findings.map(\.message).joined(separator: "\n"))")
+            XCTAssertTrue(result.findings.contains { $0.message.contains(c.needle) }, "\(result.findings.map(\.message))")
+        }
+    }
+
     /// The reported case: `update permit set validTo='2099-12-31'` on every row. `permit list
     /// --state active` still reads the column, so the expired permit counts as active; the audit
     /// names every permit, the first one first, with the payload's own date.
