@@ -292,6 +292,46 @@ final class AuditColumnsTests: XCTestCase {
                               "\(sql) \(withList): \(needle)\n\(result.findings.map(\.message))")
             }
         }
+
+        // Checks that share a row and column with another one, told apart by their messages.
+        let p1 = n["p1"]!
+        for (sql, needles) in [
+            ("UPDATE application SET submission = CAST(substr(submission, 1, length(submission) - 1) || CASE WHEN substr(submission, -1) = X'00' THEN X'01' ELSE X'00' END AS BLOB) WHERE id = \(rows["a1"]!)",
+             [("application \(a1) submission", "does not verify with applicant key")]),
+            ("UPDATE revocation SET reason = 'superseded' WHERE number = '\(p4)'",
+             [("revocation \(p4) reason", "but it was recorded by a revoke event")]),
+            ("""
+             UPDATE permit SET applicationID = \(rows["a7"]!) WHERE number = '\(p1)';
+             UPDATE application SET permitNumber = '\(p1)', plate = (SELECT plate FROM application WHERE id = \(rows["a1"]!)) WHERE id = \(rows["a7"]!);
+             """,
+             [("permit \(p1) applicationID", "but its sealed document is application \(a1)'s"),
+              ("permit \(p1) applicationID", "the sealed payload is not of application \(a7)'s signed document")]),
+        ] {
+            let dir = try Self.copy(fleet)
+            defer { try? FileManager.default.removeItem(at: dir.url) }
+            try Self.sqlite(dir.database, sql)
+            let result = try Workflow(directory: dir, clock: fleet.h.clock).verifyAudit()
+            for (key, needle) in needles {
+                XCTAssertTrue(result.findings.contains { "\($0.table) \($0.id) \($0.column ?? "-")" == key && $0.message.contains(needle) },
+                              "\(sql): \(key) \(needle)\n\(result.findings.map(\.message))")
+            }
+        }
+
+        // The HEALTH approver (or whoever holds its key) re-signs p1's approval without its
+        // condition: the decision holds, and the permit's sealed conditions no longer match it.
+        let dir = try Self.copy(fleet)
+        defer { try? FileManager.default.removeItem(at: dir.url) }
+        let q = try DatabaseQueue(path: dir.database.path)
+        try q.write { db in
+            let row = try XCTUnwrap(try Row.fetchOne(db, sql: "SELECT decidedAt FROM decision WHERE id = ?", arguments: [d["d1"]!]))
+            let digest: String = try XCTUnwrap(try String.fetchOne(db, sql: "SELECT digest FROM application WHERE id = ?", arguments: [rows["a1"]!]))
+            let ms: Int64 = row["decidedAt"]
+            let signature = DecisionSignature.sign(digest: Hex.decode(digest)!, department: .health, decision: .approve, conditions: [], reason: nil,
+                                                   at: Date(timeIntervalSince1970: Double(ms) / 1000), key: fleet.h.approvers[.health]!)
+            try db.execute(sql: "UPDATE decision SET signature = ?, conditions = '[]' WHERE id = ?", arguments: [Data(signature), d["d1"]!])
+        }
+        let resigned = try Workflow(directory: dir, clock: fleet.h.clock).verifyAudit()
+        XCTAssertEqual(Self.keys(resigned), ["permit \(p1) conditions"], "\(resigned.findings.map(\.message))")
     }
 
     /// An insider who also rewrites the audit trail (the chain rebuilt consistently, the stored
