@@ -48,6 +48,8 @@ final class AuditColumnsTests: XCTestCase {
         // p2 superseded by p3: the same vehicle and route, overlapping.
         numbers["p2"] = try XCTUnwrap(try approve(.health, try apply("a2", h.variant(2, plate: "浙A55555"))))
         numbers["p3"] = try XCTUnwrap(try approve(.health, try apply("a3", h.variant(3, plate: "浙A55555"))))
+        // p8: the same vehicle and route after p3's window: it supersedes nothing.
+        numbers["p8"] = try XCTUnwrap(try approve(.health, try apply("a12", h.variant(12, plate: "浙A55555", from: "2026-12-16", to: "2026-12-20"))))
         // p4 revoked by an admin.
         numbers["p4"] = try XCTUnwrap(try approve(.health, try apply("a4", h.variant(4))))
         tick()
@@ -137,15 +139,15 @@ final class AuditColumnsTests: XCTestCase {
         let otherKid = fleet.h.otherFirmKey.publicKey.kidHex
         let zeros = String(repeating: "0", count: 64)
         let firmKid = fleet.h.firmKey.publicKey.kidHex
-        let firmApplications = Set((1...10).map { "application \(ids["a\($0)"]!) applicantKid" })
+        let firmApplications = Set((Array(1...10) + [12]).map { "application \(ids["a\($0)"]!) applicantKid" })
 
         // The untouched copy verifies clean, so that every case below can fail both ways.
         let clean = try Self.copy(fleet)
         defer { try? FileManager.default.removeItem(at: clean.url) }
         let untouched = try Workflow(directory: clean, clock: fleet.h.clock).verifyAudit()
         XCTAssertTrue(untouched.ok, "\(untouched.findings)")
-        XCTAssertEqual(untouched.permits, 7)
-        XCTAssertEqual(untouched.applications, 11)
+        XCTAssertEqual(untouched.permits, 8)
+        XCTAssertEqual(untouched.applications, 12)
         XCTAssertTrue(untouched.trustListChecked)
 
         let cases: [(sql: String, expected: Set<String>)] = [
@@ -341,7 +343,7 @@ final class AuditColumnsTests: XCTestCase {
         let fleet = try Self.makeFleet()
         defer { try? FileManager.default.removeItem(at: fleet.golden) }
         let n = fleet.numbers
-        let (p1, p2, p3, p4, p6) = (n["p1"]!, n["p2"]!, n["p3"]!, n["p4"]!, n["p6"]!)
+        let (p1, p2, p3, p4, p6, p8) = (n["p1"]!, n["p2"]!, n["p3"]!, n["p4"]!, n["p6"]!, n["p8"]!)
         let cases: [(action: String, number: String, from: String, to: String, sql: String, expected: Set<String>, needle: String)] = [
             // p2 "superseded by" p1, issued before it
             ("supersede", p2, "\"supersededBy\":\"\(p3)\"", "\"supersededBy\":\"\(p1)\"",
@@ -351,6 +353,10 @@ final class AuditColumnsTests: XCTestCase {
             ("supersede", p2, "\"supersededBy\":\"\(p3)\"", "\"supersededBy\":\"\(p6)\"",
              "UPDATE permit SET supersededBy = '\(p6)' WHERE number = '\(p2)'; UPDATE permit SET supersedes = NULL WHERE number = '\(p3)'",
              ["permit \(p2) supersededBy"], "another vehicle or route"),
+            // p2 "superseded by" p8, the same vehicle and route in a later window
+            ("supersede", p2, "\"supersededBy\":\"\(p3)\"", "\"supersededBy\":\"\(p8)\"",
+             "UPDATE permit SET supersededBy = '\(p8)' WHERE number = '\(p2)'; UPDATE permit SET supersedes = '\(p2)' WHERE number = '\(p8)'; UPDATE permit SET supersedes = NULL WHERE number = '\(p3)'",
+             ["permit \(p2) supersededBy"], "whose validity does not overlap"),
             // p4's revocation recorded with another hash
             ("revoke", p4, "\"signatureHash\":\"", "\"signatureHash\":\"00", "SELECT 1", ["revocation \(p4) signatureHash"], "not the sealed payload's"),
         ]
