@@ -65,12 +65,15 @@ public struct AuditFinding: Codable, Sendable, Hashable {
     public var table: String
     public var id: String
     public var message: String
+    /// The column held to a signed document (or to the audit trail) that differs, when one does.
+    public var column: String? = nil
 
-    public init(check: String, table: String, id: String, message: String) {
+    public init(check: String, table: String, id: String, message: String, column: String? = nil) {
         self.check = check
         self.table = table
         self.id = id
         self.message = message
+        self.column = column
     }
 }
 

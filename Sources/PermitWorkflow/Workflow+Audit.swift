@@ -108,6 +108,9 @@ extension Workflow {
                     findings.append(AuditFinding(check: "permit", table: "permit", id: p.number, message: "permit \(p.number): \(problem)"))
                 }
             }
+            // Every stored column that repeats a signed document, held to it (Workflow+AuditColumns).
+            findings += try auditColumns(reader: r, events: events, applications: apps, decisions: decisions, permits: permits,
+                                         issuerKeys: issuerKeys, firstPass: findings)
 
             // Checkpoints: stored ones, then the files kept elsewhere; compared in length order.
             var kept: [(source: String, table: String, checkpoint: AuditCheckpoint)] = []
