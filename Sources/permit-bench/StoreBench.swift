@@ -121,6 +121,10 @@ func runPageBench() async throws {
     line("applications(state: active) first page", try await timed { try await workflow.applications(ApplicationQuery(state: .active)).items.count })
     // No permit has expired at the bench's clock: the clock-narrowed listing reads every issued row.
     line("applications(state: expired), none match", try await timed(5) { try await workflow.applications(ApplicationQuery(state: .expired)).items.count })
+    // Past every permit's validity, `state: active` reads every issued row to find none.
+    clock.set(RFC3339.date("2026-12-16T09:00:00+08:00")!)
+    line("applications(state: active), all expired", try await timed(5) { try await workflow.applications(ApplicationQuery(state: .active)).items.count })
+    clock.set(RFC3339.date("2026-11-30T09:00:00+08:00")!)
     line("queue(\(department.rawValue)) first page", try await timed { try await workflow.queue(QueueQuery(department: department)).items.count })
     line("history(\(middleID)): decisions + audit events", try await timed { let h = try await workflow.history(middleID); return h.decisions.count + h.events.count })
 }
