@@ -8,7 +8,7 @@ let benches: [String: () async throws -> Void] = [
     "verify": runVerifyBench,
     "workflow": runWorkflowBench,
     "apply-parts": runApplyPartsBench,
-    "store": runStoreBench,
+    "store": { try runStoreBench(); try await runPageBench() },
     "httpsig": runHTTPSignatureBench,
 ]
 
