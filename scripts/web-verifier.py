@@ -427,7 +427,6 @@ def build_corpus(world, rng, target):
         lambda c: c.__setitem__(99, "extra"),  # unknown claim: fine
         lambda c: c.__setitem__(4, c[5]),  # exp == nbf
         lambda c: c.__setitem__(4, c[5] + 1),
-        # exp, nbf or iat at 2^63 or above makes `permit verify` trap (Int64 conversions); kept below.
         lambda c: c.__setitem__(4, 2 ** 62),
         lambda c: c.__setitem__(4, 2 ** 53 + 1),
         lambda c: c.__setitem__(6, 2 ** 62),
@@ -668,6 +667,70 @@ def build_corpus(world, rng, target):
     return cases, sealed
 
 
+# ---------- claim times outside the years 1–9999 ----------
+
+TIME_EDGES = [0, 2 ** 63 - 1, 2 ** 63, 2 ** 64 - 1]
+LAST_SECOND = 253402300799  # 9999-12-31T23:59:59Z
+CST = 8 * 3600
+
+
+def claim_time_cases(world, sealed, first_id):
+    """exp, nbf and iat at 0, 2^63 - 1, 2^63 and 2^64 - 1 (and at the end of the year 9999), signed
+    with the trusted keys (authority A's EdDSA and B's ES256), so that they pass the signature and
+    reach the claims, the key's window and the validity window; the CLI writes each such time as
+    the claim's exact decimal seconds, and the page must write the same digits."""
+    cases = []
+    mid = iso(day_start("2026-12-05") + 4 * 3600)
+    top = 2 ** 64 - 1
+    times = []  # (exp, nbf, iat) as None for "keep the permit's own"
+    for v in TIME_EDGES:
+        times += [(v, None, None), (None, v, None), (None, None, v), (top, v, None)]
+    times += [(top, 0, 2 ** 63), (2 ** 63, 2 ** 63 - 1, None),
+              (top, LAST_SECOND - CST, None), (top, LAST_SECOND - CST + 1, None),  # first day 9999-12-31 or not a date
+              (LAST_SECOND - CST + 1, None, None), (LAST_SECOND - CST + 2, None, None),  # last day 9999-12-31 or not
+              (None, None, LAST_SECOND), (None, None, LAST_SECOND + 1)]
+    for text, key in ((sealed[1][0], world.key_a), (sealed[25][0], world.key_b)):
+        base = cbor2.loads(decode_text(text)[1][2])
+        for exp, nbf, iat in times:
+            cl = dict(base)
+            for label, v in ((4, exp), (5, nbf), (6, iat)):
+                if v is not None:
+                    cl[label] = v
+            cases.append({"id": first_id + len(cases), "kind": "claimTime", "at": mid, "plate": None,
+                          "text": fp1(cose_sign1(cbor2.dumps(cl, canonical=True), key)),
+                          "claims": {"exp": cl[4], "nbf": cl[5], "iat": cl[6]}})
+    return cases
+
+
+DAY_SHAPE = re.compile(r"([0-9]{4})-[0-9]{2}-[0-9]{2}")
+RFC3339_SHAPE = re.compile(r"([0-9]{4})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
+def check_claim_times(cases, cli, web):
+    """The rule both sides follow (CivilTime): a shown time is a date of the years 1–9999, or
+    else the claim's own seconds as digits, exactly, never rounded. Checked on the CLI's lines and
+    the page's results for the claim-time cases; that both agree is the corpus comparison."""
+    shown = bad = 0
+    for c, w in zip(cases, web):
+        if c["kind"] != "claimTime":
+            continue
+        cl = c["claims"]
+        own = {"from": cl["nbf"], "until": cl["exp"], "notBefore": cl["nbf"], "expiresAt": cl["exp"], "issuedAt": cl["iat"]}
+        for side, r in (("cli", cli[c["id"]]), ("web", w)):
+            for field, v in (r.get("validity") or {}).items():
+                shape = DAY_SHAPE if field in ("from", "until") else RFC3339_SHAPE
+                m = shape.fullmatch(v)
+                if m:
+                    ok = "0001" <= m.group(1) <= "9999"
+                else:
+                    ok = v.isdigit() and int(v) == own[field]
+                    shown += side == "web" and ok
+                if not check(f"case {c['id']} (claimTime) {side} validity.{field}", ok, f"{v!r}; claims {cl}"):
+                    bad += 1
+    check("claim times outside the years 1-9999 are shown as exact digits", shown >= 20, f"{shown} shown")
+    print(f"web-verifier: claim times: {sum(c['kind'] == 'claimTime' for c in cases)} cases, {shown} times shown as exact seconds, {bad} bad")
+
+
 # ---------- the CLI's verdicts ----------
 
 def cli_verdicts(world, cases, workdir, permit):
@@ -723,8 +786,10 @@ def summary(r):
     if permit is not None and not any(isinstance(x, str) and x.isdigit() and int(x) > 2 ** 53 for x in json.dumps(permit).split('"')) \
             and not big_numbers(permit):
         out["permit"] = permit
+    # Every shown time is compared, the digits of a time outside the years 1–9999 too: the page
+    # keeps claims as exact integers (claim_time_cases, check_claim_times).
     validity = r.get("validity")
-    if validity is not None and all(v[:4].isdigit() and "0001" <= v[:4] <= "9999" and len(v) in (10, 20) for v in validity.values()):
+    if validity is not None:
         out["validity"] = validity
     return out
 
@@ -906,6 +971,7 @@ def main():
     try:
         world = World(permit, work)
         cases, sealed = build_corpus(world, rng, opts.cases)
+        cases += claim_time_cases(world, sealed, len(cases))
         t0 = time.monotonic()
         cli = cli_verdicts(world, cases, work, permit)
         cli_seconds = time.monotonic() - t0
@@ -935,6 +1001,7 @@ def main():
                 differences += 1
         print(f"web-verifier: {len(cases)} cases, {differences} differences (seed {seed}; CLI {cli_seconds:.1f} s, page {web_seconds:.1f} s)")
         print("web-verifier: reasons " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+        check_claim_times(cases, cli, web)
         before_signature = {"unknownPrefix", "base45Invalid", "decompressionFailed", "coseMalformed", "unsupportedAlgorithm", "unknownKey", "signatureInvalid"}
         leaked = [c["id"] for c, w in zip(cases, web) if w.get("reason") in before_signature and ("permit" in w or "number" in w or "issuer" in w)]
         check("no claim or signer in a result refused before the signature verified", not leaked, str(leaked[:10]))
