@@ -16,6 +16,9 @@
    permit issued through the workflow sent to POST /v1/verify), its list handling (an older
    sequence, an altered list, another root, a pinned root), then goes offline, reloads, and
    verifies from the stored lists with a clock past nextUpdate.
+   The camera flow runs end to end in a second Chromium (camera_check) with stand-ins for the
+   two parts that cannot run here: Chromium's fake camera (a real getUserMedia stream of generated
+   frames) and an injected BarcodeDetector that answers a corpus payload once handed a real frame.
 5. Times one payload in the page (median of 200) beside the CLI's per-payload time.
 6. With --screenshots DIR: pass, refusal and offline-stale screenshots at 390x844.
 
@@ -919,6 +922,163 @@ def browser(profile):
     return driver
 
 
+# ---------- the camera, with stand-ins for the two parts that cannot run here ----------
+
+# Injected before the page's scripts (Page.addScriptToEvaluateOnNewDocument). Stand-in: the
+# BarcodeDetector, which Debian's Chromium lacks; it reads no QR code but answers the payload the
+# harness set, and only once it has been handed a video element holding a real frame (drawn and
+# seen to have pixels). Not a stand-in: getUserMedia, wrapped only to keep the real stream it
+# returns (Chromium's fake camera) so that the harness can see its tracks stopped.
+FAKE_BARCODE_DETECTOR_JS = r"""
+(() => {
+  const state = window.__cameraTest = { payload: null, calls: 0, frames: 0, answered: 0, formats: null,
+    streams: [], lastFrame: null, callsWithoutLiveStream: 0 };
+  class StandInBarcodeDetector {
+    constructor(options = {}) { state.formats = options.formats || null; }
+    static async getSupportedFormats() { return ["qr_code"]; }
+    async detect(source) {
+      state.calls++;
+      if (!(source instanceof HTMLVideoElement)) return [];
+      if (!(source.srcObject && source.srcObject.active)) state.callsWithoutLiveStream++;
+      if (source.readyState < 2 || !source.videoWidth) return [];
+      const canvas = document.createElement("canvas");
+      canvas.width = 32;
+      canvas.height = 32;
+      const g = canvas.getContext("2d", { willReadFrequently: true });
+      g.drawImage(source, 0, 0, 32, 32);
+      const px = g.getImageData(0, 0, 32, 32).data;
+      let lit = 0;
+      for (let i = 0; i < px.length; i += 4) if (px[i] || px[i + 1] || px[i + 2]) lit++;
+      if (!lit) return [];
+      state.frames++;
+      state.lastFrame = { width: source.videoWidth, height: source.videoHeight, time: source.currentTime, lit,
+        fromCamera: state.streams.includes(source.srcObject) };
+      if (state.payload === null) return [];
+      const rawValue = state.payload;
+      state.payload = null;
+      state.answered++;
+      return [{ rawValue, format: "qr_code", boundingBox: new DOMRectReadOnly(0, 0, source.videoWidth, source.videoHeight), cornerPoints: [] }];
+    }
+  }
+  window.BarcodeDetector = StandInBarcodeDetector;
+  if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+    const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = async (constraints) => {
+      const stream = await real(constraints);
+      state.streams.push(stream);
+      return stream;
+    };
+  }
+})();
+"""
+
+
+def camera_browser(profile):
+    """Chromium as browser() starts it, plus a real getUserMedia stream from Chromium's fake camera
+    (no permission prompt, no device), and the stand-in BarcodeDetector injected into every page."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=390,844",
+              f"--user-data-dir={profile}", "--no-first-run", "--disable-extensions", "--lang=zh-CN",
+              "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"):
+        opts.add_argument(a)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    driver.set_script_timeout(300)
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": FAKE_BARCODE_DETECTOR_JS})
+    return driver
+
+
+def camera_check(base_url, work, cases, cli):
+    """The page's camera flow end to end, in its own Chromium: the camera button, getUserMedia,
+    the video, detect() on its frames, the verdict, the stream stopped. Stand-ins for exactly the
+    two parts that cannot run here: the camera (Chromium's fake device, a real MediaStream of
+    generated frames) and BarcodeDetector (FAKE_BARCODE_DETECTOR_JS, answering a corpus payload).
+    The verdicts must equal `permit verify --json`'s for the same payload, time and (no) plate."""
+    from selenium.webdriver.common.by import By
+    pick = lambda want: next(c for c in cases if c["kind"] == "sealed" and c["plate"] is None
+                             and (cli[c["id"]].get("reason") or "valid") == want)
+    driver = camera_browser(os.path.join(work, "profile-camera"))
+    name = "camera (stand-ins: Chromium's fake camera, a fake BarcodeDetector)"
+    try:
+        driver.get(base_url + "/verify/")
+        wait_ready(driver)
+        js = driver.execute_script
+        camera = driver.find_element(By.ID, "camera")
+        check(f"{name}: the camera button is shown", camera.is_displayed() and camera.text == "摄像头扫码", camera.text)
+
+        def wait(cond, seconds=10):
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                v = js("return " + cond)
+                if v:
+                    return v
+                time.sleep(0.05)
+            return js("return " + cond)
+
+        tracks = "window.__cameraTest.streams.map(s => s.getTracks().map(t => t.kind + ':' + t.readyState + ':' + t.label))"
+        stopped = ("window.__cameraTest.streams.length > 0 && window.__cameraTest.streams.every(s => s.getTracks().every(t => t.readyState === 'ended'))"
+                   " && document.getElementById('video').hidden && !document.getElementById('video').srcObject")
+
+        def stays_stopped():
+            calls = js("return window.__cameraTest.calls")
+            time.sleep(0.6)
+            return js("return window.__cameraTest.calls") == calls and js("return " + stopped)
+
+        # Start, watch detect() get real frames, stop with the button: the stream ends, detect stops.
+        js("arguments[0].click(); arguments[0].click()", camera)  # a double tap opens one stream
+        frames = wait("window.__cameraTest.frames >= 3 && window.__cameraTest.lastFrame")
+        st = js("return window.__cameraTest")
+        check(f"{name}: a click starts the stream and the page calls detect on its frames",
+              bool(frames) and frames.get("fromCamera") and frames["width"] > 0 and st["formats"] == ["qr_code"]
+              and js("return !document.getElementById('video').hidden") and camera.text == "停止扫码",
+              f"{json.dumps(st, default=str)[:400]} tracks {js('return ' + tracks)}")
+        check(f"{name}: a double tap opens one stream", js("return window.__cameraTest.streams.length") == 1
+              and js(f"return {tracks}.flat().filter(t => t.includes(':live:')).length") == 1, str(js("return " + tracks)))
+        camera.click()
+        check(f"{name}: the stop button stops the stream and the reading", wait(stopped, 5) and stays_stopped()
+              and camera.text == "摄像头扫码", str(js("return " + tracks)))
+
+        # Another tab in front (the officer switches apps): the page is hidden and stops the camera.
+        camera.click()
+        live = wait("window.__cameraTest.frames >= 4")
+        page = driver.current_window_handle
+        driver.switch_to.new_window("tab")
+        time.sleep(0.5)
+        driver.close()
+        driver.switch_to.window(page)
+        check(f"{name}: a hidden page stops the stream", bool(live) and wait(stopped, 5) and stays_stopped()
+              and camera.text == "摄像头扫码", str(js("return " + tracks)))
+
+        # Read a valid and a revoked permit of the corpus off the camera, as the CLI sees them.
+        for want in ("valid", "revoked"):
+            c = pick(want)
+            page_call(driver, "window.permitVerifier.setNow(args[0])", c["at"])
+            js("var v = document.getElementById('verdict'); v.removeAttribute('data-outcome'); v.className = 'verdict idle';"
+               "window.__cameraTest.payload = arguments[0];", c["text"])
+            before = js("return window.__cameraTest.frames")
+            camera.click()
+            outcome = wait("document.getElementById('verdict').className.indexOf('idle') < 0 && document.getElementById('verdict').getAttribute('data-outcome')")
+            shown = page_call(driver, "window.permitVerifier.shown()") or [None]
+            reason = js("return document.getElementById('verdict').getAttribute('data-reason')")
+            a, b = summary(cli[c["id"]]), summary(shown[0] or {})
+            check(f"{name}: a {want} permit read off a video frame gets permit verify's verdict",
+                  js("return window.__cameraTest.answered") >= 1 and js("return window.__cameraTest.frames") > before
+                  and a == b and outcome == a["outcome"] and reason == (a["reason"] or ""),
+                  f"\n  cli {a}\n  web {b}\n  shown {outcome} {reason!r}")
+            check(f"{name}: after a {want} read the stream is stopped and the scanner field is empty for the next scan",
+                  wait(stopped, 5) and stays_stopped() and js("return document.getElementById('scan').value") == ""
+                  and camera.text == "摄像头扫码", f"{js('return ' + tracks)} scan={js('return document.getElementById(`scan`).value')[:20]!r}")
+        st = js("return window.__cameraTest")
+        check(f"{name}: detect() only ever saw a live stream", st["callsWithoutLiveStream"] == 0 and len(st["streams"]) == 4,
+              json.dumps(st, default=str)[:300])
+        print(f"web-verifier: camera: {len(st['streams'])} streams from Chromium's fake camera "
+              f"({st['lastFrame']['width']}x{st['lastFrame']['height']}), detect() called {st['calls']} times on {st['frames']} frames, {st['answered']} reads")
+    finally:
+        driver.quit()
+
+
 def page_call(driver, expr, *args):
     """Awaits window.permitVerifier's `expr` (a JS expression using args[0..]) and returns its value."""
     script = ("const done = arguments[arguments.length - 1]; const args = Array.from(arguments).slice(0, -1);"
@@ -1092,6 +1252,7 @@ def main():
               and sorted(r["sequence"] for r in st["revocations"]) == [2, 3], json.dumps(st)[:400])
         check("no camera button without BarcodeDetector", driver.execute_script(
             "return ('BarcodeDetector' in window) || document.getElementById('camera').hidden"))
+        camera_check(base_url, work, cases, cli)
 
         # Speed: one payload at a time in the page, beside the CLI's per-payload time.
         bench_texts = []
