@@ -16,6 +16,9 @@
    permit issued through the workflow sent to POST /v1/verify), its list handling (an older
    sequence, an altered list, another root, a pinned root), then goes offline, reloads, and
    verifies from the stored lists with a clock past nextUpdate.
+   The camera flow runs end to end in a second Chromium (camera_check) with stand-ins for the
+   two parts that cannot run here: Chromium's fake camera (a real getUserMedia stream of generated
+   frames) and an injected BarcodeDetector that answers a corpus payload once handed a real frame.
 5. Times one payload in the page (median of 200) beside the CLI's per-payload time.
 6. With --screenshots DIR: pass, refusal and offline-stale screenshots at 390x844.
 
@@ -427,7 +430,6 @@ def build_corpus(world, rng, target):
         lambda c: c.__setitem__(99, "extra"),  # unknown claim: fine
         lambda c: c.__setitem__(4, c[5]),  # exp == nbf
         lambda c: c.__setitem__(4, c[5] + 1),
-        # exp, nbf or iat at 2^63 or above makes `permit verify` trap (Int64 conversions); kept below.
         lambda c: c.__setitem__(4, 2 ** 62),
         lambda c: c.__setitem__(4, 2 ** 53 + 1),
         lambda c: c.__setitem__(6, 2 ** 62),
@@ -668,6 +670,70 @@ def build_corpus(world, rng, target):
     return cases, sealed
 
 
+# ---------- claim times outside the years 1–9999 ----------
+
+TIME_EDGES = [0, 2 ** 63 - 1, 2 ** 63, 2 ** 64 - 1]
+LAST_SECOND = 253402300799  # 9999-12-31T23:59:59Z
+CST = 8 * 3600
+
+
+def claim_time_cases(world, sealed, first_id):
+    """exp, nbf and iat at 0, 2^63 - 1, 2^63 and 2^64 - 1 (and at the end of the year 9999), signed
+    with the trusted keys (authority A's EdDSA and B's ES256), so that they pass the signature and
+    reach the claims, the key's window and the validity window; the CLI writes each such time as
+    the claim's exact decimal seconds, and the page must write the same digits."""
+    cases = []
+    mid = iso(day_start("2026-12-05") + 4 * 3600)
+    top = 2 ** 64 - 1
+    times = []  # (exp, nbf, iat) as None for "keep the permit's own"
+    for v in TIME_EDGES:
+        times += [(v, None, None), (None, v, None), (None, None, v), (top, v, None)]
+    times += [(top, 0, 2 ** 63), (2 ** 63, 2 ** 63 - 1, None),
+              (top, LAST_SECOND - CST, None), (top, LAST_SECOND - CST + 1, None),  # first day 9999-12-31 or not a date
+              (LAST_SECOND - CST + 1, None, None), (LAST_SECOND - CST + 2, None, None),  # last day 9999-12-31 or not
+              (None, None, LAST_SECOND), (None, None, LAST_SECOND + 1)]
+    for text, key in ((sealed[1][0], world.key_a), (sealed[25][0], world.key_b)):
+        base = cbor2.loads(decode_text(text)[1][2])
+        for exp, nbf, iat in times:
+            cl = dict(base)
+            for label, v in ((4, exp), (5, nbf), (6, iat)):
+                if v is not None:
+                    cl[label] = v
+            cases.append({"id": first_id + len(cases), "kind": "claimTime", "at": mid, "plate": None,
+                          "text": fp1(cose_sign1(cbor2.dumps(cl, canonical=True), key)),
+                          "claims": {"exp": cl[4], "nbf": cl[5], "iat": cl[6]}})
+    return cases
+
+
+DAY_SHAPE = re.compile(r"([0-9]{4})-[0-9]{2}-[0-9]{2}")
+RFC3339_SHAPE = re.compile(r"([0-9]{4})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
+def check_claim_times(cases, cli, web):
+    """The rule both sides follow (CivilTime): a shown time is a date of the years 1–9999, or
+    else the claim's own seconds as digits, exactly, never rounded. Checked on the CLI's lines and
+    the page's results for the claim-time cases; that both agree is the corpus comparison."""
+    shown = bad = 0
+    for c, w in zip(cases, web):
+        if c["kind"] != "claimTime":
+            continue
+        cl = c["claims"]
+        own = {"from": cl["nbf"], "until": cl["exp"], "notBefore": cl["nbf"], "expiresAt": cl["exp"], "issuedAt": cl["iat"]}
+        for side, r in (("cli", cli[c["id"]]), ("web", w)):
+            for field, v in (r.get("validity") or {}).items():
+                shape = DAY_SHAPE if field in ("from", "until") else RFC3339_SHAPE
+                m = shape.fullmatch(v)
+                if m:
+                    ok = "0001" <= m.group(1) <= "9999"
+                else:
+                    ok = v.isdigit() and int(v) == own[field]
+                    shown += side == "web" and ok
+                if not check(f"case {c['id']} (claimTime) {side} validity.{field}", ok, f"{v!r}; claims {cl}"):
+                    bad += 1
+    check("claim times outside the years 1-9999 are shown as exact digits", shown >= 20, f"{shown} shown")
+    print(f"web-verifier: claim times: {sum(c['kind'] == 'claimTime' for c in cases)} cases, {shown} times shown as exact seconds, {bad} bad")
+
+
 # ---------- the CLI's verdicts ----------
 
 def cli_verdicts(world, cases, workdir, permit):
@@ -723,8 +789,10 @@ def summary(r):
     if permit is not None and not any(isinstance(x, str) and x.isdigit() and int(x) > 2 ** 53 for x in json.dumps(permit).split('"')) \
             and not big_numbers(permit):
         out["permit"] = permit
+    # Every shown time is compared, the digits of a time outside the years 1–9999 too: the page
+    # keeps claims as exact integers (claim_time_cases, check_claim_times).
     validity = r.get("validity")
-    if validity is not None and all(v[:4].isdigit() and "0001" <= v[:4] <= "9999" and len(v) in (10, 20) for v in validity.values()):
+    if validity is not None:
         out["validity"] = validity
     return out
 
@@ -854,6 +922,163 @@ def browser(profile):
     return driver
 
 
+# ---------- the camera, with stand-ins for the two parts that cannot run here ----------
+
+# Injected before the page's scripts (Page.addScriptToEvaluateOnNewDocument). Stand-in: the
+# BarcodeDetector, which Debian's Chromium lacks; it reads no QR code but answers the payload the
+# harness set, and only once it has been handed a video element holding a real frame (drawn and
+# seen to have pixels). Not a stand-in: getUserMedia, wrapped only to keep the real stream it
+# returns (Chromium's fake camera) so that the harness can see its tracks stopped.
+FAKE_BARCODE_DETECTOR_JS = r"""
+(() => {
+  const state = window.__cameraTest = { payload: null, calls: 0, frames: 0, answered: 0, formats: null,
+    streams: [], lastFrame: null, callsWithoutLiveStream: 0 };
+  class StandInBarcodeDetector {
+    constructor(options = {}) { state.formats = options.formats || null; }
+    static async getSupportedFormats() { return ["qr_code"]; }
+    async detect(source) {
+      state.calls++;
+      if (!(source instanceof HTMLVideoElement)) return [];
+      if (!(source.srcObject && source.srcObject.active)) state.callsWithoutLiveStream++;
+      if (source.readyState < 2 || !source.videoWidth) return [];
+      const canvas = document.createElement("canvas");
+      canvas.width = 32;
+      canvas.height = 32;
+      const g = canvas.getContext("2d", { willReadFrequently: true });
+      g.drawImage(source, 0, 0, 32, 32);
+      const px = g.getImageData(0, 0, 32, 32).data;
+      let lit = 0;
+      for (let i = 0; i < px.length; i += 4) if (px[i] || px[i + 1] || px[i + 2]) lit++;
+      if (!lit) return [];
+      state.frames++;
+      state.lastFrame = { width: source.videoWidth, height: source.videoHeight, time: source.currentTime, lit,
+        fromCamera: state.streams.includes(source.srcObject) };
+      if (state.payload === null) return [];
+      const rawValue = state.payload;
+      state.payload = null;
+      state.answered++;
+      return [{ rawValue, format: "qr_code", boundingBox: new DOMRectReadOnly(0, 0, source.videoWidth, source.videoHeight), cornerPoints: [] }];
+    }
+  }
+  window.BarcodeDetector = StandInBarcodeDetector;
+  if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+    const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = async (constraints) => {
+      const stream = await real(constraints);
+      state.streams.push(stream);
+      return stream;
+    };
+  }
+})();
+"""
+
+
+def camera_browser(profile):
+    """Chromium as browser() starts it, plus a real getUserMedia stream from Chromium's fake camera
+    (no permission prompt, no device), and the stand-in BarcodeDetector injected into every page."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=390,844",
+              f"--user-data-dir={profile}", "--no-first-run", "--disable-extensions", "--lang=zh-CN",
+              "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"):
+        opts.add_argument(a)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    driver.set_script_timeout(300)
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": FAKE_BARCODE_DETECTOR_JS})
+    return driver
+
+
+def camera_check(base_url, work, cases, cli):
+    """The page's camera flow end to end, in its own Chromium: the camera button, getUserMedia,
+    the video, detect() on its frames, the verdict, the stream stopped. Stand-ins for exactly the
+    two parts that cannot run here: the camera (Chromium's fake device, a real MediaStream of
+    generated frames) and BarcodeDetector (FAKE_BARCODE_DETECTOR_JS, answering a corpus payload).
+    The verdicts must equal `permit verify --json`'s for the same payload, time and (no) plate."""
+    from selenium.webdriver.common.by import By
+    pick = lambda want: next(c for c in cases if c["kind"] == "sealed" and c["plate"] is None
+                             and (cli[c["id"]].get("reason") or "valid") == want)
+    driver = camera_browser(os.path.join(work, "profile-camera"))
+    name = "camera (stand-ins: Chromium's fake camera, a fake BarcodeDetector)"
+    try:
+        driver.get(base_url + "/verify/")
+        wait_ready(driver)
+        js = driver.execute_script
+        camera = driver.find_element(By.ID, "camera")
+        check(f"{name}: the camera button is shown", camera.is_displayed() and camera.text == "摄像头扫码", camera.text)
+
+        def wait(cond, seconds=10):
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                v = js("return " + cond)
+                if v:
+                    return v
+                time.sleep(0.05)
+            return js("return " + cond)
+
+        tracks = "window.__cameraTest.streams.map(s => s.getTracks().map(t => t.kind + ':' + t.readyState + ':' + t.label))"
+        stopped = ("window.__cameraTest.streams.length > 0 && window.__cameraTest.streams.every(s => s.getTracks().every(t => t.readyState === 'ended'))"
+                   " && document.getElementById('video').hidden && !document.getElementById('video').srcObject")
+
+        def stays_stopped():
+            calls = js("return window.__cameraTest.calls")
+            time.sleep(0.6)
+            return js("return window.__cameraTest.calls") == calls and js("return " + stopped)
+
+        # Start, watch detect() get real frames, stop with the button: the stream ends, detect stops.
+        js("arguments[0].click(); arguments[0].click()", camera)  # a double tap opens one stream
+        frames = wait("window.__cameraTest.frames >= 3 && window.__cameraTest.lastFrame")
+        st = js("return window.__cameraTest")
+        check(f"{name}: a click starts the stream and the page calls detect on its frames",
+              bool(frames) and frames.get("fromCamera") and frames["width"] > 0 and st["formats"] == ["qr_code"]
+              and js("return !document.getElementById('video').hidden") and camera.text == "停止扫码",
+              f"{json.dumps(st, default=str)[:400]} tracks {js('return ' + tracks)}")
+        check(f"{name}: a double tap opens one stream", js("return window.__cameraTest.streams.length") == 1
+              and js(f"return {tracks}.flat().filter(t => t.includes(':live:')).length") == 1, str(js("return " + tracks)))
+        camera.click()
+        check(f"{name}: the stop button stops the stream and the reading", wait(stopped, 5) and stays_stopped()
+              and camera.text == "摄像头扫码", str(js("return " + tracks)))
+
+        # Another tab in front (the officer switches apps): the page is hidden and stops the camera.
+        camera.click()
+        live = wait("window.__cameraTest.frames >= 4")
+        page = driver.current_window_handle
+        driver.switch_to.new_window("tab")
+        time.sleep(0.5)
+        driver.close()
+        driver.switch_to.window(page)
+        check(f"{name}: a hidden page stops the stream", bool(live) and wait(stopped, 5) and stays_stopped()
+              and camera.text == "摄像头扫码", str(js("return " + tracks)))
+
+        # Read a valid and a revoked permit of the corpus off the camera, as the CLI sees them.
+        for want in ("valid", "revoked"):
+            c = pick(want)
+            page_call(driver, "window.permitVerifier.setNow(args[0])", c["at"])
+            js("var v = document.getElementById('verdict'); v.removeAttribute('data-outcome'); v.className = 'verdict idle';"
+               "window.__cameraTest.payload = arguments[0];", c["text"])
+            before = js("return window.__cameraTest.frames")
+            camera.click()
+            outcome = wait("document.getElementById('verdict').className.indexOf('idle') < 0 && document.getElementById('verdict').getAttribute('data-outcome')")
+            shown = page_call(driver, "window.permitVerifier.shown()") or [None]
+            reason = js("return document.getElementById('verdict').getAttribute('data-reason')")
+            a, b = summary(cli[c["id"]]), summary(shown[0] or {})
+            check(f"{name}: a {want} permit read off a video frame gets permit verify's verdict",
+                  js("return window.__cameraTest.answered") >= 1 and js("return window.__cameraTest.frames") > before
+                  and a == b and outcome == a["outcome"] and reason == (a["reason"] or ""),
+                  f"\n  cli {a}\n  web {b}\n  shown {outcome} {reason!r}")
+            check(f"{name}: after a {want} read the stream is stopped and the scanner field is empty for the next scan",
+                  wait(stopped, 5) and stays_stopped() and js("return document.getElementById('scan').value") == ""
+                  and camera.text == "摄像头扫码", f"{js('return ' + tracks)} scan={js('return document.getElementById(`scan`).value')[:20]!r}")
+        st = js("return window.__cameraTest")
+        check(f"{name}: detect() only ever saw a live stream", st["callsWithoutLiveStream"] == 0 and len(st["streams"]) == 4,
+              json.dumps(st, default=str)[:300])
+        print(f"web-verifier: camera: {len(st['streams'])} streams from Chromium's fake camera "
+              f"({st['lastFrame']['width']}x{st['lastFrame']['height']}), detect() called {st['calls']} times on {st['frames']} frames, {st['answered']} reads")
+    finally:
+        driver.quit()
+
+
 def page_call(driver, expr, *args):
     """Awaits window.permitVerifier's `expr` (a JS expression using args[0..]) and returns its value."""
     script = ("const done = arguments[arguments.length - 1]; const args = Array.from(arguments).slice(0, -1);"
@@ -906,6 +1131,7 @@ def main():
     try:
         world = World(permit, work)
         cases, sealed = build_corpus(world, rng, opts.cases)
+        cases += claim_time_cases(world, sealed, len(cases))
         t0 = time.monotonic()
         cli = cli_verdicts(world, cases, work, permit)
         cli_seconds = time.monotonic() - t0
@@ -935,6 +1161,7 @@ def main():
                 differences += 1
         print(f"web-verifier: {len(cases)} cases, {differences} differences (seed {seed}; CLI {cli_seconds:.1f} s, page {web_seconds:.1f} s)")
         print("web-verifier: reasons " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+        check_claim_times(cases, cli, web)
         before_signature = {"unknownPrefix", "base45Invalid", "decompressionFailed", "coseMalformed", "unsupportedAlgorithm", "unknownKey", "signatureInvalid"}
         leaked = [c["id"] for c, w in zip(cases, web) if w.get("reason") in before_signature and ("permit" in w or "number" in w or "issuer" in w)]
         check("no claim or signer in a result refused before the signature verified", not leaked, str(leaked[:10]))
@@ -1025,6 +1252,7 @@ def main():
               and sorted(r["sequence"] for r in st["revocations"]) == [2, 3], json.dumps(st)[:400])
         check("no camera button without BarcodeDetector", driver.execute_script(
             "return ('BarcodeDetector' in window) || document.getElementById('camera').hidden"))
+        camera_check(base_url, work, cases, cli)
 
         # Speed: one payload at a time in the page, beside the CLI's per-payload time.
         bench_texts = []

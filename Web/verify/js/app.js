@@ -61,6 +61,7 @@ function applyLanguage() {
 // ---------- verdict ----------
 
 function renderIdle() {
+  lastResults = null;
   const v = $("verdict");
   v.className = "verdict idle";
   v.replaceChildren(el("div", { class: "verdict-word" }, t().idle), el("div", { class: "verdict-reason" }, t().idleHint));
@@ -255,42 +256,81 @@ async function setupCamera() {
   }
   button.hidden = !supported;
   if (!supported) return;
-  button.addEventListener("click", async () => {
-    if (cameraStream) return stopCamera();
-    const video = $("video");
-    try {
-      cameraStream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
-    } catch (e) {
-      showNote(String(e.message || e));
-      return;
-    }
-    video.srcObject = cameraStream;
-    video.hidden = false;
-    await video.play();
-    button.textContent = t().cameraStop;
-    const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
-    const tick = async () => {
-      if (!cameraStream) return;
-      try {
-        const codes = await detector.detect(video);
-        if (codes.length) {
-          const text = codes[0].rawValue;
-          stopCamera();
-          $("scan").value = text;
-          await checkScanned(text);
-          return;
-        }
-      } catch { /* a frame that could not be read */ }
-      setTimeout(tick, 150);
-    };
-    tick();
+  button.addEventListener("click", () => (cameraStream ? stopCamera() : startCamera()));
+  // The camera is never left on behind another app or page.
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden && (cameraStream || button.disabled)) stopCamera();
   });
+  window.addEventListener("pagehide", () => stopCamera());
 }
 
+/** Bumped by every start and stop: a start or a reading loop whose session is over ends. */
+let cameraSession = 0;
+
+async function startCamera() {
+  const button = $("camera");
+  const video = $("video");
+  const session = ++cameraSession;
+  // One stream at a time: taps while the camera opens are ignored (a second getUserMedia would
+  // leave the first stream running with nothing to stop it).
+  button.disabled = true;
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+  } catch (e) {
+    showNote(String(e.message || e));
+    return;
+  } finally {
+    button.disabled = false;
+  }
+  if (session !== cameraSession) {
+    // stopped while the camera opened (the page was hidden)
+    for (const track of stream.getTracks()) track.stop();
+    return;
+  }
+  cameraStream = stream;
+  video.srcObject = stream;
+  video.hidden = false;
+  button.textContent = t().cameraStop;
+  try {
+    await video.play();
+  } catch (e) {
+    if (session === cameraSession) {
+      stopCamera();
+      showNote(String(e.message || e));
+    }
+    return;
+  }
+  const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+  const tick = async () => {
+    if (session !== cameraSession) return;
+    let codes = [];
+    try {
+      codes = await detector.detect(video);
+    } catch { /* a frame that could not be read */ }
+    if (session !== cameraSession) return; // stopped while this frame was read
+    if (codes.length) {
+      const text = codes[0].rawValue;
+      stopCamera();
+      // Verified as a scanned text is, without leaving it in the scanner field, so that the next
+      // scan does not run into it.
+      await checkScanned(text);
+      return;
+    }
+    setTimeout(tick, 150);
+  };
+  tick();
+}
+
+/** Stops the camera: every track of the stream ended, the video emptied and hidden. */
 function stopCamera() {
+  cameraSession++;
   if (cameraStream) for (const track of cameraStream.getTracks()) track.stop();
   cameraStream = null;
-  $("video").hidden = true;
+  const video = $("video");
+  video.pause();
+  video.srcObject = null;
+  video.hidden = true;
   $("camera").textContent = t().camera;
   $("scan").focus();
 }
@@ -435,6 +475,10 @@ window.permitVerifier = {
   /** Shows a result as the page would (for screenshots and tests). */
   show(results) {
     renderResults(Array.isArray(results) ? results : [results]);
+  },
+  /** The results the page shows now (as verify() returns them), or null when it shows none. */
+  shown() {
+    return lastResults;
   },
   lang(v) {
     lang = v === "en" ? "en" : "zh";

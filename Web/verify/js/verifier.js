@@ -206,13 +206,6 @@ export function rfc3339(seconds) {
   return new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-/** YYYY-MM-DD of an instant in China Standard Time. */
-export function chinaDay(seconds) {
-  const t = Math.floor(Number(seconds)) + 8 * 3600;
-  if (!Number.isFinite(t) || Math.abs(t) > 8.64e12) return String(seconds);
-  return new Date(t * 1000).toISOString().slice(0, 10);
-}
-
 // ---------- trust and revocation lists (permit-payload.md §5) ----------
 
 export class ListError extends Error {
@@ -413,11 +406,12 @@ export function parseClaims(bytes) {
   const m = new ClaimReader(item, "");
   const issuer = m.text(1, "iss");
   if (!digits(issuer, 6)) throw new ClaimsError("iss", `"${issuer}" is not a 6-digit division code`);
-  const expiresAt = m.uint(4, "exp");
-  const notBefore = m.uint(5, "nbf");
-  const issuedAt = m.uint(6, "iat");
+  // Times are BigInts, exact for any uint (a Number would round above 2^53).
+  const expiresAt = BigInt(m.uint(4, "exp"));
+  const notBefore = BigInt(m.uint(5, "nbf"));
+  const issuedAt = BigInt(m.uint(6, "iat"));
   const permit = parsePermit(m.required(-70001, "permit"));
-  if (!(BigInt(expiresAt) > BigInt(notBefore))) throw new ClaimsError("exp", `exp ${expiresAt} is not after nbf ${notBefore}`);
+  if (!(expiresAt > notBefore)) throw new ClaimsError("exp", `exp ${expiresAt} is not after nbf ${notBefore}`);
   return { issuer, expiresAt, notBefore, issuedAt, permit };
 }
 
@@ -483,10 +477,67 @@ export function normalizePlate(plate) {
   return out;
 }
 
-// ---------- the verifier ----------
+// ---------- claim times: exact, for any uint ----------
 
-/** A Number of seconds for an integer claim (Number or BigInt), rounded as Swift's Double(UInt64) is. */
-const seconds = (v) => Number(v);
+const INT64_MAX = 2n ** 63n - 1n;
+/** The instants whose UTC date lies in the years 1–9999 (CivilTime.representable). */
+const FIRST_SECOND = -62135596800n;
+const LAST_SECOND = 253402300799n;
+const CHINA_OFFSET = 8n * 3600n;
+
+/**
+ * CivilTime's rule, as `permit verify` writes a claim's time: a date when it lies in the years
+ * 1–9999, otherwise the claim's own seconds since 1970 in decimal ("18446744073709551615").
+ * Digits alone are never a date, and the number is exactly the signed value.
+ */
+function dayIfRepresentable(s) {
+  const local = s + CHINA_OFFSET;
+  if (local > INT64_MAX || local < FIRST_SECOND || local > LAST_SECOND) return null;
+  return new Date(Number(local) * 1000).toISOString().slice(0, 10);
+}
+
+/** YYYY-MM-DD (China Standard Time) of a claim such as nbf: the first day of validity. */
+export function claimDay(s) {
+  return s <= INT64_MAX ? dayIfRepresentable(s) ?? s.toString() : s.toString();
+}
+
+/** The last day of validity, the day of exp − 1; exp itself in decimal when that day is not representable. */
+export function claimLastDay(exp) {
+  return exp <= INT64_MAX ? dayIfRepresentable(exp - 1n) ?? exp.toString() : exp.toString();
+}
+
+/** RFC 3339 in UTC of a claim such as exp, nbf or iat; its decimal seconds outside the years 1–9999. */
+export function claimRFC3339(s) {
+  if (s < FIRST_SECOND || s > LAST_SECOND) return s.toString();
+  return new Date(Number(s) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** A finite Number as an exact fraction [numerator, denominator], the denominator a power of 2. */
+function exact(x) {
+  let d = 1n;
+  while (!Number.isInteger(x)) {
+    x *= 2; // exact: a double that is not an integer is below 2^52
+    d *= 2n;
+  }
+  return [BigInt(x), d];
+}
+
+/**
+ * The sign of (x + y) − n, computed exactly, for Numbers x and y (the clock, a skew, a key's
+ * window) and a BigInt claim n: no rounding of either side. NaN when x or y is not finite and the
+ * comparison cannot decide (as a double comparison would be false).
+ */
+function compare(x, y, n) {
+  if (!Number.isFinite(x) || !Number.isFinite(y)) {
+    const s = x + y;
+    return s === Infinity ? 1 : s === -Infinity ? -1 : NaN;
+  }
+  const [a, da] = exact(x), [b, db] = exact(y);
+  const diff = a * db + b * da - n * da * db;
+  return diff > 0n ? 1 : diff < 0n ? -1 : 0;
+}
+
+// ---------- the verifier ----------
 
 export class Verifier {
   /**
@@ -604,18 +655,18 @@ export class Verifier {
       return refuse("issuerMismatch", "claims", `permit number ${claims.permit.number} does not start with iss ${claims.issuer}`, claims, signer);
     }
     // 9 key valid at iat (both ends inclusive)
-    const iat = seconds(claims.issuedAt);
-    if (!(signer.notBefore <= iat && iat <= signer.notAfter)) {
+    // (compared exactly: notBefore ≤ iat ≤ notAfter, iat any uint)
+    const iat = claims.issuedAt;
+    if (!(compare(signer.notBefore, 0, iat) <= 0 && compare(signer.notAfter, 0, iat) >= 0)) {
       return refuse("keyNotValidAtIssuance", "keyValidity",
-        `issued at ${rfc3339(iat)}, outside key ${signer.kidHex}'s signing window ${rfc3339(signer.notBefore)}…${rfc3339(signer.notAfter)}`, claims, signer);
+        `issued at ${claimRFC3339(iat)}, outside key ${signer.kidHex}'s signing window ${rfc3339(signer.notBefore)}…${rfc3339(signer.notAfter)}`, claims, signer);
     }
-    // 10 policies: validity window with skew, revocation, plate
-    const nbf = seconds(claims.notBefore), exp = seconds(claims.expiresAt);
-    if (now < nbf - skew) {
-      return refuse("notYetValid", "validityWindow", `valid from ${rfc3339(nbf)}; now is ${rfc3339(now)} (skew ${skew} s)`, claims, signer);
+    // 10 policies: validity window with skew (nbf − skew ≤ now < exp + skew, exactly), revocation, plate
+    if (compare(now, skew, claims.notBefore) < 0) {
+      return refuse("notYetValid", "validityWindow", `valid from ${claimRFC3339(claims.notBefore)}; now is ${rfc3339(now)} (skew ${skew} s)`, claims, signer);
     }
-    if (now >= exp + skew) {
-      return refuse("expired", "validityWindow", `valid until ${rfc3339(exp)}; now is ${rfc3339(now)} (skew ${skew} s)`, claims, signer);
+    if (compare(now, -skew, claims.expiresAt) >= 0) {
+      return refuse("expired", "validityWindow", `valid until ${claimRFC3339(claims.expiresAt)}; now is ${rfc3339(now)} (skew ${skew} s)`, claims, signer);
     }
     const lists = this.revocationsByAuthority.get(claims.issuer);
     if (lists) {
@@ -646,11 +697,11 @@ function result(outcome, reason, stage, detail, warnings, claims, signer) {
   if (signer) r.issuer = { authority: signer.authority, name: signer.name, nameEn: signer.nameEn, phone: signer.phone, kid: signer.kidHex };
   if (claims) {
     r.validity = {
-      from: chinaDay(seconds(claims.notBefore)),
-      until: chinaDay(seconds(claims.expiresAt) - 1),
-      notBefore: rfc3339(seconds(claims.notBefore)),
-      expiresAt: rfc3339(seconds(claims.expiresAt)),
-      issuedAt: rfc3339(seconds(claims.issuedAt)),
+      from: claimDay(claims.notBefore),
+      until: claimLastDay(claims.expiresAt),
+      notBefore: claimRFC3339(claims.notBefore),
+      expiresAt: claimRFC3339(claims.expiresAt),
+      issuedAt: claimRFC3339(claims.issuedAt),
     };
     r.permit = jsonSafe(claims.permit);
   }
