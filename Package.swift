@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // System libraries (Debian -dev packages, installed by scripts/setup).
@@ -111,6 +112,12 @@ let package = Package(
         .testTarget(name: "PermitRoutingTests", dependencies: ["PermitRouting", "PermitModel"]),
         .testTarget(name: "PermitWorkflowTests", dependencies: ["PermitAPI", "PermitFoundation", "PermitTestSupport", "PermitWorkflow", "PermitStore", "PermitSeal", "PermitModel", "PermitRouting", "PermitVerify"]),
         .testTarget(name: "PermitVerifyTests", dependencies: ["PermitVerify", "PermitSeal", "PermitModel", "PermitTestSupport"]),
+        .testTarget(name: "PermitServerTests", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "PermitRenderTests", dependencies: ["PermitRender", "PermitModel", "PermitTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
