@@ -6,7 +6,7 @@ import XCTest
 
 /// Starting and stopping `permit serve`: TLS with a certificate openssl makes here, SIGTERM
 /// after the request in flight, and the errors that keep it from starting.
-final class LifecycleTests: XCTestCase {
+final class ServeLifecycleTests: XCTestCase {
     var work: URL!
     var servers: [ServerProcess] = []
     var clients: [Client] = []
@@ -133,6 +133,12 @@ final class LifecycleTests: XCTestCase {
         let noData = try runProcess(Build.permit, ["serve", "--listen", "127.0.0.1:0", "--data-dir", work.appendingPathComponent("empty").path], check: false)
         XCTAssertEqual(noData.status, 2)
         XCTAssertTrue(noData.stderr.contains("permit init"), noData.stderr)
+        let server = try start(["--listen", "127.0.0.1:0", "--data-dir", home.path])
+        let taken = String(server.url.split(separator: ":").last!)
+        let inUse = try runProcess(Build.permit, ["serve", "--listen", "127.0.0.1:" + taken, "--data-dir", home.path], check: false)
+        XCTAssertEqual(inUse.status, 2, "a port in use: \(inUse.stderr)")
+        XCTAssertEqual(inUse.text, "", "nothing on standard output when it cannot listen")
+        XCTAssertTrue(inUse.stderr.contains("in use"), inUse.stderr)
         let help = try runProcess(Build.permit, ["serve", "--help"], check: false)
         XCTAssertEqual(help.status, 0)
         XCTAssertTrue(help.text.contains("--listen"), help.text)
