@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "permit", targets: ["permit"]),
+        .executable(name: "permit-server", targets: ["permit-server"]),
         .library(name: "PermitVerify", targets: ["PermitVerify"]),
         .library(name: "PermitSeal", targets: ["PermitSeal"]),
         .library(name: "PermitModel", targets: ["PermitModel"]),
@@ -18,6 +19,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-http-structured-headers", from: "1.7.0"),
+        // The HTTP server (`permit serve`, linked into permit-server only) and, for its tests, a client.
+        // Hummingbird's default traits pull in swift-configuration, which nothing here reads.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // System libraries (Debian -dev packages, installed by scripts/setup).
@@ -71,6 +80,31 @@ let package = Package(
             // into the store, or the database library under it, through a type the workflow hands it.
             .enableUpcomingFeature("MemberImportVisibility"),
         ]),
+        // The checkpoint page (Web/verify), compiled into the server as bytes; the folder stays where it is.
+        .target(name: "PermitWebPage", path: "Web", exclude: ["verify/README.md"], sources: ["PermitWebPage.swift"],
+                resources: [
+                    .embedInCode("verify/index.html"), .embedInCode("verify/style.css"), .embedInCode("verify/sw.js"),
+                    .embedInCode("verify/manifest.webmanifest"), .embedInCode("verify/icon.svg"),
+                    .embedInCode("verify/js/app.js"), .embedInCode("verify/js/codec.js"), .embedInCode("verify/js/i18n.js"),
+                    .embedInCode("verify/js/store.js"), .embedInCode("verify/js/verifier.js"),
+                ],
+                swiftSettings: [.swiftLanguageMode(.v6)]),
+        // The HTTP server: routes decode, call PermitService or the verifier, encode. Its own module and
+        // executable, so that the checkpoint's `permit verify` never loads the server stack.
+        .target(name: "PermitServer", dependencies: [
+            "PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitVerify", "PermitRender", "PermitWebPage",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .executableTarget(name: "permit-server", dependencies: [
+            "PermitServer", "PermitAPI", "PermitWorkflow",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(name: "permit-bench", dependencies: [
             "PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitRouting", "PermitStore", "PermitWorkflow",
             "PermitVerify", "PermitRender", "PermitTestSupport", "PermitHTTPSignature",
@@ -87,6 +121,12 @@ let package = Package(
         .testTarget(name: "PermitWorkflowTests", dependencies: ["PermitAPI", "PermitFoundation", "PermitTestSupport", "PermitWorkflow", "PermitStore", "PermitSeal", "PermitModel", "PermitRouting", "PermitVerify"]),
         .testTarget(name: "PermitVerifyTests", dependencies: ["PermitVerify", "PermitSeal", "PermitModel", "PermitTestSupport"]),
         .testTarget(name: "PermitHTTPSignatureTests", dependencies: ["PermitHTTPSignature", "PermitSeal"]),
+        .testTarget(name: "PermitServerTests", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "PermitRenderTests", dependencies: ["PermitRender", "PermitModel", "PermitTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

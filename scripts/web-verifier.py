@@ -20,7 +20,11 @@
    two parts that cannot run here: Chromium's fake camera (a real getUserMedia stream of generated
    frames) and an injected BarcodeDetector that answers a corpus payload once handed a real frame.
 5. Times one payload in the page (median of 200) beside the CLI's per-payload time.
-6. With --screenshots DIR: pass, refusal and offline-stale screenshots at 390x844.
+6. Loads the page from a real `permit serve` (the Swift server, not the harness's) on authority
+   A's data directory in a fresh browser profile: the root filled in, the lists fetched, the
+   service worker registered, and a photo of the permit's card checked through its POST
+   /v1/verify; then SIGTERM, and the server must exit 0.
+7. With --screenshots DIR: pass, refusal and offline-stale screenshots at 390x844.
 
 Usage: web-verifier.py PERMIT_BINARY [--screenshots DIR] [--cases N]
 Prints "web-verifier: N cases, N differences" and ends with "N passed, N failed".
@@ -902,6 +906,39 @@ class Site:
         self.timer.cancel()
 
 
+class PermitServe:
+    """`permit serve --listen 127.0.0.1:0` on a data directory: the real server, its URL from the
+    one line it prints. Loopback only; stop() sends SIGTERM and returns the exit status (SIGKILL
+    after 15 s, and a watchdog kills it after `lifetime` seconds whatever happens)."""
+
+    def __init__(self, permit, data_dir, now, lifetime=600):
+        env = dict(os.environ, PERMIT_NOW=now)
+        self.proc = subprocess.Popen([permit, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+        self.watchdog = threading.Timer(lifetime, self.proc.kill)
+        self.watchdog.daemon = True
+        self.watchdog.start()
+        line = []
+        reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline().decode()), daemon=True)
+        reader.start()
+        reader.join(30)
+        if not line or not line[0].startswith("listening on http://127.0.0.1:"):
+            self.proc.kill()
+            raise RuntimeError(f"permit serve did not start: {line!r} {self.proc.stderr.read(2000)!r}")
+        self.url = line[0].strip()[len("listening on "):]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.watchdog.cancel()
+        return self.proc.returncode
+
+
 # ---------- the browser ----------
 
 def browser(profile):
@@ -1128,6 +1165,7 @@ def main():
     work = tempfile.mkdtemp(prefix="web-verifier-")
     driver = None
     site = None
+    served, served_driver = None, None
     try:
         world = World(permit, work)
         cases, sealed = build_corpus(world, rng, opts.cases)
@@ -1300,7 +1338,37 @@ def main():
         if opts.screenshots:
             driver.execute_script("window.scrollTo(0, 0)")
             driver.save_screenshot(os.path.join(opts.screenshots, "web-verifier-offline-stale.png"))
+
+        # The page and a photo through the real server: `permit serve` on authority A's data
+        # directory (its own trust list, signed by its own root, which the page gets filled in).
+        served = PermitServe(permit, world.a, now="2026-12-05T04:00:00Z")
+        served_driver = browser(os.path.join(work, "profile-served"))
+        served_driver.get(served.url + "/verify")
+        check("permit serve: /verify redirects to the page", served_driver.current_url == served.url + "/verify/", served_driver.current_url)
+        st = wait_ready(served_driver)
+        check("permit serve: the page has the data directory's root", st.get("root") and st["root"].get("source") == "page", json.dumps(st)[:400])
+        check("permit serve: the page loads the trust list it serves", st.get("trust") is not None and not any(n["code"] == "trustListRefused" for n in st.get("notes", [])), json.dumps(st)[:400])
+        check("permit serve: the service worker keeps the page", page_call(served_driver, "window.permitVerifier.swReady") is True)
+        from selenium.webdriver.common.by import By
+        served_driver.find_element(By.ID, "photo").send_keys(card)
+        outcome = None
+        for _ in range(200):
+            outcome = served_driver.execute_script("var v=document.getElementById('verdict'); return v.className.indexOf('idle')<0 ? v.getAttribute('data-outcome') : null")
+            if outcome:
+                break
+            time.sleep(0.05)
+        shown = served_driver.execute_script("return document.getElementById('details').innerText")
+        check("permit serve: a photo of the card through POST /v1/verify passes", outcome == "valid" and card_number in shown, f"{outcome} {shown[:100]!r}")
+        served_driver.quit()
+        served_driver = None
+        code = served.stop()
+        served = None
+        check("permit serve: exits 0 on SIGTERM", code == 0, f"exit {code}")
     finally:
+        if served_driver is not None:
+            served_driver.quit()
+        if served is not None:
+            served.stop()
         if driver is not None:
             driver.quit()
         if site is not None:

@@ -73,7 +73,7 @@ struct Verify: AsyncParsableCommand {
         let verifier = Verifier(trust: setup.trust, revocations: setup.revocations, clock: clock,
                                 skew: TimeInterval(skew), expectedPlate: plate)
 
-        var items: [VerifyItem] = []
+        var items: [VerificationInput] = []
         if let text {
             if text == "-" {
                 items += InputFile.lines(try InputFile.read("-")).map { .payload($0) }
@@ -98,33 +98,23 @@ struct Verify: AsyncParsableCommand {
         let formatter = VerifyLineFormatter(language: output.language, numbered: items.count > 1)
         var exitCode: Int32 = 0
         for (index, item) in items.enumerated() {
-            let result: VerificationResult
-            switch item {
-            case .payload(let text): result = verifier.verify(text)
-            case .unreadable(let detail): result = .unreadable(detail)
-            }
+            let result = verifier.verify(item)
             switch result.outcome {
             case .valid: break
             case .invalid: exitCode = max(exitCode, 1)
             case .error: exitCode = 2
             }
-            Console.out(json ? JSONOutput.line(VerifyJSONLine(index: index, result: result))
+            Console.out(json ? JSONOutput.line(Verdict(index: index, result: result))
                              : formatter.line(index: index, result))
         }
         if exitCode != 0 { throw ExitCode(exitCode) }
     }
 }
 
-/// One thing to verify: a payload text, or an image in which no code could be read.
-enum VerifyItem {
-    case payload(String)
-    case unreadable(String)
-}
-
 /// Reading codes from photos and scans, through PermitRender's scanner.
 enum ImageInput {
     /// The payloads in an image; an unreadable item when there are none or the image cannot be read.
-    static func payloads(inImageAt path: String) -> [VerifyItem] {
+    static func payloads(inImageAt path: String) -> [VerificationInput] {
         do {
             let codes = try scan(URL(fileURLWithPath: path))
             if codes.isEmpty { return [.unreadable("no QR code could be read in \(path)")] }
@@ -202,49 +192,6 @@ struct CheckpointSetup {
             }
         }
         return CheckpointSetup(trust: store, revocations: sets)
-    }
-}
-
-/// `--json`: one object per payload, in input order.
-struct VerifyJSONLine: Encodable {
-    /// The claims' times. Any uint is allowed there, so each is written by `CivilTime`'s rule, as
-    /// in the officer's line: a date when its year is 1–9999, otherwise the claim's own seconds
-    /// as a string of digits (`"until": "18446744073709551615"`).
-    struct Validity: Encodable {
-        /// First and last day, China Standard Time.
-        var from: String
-        var until: String
-        var notBefore: String
-        var expiresAt: String
-        var issuedAt: String
-    }
-
-    var index: Int
-    var outcome: VerificationResult.Outcome
-    var reason: VerificationResult.Reason?
-    var stage: String?
-    var detail: String?
-    var warnings: [VerificationWarning]
-    var number: String?
-    var issuer: PermitSigner?
-    var validity: Validity?
-    var permit: PermitPayload?
-
-    init(index: Int, result: VerificationResult) {
-        self.index = index
-        outcome = result.outcome
-        reason = result.reason
-        stage = result.stage
-        detail = result.detail
-        warnings = result.warnings
-        issuer = result.signer
-        if let claims = result.claims {
-            number = claims.permit.number
-            permit = claims.permit
-            validity = Validity(from: CivilTime.day(claim: claims.notBefore), until: CivilTime.lastDay(expiresAt: claims.expiresAt),
-                                notBefore: CivilTime.rfc3339(claim: claims.notBefore), expiresAt: CivilTime.rfc3339(claim: claims.expiresAt),
-                                issuedAt: CivilTime.rfc3339(claim: claims.issuedAt))
-        }
     }
 }
 

@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import PermitAPI
+import PermitModel
+
+/// The hosted authorities and the signed lists a checkpoint polls:
+/// `GET /v1/authorities`, `GET|HEAD /v1/trust-list.cose`, `GET|HEAD /v1/authorities/{code}/revocations.cose`.
+struct AuthorityRoutes: Sendable {
+    let service: any PermitService
+    let files: PublishedFiles
+
+    /// One hosted authority as `GET /v1/authorities` lists it.
+    struct AuthoritySummary: Encodable {
+        var code: String
+        var name: String
+        var nameEn: String
+        var phone: String
+    }
+
+    static let coseType = "application/cose; cose-type=\"cose-sign1\""
+    /// A minute: a checkpoint polling every minute costs one 304.
+    static let listCacheControl = "max-age=60"
+
+    func register(on router: Router<PermitServer.Context>) {
+        router.get("v1/authorities") { _, _ -> Response in
+            let authority = try await service.authority()
+            return try JSONBody.response([AuthoritySummary(code: authority.code, name: authority.name, nameEn: authority.nameEn,
+                                                           phone: authority.phone)])
+        }
+        router.get("v1/trust-list.cose") { request, _ -> Response in
+            guard let bytes = files.trustList() else {
+                throw HTTPProblem(.notFound, code: "trustList.none", detail: "this deployment has published no trust list",
+                                  rule: "the trust list is signed by the root and kept in the data directory")
+            }
+            return CacheableBytes(bytes: bytes, contentType: Self.coseType, cacheControl: Self.listCacheControl).response(to: request)
+        }
+        router.get("v1/authorities/:code/revocations.cose") { request, context -> Response in
+            let code = context.parameters.get("code") ?? ""
+            let authority = try await service.authority()
+            guard code == authority.code else {
+                throw HTTPProblem(.notFound, code: "authority.unknown", detail: "no authority \(code) is hosted here",
+                                  field: "code", value: code, rule: "one of GET /v1/authorities")
+            }
+            guard let bytes = files.revocations() else {
+                throw HTTPProblem(.notFound, code: "revocations.none", detail: "authority \(code) has published no revocation list",
+                                  field: "code", value: code, rule: "a list is published with permit revocations export")
+            }
+            return CacheableBytes(bytes: bytes, contentType: Self.coseType, cacheControl: Self.listCacheControl).response(to: request)
+        }
+    }
+}
+
+/// JSON responses: sorted keys and unescaped slashes, as the CLI's `--json`.
+enum JSONBody {
+    static func response<T: Encodable>(_ value: T, encoder: JSONEncoder = JSONBody.encoder()) throws -> Response {
+        let data = try encoder.encode(value)
+        return Response(status: .ok, headers: [.contentType: "application/json", .contentLength: String(data.count)],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}

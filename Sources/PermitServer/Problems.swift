@@ -1,0 +1,75 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import PermitModel
+
+/// An RFC 9457 problem: `type`, `title`, `status`, `detail`, plus the project's `code`, `field`,
+/// `value` and `rule` (the CLI's error object, so a client maps one onto the other).
+struct ProblemDetails: Encodable, Sendable {
+    var type: String
+    var title: String
+    var status: Int
+    var detail: String
+    var code: String
+    var field: String?
+    var value: String?
+    var rule: String?
+}
+
+/// A refusal that a route throws; `ProblemMiddleware` and Hummingbird turn it into the response.
+struct HTTPProblem: HTTPResponseError, Sendable {
+    var status: HTTPResponse.Status
+    var details: ProblemDetails
+    var headers: HTTPFields = [:]
+
+    init(_ status: HTTPResponse.Status, code: String, detail: String, field: String? = nil, value: String? = nil,
+         rule: String? = nil, headers: HTTPFields = [:]) {
+        self.status = status
+        // A URN: stable and resolvable by no one, so no client follows it to a host we do not run.
+        details = ProblemDetails(type: "urn:freight-permit:problem:\(code)", title: status.reasonPhrase, status: status.code,
+                                 detail: detail, code: code, field: field, value: value, rule: rule)
+        self.headers = headers
+    }
+
+    /// The first problem of a service error, with the HTTP status it maps to.
+    init(_ status: HTTPResponse.Status, _ problem: Problem) {
+        self.init(status, code: problem.code, detail: problem.message, field: problem.field, value: problem.value, rule: problem.rule)
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        response(head: request.method == .head)
+    }
+
+    func response(head: Bool = false) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = (try? encoder.encode(details)) ?? Data()
+        var fields = headers
+        fields[.contentType] = "application/problem+json"
+        fields[.contentLength] = String(body.count)
+        return Response(status: status, headers: fields, body: head ? .init() : .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// Every error leaves the server as problem+json: the router's own 404 and 405, Hummingbird's
+/// HTTP errors, and anything unexpected (500, without internals in the detail).
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let problem as HTTPProblem {
+            return problem.response(head: request.method == .head)
+        } catch let error as any HTTPResponseError {
+            let status = error.status
+            let code = status == .notFound ? "http.notFound" : status == .methodNotAllowed ? "http.methodNotAllowed" : "http.\(status.code)"
+            let detail = status == .notFound ? "no resource at \(request.uri.path)"
+                : status == .methodNotAllowed ? "\(request.method.rawValue) is not allowed on \(request.uri.path)" : status.reasonPhrase
+            return HTTPProblem(status, code: code, detail: detail, field: status == .notFound ? "path" : nil,
+                               value: status == .notFound ? request.uri.path : nil).response(head: request.method == .head)
+        } catch {
+            context.logger.error("\(request.method) \(request.uri.path): \(error)")
+            return HTTPProblem(.internalServerError, code: "server.internal", detail: "the server could not answer this request")
+                .response(head: request.method == .head)
+        }
+    }
+}
