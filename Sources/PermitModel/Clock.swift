@@ -1,5 +1,4 @@
 import Foundation
-import PermitModel
 
 /// Where "now" comes from. The workflow never calls `Date()` itself.
 public protocol PermitClock: Sendable {
