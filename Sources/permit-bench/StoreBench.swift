@@ -37,19 +37,7 @@ func runPageBench() async throws {
     let pendingCount = max(1, count / 20)
     let dir = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("permit-page-bench-\(UUID().uuidString)"))
     defer { try? FileManager.default.removeItem(at: dir.url) }
-    let clock = FixedClock(RFC3339.date("2026-11-30T09:00:00+08:00")!)
-    _ = try await Workflow.initialise(directory: dir, authority: "330114", name: "杭州市钱塘区交通运输局", nameEn: "Qiantang District Transport Bureau",
-                                      phone: "0571-86000000", maxDays: 30, clock: clock)
-    let workflow = try await Workflow(directory: dir, clock: clock)
-    let admin = try PrivateKey.load(path: dir.adminKey.path)
-    var approvers: [Department: PrivateKey] = [:]
-    for d in Department.allCases {
-        approvers[d] = .generate(.edDSA)
-        _ = try await workflow.register(.approver, party: d.rawValue, name: d.nameZh, publicKey: approvers[d]!.publicKey, adminKey: admin)
-    }
-    let template = try JSONDecoder().decode(Application.self, from: Data(contentsOf: URL(fileURLWithPath: "Tests/Fixtures/typical-permit-application.json")))
-    let firm = PrivateKey.generate(.edDSA)
-    _ = try await workflow.register(.applicant, party: template.applicant.creditCode, name: template.applicant.name, publicKey: firm.publicKey, adminKey: admin)
+    let (workflow, approvers, firm, template, clock) = try await BenchAuthority.make(in: dir)
     // The same fleet as `permit-bench workflow`: every category in turn, over all ten departments.
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
