@@ -1,5 +1,4 @@
 import Foundation
-import PermitAPI
 import PermitModel
 
 /// The files of an authority's data directory: `$PERMIT_HOME`, or `./permit-data`.

@@ -254,6 +254,10 @@ public struct ApplicationFilter: Sendable {
     public var limit: Int?
     /// Only rows after this row id (keyset paging).
     public var afterID: Int64?
+    /// Only issued applications whose permit is in this state (active, expired, revoked or
+    /// superseded) on the day `today` (YYYY-MM-DD, China time): superseded first, then revoked,
+    /// then expired (its last day before today), else active.
+    public var permitState: (state: LifecycleState, today: String)?
     public init(states: [ApplicationState]? = nil, creditCode: String? = nil, plate: String? = nil, limit: Int? = nil, afterID: Int64? = nil) {
         self.states = states
         self.creditCode = creditCode

@@ -325,6 +325,18 @@ struct SQLiteTransaction: StoreTransaction {
         if let c = filter.creditCode { clauses.append("creditCode = ?"); _ = arguments.append(contentsOf: [c]) }
         if let p = filter.plate { clauses.append("plate = ?"); _ = arguments.append(contentsOf: [p]) }
         if let after = filter.afterID { clauses.append("id > ?"); _ = arguments.append(contentsOf: [after]) }
+        if let (state, today) = filter.permitState {
+            let live = "p.supersededBy IS NULL AND NOT EXISTS (SELECT 1 FROM revocation r WHERE r.number = p.number)"
+            let condition: String
+            switch state {
+            case .superseded: condition = "p.supersededBy IS NOT NULL"
+            case .revoked: condition = "p.supersededBy IS NULL AND EXISTS (SELECT 1 FROM revocation r WHERE r.number = p.number)"
+            case .expired: condition = live + " AND p.validTo < ?"
+            default: condition = live + " AND p.validTo >= ?"
+            }
+            clauses.append("id IN (SELECT p.applicationID FROM permit p WHERE \(condition))")
+            if state != .superseded && state != .revoked { _ = arguments.append(contentsOf: [today]) }
+        }
         var sql = "SELECT * FROM application"
         if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
         sql += " ORDER BY id"

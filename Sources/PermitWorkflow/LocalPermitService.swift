@@ -104,7 +104,7 @@ public struct LocalPermitService: PermitService, BackupCapable {
 extension Workflow {
     /// A page of applications, oldest first: keyset paging on the row id, so a page costs the
     /// same however deep it is. The lifecycle states narrowed by the clock (active, expired,
-    /// revoked, superseded) scan issued applications from the cursor until the page is full.
+    /// revoked, superseded) are a condition on the permit and revocation rows in the same query.
     public func applications(_ query: ApplicationQuery) async throws -> Page<ApplicationRecord> {
         try PageCursor.checkLimit(query.limit)
         let after = try query.after.map { try PageCursor.rowID($0) }
@@ -117,32 +117,13 @@ extension Workflow {
         case .cancelled?: filter.states = [.cancelled]
         case .issued?, .active?, .expired?, .revoked?, .superseded?: filter.states = [.issued]
         }
-        let narrowed = state.map { [.active, .expired, .revoked, .superseded].contains($0) } ?? false
-        if !narrowed {
-            filter.limit = query.limit + 1
-            let rows = try await list(filter)
-            let items = Array(rows.prefix(query.limit))
-            return Page(items: items, next: rows.count > query.limit ? items.last?.id.map(PageCursor.make) : nil)
+        if let state, [.active, .expired, .revoked, .superseded].contains(state) {
+            filter.permitState = (state, CalendarDay.inChina(at: clock.now()).description)
         }
-        let now = clock.now()
-        return try await store.read { r in
-            let revoked = Dictionary(try r.revocations().map { ($0.number, $0) }, uniquingKeysWith: { a, _ in a })
-            var out: [ApplicationRecord] = []
-            var cursor = after
-            while true {
-                filter.afterID = cursor
-                filter.limit = 500
-                let batch = try r.applications(filter)
-                for app in batch {
-                    guard let permit = try r.permit(applicationID: app.id!),
-                          Workflow.state(of: permit, revocation: revoked[permit.number], now: now) == state else { continue }
-                    if out.count == query.limit { return Page(items: out, next: out.last?.id.map(PageCursor.make)) }
-                    out.append(app)
-                }
-                guard batch.count == 500, let last = batch.last?.id else { return Page(items: out, next: nil) }
-                cursor = last
-            }
-        }
+        filter.limit = query.limit + 1
+        let rows = try await list(filter)
+        let items = Array(rows.prefix(query.limit))
+        return Page(items: items, next: rows.count > query.limit ? items.last?.id.map(PageCursor.make) : nil)
     }
 
     /// A page of a department's pending work, oldest first.

@@ -71,7 +71,7 @@ extension Workflow {
         if !barred.isEmpty, normalized.applicant.creditCode == applicantKey.party,
            let (entry, problem) = Workflow.blacklistRefusal(normalized, entries: barred) {
             let now = clock.now()
-            try await store.write { tx in
+            _ = try await store.write { tx in
                 try tx.appendAudit(at: now, actor: actor, action: "amend.refused", subject: normalized.applicant.creditCode,
                                    content: CanonicalJSON.encode(["number": identifier, "reference": normalized.reference,
                                                                   "blacklistID": String(entry.id ?? 0), "field": problem.field ?? "",

@@ -49,20 +49,12 @@ extension Workflow {
             f.states = [.issued]
             f.limit = nil
         }
-        if [.pending, .rejected, .cancelled, .issued].contains(state) { return try await list(f) }
-        let now = clock.now()
-        return try await store.read { r in
-            let revoked = Dictionary(try r.revocations().map { ($0.number, $0) }, uniquingKeysWith: { a, _ in a })
-            var out: [ApplicationRecord] = []
-            for app in try r.applications(f) {
-                guard let permit = try r.permit(applicationID: app.id!) else { continue }
-                if Workflow.state(of: permit, revocation: revoked[permit.number], now: now) == state { out.append(app) }
-                if let limit, out.count >= limit { break }
-            }
-            return out
+        if [.active, .expired, .revoked, .superseded].contains(state) {
+            f.permitState = (state, CalendarDay.inChina(at: clock.now()).description)
+            f.limit = limit
         }
+        return try await list(f)
     }
-
 
     /// Revokes issued permits on the admin's signed request (`SignedAction` `revoke`, naming one
     /// or more permit numbers or application IDs and one reason): who, when and why are recorded,

@@ -186,6 +186,15 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(v54, [longOne, newOne])
         let v53 = try await h.workflow.list(state: .active, filter: ApplicationFilter(limit: 1)).count
         XCTAssertEqual(v53, 1)
+        // Paged one row at a time, the clock-narrowed state gives the same permits.
+        var paged: [String] = []
+        var cursor: String?
+        repeat {
+            let page = try await h.workflow.applications(ApplicationQuery(state: .active, limit: 1, after: cursor))
+            paged += page.items.compactMap(\.permitNumber)
+            cursor = page.next
+        } while cursor != nil
+        XCTAssertEqual(paged.sorted(), [longOne, newOne].sorted())
     }
 
     // MARK: 4. blacklists
