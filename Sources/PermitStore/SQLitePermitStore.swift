@@ -334,7 +334,8 @@ struct SQLiteTransaction: StoreTransaction {
             case .expired: condition = live + " AND p.validTo < ?"
             default: condition = live + " AND p.validTo >= ?"
             }
-            clauses.append("id IN (SELECT p.applicationID FROM permit p WHERE \(condition))")
+            // Correlated, so that a first page reads only as many rows as it needs.
+            clauses.append("EXISTS (SELECT 1 FROM permit p WHERE p.applicationID = application.id AND \(condition))")
             if state != .superseded && state != .revoked { _ = arguments.append(contentsOf: [today]) }
         }
         var sql = "SELECT * FROM application"
