@@ -123,6 +123,14 @@ public struct TrustList: Codable, Hashable, Sendable {
 
 /// The signed revocation list of payload spec §5, one per authority.
 public struct RevocationList: Codable, Hashable, Sendable {
+    /// The sequence of the list already published at `url` (0 when there is none or it does not
+    /// read). A new list goes above it too: after a database restore the counter is behind what
+    /// checkpoints have accepted, and they refuse a lower sequence.
+    public static func publishedSequence(at url: URL) -> Int {
+        (try? Data(contentsOf: url)).flatMap { try? COSESign1.decode(Array($0)) }
+            .flatMap { try? JSONDecoder().decode(RevocationList.self, from: Data($0.payload)) }?.sequence ?? 0
+    }
+
     public static let formatName = "freight-permit-revocations"
 
     public struct Entry: Codable, Hashable, Sendable {

@@ -152,11 +152,7 @@ extension Workflow {
     /// list already there.
     @discardableResult
     public func exportRevocations(to url: URL, validForDays: Int = 1) async throws -> RevocationList {
-        // Above the list already at `url` too: after a database restore the counter is behind
-        // what checkpoints have accepted, and they refuse a lower sequence.
-        let published = (try? Data(contentsOf: url)).flatMap { try? COSESign1.decode(Array($0)) }
-            .flatMap { try? JSONDecoder().decode(RevocationList.self, from: Data($0.payload)) }
-        return try await signRevocations(validForDays: validForDays, above: published?.sequence ?? 0) { bytes in
+        try await signRevocations(validForDays: validForDays, above: RevocationList.publishedSequence(at: url)) { bytes in
             try Data(bytes).write(to: url, options: .atomic)
         }.document
     }

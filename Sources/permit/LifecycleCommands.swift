@@ -133,11 +133,7 @@ struct Revocations: ParsableCommand {
             try await reporting(json: output.json) {
                 let service = try await data.service()
                 let url = outputFile.map { URL(fileURLWithPath: $0) } ?? data.directory.revocations
-                // Above the list already at the output too: after a database restore the counter is
-                // behind what checkpoints have accepted, and they refuse a lower sequence.
-                let published = (try? Data(contentsOf: url)).flatMap { try? COSESign1.decode(Array($0)) }
-                    .flatMap { try? JSONDecoder().decode(RevocationList.self, from: Data($0.payload)) }
-                let signed = try await service.exportRevocations(validForDays: validDays, above: published?.sequence ?? 0)
+                let signed = try await service.exportRevocations(validForDays: validDays, above: RevocationList.publishedSequence(at: url))
                 do { try Data(signed.bytes).write(to: url, options: .atomic) } catch {
                     throw CommandFailure("output.unwritable", "\(url.path): \(error.localizedDescription)", field: "output", value: url.path, rule: "a writable path")
                 }
