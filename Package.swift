@@ -93,6 +93,7 @@ let package = Package(
         // executable, so that the checkpoint's `permit verify` never loads the server stack.
         .target(name: "PermitServer", dependencies: [
             "PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitVerify", "PermitRender", "PermitWebPage",
+            "PermitHTTPSignature",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -53,8 +53,9 @@ public protocol PermitService: Sendable {
     func blacklistAdd(_ request: Data) async throws -> BlacklistAddResult
     func blacklistRemove(_ request: Data) async throws -> BlacklistRecord
     func blacklist(includeRemoved: Bool) async throws -> [BlacklistRecord]
-    /// Rotates the issuer key and re-publishes the trust list, signed by `root`.
-    func rotateIssuerKey(_ request: Data, root: any MessageSigner) async throws -> KeyRotation
+    /// Rotates the issuer key and re-publishes the trust list, signed by `root`; nil: the root key
+    /// the service holds (the data directory's `root-key.pem`, on the server's machine over HTTP).
+    func rotateIssuerKey(_ request: Data, root: (any MessageSigner)?) async throws -> KeyRotation
     /// The authority's trust list signed by `root`.
     func trustList(root: any MessageSigner, validForDays: Int) async throws -> SignedDocument<TrustList>
 
@@ -141,12 +142,16 @@ public struct ApplicationQuery: Sendable {
     public var state: LifecycleState?
     public var creditCode: String?
     public var plate: String?
+    /// Only applications routed to this department (what an approver sees over the server).
+    public var department: Department?
     public var limit: Int
     public var after: String?
-    public init(state: LifecycleState? = nil, creditCode: String? = nil, plate: String? = nil, limit: Int = PageCursor.defaultLimit, after: String? = nil) {
+    public init(state: LifecycleState? = nil, creditCode: String? = nil, plate: String? = nil, department: Department? = nil,
+                limit: Int = PageCursor.defaultLimit, after: String? = nil) {
         self.state = state
         self.creditCode = creditCode
         self.plate = plate
+        self.department = department
         self.limit = limit
         self.after = after
     }
@@ -179,7 +184,7 @@ public struct AuditLogQuery: Sendable {
 }
 
 /// One application waiting for a department.
-public struct QueueEntry: Sendable {
+public struct QueueEntry: Codable, Sendable {
     public var application: ApplicationRecord
     public var required: RequiredDepartmentRecord
     public init(application: ApplicationRecord, required: RequiredDepartmentRecord) {
@@ -187,3 +192,5 @@ public struct QueueEntry: Sendable {
         self.required = required
     }
 }
+
+extension Page: Codable where Item: Codable {}

@@ -251,6 +251,8 @@ public struct ApplicationFilter: Sendable {
     public var states: [ApplicationState]?
     public var creditCode: String?
     public var plate: String?
+    /// Only applications routed to this department (its code).
+    public var department: String?
     public var limit: Int?
     /// Only rows after this row id (keyset paging).
     public var afterID: Int64?

@@ -130,7 +130,7 @@ public enum LifecycleState: String, Codable, Sendable, CaseIterable {
 }
 
 /// A permit with what happened to it since issuance.
-public struct PermitStatus: Sendable {
+public struct PermitStatus: Codable, Sendable {
     public var permit: PermitRecord
     public var revocation: RevocationRecord?
     /// One of active, expired, revoked, superseded.
@@ -144,7 +144,7 @@ public struct PermitStatus: Sendable {
 }
 
 /// One permit of a signed revocation: what it revoked, or why it was refused.
-public struct RevokeOutcome: Sendable {
+public struct RevokeOutcome: Codable, Sendable {
     public var input: String
     public var revocation: RevocationRecord?
     public var problems: [Problem]?
@@ -256,7 +256,7 @@ public struct KeyRotation: Codable, Sendable {
     }
 }
 
-public struct ApplicationHistory: Sendable {
+public struct ApplicationHistory: Codable, Sendable {
     public var application: ApplicationRecord
     public var document: Application
     public var routing: RoutingDecision

@@ -62,6 +62,46 @@ enum JSONBody {
     static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = WireJSON.dateEncoding
         return encoder
+    }
+
+    /// The JSON body of a request (already read by the authenticator against the size limit),
+    /// refused with 400 when it is not JSON, or not the shape the route takes.
+    static func decode<T: Decodable>(_ request: Request) async throws -> T {
+        let type = request.headers[.contentType]?.mediaType ?? ""
+        guard type == "application/json" else {
+            throw HTTPProblem(.unsupportedMediaType, code: "request.mediaType",
+                              detail: type.isEmpty ? "the request has no Content-Type" : "\(type) is not a type this resource reads",
+                              field: "Content-Type", value: request.headers[.contentType], rule: "application/json",
+                              headers: [.accept: "application/json"])
+        }
+        var buffer = try await request.body.collect(upTo: .max)
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        do {
+            return try WireJSON.decode(T.self, from: Data(bytes))
+        } catch let problem as Problem {
+            throw HTTPProblem(.badRequest, problem)
+        } catch {
+            throw HTTPProblem(.badRequest, code: "request.json", detail: "the body is not the JSON this resource takes: \(WireJSON.describe(error))",
+                              field: "body", rule: "the request schema in /v1/openapi.yaml")
+        }
+    }
+
+    /// A COSE_Sign1 body (`application/cose`): a signed document as the client made it.
+    static func cose(_ request: Request) async throws -> [UInt8] {
+        let type = request.headers[.contentType]?.mediaType ?? ""
+        guard type == "application/cose" else {
+            throw HTTPProblem(.unsupportedMediaType, code: "request.mediaType",
+                              detail: type.isEmpty ? "the request has no Content-Type" : "\(type) is not a type this resource reads",
+                              field: "Content-Type", value: request.headers[.contentType], rule: "application/cose (a COSE_Sign1)",
+                              headers: [.accept: "application/cose"])
+        }
+        var buffer = try await request.body.collect(upTo: .max)
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        guard !bytes.isEmpty else {
+            throw HTTPProblem(.badRequest, code: "request.emptyBody", detail: "the request body is empty", field: "body", rule: "a COSE_Sign1")
+        }
+        return bytes
     }
 }

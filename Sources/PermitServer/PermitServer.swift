@@ -39,6 +39,9 @@ public struct ServerConfiguration: Sendable {
     public var tls: TLSFiles?
     /// The largest request body accepted (413 above it).
     public var maxBodyBytes: Int
+    /// Each key's token bucket: this many requests at once, refilled at `ratePerSecond`.
+    public var rateBurst = 200
+    public var ratePerSecond = 100.0
 
     public static let defaultMaxBodyBytes = 8 << 20
 
@@ -82,10 +85,10 @@ public struct ServerSetupError: Error, CustomStringConvertible {
 /// Builds and runs the server.
 public enum PermitServer {
     /// The request context of every route.
-    public typealias Context = BasicRequestContext
+    public typealias Context = PermitRequestContext
 
     /// The router with every route of this slice, on `service` and the data directory's files.
-    public static func router(service: any PermitService, configuration: ServerConfiguration,
+    public static func router(service: any PermitService & RequestGate, configuration: ServerConfiguration,
                               clock: any PermitClock) throws -> Router<Context> {
         // HEAD for every GET: the same status and headers (Content-Length, ETag), no body.
         let router = Router(context: Context.self, options: .autoGenerateHeadEndpoints)
@@ -95,12 +98,17 @@ public enum PermitServer {
         AuthorityRoutes(service: service, files: files).register(on: router)
         VerifyRoutes(checkpoint: Checkpoint(files: files, clock: clock), maxBodyBytes: configuration.maxBodyBytes).register(on: router)
         try WebVerifierPage(rootSPKIBase64: files.rootSPKIBase64()).register(on: router)
+        let signed = router.group("v1/authorities/:code")
+            .add(middleware: Authenticator(gate: service, clock: clock, scheme: configuration.tls == nil ? "http" : "https",
+                                           maxBodyBytes: configuration.maxBodyBytes,
+                                           buckets: TokenBuckets(capacity: configuration.rateBurst, refillPerSecond: configuration.ratePerSecond)))
+        WorkflowRoutes(service: service, files: files).register(on: signed)
         return router
     }
 
     /// Runs until SIGTERM or SIGINT, then stops accepting, lets the requests in flight finish and
     /// returns. `ready` is called once with the URL the server listens on.
-    public static func run(service: any PermitService, configuration: ServerConfiguration, clock: any PermitClock,
+    public static func run(service: any PermitService & RequestGate, configuration: ServerConfiguration, clock: any PermitClock,
                            logger: Logger, ready: @escaping @Sendable (String) -> Void) async throws {
         let router = try router(service: service, configuration: configuration, clock: clock)
         let server: HTTPServerBuilder

@@ -14,6 +14,8 @@ struct ProblemDetails: Encodable, Sendable {
     var field: String?
     var value: String?
     var rule: String?
+    /// Every problem, when a refusal has more than one (the first is also the fields above).
+    var errors: [Problem]?
 }
 
 /// A refusal that a route throws; `ProblemMiddleware` and Hummingbird turn it into the response.
@@ -34,6 +36,29 @@ struct HTTPProblem: HTTPResponseError, Sendable {
     /// The first problem of a service error, with the HTTP status it maps to.
     init(_ status: HTTPResponse.Status, _ problem: Problem) {
         self.init(status, code: problem.code, detail: problem.message, field: problem.field, value: problem.value, rule: problem.rule)
+    }
+
+    /// A refusal of the service: the status its first code maps to, and every problem.
+    init(service problems: [Problem]) {
+        let first = problems.first ?? Problem(code: "server.internal", message: "the request was refused")
+        self.init(Self.status(for: first.code), first)
+        if problems.count > 1 { details.errors = problems }
+    }
+
+    /// The HTTP status of a service refusal, by its stable code.
+    static func status(for code: String) -> HTTPResponse.Status {
+        switch code {
+        case "store.full": return .init(code: 507, reasonPhrase: "Insufficient Storage")
+        case "store.busy", "store.io", "data.notInitialised": return .serviceUnavailable
+        case "request.replayed", "decision.alreadyDecided", "blacklist.duplicate", "permit.alreadyRevoked", "init.exists":
+            return .conflict
+        case "backup.unsupported": return .notImplemented
+        default:
+            if code.hasPrefix("auth.") { return .forbidden }
+            if code.hasSuffix(".notFound") || code.hasSuffix(".unknown") { return .notFound }
+            if code.hasPrefix("page.") || code.hasSuffix(".malformed") { return .badRequest }
+            return .init(code: 422, reasonPhrase: "Unprocessable Content")
+        }
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -59,6 +84,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let problem as HTTPProblem {
             return problem.response(head: request.method == .head)
+        } catch let error as any ProblemConvertible {
+            return HTTPProblem(service: error.problems).response(head: request.method == .head)
         } catch let error as any HTTPResponseError {
             let status = error.status
             let code = status == .notFound ? "http.notFound" : status == .methodNotAllowed ? "http.methodNotAllowed" : "http.\(status.code)"

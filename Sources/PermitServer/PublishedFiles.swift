@@ -80,3 +80,16 @@ extension String {
         (split(separator: ";", maxSplits: 1).first.map(String.init) ?? "").trimmingCharacters(in: .whitespaces).lowercased()
     }
 }
+
+extension PublishedFiles {
+    /// Replaces the published revocation list (atomically: a reader sees the old or the new bytes).
+    func publishRevocations(_ bytes: [UInt8]) throws {
+        do {
+            try Data(bytes).write(to: directory.revocations, options: .atomic)
+        } catch {
+            throw HTTPProblem(.internalServerError, code: "revocations.unwritable",
+                              detail: "the server could not publish the revocation list: \(error.localizedDescription)",
+                              rule: "the data directory is writable by the server")
+        }
+    }
+}

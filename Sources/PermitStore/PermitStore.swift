@@ -80,7 +80,9 @@ public protocol StoreTransaction: StoreReader {
     func insertPermit(_ permit: PermitRecord) throws
     /// The next serial of `authority`, with no gaps; throws `StoreError.serialsExhausted` past 999999.
     func nextSerial(authority: String) throws -> Int
-    /// Appends an event to the hash chain and returns it.
+    /// Remembers an HTTP request signature's nonce until `expires`, forgetting those expired
+    /// before `now`; false when the nonce is already remembered (a replay).
+    func admitNonce(_ nonce: String, kid: String, expires: Date, now: Date) throws -> Bool
     func insertRevocation(_ revocation: RevocationRecord) throws
     /// Links a superseded permit and its successor both ways.
     func linkSupersession(old: String, new: String) throws

@@ -169,6 +169,12 @@ public final class SQLitePermitStore: PermitStore, StoreBackup, @unchecked Senda
             CREATE TRIGGER signedRequest_no_update BEFORE UPDATE ON signedRequest BEGIN SELECT RAISE(ABORT, 'signed requests are kept as sent'); END;
             """)
         }
+        m.registerMigration("v5: HTTP request-signature nonces, kept until their signature expires") { db in
+            try db.execute(sql: """
+            CREATE TABLE requestNonce (nonce TEXT PRIMARY KEY, kid TEXT NOT NULL, expiresAt INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE INDEX requestNonce_expiry ON requestNonce(expiresAt);
+            """)
+        }
         return m
     }
 }
@@ -324,6 +330,10 @@ struct SQLiteTransaction: StoreTransaction {
         }
         if let c = filter.creditCode { clauses.append("creditCode = ?"); _ = arguments.append(contentsOf: [c]) }
         if let p = filter.plate { clauses.append("plate = ?"); _ = arguments.append(contentsOf: [p]) }
+        if let d = filter.department {
+            clauses.append("EXISTS (SELECT 1 FROM requiredDepartment rd WHERE rd.applicationID = application.id AND rd.department = ?)")
+            _ = arguments.append(contentsOf: [d])
+        }
         if let after = filter.afterID { clauses.append("id > ?"); _ = arguments.append(contentsOf: [after]) }
         if let (state, today) = filter.permitState {
             let live = "p.supersededBy IS NULL AND NOT EXISTS (SELECT 1 FROM revocation r WHERE r.number = p.number)"
@@ -518,6 +528,13 @@ struct SQLiteTransaction: StoreTransaction {
         var out = r
         out.id = db.lastInsertedRowID
         return out
+    }
+
+    func admitNonce(_ nonce: String, kid: String, expires: Date, now: Date) throws -> Bool {
+        try exec("DELETE FROM requestNonce WHERE expiresAt < ?", arguments: [Millis.from(now)])
+        try exec("INSERT OR IGNORE INTO requestNonce (nonce, kid, expiresAt) VALUES (?, ?, ?)",
+                 arguments: [nonce, kid, Millis.from(expires)])
+        return db.changesCount == 1
     }
 
     func insertRevocation(_ r: RevocationRecord) throws {

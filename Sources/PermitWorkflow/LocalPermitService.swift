@@ -72,8 +72,18 @@ public struct LocalPermitService: PermitService, BackupCapable {
 
     public func blacklist(includeRemoved: Bool) async throws -> [BlacklistRecord] { try await workflow.blacklist(includeRemoved: includeRemoved) }
 
-    public func rotateIssuerKey(_ request: Data, root: any MessageSigner) async throws -> KeyRotation {
-        try await workflow.rotateIssuerKey(Array(request), root: root)
+    public func rotateIssuerKey(_ request: Data, root: (any MessageSigner)?) async throws -> KeyRotation {
+        let signer: any MessageSigner
+        if let root {
+            signer = root
+        } else {
+            let path = workflow.directory.rootKey.path
+            do { signer = try PrivateKey.load(path: path) } catch {
+                throw WorkflowError("keys.rootUnreadable", "the root key \(path) cannot be read: \(error)", field: "rootKey", value: path,
+                                    rule: "the deployment's root key, held where the service runs")
+            }
+        }
+        return try await workflow.rotateIssuerKey(Array(request), root: signer)
     }
 
     public func trustList(root: any MessageSigner, validForDays: Int) async throws -> SignedDocument<TrustList> {
@@ -109,6 +119,7 @@ extension Workflow {
         try PageCursor.checkLimit(query.limit)
         let after = try query.after.map { try PageCursor.rowID($0) }
         var filter = ApplicationFilter(creditCode: query.creditCode, plate: query.plate, afterID: after)
+        filter.department = query.department?.rawValue
         let state = query.state
         switch state {
         case nil: break
@@ -150,5 +161,31 @@ extension Workflow {
         let permits = try await store.read { try $0.permits(limit: nil) }
         guard let since else { return permits }
         return permits.filter { CalendarDay.inChina(at: $0.issuedAt) >= since }
+    }
+}
+
+extension LocalPermitService: RequestGate {
+    public func caller(kid: String) async throws -> RegisteredCaller? {
+        try await workflow.store.read { r -> RegisteredCaller? in
+            if let admin = try r.keys(role: .admin).first(where: { $0.kid == kid && $0.notAfter == nil }),
+               let key = try? PublicKey(spki: Array(admin.spki)) {
+                return RegisteredCaller(kid: kid, key: key, caller: .admin)
+            }
+            for kind in [PartyKeyRecord.Kind.applicant, .approver] {
+                guard let record = try r.activePartyKey(kind: kind, kid: kid), let key = try? PublicKey(spki: Array(record.spki)) else { continue }
+                switch kind {
+                case .applicant: return RegisteredCaller(kid: kid, key: key, caller: .firm(creditCode: record.party))
+                case .approver:
+                    guard let department = Department(rawValue: record.party) else { return nil }
+                    return RegisteredCaller(kid: kid, key: key, caller: .approver(department))
+                }
+            }
+            return nil
+        }
+    }
+
+    public func admitNonce(_ nonce: String, kid: String, expires: Date) async throws -> Bool {
+        let now = workflow.clock.now()
+        return try await workflow.store.write { try $0.admitNonce(nonce, kid: kid, expires: expires, now: now) }
     }
 }

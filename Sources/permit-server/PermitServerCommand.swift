@@ -88,7 +88,7 @@ struct PermitServerCommand: AsyncParsableCommand {
             throw ServerSetupError("no permit database in \(directory.url.path): run permit init there, or give --data-dir DIR")
         }
         let clock = try Self.clock()
-        let service: any PermitService
+        let service: any PermitService & RequestGate
         do {
             service = try await LocalPermitService(directory: directory, clock: clock)
         } catch {

@@ -91,7 +91,7 @@ extension Keys {
             let service = try await data.service()
             let admin = try admin.signer()
             let request = admin.action(.issuerRotate, .init(alg: alg.rawValue), authority: try await service.authority().code)
-            let rotation = try await service.rotateIssuerKey(Data(request), root: try loadPrivateKey(rootKey ?? data.directory.rootKey.path, field: "root-key"))
+            let rotation = try await service.rotateIssuerKey(Data(request), root: try rootKey.map { try loadPrivateKey($0, field: "root-key") })
             if output.json {
                 Console.out(JSONOutput.line(rotation))
             } else {
