@@ -71,9 +71,16 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "RawStructuredFieldValues", package: "swift-http-structured-headers"),
         ], swiftSettings: [.swiftLanguageMode(.v6)]),
+        // PermitService over HTTP (AsyncHTTPClient), each request signed with the caller's key.
+        .target(name: "PermitClient", dependencies: [
+            "PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitHTTPSignature",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(name: "permit", dependencies: [
             "PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitRouting", "PermitWorkflow",
-            "PermitVerify", "PermitRender",
+            "PermitVerify", "PermitRender", "PermitClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: [
             // A member is visible only from a module this target imports: the CLI cannot reach

@@ -67,8 +67,16 @@ public enum Wire {
         public var name: String
         public var nameEn: String
         public var phone: String
-        public init(code: String, name: String, nameEn: String, phone: String) {
-            self.code = code; self.name = name; self.nameEn = nameEn; self.phone = phone
+        /// The province's maximum validity in days.
+        public var maxDays: Int
+        public var createdAt: Date
+
+        public init(_ a: AuthorityRecord) {
+            code = a.code; name = a.name; nameEn = a.nameEn; phone = a.phone; maxDays = a.maxDays; createdAt = a.createdAt
+        }
+
+        public var record: AuthorityRecord {
+            AuthorityRecord(code: code, name: name, nameEn: nameEn, phone: phone, maxDays: maxDays, createdAt: createdAt)
         }
     }
 

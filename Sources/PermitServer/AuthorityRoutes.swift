@@ -10,14 +10,6 @@ struct AuthorityRoutes: Sendable {
     let service: any PermitService
     let files: PublishedFiles
 
-    /// One hosted authority as `GET /v1/authorities` lists it.
-    struct AuthoritySummary: Encodable {
-        var code: String
-        var name: String
-        var nameEn: String
-        var phone: String
-    }
-
     static let coseType = "application/cose; cose-type=\"cose-sign1\""
     /// A minute: a checkpoint polling every minute costs one 304.
     static let listCacheControl = "max-age=60"
@@ -25,8 +17,7 @@ struct AuthorityRoutes: Sendable {
     func register(on router: Router<PermitServer.Context>) {
         router.get("v1/authorities") { _, _ -> Response in
             let authority = try await service.authority()
-            return try JSONBody.response([AuthoritySummary(code: authority.code, name: authority.name, nameEn: authority.nameEn,
-                                                           phone: authority.phone)])
+            return try JSONBody.response([Wire.AuthoritySummary(authority)])
         }
         router.get("v1/trust-list.cose") { request, _ -> Response in
             guard let bytes = files.trustList() else {

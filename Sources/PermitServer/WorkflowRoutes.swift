@@ -22,7 +22,7 @@ struct WorkflowRoutes: Sendable {
 
     func register(on group: RouterGroup<PermitServer.Context>) {
         group.get("caller") { _, context -> Response in
-            let caller = try await authorised(context)
+            let caller = try await authorised(context, firm: true, approver: true)
             return try JSONBody.response(Wire.CallerInfo(kid: caller.kid, role: caller.caller.role, party: caller.caller.party))
         }
 
@@ -60,11 +60,11 @@ struct WorkflowRoutes: Sendable {
             try signedBy(caller, bytes, field: "body")
             return try JSONBody.response(try await service.cancel(Data(bytes)))
         }
-        group.post("permits/:number/amendments") { request, context -> Response in
+        group.post("permits/:id/amendments") { request, context -> Response in
             let caller = try await authorised(context, firm: true)
             let body: Wire.AmendRequest = try await JSONBody.decode(request)
             try signedBy(caller, Array(body.submission), field: "submission")
-            return try JSONBody.response(try await service.amend(number: try context.parameters.require("number"),
+            return try JSONBody.response(try await service.amend(number: try context.parameters.require("id"),
                                                                  application: body.application, submission: body.submission))
         }
 
@@ -95,9 +95,8 @@ struct WorkflowRoutes: Sendable {
             return try JSONBody.response(try await service.queue(QueueQuery(department: department, overdue: overdue, limit: try request.uri.limit(),
                                                                             after: request.uri.queryParameters.get("after"))))
         }
-        group.post("departments/:department/decision-targets") { request, context -> Response in
-            let department = try departmentParameter(context)
-            _ = try await authorised(context, approverOf: department, adminToo: false)
+        group.post("decision-targets") { request, context -> Response in
+            _ = try await authorised(context, approver: true, adminToo: false)
             let body: Wire.Identifiers = try await JSONBody.decode(request)
             return try JSONBody.response(try await service.decisionTargets(body.identifiers))
         }
@@ -206,7 +205,7 @@ struct WorkflowRoutes: Sendable {
             let who = [adminToo ? "the admin key" : nil, firm ? "a firm's key" : nil,
                        (approver || department != nil) ? "an approver's key" + (department.map { " of \($0.rawValue)" } ?? "") : nil]
                 .compactMap { $0 }.joined(separator: " or ")
-            throw HTTPProblem(.forbidden, code: "auth.role", detail: "a \(caller.caller.role) key (\(caller.kid)) cannot do this; it needs \(who). Nothing was written",
+            throw HTTPProblem(.forbidden, code: "auth.role", detail: "the \(caller.caller.role) key (\(caller.kid)) cannot do this; it needs \(who). Nothing was written",
                               field: "Signature-Input;keyid", value: caller.kid, rule: "needs \(who)")
         }
     }

@@ -50,8 +50,8 @@ struct Amend: AsyncParsableCommand {
         let lang = output.language
         let result: AmendResult
         do {
-            let service = try await data.service()
             let signer = try key.signer()
+            let service = try await data.service(signer: signer)
             let items = ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file), source: file)
             guard items.count == 1 else {
                 throw CommandFailure("amend.oneApplication", "\(file) holds \(items.count) applications; an amendment is one application",

@@ -65,8 +65,8 @@ struct Apply: AsyncParsableCommand {
     func run() async throws {
         let lang = output.language
         let results: [ApplyResult] = try await reporting(json: output.json) {
-            let service = try await data.service()
             let signer = try key.signer()
+            let service = try await data.service(signer: signer)
             let items = ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file), source: file)
             let progress = ProgressLine(total: items.count, label: lang.pick("提交", "applying"))
             defer { progress.finish() }

@@ -45,6 +45,7 @@ struct Audit: ParsableCommand {
         @Option(help: ArgumentHelp("The root public key that signs the trust list (default: the data directory's root.pub.pem).", valueName: "FILE"))
         var root: String?
         @OptionGroup var data: DataOptions
+        @OptionGroup var reader: ReaderKeyOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
@@ -53,7 +54,7 @@ struct Audit: ParsableCommand {
                 for path in checkpoint where !FileManager.default.fileExists(atPath: path) {
                     throw CommandFailure("input.unreadable", "cannot read \(path)", field: "checkpoint", value: path, rule: "the file must exist and be readable")
                 }
-                return try await data.service().verifyAudit(AuditOptions(checkpointFiles: checkpoint.map { URL(fileURLWithPath: $0) },
+                return try await data.service(signer: try reader.signer()).verifyAudit(AuditOptions(checkpointFiles: checkpoint.map { URL(fileURLWithPath: $0) },
                                                                          trustList: trust.map { URL(fileURLWithPath: $0) }, root: root.map { URL(fileURLWithPath: $0) }))
             }
             if output.json {
@@ -98,12 +99,13 @@ struct Audit: ParsableCommand {
         @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Also write the signed checkpoint (COSE_Sign1) here.", valueName: "FILE"))
         var outputFile: String?
         @OptionGroup var data: DataOptions
+        @OptionGroup var reader: ReaderKeyOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let lang = output.language
             try await reporting(json: output.json) {
-                let signed = try await data.service().auditCheckpoint()
+                let signed = try await data.service(signer: try reader.signer()).auditCheckpoint()
                 let (checkpoint, bytes) = (signed.document, signed.bytes)
                 if let outputFile {
                     do { try Data(bytes).write(to: URL(fileURLWithPath: outputFile), options: .atomic) } catch {
@@ -138,11 +140,12 @@ struct Audit: ParsableCommand {
         var subject: String?
         @OptionGroup var page: PageOptions
         @OptionGroup var data: DataOptions
+        @OptionGroup var reader: ReaderKeyOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             try await reporting(json: output.json) {
-                let service = try await data.service()
+                let service = try await data.service(signer: try reader.signer())
                 var key = subject
                 if let s = subject, s.count == 12, s.allSatisfy(\.isNumber), let app = try? await service.history(s).application { key = app.publicID }
                 let (events, next) = try await page.rows { limit, after in
@@ -178,6 +181,7 @@ struct Report: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Only applications submitted on or after this day (China time).", valueName: "DATE"))
     var since: String?
     @OptionGroup var data: DataOptions
+    @OptionGroup var reader: ReaderKeyOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
@@ -190,7 +194,7 @@ struct Report: AsyncParsableCommand {
                 }
                 day = d
             }
-            let report = try await data.service().report(since: day)
+            let report = try await data.service(signer: try reader.signer()).report(since: day)
             if output.json { Console.out(JSONOutput.line(report)); return }
             func t(_ s: Double?) -> String { s.map { Timestamps.duration($0, lang) } ?? "-" }
             Console.out(lang.pick("申请 \(report.applications) 件，发证 \(report.permits) 张", "\(report.applications) applications, \(report.permits) permits")

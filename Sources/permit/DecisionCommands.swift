@@ -164,8 +164,8 @@ struct Cancel: AsyncParsableCommand {
     func run() async throws {
         let lang = output.language
         try await reporting(json: output.json, refusalCodes: ["application.notPending"]) {
-            let service = try await data.service()
             let signer = try key.signer()
+            let service = try await data.service(signer: signer)
             let record = try await service.cancel(Data(signer.action(.cancel, .init(reason: reason, application: id), authority: try await service.authority().code)))
             let row = CancelRow(id: record.publicID, reference: record.reference, state: record.state.rawValue, reason: record.closeReason,
                                 closedAt: record.closedAt.map(Timestamps.string))

@@ -99,6 +99,7 @@ struct Export: AsyncParsableCommand {
     var outDir: String?
 
     @OptionGroup var data: DataOptions
+    @OptionGroup var reader: ReaderKeyOptions
     @OptionGroup var outputOptions: OutputOptions
 
     /// The paper's language: Chinese unless asked (the permit is a Chinese document), not $LANG.
@@ -188,7 +189,7 @@ struct Export: AsyncParsableCommand {
                 throw CommandFailure("export.terminal", "--format \(format.rawValue) is binary: give -o FILE, or redirect standard output",
                                      field: "output", value: "", rule: "binary formats (pdf, png, qr-png) need -o FILE when standard output is a terminal")
             }
-            let service = try await data.service()
+            let service = try await data.service(signer: try reader.signer())
             let identifier = id ?? ""
             let permit = try await service.issuedPermit(identifier)
             let bytes = try render(permit, authority: try await service.authority(), settings: settings)
@@ -211,7 +212,8 @@ struct Export: AsyncParsableCommand {
         let json = outputOptions.json
         let lang = outputOptions.language
         let (authority, permits, directory) = try await reporting(json: json) { () -> (AuthorityRecord, [PermitRecord], URL) in
-            let service = try await data.service()
+            let service = try await data.service(signer: try reader.signer())
+
             let permits = try await service.issuedPermits(since: settings.sinceDay)
             let directory = URL(fileURLWithPath: outDir!, isDirectory: true)
             do {

@@ -33,7 +33,7 @@ struct Init: AsyncParsableCommand {
     @Option(name: .customLong("max-days"), help: "The province's maximum validity in days.")
     var maxDays: Int = 30
 
-    @OptionGroup var data: DataOptions
+    @OptionGroup var data: LocalDataOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {

@@ -88,8 +88,8 @@ extension Keys {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let service = try await data.service()
             let admin = try admin.signer()
+            let service = try await data.service(signer: admin)
             let request = admin.action(.issuerRotate, .init(alg: alg.rawValue), authority: try await service.authority().code)
             let rotation = try await service.rotateIssuerKey(Data(request), root: try rootKey.map { try loadPrivateKey($0, field: "root-key") })
             if output.json {

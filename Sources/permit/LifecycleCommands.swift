@@ -57,8 +57,8 @@ struct Revoke: AsyncParsableCommand {
     func run() async throws {
         let lang = output.language
         let outcomes = try await reporting(json: output.json) {
-            let service = try await data.service()
             let admin = try admin.signer()
+            let service = try await data.service(signer: admin)
             let list = try from.map { try IdentifierInput.lines(from: $0) } ?? (numbers == ["-"] ? IdentifierInput.lines(from: "-") : numbers)
             guard !list.isEmpty else {
                 throw CommandFailure("revoke.numbers", "no permit numbers were given", field: "numbers", value: "", rule: "one or more permit numbers")
@@ -121,18 +121,21 @@ struct Revocations: ParsableCommand {
               permit revocations export -o revocations.cose --valid-days 7 --json
             """
         )
-        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write it (default: DATA/revocations.cose).", valueName: "FILE"))
+        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write it (default: DATA/revocations.cose; over --server, ./revocations.cose).", valueName: "FILE"))
         var outputFile: String?
         @Option(name: .customLong("valid-days"), help: "Days until nextUpdate, after which checkpoints call it stale (default 1).")
         var validDays = 1
         @OptionGroup var data: DataOptions
+        @OptionGroup var reader: ReaderKeyOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let lang = output.language
             try await reporting(json: output.json) {
-                let service = try await data.service()
-                let url = outputFile.map { URL(fileURLWithPath: $0) } ?? data.directory.revocations
+                let service = try await data.service(signer: try reader.signer())
+                // Over --server the list is published on the server; this copy goes to the current directory by default.
+                let url = outputFile.map { URL(fileURLWithPath: $0) }
+                    ?? (data.serverURL == nil ? data.directory.revocations : URL(fileURLWithPath: "revocations.cose"))
                 let signed = try await service.exportRevocations(validForDays: validDays, above: RevocationList.publishedSequence(at: url))
                 do { try Data(signed.bytes).write(to: url, options: .atomic) } catch {
                     throw CommandFailure("output.unwritable", "\(url.path): \(error.localizedDescription)", field: "output", value: url.path, rule: "a writable path")
@@ -161,12 +164,13 @@ struct Revocations: ParsableCommand {
             """
         )
         @OptionGroup var data: DataOptions
+        @OptionGroup var reader: ReaderKeyOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let lang = output.language
             try await reporting(json: output.json) {
-                let rows = try await data.service().revocations().map(RevocationRow.init)
+                let rows = try await data.service(signer: try reader.signer()).revocations().map(RevocationRow.init)
                 if output.json { Console.out(JSONOutput.line(rows)); return }
                 if rows.isEmpty { Console.out(lang.pick("（无吊销）", "(no revocations)")); return }
                 Console.out(TextTable.render(header: lang.pick(["通行证编号", "吊销时间", "理由", "操作者", "取代者"], ["permit", "revoked", "reason", "by", "superseded by"]),
@@ -253,8 +257,8 @@ struct Blacklist: ParsableCommand {
             try await reporting(json: output.json) {
                 let (kind, value): (BlacklistRecord.Kind, String) =
                     plate.map { (.plate, $0) } ?? idNumber.map { (.idNumber, $0) } ?? (.creditCode, creditCode!)
-                let service = try await data.service()
                 let admin = try admin.signer()
+                let service = try await data.service(signer: admin)
                 let result = try await service.blacklistAdd(Data(admin.action(.blacklistAdd, .init(reason: reason, kind: kind.rawValue, value: value, until: until,
                                                                                          revokeActive: revokeActive), authority: try await service.authority().code)))
                 struct Out: Encodable { var entry: BlacklistRow; var rejected: [String]; var revoked: [String] }
@@ -284,12 +288,13 @@ struct Blacklist: ParsableCommand {
         @Flag(help: "Include lifted entries.")
         var removed = false
         @OptionGroup var data: DataOptions
+        @OptionGroup var reader: ReaderKeyOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let lang = output.language
             try await reporting(json: output.json) {
-                let rows = try await data.service().blacklist(includeRemoved: removed).map(BlacklistRow.init)
+                let rows = try await data.service(signer: try reader.signer()).blacklist(includeRemoved: removed).map(BlacklistRow.init)
                 if output.json { Console.out(JSONOutput.line(rows)); return }
                 if rows.isEmpty { Console.out(lang.pick("（黑名单为空）", "(the blacklist is empty)")); return }
                 Console.out(TextTable.render(
@@ -319,8 +324,8 @@ struct Blacklist: ParsableCommand {
         func run() async throws {
             let lang = output.language
             try await reporting(json: output.json, refusalCodes: ["blacklist.notFound"]) {
-                let service = try await data.service()
                 let admin = try admin.signer()
+                let service = try await data.service(signer: admin)
                 let row = BlacklistRow(try await service.blacklistRemove(Data(admin.action(.blacklistRemove, .init(reason: reason, id: id), authority: try await service.authority().code))))
                 if output.json { Console.out(JSONOutput.line(row)); return }
                 Console.out(lang.pick("已移出黑名单 #\(row.id)：\(row.kind) \(row.value)", "Removed blacklist entry #\(row.id): \(row.kind) \(row.value)"))
@@ -342,7 +347,7 @@ struct Backup: AsyncParsableCommand {
     )
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The backup file; must not exist.", valueName: "FILE"))
     var outputFile: String
-    @OptionGroup var data: DataOptions
+    @OptionGroup var data: LocalDataOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
@@ -351,7 +356,7 @@ struct Backup: AsyncParsableCommand {
                 throw CommandFailure("backup.exists", "-o \(outputFile) already exists; refusing to overwrite it", field: "output",
                                      value: outputFile, rule: "a new file")
             }
-            let service = try await data.service()
+            let service = try await data.localService()
             try await service.backup(to: outputFile)
             if output.json {
                 Console.out(JSONOutput.line(["file": outputFile]))

@@ -74,6 +74,7 @@ struct List: AsyncParsableCommand {
 
     @OptionGroup var page: PageOptions
     @OptionGroup var data: DataOptions
+    @OptionGroup var reader: ReaderKeyOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
@@ -87,7 +88,7 @@ struct List: AsyncParsableCommand {
                 }
                 lifecycle = s
             }
-            let service = try await data.service()
+            let service = try await data.service(signer: try reader.signer())
             let (records, next) = try await page.rows { limit, after in
                 try await service.applications(ApplicationQuery(state: lifecycle, creditCode: applicant, plate: plate, limit: limit, after: after))
             }
@@ -294,6 +295,7 @@ struct Show: AsyncParsableCommand {
     var invert = false
 
     @OptionGroup var data: DataOptions
+    @OptionGroup var reader: ReaderKeyOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
@@ -305,7 +307,8 @@ struct Show: AsyncParsableCommand {
                 throw CommandFailure("show.qr", "--qr draws on a terminal and has no JSON form; use permit export --format payload or qr-svg",
                                      field: "qr", value: "true", rule: "--qr without --json")
             }
-            let service = try await data.service()
+            let service = try await data.service(signer: try reader.signer())
+
             let history = try await service.history(id)
             let detail = ApplicationDetail(history, now: try currentClock().now(), lang: output.language)
             Console.out(output.json ? JSONOutput.line(detail) : detail.human(output.language))
@@ -357,13 +360,15 @@ struct Queue: AsyncParsableCommand {
 
     @OptionGroup var page: PageOptions
     @OptionGroup var data: DataOptions
+    @OptionGroup var reader: ReaderKeyOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         let lang = output.language
         try await reporting(json: output.json) {
             let d = department.department
-            let service = try await data.service()
+            let service = try await data.service(signer: try reader.signer())
+
             let now = try currentClock().now()
             let (entries, next) = try await page.rows { limit, after in
                 try await service.queue(QueueQuery(department: d, overdue: overdue, limit: limit, after: after))

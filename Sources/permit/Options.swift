@@ -48,8 +48,8 @@ enum DecisionVerb {
                     identifiers: @escaping (any PermitService) async throws -> [String]) async throws {
         let lang = output.language
         let (results, service): ([DecisionResult], any PermitService) = try await reporting(json: output.json) {
-            let service = try await data.service()
             let signer = try key.signer()
+            let service = try await data.service(signer: signer)
             // Refuse a wrong key or a bad condition before reading a long list or the queue.
             try await service.requireApprover(d, kid: signer.kid)
             let problems = DecisionRules.problems(approve: approve, conditions: conditions, reason: reason)

@@ -69,7 +69,12 @@ struct CommandFailure: Error {
 /// Writes to standard output and standard error without buffering surprises.
 enum Console {
     static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        do {
+            try FileHandle.standardOutput.write(contentsOf: Data((text + "\n").utf8))
+        } catch {
+            // The reader went away (`permit list | head`): stop as a tool killed by SIGPIPE would.
+            exit(141)
+        }
     }
 
     static func error(_ text: String) {

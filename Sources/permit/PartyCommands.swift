@@ -39,8 +39,8 @@ enum PartyVerbs {
                     adminKeyFile: String, data: DataOptions, output: OutputOptions) async throws {
         let lang = output.language
         try await reporting(json: output.json) {
-            let service = try await data.service()
             let admin = try partySigner(adminKeyFile, field: "admin-key")
+            let service = try await data.service(signer: admin)
             let publicKey: PublicKey
             var written: String?
             if let generate {
@@ -83,8 +83,8 @@ enum PartyVerbs {
                        data: DataOptions, output: OutputOptions) async throws {
         let lang = output.language
         try await reporting(json: output.json) {
-            let service = try await data.service()
             let admin = try partySigner(adminKeyFile, field: "admin-key")
+            let service = try await data.service(signer: admin)
             let target = try kid ?? loadPublicKey(keyFile!, field: "key").kidHex
             let record = try await service.unregister(Data(admin.action(kind == .approver ? .approverRemove : .applicantRemove,
                                                                         .init(kid: target.lowercased(), reason: reason), authority: try await service.authority().code)))
@@ -98,10 +98,12 @@ enum PartyVerbs {
         }
     }
 
-    static func list(kind: PartyKeyRecord.Kind, party: String?, all: Bool, data: DataOptions, output: OutputOptions) async throws {
+    static func list(kind: PartyKeyRecord.Kind, party: String?, all: Bool, data: DataOptions, reader: ReaderKeyOptions,
+                     output: OutputOptions) async throws {
         let lang = output.language
         try await reporting(json: output.json) {
-            let service = try await data.service()
+            let service = try await data.service(signer: try reader.signer())
+
             let rows = try await service.registered(kind, includeRemoved: all)
                 .filter { party == nil || $0.party == party }
                 .map { PartyKeyRow($0, lang: lang) }
@@ -218,11 +220,12 @@ struct Approver: ParsableCommand {
         @Flag(help: "Include removed keys.")
         var removed = false
         @OptionGroup var data: DataOptions
+        @OptionGroup var reader: ReaderKeyOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let d = department
-            try await PartyVerbs.list(kind: .approver, party: d?.rawValue, all: removed, data: data, output: output)
+            try await PartyVerbs.list(kind: .approver, party: d?.rawValue, all: removed, data: data, reader: reader, output: output)
         }
     }
 }
@@ -316,10 +319,11 @@ struct Applicant: ParsableCommand {
         @Flag(help: "Include removed keys.")
         var removed = false
         @OptionGroup var data: DataOptions
+        @OptionGroup var reader: ReaderKeyOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await PartyVerbs.list(kind: .applicant, party: creditCode, all: removed, data: data, output: output)
+            try await PartyVerbs.list(kind: .applicant, party: creditCode, all: removed, data: data, reader: reader, output: output)
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PermitAPI
+import PermitClient
 import PermitFoundation
 import PermitModel
 import PermitSeal
@@ -8,6 +9,39 @@ import PermitWorkflow
 
 /// The data directory option every workflow command takes.
 struct DataOptions: ParsableArguments {
+    @OptionGroup var local: LocalDataOptions
+
+    @Option(help: ArgumentHelp("A permit server instead of a local data directory (default: $PERMIT_SERVER). Every request is signed with your key.",
+                               valueName: "URL"))
+    var server: String?
+
+    @Option(help: ArgumentHelp("The authority on the server, by code, where it hosts several.", valueName: "CODE"))
+    var authority: String?
+
+    var directory: DataDirectory { local.directory }
+
+    /// The server to use: `--server`, else `$PERMIT_SERVER`; nil works on the local data directory.
+    var serverURL: String? {
+        if let server, !server.isEmpty { return server }
+        if let env = ProcessInfo.processInfo.environment["PERMIT_SERVER"], !env.isEmpty { return env }
+        return nil
+    }
+
+    /// The permit service: the server's over HTTP, each request signed by `signer` (which a
+    /// server requires), or the workflow on the initialised data directory.
+    func service(signer: PartySigner?) async throws -> any PermitService {
+        guard let url = serverURL else { return try await local.localService() }
+        guard let signer else {
+            throw CommandFailure("auth.keyNeeded", "over --server every request is signed: give --key FILE (a firm's or an approver's key) or --admin-key FILE",
+                                 field: "key", rule: "a registered key signs each request (RFC 9421)")
+        }
+        return try await HTTPPermitService.connect(server: url, authority: authority, signer: signer)
+    }
+
+}
+
+/// `--data-dir DIR` alone: the verbs that run where the database is (`init`, `backup`, `trust export`).
+struct LocalDataOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: ArgumentHelp("The authority's data directory (default: $PERMIT_HOME, or ./permit-data).", valueName: "DIR"))
     var dataDir: String?
 
@@ -18,9 +52,31 @@ struct DataOptions: ParsableArguments {
         return DataDirectory.fromEnvironment()
     }
 
-    /// The permit service on the initialised data directory, with the command's clock.
-    func service() async throws -> any BackupCapable {
+    /// The workflow on the initialised data directory, with the command's clock.
+    func localService() async throws -> any BackupCapable {
         try await LocalPermitService(directory: directory, clock: try currentClock())
+    }
+}
+
+/// `--key FILE` or `--admin-key FILE` on verbs that only read: over `--server` the request is
+/// signed with one of them (a firm sees its own applications, an approver its department's, the
+/// admin everything); locally neither is needed.
+struct ReaderKeyOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Over --server: your registered key (a firm's or an approver's), which signs the request.", valueName: "FILE"))
+    var key: String?
+
+    @Option(name: .customLong("admin-key"), help: ArgumentHelp("Over --server: the authority's admin key, which signs the request.", valueName: "FILE"))
+    var adminKey: String?
+
+    func validate() throws {
+        if key != nil && adminKey != nil { throw ValidationError("give --key FILE or --admin-key FILE, not both") }
+    }
+
+    /// The signer of the given key, nil when neither was given.
+    func signer() throws -> PartySigner? {
+        if let key { return try partySigner(key) }
+        if let adminKey { return try partySigner(adminKey, field: "admin-key") }
+        return nil
     }
 }
 

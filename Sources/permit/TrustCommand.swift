@@ -28,7 +28,7 @@ struct Trust: ParsableCommand {
             """
         )
 
-        @OptionGroup var data: DataOptions
+        @OptionGroup var data: LocalDataOptions
 
         @Option(name: .shortAndLong, help: "Where to write the signed list (default: the data directory's trust-list.cose).")
         var output: String?
@@ -46,7 +46,8 @@ struct Trust: ParsableCommand {
         }
 
         func run() async throws {
-            let service = try await data.service()
+            let service = try await data.localService()
+
             let root = try PrivateKey.load(path: rootKey ?? data.directory.rootKey.path)
             let url = output.map { URL(fileURLWithPath: $0) } ?? data.directory.trustList
             let signed = try await service.trustList(root: root, validForDays: validDays)
