@@ -8,6 +8,11 @@
     httpsig-check.py sign DIR NOW writes DIR/python-requests.json: requests the package signed at
                                   Unix time NOW with fresh Ed25519 and P-256 keys, each with its
                                   public key PEM, for the Swift verifier to check.
+    httpsig-check.py send METHOD URL KEY NOW [BODY-FILE CONTENT-TYPE]
+                                  signs one request with the package and the registered private
+                                  key KEY (PKCS#8 PEM) at Unix time NOW, sends it to a live
+                                  permit server, and prints {"status", "body"}: our server must
+                                  accept what the package signs.
 
 Request files hold a list of {"name", "publicKeyPEM", "request": {"method", "targetURI",
 "headers": [[name, value]...], "body": base64}}. The contract's own rules (kid, tag, alg,
@@ -177,11 +182,38 @@ def sign(directory, now):
         print(json.dumps({"name": entry["name"], "ok": True}))
 
 
+def send(method, url, key_file, now, body=b"", content_type=None):
+    import urllib.error
+    import urllib.request
+
+    private_key = serialization.load_pem_private_key(open(key_file, "rb").read(), password=None)
+    alg = "ed25519" if isinstance(private_key, ed25519.Ed25519PrivateKey) else "ecdsa-p256-sha256"
+    keyid = kid(private_key.public_key())
+    created = datetime.datetime.fromtimestamp(now, tz=datetime.timezone.utc)
+    lines = [("Content-Type", content_type)] if body else []
+    message = Request(method, url, lines)
+    components = ("@method", "@target-uri", "content-type", "content-digest") if body else ("@method", "@target-uri")
+    signer = hms.HTTPMessageSigner(signature_algorithm=ALGORITHMS[alg], key_resolver=Keys(private={keyid: private_key}))
+    signer.sign(message, key_id=keyid, created=created, expires=created + datetime.timedelta(seconds=300),
+                nonce=base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode(), label=LABEL, tag=TAG,
+                covered_component_ids=components, body=body if body else None)
+    request = urllib.request.Request(url, data=body if body else None, method=method, headers=dict(message.headers.items()))
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, text = response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode("utf-8", "replace")
+    print(json.dumps({"status": status, "body": text}, ensure_ascii=False))
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "verify":
         verify(sys.argv[2])
     elif len(sys.argv) == 4 and sys.argv[1] == "sign":
         sign(sys.argv[2], int(sys.argv[3]))
+    elif len(sys.argv) in (6, 8) and sys.argv[1] == "send":
+        body = open(sys.argv[6], "rb").read() if len(sys.argv) == 8 else b""
+        send(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), body, sys.argv[7] if len(sys.argv) == 8 else None)
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

@@ -15,6 +15,16 @@ struct Transport: Sendable {
     /// `host[:port]` as sent in the Host field and signed in `@target-uri`.
     let authority: String
     let timeout: TimeInterval
+    /// One client for the process. A connection that cannot be made fails the request at once
+    /// (refused) or after 10 s (no answer), instead of being retried until the request's
+    /// deadline: a command line says so and the user decides; a retry is always safe.
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        configuration.timeout = .init(connect: .seconds(10))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     /// The largest answer read (a page of 1,000 applications with their documents fits easily).
     static let maxResponseBytes = 256 << 20
 
@@ -56,7 +66,7 @@ struct Transport: Sendable {
         }
         if !body.isEmpty || method == "POST" { request.body = .bytes(ByteBuffer(bytes: body)) }
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Int64(timeout)))
+            let response = try await Self.client.execute(request, timeout: .seconds(Int64(timeout)))
             var buffer = try await response.body.collect(upTo: Self.maxResponseBytes)
             return Answer(status: Int(response.status.code), headers: response.headers,
                           body: buffer.readBytes(length: buffer.readableBytes) ?? [])
@@ -64,9 +74,16 @@ struct Transport: Sendable {
             throw Problem(code: "server.timeout", message: "\(base) gave no answer within \(Int(timeout)) s; the request may or may not have been done, and sending it again is safe (references and signed decisions are never applied twice)",
                           field: "server", value: base, rule: "an answer within \(Int(timeout)) s")
         } catch {
-            throw Problem(code: "server.unreachable", message: "cannot reach the permit server \(base): \(error)", field: "server", value: base,
+            throw Problem(code: "server.unreachable", message: "cannot reach the permit server \(base): \(Self.reason(error))", field: "server", value: base,
                           rule: "a running permit serve at that address")
         }
+    }
+
+    /// Why a connection failed, in words: the system's text for an errno, else the error.
+    static func reason(_ error: Error) -> String {
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
+        if let client = error as? HTTPClientError, client == .connectTimeout { return "no connection within 10 s" }
+        return "\(error)"
     }
 
     /// The JSON of a 2xx answer, or the refusal it carries, thrown as its problems.

@@ -38,10 +38,12 @@ struct Run {
 
 /// Runs a program to its end with standard input from /dev/null.
 @discardableResult
-func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], check: Bool = true) throws -> Run {
+func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil,
+                check: Bool = true) throws -> Run {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
     var env = ProcessInfo.processInfo.environment
     env["LANG"] = "C.UTF-8"
     for (k, v) in environment { env[k] = v }
