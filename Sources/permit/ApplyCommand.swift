@@ -41,8 +41,13 @@ struct Apply: AsyncParsableCommand {
         Output: one line per item (with --json, JSON Lines: index, reference, id, state, departments, \
         routingHash, or errors), then a summary on standard error. Exit 1 if any item was refused.
 
+        Over --server URL (or PERMIT_SERVER) the items are signed here and sent in requests of 250. \
+        A run that timed out or lost its connection can be run again as it is: a reference already \
+        submitted returns its application, so nothing is submitted twice.
+
         Examples:
           permit apply --key firm.pem examples/applications.jsonl
+          permit apply --key firm.pem fleet.jsonl --server https://permits.example.gov.cn
           permit apply --key firm.pem --dry-run fleet.csv
           cat one.json | permit apply --key firm.pem - --format json --json
         """

@@ -47,8 +47,13 @@ struct Approve: AsyncParsableCommand {
         TRANSPORT` or `A000123 ✗ reason`; with --json, JSON Lines (index, input, id, department, \
         decision, state, permitNumber, issueMicros, or errors).
 
+        Over --server URL (or PERMIT_SERVER) each decision is signed here and sent in requests of 250. \
+        A run that timed out can be run again: a decision already recorded is reported as already \
+        decided, never applied twice.
+
         Examples:
           permit approve --department HEALTH --key health.pem A000001 A000002
+          permit approve --department HEALTH --key health.pem --all --server https://permits.example.gov.cn
           permit approve --department HEALTH --key health.pem --all --json
           permit approve --department POSTAL --key postal.pem --from ids.txt --condition "限走绕城高速"
           permit list --state pending --json | jq -r '.[].id' | permit approve --department TRANSPORT --key transport.pem -

@@ -50,8 +50,12 @@ struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List applications in the order they were submitted, with their state and departments.",
         discussion: """
+        Over --server the request is signed with --key (a firm sees its own applications, an approver \
+        those routed to its department) or --admin-key (everything).
+
         Examples:
           permit list
+          permit list --server https://permits.example.gov.cn --key firm.pem --state pending
           permit list --state pending --applicant 91330114MA24WY722X
           permit list --plate 浙K5835R --json
           permit list --state issued --limit 20 --lang zh

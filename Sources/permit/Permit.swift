@@ -10,7 +10,9 @@ struct Permit: ParsableCommand {
         discussion: """
         Exit codes: 0 success; 1 some items were refused or invalid (the others done, as reported); \
         2 could not run (usage, missing files, I/O, an unreadable key).
-        The data directory is --data-dir DIR, else $PERMIT_HOME, else ./permit-data.
+        The data directory is --data-dir DIR, else $PERMIT_HOME, else ./permit-data. With --server URL \
+        (or $PERMIT_SERVER) the workflow verbs work on a permit server instead, each request signed \
+        with your own key (--key or --admin-key); output and exit codes are the same.
         Time: the machine's clock, unless PERMIT_NOW is set to an RFC 3339 time \
         (e.g. PERMIT_NOW=2026-11-30T09:00:00+08:00), which then fixes "now" for validation, \
         deadlines and timestamps (reproducible demos, tests and replays).
@@ -20,6 +22,7 @@ struct Permit: ParsableCommand {
           permit apply --key firm.pem examples/applications.jsonl
           permit approve --department HEALTH --key health.pem --all
           permit export 330114000001 --format payload
+          PERMIT_SERVER=https://permits.example.gov.cn permit list --key firm.pem
         """,
         subcommands: [Init.self, Approver.self, Applicant.self, Apply.self, Route.self, List.self, Show.self, Queue.self,
                       Approve.self, Reject.self, Cancel.self, Amend.self, Revoke.self, Revocations.self, Blacklist.self,
