@@ -96,3 +96,38 @@ extension SignedRoutesTests {
         ], directory: dir, check: false)
     }
 }
+
+/// The same verbs, locally on the data directory and over the server, give the same output.
+extension SignedRoutesTests {
+    func testVerbsGiveTheSameOutputLocallyAndOverTheServer() throws {
+        let admin = home.appendingPathComponent("admin-key.pem").path
+        // Something to show: one application of the second firm, under its own reference.
+        let line = try String(contentsOf: work.appendingPathComponent("firm-\(Self.firms[1])/applications.jsonl"), encoding: .utf8)
+            .split(separator: "\n")[0].replacingOccurrences(of: "\"reference\":\"", with: "\"reference\":\"SAME-")
+        try (line + "\n").write(to: work.appendingPathComponent("firm-\(Self.firms[1])/same.jsonl"), atomically: true, encoding: .utf8)
+        let applied = try jsonLines(try remote("firm-\(Self.firms[1])", ["apply", "--key", "key.pem", "same.jsonl", "--json"]))
+        let id = try XCTUnwrap(applied.first?["id"] as? String, "\(applied)")
+
+        let verbs: [[String]] = [
+            ["list", "--all", "--json"], ["list", "--limit", "2"], ["show", id], ["show", id, "--json"],
+            ["queue", "--department", "HEALTH", "--json"], ["report", "--json"], ["audit", "log", "--limit", "5", "--json"],
+            ["revocations", "list", "--json"], ["blacklist", "list"], ["approver", "list", "--json"], ["applicant", "list"],
+            ["show", "A999999"],
+        ]
+        for verb in verbs {
+            let local = try runProcess(Build.permit, verb, environment: ["PERMIT_HOME": home.path, "PERMIT_NOW": Self.now], check: false)
+            let remote = try runProcess(Build.permit, verb + ["--admin-key", admin, "--server", base], environment: ["PERMIT_NOW": Self.now], check: false)
+            XCTAssertEqual(remote.status, local.status, "\(verb): \(remote.stderr)")
+            XCTAssertEqual(remote.text, local.text, "\(verb)")
+            XCTAssertEqual(remote.stderr.replacingOccurrences(of: " --admin-key \(admin) --server \(base)", with: ""), local.stderr, "\(verb)")
+        }
+        // A refusal: an approver's key for another department, the same message and exit code.
+        let wrong = work.appendingPathComponent("dept-HEALTH/key.pem").path
+        let args = ["approve", "--department", "TRANSPORT", "--key", wrong, id]
+        let local = try runProcess(Build.permit, args, environment: ["PERMIT_HOME": home.path, "PERMIT_NOW": Self.now], check: false)
+        let remote = try runProcess(Build.permit, args + ["--server", base], environment: ["PERMIT_NOW": Self.now], check: false)
+        XCTAssertEqual(local.status, 2)
+        XCTAssertEqual(remote.status, local.status)
+        XCTAssertEqual(remote.stderr, local.stderr)
+    }
+}
