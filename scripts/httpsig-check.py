@@ -182,22 +182,28 @@ def sign(directory, now):
         print(json.dumps({"name": entry["name"], "ok": True}))
 
 
-def send(method, url, key_file, now, body=b"", content_type=None):
-    import urllib.error
-    import urllib.request
-
+def signed_headers(method, url, key_file, now, body=b"", content_type=None):
+    """The header fields of a request to `url` signed with the package and the private key in
+    `key_file` (PKCS#8 PEM) at Unix time `now`, under the contract's profile."""
     private_key = serialization.load_pem_private_key(open(key_file, "rb").read(), password=None)
     alg = "ed25519" if isinstance(private_key, ed25519.Ed25519PrivateKey) else "ecdsa-p256-sha256"
     keyid = kid(private_key.public_key())
     created = datetime.datetime.fromtimestamp(now, tz=datetime.timezone.utc)
-    lines = [("Content-Type", content_type)] if body else []
-    message = Request(method, url, lines)
+    message = Request(method, url, [("Content-Type", content_type)] if body else [])
     components = ("@method", "@target-uri", "content-type", "content-digest") if body else ("@method", "@target-uri")
     signer = hms.HTTPMessageSigner(signature_algorithm=ALGORITHMS[alg], key_resolver=Keys(private={keyid: private_key}))
     signer.sign(message, key_id=keyid, created=created, expires=created + datetime.timedelta(seconds=300),
                 nonce=base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode(), label=LABEL, tag=TAG,
                 covered_component_ids=components, body=body if body else None)
-    request = urllib.request.Request(url, data=body if body else None, method=method, headers=dict(message.headers.items()))
+    return message.headers.items()
+
+
+def send(method, url, key_file, now, body=b"", content_type=None):
+    import urllib.error
+    import urllib.request
+
+    headers = dict(signed_headers(method, url, key_file, now, body, content_type))
+    request = urllib.request.Request(url, data=body if body else None, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             status, text = response.status, response.read().decode("utf-8", "replace")

@@ -87,7 +87,15 @@ enum BodyReader {
             return buffer.readBytes(length: buffer.readableBytes) ?? []
         } catch is NIOTooManyBytesError {
             throw tooLarge(request, limit: limit)
+        } catch {
+            throw incomplete(request)
         }
+    }
+
+    /// A body that ended before its declared length (the client closed, or the connection broke).
+    static func incomplete(_ request: Request) -> HTTPProblem {
+        HTTPProblem(.badRequest, code: "request.incomplete", detail: "the request body ended before its declared length",
+                    field: "body", value: request.headers[.contentLength], rule: "a body of exactly Content-Length bytes")
     }
 }
 

@@ -97,6 +97,8 @@ struct VerifyRoutes: Sendable {
             return buffer.readBytes(length: buffer.readableBytes) ?? []
         } catch is NIOTooManyBytesError {
             throw tooLarge
+        } catch {
+            throw BodyReader.incomplete(request)
         }
     }
 
