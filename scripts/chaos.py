@@ -209,8 +209,10 @@ def crash_during_apply(permit, work, store):
     mine = {ref: n for (code, ref), n in stored.items() if code == firm}
     lost = len([r for r in told_accepted if r not in mine])
     duplicated = sum(n - 1 for n in mine.values() if n > 1) + len([r for r in mine if r not in refs])
-    row = Row("SIGKILL during batch apply (×3), clients retry", store, len(refs), len(mine), len(set(refused) - set(mine)),
-              lost, duplicated, dep.audit(), f"{kills} kills")
+    not_stored = [r for r in refs if r not in mine]
+    unexplained = [r for r in not_stored if r not in refused]
+    row = Row("SIGKILL during batch apply (×3), clients retry", store, len(refs), len(mine), len(not_stored) - len(unexplained),
+              lost, duplicated, dep.audit(), f"{kills} kills" + (f"; {len(unexplained)} neither stored nor refused" if unexplained else ""))
     dep.stop()
     return row
 
@@ -236,6 +238,8 @@ def crash_during_approve(permit, work, store):
             out, _ = p.communicate(timeout=300)
             codes.append(p.returncode)
             for r in json_lines(out):
+                if "id" not in r and "input" not in r:
+                    continue  # the run's own failure (the server went away), not an item
                 sent += 1
                 if r.get("state") in ("approved", "issued") or r.get("decision"):
                     told.add((r["id"], d))
@@ -298,7 +302,7 @@ def full_disk(permit, work, store):
                                                        for i in json_lines(again.stdout))
         row = Row(f"disk full under the store ({DISK_KIB} KiB tmpfs), then space again", store, sent, accepted, full + sum(other.values()),
                   lost, duplicated + orphans, dep.audit(),
-                  f"store.full {full}; half-written {orphans}; recovered {'yes' if recovered else 'NO'}")
+                  f"store.full {full}, other refusals {dict(other)}; half-written {orphans}; recovered {'yes' if recovered else 'NO'}")
         dep.stop()
         return row
     finally:
