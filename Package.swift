@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // The PostgreSQL store (`--database postgres://…`), for a deployment that several server instances share.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // System libraries (Debian -dev packages, installed by scripts/setup).
@@ -60,9 +62,19 @@ let package = Package(
             "PermitAPI", "PermitFoundation", "PermitModel",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        // PostgreSQL through postgres-nio: the same store protocols and schema, for several server instances.
+        .target(name: "PermitStorePostgres", dependencies: [
+            "PermitAPI", "PermitFoundation", "PermitModel", "PermitStore",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "PermitAPI", dependencies: ["PermitFoundation", "PermitModel", "PermitSeal", "PermitRouting"],
                 swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "PermitWorkflow", dependencies: ["PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitRouting", "PermitStore"]),
+        .target(name: "PermitWorkflow", dependencies: ["PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitRouting", "PermitStore",
+                                                  "PermitStorePostgres"]),
         .target(name: "PermitVerify", dependencies: ["PermitFoundation", "PermitModel", "PermitSeal"]),
         .target(name: "PermitRender", dependencies: ["PermitAPI", "PermitModel", "PermitSeal", "CQREncode", "CZBar", "CCairo", "CJPEG", "CZlib"]),
         // RFC 9421 request signatures and RFC 9530 digests on a plain request value; no HTTP framework.
@@ -126,7 +138,8 @@ let package = Package(
         .testTarget(name: "PermitModelTests", dependencies: ["PermitModel", "PermitTestSupport"]),
         .testTarget(name: "PermitSealTests", dependencies: ["PermitFoundation", "PermitSeal", "PermitModel", "PermitTestSupport"]),
         .testTarget(name: "PermitRoutingTests", dependencies: ["PermitRouting", "PermitModel"]),
-        .testTarget(name: "PermitWorkflowTests", dependencies: ["PermitAPI", "PermitFoundation", "PermitTestSupport", "PermitWorkflow", "PermitStore", "PermitSeal", "PermitModel", "PermitRouting", "PermitVerify"]),
+        .testTarget(name: "PermitWorkflowTests", dependencies: ["PermitAPI", "PermitFoundation", "PermitTestSupport", "PermitWorkflow", "PermitStore",
+                                                          "PermitStorePostgres", "PermitSeal", "PermitModel", "PermitRouting", "PermitVerify"]),
         .testTarget(name: "PermitVerifyTests", dependencies: ["PermitVerify", "PermitSeal", "PermitModel", "PermitTestSupport"]),
         .testTarget(name: "PermitHTTPSignatureTests", dependencies: ["PermitHTTPSignature", "PermitSeal"]),
         .testTarget(name: "PermitServerTests", dependencies: [

@@ -187,11 +187,12 @@ extension SignedRequestRecord {
     }
 }
 
-/// Times are stored as integer milliseconds since 1970, so that the audit hash covers exact values.
-enum Millis {
-    static func from(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
-    static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
-    static func date(_ ms: Int64?) -> Date? { ms.map(date) }
+/// Times are stored as integer milliseconds since 1970, so that the audit hash covers exact
+/// values; every backend stores them so.
+public enum Millis {
+    public static func from(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    public static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
+    public static func date(_ ms: Int64?) -> Date? { ms.map(date) }
 }
 
 /// The first failure a transaction met. SQLite rolls the whole transaction back after some
