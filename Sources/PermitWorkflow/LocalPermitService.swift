@@ -16,6 +16,12 @@ public struct LocalPermitService: PermitService, BackupCapable {
         workflow = try await Workflow(directory: directory, clock: clock)
     }
 
+    /// Opens an initialised data directory whose store is the database `database` names (a
+    /// `postgres://` URL), or its SQLite file when `database` is nil.
+    public init(directory: DataDirectory, clock: any PermitClock, database: String?) async throws {
+        workflow = try await Workflow(directory: directory, clock: clock, database: database)
+    }
+
     public func authority() async throws -> AuthorityRecord { workflow.authority }
 
     public func apply(_ items: [SubmissionItem], dryRun: Bool, progress: (@Sendable (Int) -> Void)?) async throws -> [ApplyResult] {

@@ -100,8 +100,12 @@ extension Workflow {
             results.append(result)
         }
         guard !prepared.isEmpty || !refusals.isEmpty else { return results }
+        let checked = results
         do {
             try await store.write { tx in
+                // A store may run the transaction again (a server database after a lost
+                // connection): each run starts from the items' results as checked.
+                results = checked
                 let now = clock.now()
                 for r in refusals {
                     try tx.appendAudit(at: now, actor: r.actor, action: "apply.refused", subject: r.app.applicant.creditCode,

@@ -32,11 +32,12 @@ public final class Workflow: @unchecked Sendable {
 
     /// Opens an initialised data directory. The issuer key seals permits; it is the data
     /// directory's `issuer-key.pem` unless `issuer` signs for it (a key held elsewhere).
-    /// `store` replaces the data directory's SQLite database (a capped one in tests, later a server database).
+    /// `store` replaces the data directory's SQLite database (a capped one in tests, or a
+    /// PostgreSQL database); the keys, `root.pub.pem` and the trust list stay in the directory.
     public init(directory: DataDirectory, clock: any PermitClock = SystemClock(), issuer: (any MessageSigner)? = nil,
                 store: (any PermitStore)? = nil) async throws {
         self.issuer = issuer
-        guard directory.exists else {
+        guard store == nil ? directory.exists : FileManager.default.fileExists(atPath: directory.url.path) else {
             throw WorkflowError("data.notInitialised", "no permit data directory at \(directory.url.path); run `permit init` first",
                                 field: "dataDirectory", value: directory.url.path, rule: "the directory must be made by permit init")
         }
@@ -44,7 +45,7 @@ public final class Workflow: @unchecked Sendable {
         self.clock = clock
         self.store = try store ?? SQLitePermitStore(path: directory.database.path)
         guard let authority = try await self.store.read({ try $0.authority() }) else {
-            throw WorkflowError("data.notInitialised", "the database at \(directory.database.path) has no authority; run `permit init`")
+            throw WorkflowError("data.notInitialised", "the database \(Workflow.describe(self.store, in: directory)) has no authority; run `permit init`")
         }
         self.authority = authority
         routing = try RoutingTable.forDataDirectory(directory.url)
@@ -60,13 +61,24 @@ public final class Workflow: @unchecked Sendable {
         return s
     }
 
+    /// Opens the data directory with the store that `database` names: nil for the directory's
+    /// SQLite file, or a `postgres://` URL (see `Workflow.openStore`).
+    public convenience init(directory: DataDirectory, clock: any PermitClock = SystemClock(), issuer: (any MessageSigner)? = nil,
+                            database: String?) async throws {
+        var store: (any PermitStore)?
+        if let database { store = try await Workflow.openStore(database: database) }
+        try await self.init(directory: directory, clock: clock, issuer: issuer, store: store)
+    }
+
     // MARK: set-up
 
 
     /// Creates a data directory: database, issuer, admin and root keys (0600), and a trust list
-    /// holding the issuer key, signed by the root.
+    /// holding the issuer key, signed by the root. With `database` (a `postgres://` URL) the
+    /// schema and the authority go into that database instead of the directory's SQLite file,
+    /// which must hold no authority yet; the keys and lists are written to the directory all the same.
     public static func initialise(directory: DataDirectory, authority code: String, name: String, nameEn: String?, phone: String,
-                                  maxDays: Int, clock: any PermitClock = SystemClock()) async throws -> InitResult {
+                                  maxDays: Int, clock: any PermitClock = SystemClock(), database: String? = nil) async throws -> InitResult {
         let phone = PhoneNumber.normalize(phone)
         var problems: [Problem] = []
         if code.count != 6 || !code.allSatisfy({ $0.isASCII && $0.isNumber }) || Divisions.bundled.division(code) == nil {
@@ -85,6 +97,20 @@ public final class Workflow: @unchecked Sendable {
             throw WorkflowError("init.exists", "\(directory.url.path) already holds a permit database; refusing to overwrite it",
                                 field: "dataDirectory", value: directory.url.path, rule: "init makes a new data directory")
         }
+        // A server database: it must be empty of authorities, and the directory of keys.
+        var serverStore: (any PermitStore)?
+        if let database { serverStore = try await Workflow.openStore(database: database) }
+        if let serverStore {
+            let shown = describe(serverStore, in: directory)
+            if try await serverStore.read({ try $0.authority() }) != nil {
+                throw WorkflowError("init.exists", "the database \(shown) already holds an authority; refusing to overwrite it",
+                                    field: "database", value: shown, rule: "init makes a new deployment")
+            }
+            for key in [directory.issuerKey, directory.adminKey, directory.rootKey] where FileManager.default.fileExists(atPath: key.path) {
+                throw WorkflowError("init.exists", "\(key.path) already exists; refusing to overwrite a key file",
+                                    field: "dataDirectory", value: directory.url.path, rule: "init makes a new data directory")
+            }
+        }
         try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
         let now = clock.now()
         let issuer = PrivateKey.generate(.edDSA)
@@ -96,7 +122,7 @@ public final class Workflow: @unchecked Sendable {
         try root.publicKey.pem.write(to: directory.rootPublicKey, atomically: true, encoding: .utf8)
 
         let record = AuthorityRecord(code: code, name: name, nameEn: nameEn ?? name, phone: phone, maxDays: maxDays, createdAt: now)
-        let store = try SQLitePermitStore(path: directory.database.path)
+        let store = try serverStore ?? SQLitePermitStore(path: directory.database.path)
         try await store.write { tx in
             try tx.setAuthority(record)
             for (key, role) in [(issuer, KeyRecord.Role.issuer), (admin, .admin), (root, .root)] {
@@ -108,9 +134,9 @@ public final class Workflow: @unchecked Sendable {
                                                               "issuerKid": issuer.publicKey.kidHex, "adminKid": admin.publicKey.kidHex,
                                                               "rootKid": root.publicKey.kidHex]))
         }
-        let workflow = try await Workflow(directory: directory, clock: clock)
+        let workflow = try await Workflow(directory: directory, clock: clock, store: store)
         try await workflow.exportTrustList(root: root, to: directory.trustList)
-        return InitResult(dataDirectory: directory.url.path, database: directory.database.path, issuerKey: directory.issuerKey.path,
+        return InitResult(dataDirectory: directory.url.path, database: describe(store, in: directory), issuerKey: directory.issuerKey.path,
                           adminKey: directory.adminKey.path, rootKey: directory.rootKey.path, trustList: directory.trustList.path)
     }
 

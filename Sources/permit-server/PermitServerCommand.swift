@@ -28,6 +28,7 @@ struct PermitServerCommand: AsyncParsableCommand {
         Examples:
           permit serve --listen 127.0.0.1:8080 --data-dir permit-data
           permit serve --listen 0.0.0.0:8443 --tls-cert server.crt --tls-key server.key
+          permit serve --listen 0.0.0.0:8080 --data-dir /srv/permits --database postgres://permit@db.internal/permits
         """
     )
 
@@ -36,6 +37,12 @@ struct PermitServerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("data-dir"), help: ArgumentHelp("The authority's data directory (default: $PERMIT_HOME, or ./permit-data).", valueName: "DIR"))
     var dataDir: String?
+
+    @Option(help: ArgumentHelp("""
+        A PostgreSQL database instead of the data directory's SQLite file (default: $PERMIT_DATABASE), shared by \
+        every instance: postgres://USER[:PASSWORD]@HOST[:PORT]/DB, or postgres://USER@/DB?host=/SOCKET/DIR.
+        """, valueName: "URL"))
+    var database: String?
 
     @Option(name: .customLong("tls-cert"), help: ArgumentHelp("The server's certificate chain (PEM); with --tls-key, serves HTTPS.", valueName: "FILE"))
     var tlsCert: String?
@@ -84,15 +91,18 @@ struct PermitServerCommand: AsyncParsableCommand {
         let (host, port) = ServerConfiguration.parseListen(listen)!
         let directory: DataDirectory = dataDir.flatMap { $0.isEmpty ? nil : $0 }
             .map { DataDirectory(url: URL(fileURLWithPath: $0, isDirectory: true).standardizedFileURL) } ?? .fromEnvironment()
-        guard directory.exists else {
-            throw ServerSetupError("no permit database in \(directory.url.path): run permit init there, or give --data-dir DIR")
+        let database = database.flatMap { $0.isEmpty ? nil : $0 }
+            ?? ProcessInfo.processInfo.environment["PERMIT_DATABASE"].flatMap { $0.isEmpty ? nil : $0 }
+        guard database != nil || directory.exists else {
+            throw ServerSetupError("no permit database in \(directory.url.path): run permit init there, or give --data-dir DIR (or --database URL)")
         }
         let clock = try Self.clock()
         let service: any PermitService & RequestGate
         do {
-            service = try await LocalPermitService(directory: directory, clock: clock)
+            service = try await LocalPermitService(directory: directory, clock: clock, database: database)
         } catch {
-            throw ServerSetupError("cannot open the data directory \(directory.url.path): \(error)")
+            let store = database.map { " with the database \(Workflow.redactedDatabase($0))" } ?? ""
+            throw ServerSetupError("cannot open the data directory \(directory.url.path)\(store): \(error)")
         }
         let configuration = ServerConfiguration(
             host: host, port: port, directory: directory,

@@ -8,13 +8,16 @@ struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create an authority's data directory: database, issuer/admin/root keys (0600), trust list.",
         discussion: """
-        Refuses to touch a directory that already holds a permit database. Prints the paths and the \
+        Refuses to touch a directory that already holds a permit database, or a --database that already \
+        holds an authority. With --database the schema goes into that PostgreSQL database and the keys \
+        into the data directory. Prints the paths and the \
         keys' kids, never private material. Keep admin-key.pem and root-key.pem off the issuing host \
         once approvers and firms are registered.
 
         Examples:
           permit init --authority 330114 --name 杭州市钱塘区交通运输局 --name-en "Qiantang District Transport Bureau" --phone 0571-86000000
           PERMIT_HOME=/srv/permits permit init --authority 330114 --name 钱塘区交通运输局 --phone 0571-86000000 --max-days 30 --json
+          permit init --database postgres://permit@db.internal/permits --data-dir /srv/permits --authority 330114 --name 钱塘区交通运输局 --phone 0571-86000000
         """
     )
 
@@ -40,7 +43,7 @@ struct Init: AsyncParsableCommand {
         let lang = output.language
         try await reporting(json: output.json) {
             let result = try await Workflow.initialise(directory: data.directory, authority: authority, name: name, nameEn: nameEn,
-                                                 phone: phone, maxDays: maxDays, clock: try currentClock())
+                                                 phone: phone, maxDays: maxDays, clock: try currentClock(), database: data.databaseURL)
             if output.json {
                 Console.out(JSONOutput.line(result))
                 return

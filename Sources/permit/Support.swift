@@ -20,6 +20,12 @@ struct DataOptions: ParsableArguments {
 
     var directory: DataDirectory { local.directory }
 
+    func validate() throws {
+        if server != nil && local.database != nil {
+            throw ValidationError("give --server URL or --database URL, not both: a server has its own database")
+        }
+    }
+
     /// The server to use: `--server`, else `$PERMIT_SERVER`; nil works on the local data directory.
     var serverURL: String? {
         if let server, !server.isEmpty { return server }
@@ -40,10 +46,25 @@ struct DataOptions: ParsableArguments {
 
 }
 
-/// `--data-dir DIR` alone: the verbs that run where the database is (`init`, `backup`, `trust export`).
+/// `--data-dir DIR` and `--database URL`: the verbs that run where the database is (`init`,
+/// `backup`, `trust export`), and every workflow verb without `--server`.
 struct LocalDataOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: ArgumentHelp("The authority's data directory (default: $PERMIT_HOME, or ./permit-data).", valueName: "DIR"))
     var dataDir: String?
+
+    @Option(help: ArgumentHelp("""
+        A PostgreSQL database instead of the data directory's SQLite file (default: $PERMIT_DATABASE): \
+        postgres://USER[:PASSWORD]@HOST[:PORT]/DB, or postgres://USER@/DB?host=/SOCKET/DIR. Keys, root.pub.pem \
+        and the trust list stay in the data directory.
+        """, valueName: "URL"))
+    var database: String?
+
+    /// The database URL: `--database`, else `$PERMIT_DATABASE`; nil is the data directory's SQLite file.
+    var databaseURL: String? {
+        if let database, !database.isEmpty { return database }
+        if let env = ProcessInfo.processInfo.environment["PERMIT_DATABASE"], !env.isEmpty { return env }
+        return nil
+    }
 
     var directory: DataDirectory {
         if let dataDir, !dataDir.isEmpty {
@@ -52,9 +73,9 @@ struct LocalDataOptions: ParsableArguments {
         return DataDirectory.fromEnvironment()
     }
 
-    /// The workflow on the initialised data directory, with the command's clock.
+    /// The workflow on the initialised data directory (and the database, if one is named), with the command's clock.
     func localService() async throws -> any BackupCapable {
-        try await LocalPermitService(directory: directory, clock: try currentClock())
+        try await LocalPermitService(directory: directory, clock: try currentClock(), database: databaseURL)
     }
 }
 
