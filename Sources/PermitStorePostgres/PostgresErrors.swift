@@ -78,7 +78,7 @@ enum PostgresErrors {
     static func isConnectionTrouble(_ error: any Error) -> Bool {
         guard let psql = error as? PSQLError else {
             // NIO's channel errors (a reset, a closed channel) come through as they are.
-            return error is ChannelError || error is IOError
+            return error is ChannelError || error is IOError || error is ConnectionClosed
         }
         switch psql.code {
         case .serverClosedConnection, .connectionError, .uncleanShutdown, .clientClosedConnection: return true

@@ -41,7 +41,7 @@ final class PostgresTransaction: StoreTransaction {
     /// Sends a statement even in an aborted transaction (`ROLLBACK TO SAVEPOINT` must).
     private func send(_ query: PostgresQuery) throws -> PostgresQueryResult {
         do {
-            return try connection.query(query, logger: logger).wait()
+            return try ConnectionWatch.shared.wait(for: connection) { connection.query(query, logger: logger) }
         } catch {
             let failure = TransactionFailure(error)
             if firstFailure == nil { firstFailure = failure }
@@ -54,9 +54,9 @@ final class PostgresTransaction: StoreTransaction {
     /// the pool never hands out a connection inside a transaction.
     func rollback() {
         do {
-            _ = try connection.query("ROLLBACK", logger: logger).wait()
+            _ = try ConnectionWatch.shared.wait(for: connection) { connection.query("ROLLBACK", logger: logger) }
         } catch {
-            _ = try? connection.close().wait()
+            _ = try? ConnectionWatch.shared.wait(for: connection) { connection.close() }
         }
     }
 
@@ -580,4 +580,74 @@ struct QueryBuilder {
     }
 
     var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
+}
+
+/// Waits for a connection's answers on a transaction thread, and stops waiting when the
+/// connection closes. postgres-nio hands a statement to a channel that has already closed (the
+/// server ended the session, or restarted) without ever answering it, so a plain `wait()` could
+/// wait for ever; the close is the answer then. Each connection's close is watched once, not
+/// once per statement, so a long-lived pooled connection gathers no callbacks.
+final class ConnectionWatch: @unchecked Sendable {
+    static let shared = ConnectionWatch()
+
+    private final class Entry {
+        var closed = false
+        var waiter: DispatchSemaphore?
+    }
+
+    private let lock = NSLock()
+    private var entries: [ObjectIdentifier: Entry] = [:]
+
+    private func entry(for connection: PostgresConnection) -> Entry {
+        let id = ObjectIdentifier(connection)
+        let (entry, isNew): (Entry, Bool) = lock.withLock {
+            if let e = entries[id] { return (e, false) }
+            let e = Entry()
+            entries[id] = e
+            return (e, true)
+        }
+        if isNew {
+            connection.closeFuture.whenComplete { [self] _ in
+                let waiter: DispatchSemaphore? = lock.withLock {
+                    entry.closed = true
+                    entries[id] = nil
+                    return entry.waiter
+                }
+                waiter?.signal()
+            }
+        }
+        return entry
+    }
+
+    /// Starts `operation` and waits for its result, or for the connection to close.
+    func wait<T>(for connection: PostgresConnection, _ operation: () -> EventLoopFuture<T>) throws -> T {
+        let entry = entry(for: connection)
+        let done = DispatchSemaphore(value: 0)
+        let closedAlready: Bool = lock.withLock {
+            entry.waiter = done
+            return entry.closed
+        }
+        defer { lock.withLock { entry.waiter = nil } }
+        if closedAlready || connection.isClosed { throw ConnectionClosed() }
+        let result = Unchecked(Box<Result<T, any Error>>())
+        operation().whenComplete { outcome in
+            result.value.set(outcome)
+            done.signal()
+        }
+        done.wait()
+        guard let outcome = result.value.get() else { throw ConnectionClosed() }
+        return try outcome.get()
+    }
+
+    private final class Box<V>: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value: V?
+        func set(_ v: V) { lock.withLock { if value == nil { value = v } } }
+        func get() -> V? { lock.withLock { value } }
+    }
+}
+
+/// The connection closed before it answered.
+struct ConnectionClosed: Error, CustomStringConvertible {
+    var description: String { "the connection to the database closed" }
 }
