@@ -142,6 +142,7 @@ public enum ProblemText {
         "init.maxDays": "--max-days {value} 超出范围",
         "init.exists": "{value} 已有通行证数据库，不会覆盖",
         "data.notInitialised": "{value} 没有通行证数据目录，请先运行 permit init",
+        "database.url": "--database {value} 不是可用的 PostgreSQL 地址",
         "key.unreadable": "无法读取密钥文件 {value}",
         "key.exists": "{value} 已存在，不会覆盖密钥文件",
         "key.unwritable": "无法写入密钥文件 {value}",
