@@ -9,11 +9,11 @@ import PermitTestSupport
 import PermitVerify
 @testable import PermitWorkflow
 
-final class AmendTests: XCTestCase {
+class AmendTests: StoreTestCase {
     private func code(_ error: Error) -> String? { (error as? ProblemConvertible)?.problems.first?.code }
 
     func testACrewOnlyChangeCarriesEveryApprovalOverAndIssuesAtOnceSupersedingTheOld() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let (oldID, old) = try await h.issue(h.application)
         var changed = h.application
         changed.crew[1].name = "李红梅"
@@ -75,7 +75,7 @@ final class AmendTests: XCTestCase {
     }
 
     func testAVehicleChangeCarriesOverAndSupersedesTheOldPlatesPermit() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let (_, old) = try await h.issue(h.application)
         var changed = h.application
         changed.vehicle.plate = "浙A67890"
@@ -90,7 +90,7 @@ final class AmendTests: XCTestCase {
     }
 
     func testACargoChangeReasksByTheRule() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let (_, old) = try await h.issue(h.application)
         var changed = h.application
         changed.cargo.categories = ["medical-supplies", "mail-and-parcels"]
@@ -121,7 +121,7 @@ final class AmendTests: XCTestCase {
     }
 
     func testARoutingRuleChangeReasksOnlyTheDepartmentWhoseRulesChanged() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let load = h.variant(1, categories: ["medical-supplies", "mail-and-parcels"])
         let v16 = try await h.workflow.apply([h.item(load)], key: h.firmKey)[0].id
         let id = try XCTUnwrap(v16)
@@ -134,7 +134,7 @@ final class AmendTests: XCTestCase {
         let table = try String(contentsOf: repo.appendingPathComponent("Schemas/routing.json"), encoding: .utf8)
         try table.replacingOccurrences(of: "\"default-mail-and-parcels\"", with: "\"qiantang-parcels\"")
             .write(to: h.dir.url.appendingPathComponent("routing.json"), atomically: true, encoding: .utf8)
-        let workflow = try await Workflow(directory: h.dir, clock: h.clock)
+        let workflow = try await Workflow(directory: h.dir, clock: h.clock, database: h.database)
 
         var changed = load
         changed.crew[0].phone = "13800001111"
@@ -155,7 +155,7 @@ final class AmendTests: XCTestCase {
     }
 
     func testARouteChangeReasksAllAndStillSupersedesTheOld() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let (_, old) = try await h.issue(h.application)
         var changed = h.application
         changed.route.destination.county = "330106"
@@ -190,7 +190,7 @@ final class AmendTests: XCTestCase {
     }
 
     func testAnotherFirmsKeyIsRefusedAndNothingIsWritten() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let (_, old) = try await h.issue(h.application)
         let before = try h.counts()
         var changed = h.application
@@ -213,7 +213,7 @@ final class AmendTests: XCTestCase {
     }
 
     func testARevokedOrSupersededPermitCannotBeAmended() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let (_, old) = try await h.issue(h.application)
         try await h.workflow.revoke(number: old, reason: "超载运输", adminKey: h.admin)
         var changed = h.application
@@ -234,7 +234,7 @@ final class AmendTests: XCTestCase {
     }
 
     func testAPendingAmendmentIsNotIssuedOnceTheOldPermitWasRevoked() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let (_, old) = try await h.issue(h.application)
         var changed = h.application
         changed.route.destination.county = "330106"
@@ -247,7 +247,7 @@ final class AmendTests: XCTestCase {
     }
 
     func testAuditVerifyNamesACarriedRowThatLostItsLink() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let (_, old) = try await h.issue(h.application)
         var changed = h.application
         changed.crew[1].name = "李红梅"
@@ -261,7 +261,7 @@ final class AmendTests: XCTestCase {
     }
 
     func testABlacklistedNewVehicleIsRefusedAndAuditedAndTheReportSkipsCarriedApprovals() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let (_, old) = try await h.issue(h.application)
         _ = try await h.workflow.blacklistAdd(kind: .plate, value: "浙A67890", reason: "多次违规", until: nil, revokeActive: false, adminKey: h.admin)
         var changed = h.application

@@ -12,7 +12,7 @@ import XCTest
 /// The audit chain's two deeper checks, each exercised alone: an event rewritten with a correctly
 /// recomputed hash is revealed only by the next event's link; a chain rebuilt consistently from
 /// an event on is revealed only by a checkpoint kept elsewhere.
-final class AuditChainTests: XCTestCase {
+class AuditChainTests: StoreTestCase {
 
     /// Rewrites event `seq`'s content, as an insider who drops the append-only trigger would, and
     /// stores its correctly recomputed hash; with `relink`, every later event is re-linked and
@@ -43,7 +43,7 @@ final class AuditChainTests: XCTestCase {
     }
 
     func testAnEventRewrittenWithItsHashRecomputedIsNamedByTheNextEventsLink() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         _ = try await h.issue(h.application)
         _ = try await h.issue(h.variant(1))
         let v4 = try await h.workflow.verifyAudit().ok
@@ -51,7 +51,7 @@ final class AuditChainTests: XCTestCase {
         let target = try await Self.applyEvent(h)
         let forged = Data(String(decoding: target.content, as: UTF8.self).replacingOccurrences(of: h.application.reference, with: "FORGED").utf8)
         XCTAssertNotEqual(forged, target.content)
-        try Self.rewrite(h.dir.database, seq: target.seq, content: forged, relink: false)
+        try await h.rewriteAudit(seq: target.seq, content: forged, relink: false)
 
         // The event's own hash holds: only the next event's link reveals it.
         let events = try await h.workflow.auditLog(subject: nil)
@@ -67,7 +67,7 @@ final class AuditChainTests: XCTestCase {
     }
 
     func testAChainRebuiltFromAnEventOnIsNamedOnlyByAKeptCheckpoint() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         _ = try await h.issue(h.application)
         let early = h.dir.url.appendingPathComponent("early.cose")
         try await Data(try h.workflow.auditCheckpoint().1).write(to: early)
@@ -86,7 +86,7 @@ final class AuditChainTests: XCTestCase {
         let target = try XCTUnwrap(v2)
         let forged = Data(String(decoding: target.content, as: UTF8.self).replacingOccurrences(of: "QT-TEST-1", with: "FORGED").utf8)
         XCTAssertNotEqual(forged, target.content)
-        try Self.rewrite(h.dir.database, seq: target.seq, content: forged, relink: true)
+        try await h.rewriteAudit(seq: target.seq, content: forged, relink: true)
         try h.tamper("DELETE FROM auditCheckpoint")
 
         // The chain is whole and nothing in the database says otherwise…
@@ -102,5 +102,28 @@ final class AuditChainTests: XCTestCase {
         let message = try XCTUnwrap(result.findings.first?.message)
         XCTAssertTrue(message.hasPrefix("rebuilt: checkpoint kept.cose"), message)
         XCTAssertTrue(message.contains("events \(earlyLength + 1)…\(checkpoint.length) differ"), message)
+    }
+}
+
+extension Harness {
+    /// `AuditChainTests.rewrite` on this harness's store: on PostgreSQL, the same edits through
+    /// psql, the trigger dropped first.
+    func rewriteAudit(seq: Int64, content: Data, relink: Bool) async throws {
+        guard storeKind == .postgres else {
+            try AuditChainTests.rewrite(dir.database, seq: seq, content: content, relink: relink)
+            return
+        }
+        var sql = [dropTrigger("audit_no_update", on: "audit")]
+        var prev: String?
+        for e in try await workflow.auditLog(subject: nil) where e.seq >= seq {
+            guard e.seq == seq || relink else { break }
+            let body = e.seq == seq ? content : e.content
+            let prevHash = prev ?? e.prevHash
+            let hash = AuditChain.hash(seq: e.seq, atMillis: Int64((e.at.timeIntervalSince1970 * 1000).rounded()), actor: e.actor, action: e.action,
+                                       subject: e.subject, content: body, prevHash: prevHash)
+            sql.append("UPDATE audit SET content = \(blob(body)), prevHash = '\(prevHash)', hash = '\(hash)' WHERE seq = \(e.seq)")
+            prev = hash
+        }
+        try tamper(sql.joined(separator: "; "))
     }
 }

@@ -28,19 +28,6 @@ extension Harness {
         return a
     }
 
-    /// Runs SQL with the sqlite3 command-line tool, as someone with the database file would.
-    func tamper(_ sql: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        p.arguments = [dir.database.path, sql]
-        let err = Pipe()
-        p.standardError = err
-        try p.run()
-        p.waitUntilExit()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertEqual(p.terminationStatus, 0, "sqlite3: \(message)")
-    }
-
     func chinaTime(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
 }
 
@@ -50,12 +37,12 @@ struct CheckpointClock: VerifierClock {
     func now() -> Date { date }
 }
 
-final class LifecycleTests: XCTestCase {
+class LifecycleTests: StoreTestCase {
 
     // MARK: 1. revocation
 
     func testRevokeThenExportMakesTheCheckpointSayRevoked() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let (id, number) = try await h.issue(h.application)
         let (_, other) = try await h.issue(h.variant(2))
         await XCTAssertThrowsErrorAsync(try await h.workflow.revoke(number: number, reason: "x", adminKey: h.firmKey)) {
@@ -101,7 +88,7 @@ final class LifecycleTests: XCTestCase {
     // MARK: 2. one active permit per vehicle and route
 
     func testANewPermitForTheSameVehicleAndRouteSupersedesTheOlder() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let plate = "浙A54321"
         let (_, old) = try await h.issue(h.variant(1, plate: plate, from: "2026-12-01", to: "2026-12-15"))
         // Another route, and the same route in a window that does not overlap: neither supersedes.
@@ -145,7 +132,7 @@ final class LifecycleTests: XCTestCase {
     // MARK: 3. states
 
     func testListByLifecycleStateFollowsTheInjectedClock() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let (_, longOne) = try await h.issue(h.variant(1, from: "2026-12-01", to: "2026-12-15"))
         let (_, shortOne) = try await h.issue(h.variant(2, from: "2026-12-01", to: "2026-12-05"))
         let (_, revoked) = try await h.issue(h.variant(3))
@@ -200,7 +187,7 @@ final class LifecycleTests: XCTestCase {
     // MARK: 4. blacklists
 
     func testABlacklistedVehicleIsRefusedAndItsPendingApplicationsRejected() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let v52 = try await h.workflow.apply([h.item(h.variant(1, plate: "浙A66666"))], key: h.firmKey)[0].id
         let pending = try XCTUnwrap(v52)
         let result = try await h.workflow.blacklistAdd(kind: .plate, value: "浙a66666", reason: "超载运输", until: nil, revokeActive: false, adminKey: h.admin)
@@ -233,7 +220,7 @@ final class LifecycleTests: XCTestCase {
     }
 
     func testABlacklistedCrewMemberIsRefusedAndRevokeActiveRevokesTheirPermits() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let escort = h.application.crew[1].idNumber
         let (_, live) = try await h.issue(h.variant(1))
         let (_, expired) = try await h.issue(h.variant(2, from: "2026-12-01", to: "2026-12-01"))
@@ -258,7 +245,7 @@ final class LifecycleTests: XCTestCase {
     }
 
     func testABlacklistedFirmIsRefusedUntilTheEntryEnds() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let code = h.application.applicant.creditCode
         await XCTAssertThrowsErrorAsync(try await h.workflow.blacklistAdd(kind: .creditCode, value: code, reason: "伪造证明", until: "2026-11-01", revokeActive: false, adminKey: h.admin)) {
             XCTAssertEqual(($0 as? ProblemList)?.problems.first?.field, "until")
@@ -277,7 +264,7 @@ final class LifecycleTests: XCTestCase {
     // MARK: 5. audit
 
     func testAuditVerifyPassesOnAnUntouchedDatabase() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         _ = try await h.issue(h.application)
         let (_, n2) = try await h.issue(h.variant(1))
         try await h.workflow.revoke(number: n2, reason: "违规", adminKey: h.admin)
@@ -292,7 +279,7 @@ final class LifecycleTests: XCTestCase {
     /// Someone with the database swaps in their own issuer key and re-signs a permit with it. The
     /// database's key table alone is fooled; the root-signed trust list names the key and the permit.
     func testAuditVerifyHoldsIssuerKeysToTheRootSignedTrustList() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let (_, number) = try await h.issue(h.application)
         let clean = try await h.workflow.verifyAudit()
         XCTAssertTrue(clean.ok, "\(clean.findings)")
@@ -303,9 +290,8 @@ final class LifecycleTests: XCTestCase {
         let permit = try XCTUnwrap(v39)
         let claims = try PermitClaims(decoding: try PermitText.decode(permit.payload).cose.payload)
         let forged = try PermitSealer(key: attacker).seal(claims)
-        let spkiHex = attacker.publicKey.spki.map { String(format: "%02x", $0) }.joined()
         try h.tamper("""
-            UPDATE key SET kid = '\(attacker.publicKey.kidHex)', spki = X'\(spkiHex)' WHERE role = 'issuer';
+            UPDATE key SET kid = '\(attacker.publicKey.kidHex)', spki = \(h.blob(attacker.publicKey.spki)) WHERE role = 'issuer';
             UPDATE permit SET payload = '\(forged.text)', signatureHash = '\(forged.revocationHash)', issuerKid = '\(attacker.publicKey.kidHex)' WHERE number = '\(number)';
             """)
 
@@ -340,7 +326,7 @@ final class LifecycleTests: XCTestCase {
     }
 
     func testAuditVerifyNamesATamperedPlate() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let (id, number) = try await h.issue(h.application)
         try h.tamper("UPDATE application SET plate = '浙B99999' WHERE id = \(ApplicationRecord.rowID(of: id)!)")
         let result = try await h.workflow.verifyAudit()
@@ -351,7 +337,7 @@ final class LifecycleTests: XCTestCase {
     }
 
     func testAuditVerifyNamesATamperedDecision() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let v37 = try await h.workflow.apply([h.item(h.variant(1))], key: h.firmKey)[0].id
         let id = try XCTUnwrap(v37)
         _ = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .reject, reason: "资料不全")
@@ -363,19 +349,14 @@ final class LifecycleTests: XCTestCase {
     }
 
     func testAuditVerifyNamesATamperedEvent() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         _ = try await h.issue(h.application)
         // The triggers refuse the edit until they are dropped, as an attacker would.
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        p.arguments = [h.dir.database.path, "UPDATE audit SET actor = 'x' WHERE seq = 1"]
-        p.standardError = Pipe()
-        try p.run()
-        p.waitUntilExit()
-        XCTAssertNotEqual(p.terminationStatus, 0)
+        try h.tamper("UPDATE audit SET actor = 'x' WHERE seq = 1", expectFailure: true)
+        try h.tamper("DELETE FROM audit WHERE seq = 1", expectFailure: true)
         let events = try await h.workflow.auditLog(subject: nil)
         let target = events[events.count - 2].seq
-        try h.tamper("DROP TRIGGER audit_no_update; UPDATE audit SET content = CAST('{\"reference\":\"forged\"}' AS BLOB) WHERE seq = \(target)")
+        try h.tamper("\(h.dropTrigger("audit_no_update", on: "audit")); UPDATE audit SET content = \(h.blob(Data(#"{"reference":"forged"}"#.utf8))) WHERE seq = \(target)")
         let result = try await h.workflow.verifyAudit()
         XCTAssertEqual(result.findings.first?.table, "audit")
         XCTAssertEqual(result.findings.first?.id, String(target))
@@ -383,7 +364,7 @@ final class LifecycleTests: XCTestCase {
     }
 
     func testAKeptCheckpointCatchesTruncationAndRebuilding() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         _ = try await h.issue(h.application)
         let early = h.dir.url.appendingPathComponent("early.cose")
         try await Data(try h.workflow.auditCheckpoint().1).write(to: early)
@@ -397,7 +378,7 @@ final class LifecycleTests: XCTestCase {
         XCTAssertTrue(v36)
 
         // Delete the last three events and the stored checkpoints: the chain alone still links.
-        try h.tamper("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq > \(checkpoint.length - 3); DELETE FROM auditCheckpoint")
+        try h.tamper("\(h.dropTrigger("audit_no_delete", on: "audit")); DELETE FROM audit WHERE seq > \(checkpoint.length - 3); DELETE FROM auditCheckpoint")
         let v35 = try await h.workflow.auditLog(subject: nil)
         XCTAssertNil(AuditChain.firstBrokenLink(v35))
         let truncated = try await h.workflow.verifyAudit(checkpointFiles: [early, kept])
@@ -424,7 +405,7 @@ final class LifecycleTests: XCTestCase {
     // MARK: 6. report
 
     func testReportCountsPerDepartmentWithTheInjectedClock() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         _ = try await h.issue(h.application)
         let ids = try await h.workflow.apply([h.item(h.variant(1, categories: ["dangerous-goods"]), index: 0),
                                         h.item(h.variant(2, categories: ["dangerous-goods"]), index: 1),
@@ -451,9 +432,11 @@ final class LifecycleTests: XCTestCase {
         let v33 = try await h.workflow.report(since: CalendarDay(iso: "2026-12-31")).applications
         XCTAssertEqual(v33, 0)
     }
+}
 
-    // MARK: 7. backup
-
+/// `permit backup` is SQLite's online backup: these stay on SQLite (a PostgreSQL deployment is
+/// backed up with its own tools).
+final class LifecycleBackupTests: XCTestCase {
     func testARestoredBackupPassesTheAudit() async throws {
         let h = try await Harness()
         _ = try await h.issue(h.application)
@@ -469,9 +452,7 @@ final class LifecycleTests: XCTestCase {
         let v32 = try await h.workflow.auditLog(subject: nil).count
         XCTAssertEqual(result.events, v32)
     }
-}
 
-extension LifecycleTests {
     func testARestoredDatabaseNeverReusesAPublishedSequence() async throws {
         let h = try await Harness()
         let backup = h.dir.url.appendingPathComponent("backup.sqlite")

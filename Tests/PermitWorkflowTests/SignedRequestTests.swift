@@ -11,11 +11,11 @@ import PermitTestSupport
 
 /// The workflow takes signed requests, never private keys: each is checked against the
 /// registered key for its role, kept, and never applied twice.
-final class SignedRequestTests: XCTestCase {
+class SignedRequestTests: StoreTestCase {
     private func code(_ error: Error) -> String? { (error as? ProblemConvertible)?.problems.first?.code }
 
     func testAReplayedAdministrativeActionIsNotAppliedTwice() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let newcomer = PrivateKey.generate(.edDSA)
         let request = h.workflow.signer(h.admin).action(.approverAdd, .init(party: "HEALTH", name: "新审批员", publicKey: newcomer.publicKey.base64),
                                                          authority: "330114")
@@ -43,7 +43,7 @@ final class SignedRequestTests: XCTestCase {
     }
 
     func testRequestsSignedByTheWrongKeyForAnotherAuthorityOrOutOfTimeAreRefused() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let newcomer = PrivateKey.generate(.edDSA).publicKey.base64
         let before = try h.counts()
         // A firm's key is not the admin key.
@@ -70,7 +70,7 @@ final class SignedRequestTests: XCTestCase {
     }
 
     func testADecisionSignedByARemovedApproverIsRefused() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let v86 = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id
         let id = try XCTUnwrap(v86)
         // Signed while the approver was registered, sent after the key was removed.
@@ -85,7 +85,7 @@ final class SignedRequestTests: XCTestCase {
     }
 
     func testTheSameSignedDecisionTwiceIsRecordedOnce() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let app = h.variant(1, categories: ["medical-supplies", "mail-and-parcels"])
         let v84 = try await h.workflow.apply([h.item(app)], key: h.firmKey)[0].id
         let id = try XCTUnwrap(v84)
@@ -98,7 +98,7 @@ final class SignedRequestTests: XCTestCase {
     }
 
     func testADecisionOnAnotherDocumentOrAForgedSubmissionIsRefused() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let ids = try await h.workflow.apply([h.item(h.variant(1)), h.item(h.variant(2), index: 1)], key: h.firmKey).map { try XCTUnwrap($0.id) }
         // The approver signs application 1's digest but the item names application 2.
         let targets = try await h.workflow.decisionTargets([ids[0]])
@@ -120,6 +120,10 @@ final class SignedRequestTests: XCTestCase {
         XCTAssertEqual(try h.counts().applications, before.applications)
     }
 
+}
+
+/// Edits a copy of the SQLite file: SQLite only.
+final class SignedRequestAuditTests: XCTestCase {
     func testAuditVerifyChecksAdministrativeActionsAndTheKeysTheyRegistered() async throws {
         let h = try await Harness()
         let v80 = try await h.workflow.verifyAudit().findings

@@ -12,7 +12,29 @@ import PermitTestSupport
 
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-/// A fresh authority with one approver per department and one registered firm, on real SQLite.
+/// The store a test runs on: the data directory's SQLite file, or a fresh database in the
+/// tests' throwaway PostgreSQL cluster (`TestPostgres`).
+enum StoreKind: String {
+    case sqlite, postgres
+
+    /// A new, empty database for a data directory: nil for SQLite (the directory's own file),
+    /// a `postgres://` URL otherwise.
+    func newDatabase() throws -> String? {
+        switch self {
+        case .sqlite: return nil
+        case .postgres: return try TestPostgres.shared().createDatabase()
+        }
+    }
+}
+
+/// Test cases whose tests run on both stores from one source: this class runs them on SQLite,
+/// and a subclass that overrides `storeKind` (in OnPostgresTests.swift) runs them on PostgreSQL.
+class StoreTestCase: XCTestCase {
+    class var storeKind: StoreKind { .sqlite }
+}
+
+/// A fresh authority with one approver per department and one registered firm, on real SQLite
+/// or real PostgreSQL.
 final class Harness {
     let dir: DataDirectory
     let clock = FixedClock(ISO8601DateFormatter().date(from: "2026-11-30T01:00:00Z")!)
@@ -22,12 +44,17 @@ final class Harness {
     let firmKey = PrivateKey.generate(.edDSA)
     let otherFirmKey = PrivateKey.generate(.es256)
     let application: Application
+    let storeKind: StoreKind
+    /// The PostgreSQL database's URL; nil on SQLite.
+    let database: String?
 
-    init() async throws {
+    init(store storeKind: StoreKind = .sqlite) async throws {
+        self.storeKind = storeKind
+        database = try storeKind.newDatabase()
         dir = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("permit-wf-\(UUID().uuidString)"))
         _ = try await Workflow.initialise(directory: dir, authority: "330114", name: "杭州市钱塘区交通运输局", nameEn: "Qiantang Transport Bureau",
-                                    phone: "0571-86000000", maxDays: 30, clock: clock)
-        workflow = try await Workflow(directory: dir, clock: clock)
+                                    phone: "0571-86000000", maxDays: 30, clock: clock, database: database)
+        workflow = try await Workflow(directory: dir, clock: clock, database: database)
         admin = try PrivateKey.load(path: dir.adminKey.path)
         for d in Department.allCases {
             let k = PrivateKey.generate(d == .health ? .es256 : .edDSA)
@@ -54,11 +81,59 @@ final class Harness {
     }
 
     func counts() throws -> (applications: Int, decisions: Int, permits: Int, audit: Int) {
+        if let database {
+            let text = try TestPostgres.shared().psql(database: TestPostgres.databaseName(of: database), """
+                SELECT (SELECT count(*) FROM application) || ' ' || (SELECT count(*) FROM decision) || ' ' ||
+                       (SELECT count(*) FROM permit) || ' ' || (SELECT count(*) FROM audit)
+                """)
+            let n = text.split(separator: " ").compactMap { Int($0) }
+            guard n.count == 4 else { throw TestPostgresError("unexpected counts: \(text)") }
+            return (n[0], n[1], n[2], n[3])
+        }
         let q = try DatabaseQueue(path: dir.database.path)
         return try q.read { db in
             (try Int.fetchOne(db, sql: "SELECT count(*) FROM application")!, try Int.fetchOne(db, sql: "SELECT count(*) FROM decision")!,
              try Int.fetchOne(db, sql: "SELECT count(*) FROM permit")!, try Int.fetchOne(db, sql: "SELECT count(*) FROM audit")!)
         }
+    }
+
+    /// Runs SQL straight on the database, as someone with access to it would: the sqlite3
+    /// command-line tool on the data directory's file, or psql on the PostgreSQL database.
+    /// With `expectFailure`, the SQL must be refused (by a trigger, say).
+    func tamper(_ sql: String, expectFailure: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
+        if let database {
+            do {
+                try TestPostgres.shared().psql(database: TestPostgres.databaseName(of: database), sql)
+                XCTAssertFalse(expectFailure, "psql accepted: \(sql)", file: file, line: line)
+            } catch let error as TestPostgresError {
+                XCTAssertTrue(expectFailure, "psql: \(error)", file: file, line: line)
+            }
+            return
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        p.arguments = [dir.database.path, sql]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if expectFailure {
+            XCTAssertNotEqual(p.terminationStatus, 0, "sqlite3 accepted: \(sql)", file: file, line: line)
+        } else {
+            XCTAssertEqual(p.terminationStatus, 0, "sqlite3: \(message)", file: file, line: line)
+        }
+    }
+
+    /// SQL that drops a trigger, in this store's dialect.
+    func dropTrigger(_ name: String, on table: String) -> String {
+        storeKind == .postgres ? "DROP TRIGGER IF EXISTS \(name) ON \(table)" : "DROP TRIGGER IF EXISTS \(name)"
+    }
+
+    /// A blob literal, in this store's dialect.
+    func blob(_ bytes: some Sequence<UInt8>) -> String {
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        return storeKind == .postgres ? "'\\x\(hex)'::bytea" : "X'\(hex)'"
     }
 }
 
@@ -67,9 +142,9 @@ extension String {
     var creditCodeFixed: String { String(prefix(17)) + String(CreditCode.checkCharacter(String(prefix(17)))!) }
 }
 
-final class WorkflowTests: XCTestCase {
+class WorkflowTests: StoreTestCase {
     func testInitMakesKeys0600AndASignedTrustList() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         for url in [h.dir.issuerKey, h.dir.adminKey, h.dir.rootKey] {
             let mode = try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as! Int
             XCTAssertEqual(mode & 0o777, 0o600, url.lastPathComponent)
@@ -79,16 +154,21 @@ final class WorkflowTests: XCTestCase {
         let issuer = try PrivateKey.load(path: h.dir.issuerKey.path)
         XCTAssertEqual(list.keys.map(\.kid), [issuer.publicKey.kidHex])
         XCTAssertEqual(list.keys.first?.authority, "330114")
-        await XCTAssertThrowsErrorAsync(try await Workflow.initialise(directory: h.dir, authority: "330114", name: "x", nameEn: nil, phone: "0571-86000000", maxDays: 30))
+        await XCTAssertThrowsErrorAsync(try await Workflow.initialise(directory: h.dir, authority: "330114", name: "x", nameEn: nil, phone: "0571-86000000",
+                                                                      maxDays: 30, database: h.database)) {
+            XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "init.exists")
+        }
     }
 
     /// `init --phone` takes a landline without its hyphen and stores and publishes it with one.
     func testInitStoresALandlineWithItsHyphen() async throws {
         let dir = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("permit-wf-\(UUID().uuidString)"))
         defer { try? FileManager.default.removeItem(at: dir.url) }
+        let database = try Self.storeKind.newDatabase()
         _ = try await Workflow.initialise(directory: dir, authority: "330114", name: "杭州市钱塘区交通运输局", nameEn: nil,
-                                    phone: "057186901234", maxDays: 30)
-        let store = try SQLitePermitStore(path: dir.database.path)
+                                    phone: "057186901234", maxDays: 30, database: database)
+        let store: any PermitStore
+        if let database { store = try await Workflow.openStore(database: database) } else { store = try SQLitePermitStore(path: dir.database.path) }
         let v113 = try await store.read { try $0.authority() }?.phone
         XCTAssertEqual(v113, "0571-86901234")
         let list = try TrustList.verify(Array(try Data(contentsOf: dir.trustList)), root: try PublicKey.load(path: dir.rootPublicKey.path))
@@ -96,7 +176,7 @@ final class WorkflowTests: XCTestCase {
     }
 
     func testHappyPathIssuesAVerifiablePermitInTheLastApprovalsTransaction() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let r = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)
         XCTAssertNil(r[0].errors)
         XCTAssertEqual(r[0].departments, ["HEALTH"])
@@ -129,7 +209,7 @@ final class WorkflowTests: XCTestCase {
     }
 
     func testALoadNeedingTwoDepartmentsWaitsForBoth() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let app = h.variant(1, categories: ["medical-supplies", "mail-and-parcels"])
         let v111 = try await h.workflow.apply([h.item(app)], key: h.firmKey)[0].id
         let id = try XCTUnwrap(v111)
@@ -145,7 +225,7 @@ final class WorkflowTests: XCTestCase {
     }
 
     func testWrongDepartmentsKeyIsRefusedAndNothingIsWritten() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let v109 = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id
         let id = try XCTUnwrap(v109)
         let before = try h.counts()
@@ -162,7 +242,7 @@ final class WorkflowTests: XCTestCase {
     }
 
     func testRemovedApproverKeyIsRefused() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let v108 = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id
         let id = try XCTUnwrap(v108)
         let key = h.approvers[.health]!
@@ -174,7 +254,7 @@ final class WorkflowTests: XCTestCase {
     }
 
     func testAdminVerbsNeedTheAdminKey() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let before = try h.counts()
         for notAdmin in [PrivateKey.generate(.edDSA), try PrivateKey.load(path: h.dir.issuerKey.path), try PrivateKey.load(path: h.dir.rootKey.path)] {
             await XCTAssertThrowsErrorAsync(try await h.workflow.register(.approver, party: "HEALTH", name: "x", publicKey: PrivateKey.generate(.edDSA).publicKey, adminKey: notAdmin)) {
@@ -186,7 +266,7 @@ final class WorkflowTests: XCTestCase {
     }
 
     func testAFirmCannotApplyForOrCancelAnothersApplication() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         // The other firm's key applying with this firm's credit code: refused for that item only.
         var other = h.variant(2)
         other.reference = "BJ-1"
@@ -207,7 +287,7 @@ final class WorkflowTests: XCTestCase {
     }
 
     func testARejectionLeavesNoPermit() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let v104 = try await h.workflow.apply([h.item(h.variant(3, categories: ["dangerous-goods"]))], key: h.firmKey)[0].id
         let id = try XCTUnwrap(v104)
         let v103 = try await h.workflow.history(id).required.map(\.department).sorted()
@@ -223,7 +303,7 @@ final class WorkflowTests: XCTestCase {
     }
 
     func testEachPermitIsIssuedOnceAndSerialsHaveNoGaps() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let apps = (10..<40).map { h.variant($0, categories: $0 % 3 == 0 ? ["dangerous-goods"] : ["medical-supplies"]) }
         let ids = try await h.workflow.apply(apps.enumerated().map { h.item($0.element, index: $0.offset) }, key: h.firmKey).map { $0.id! }
         // One application rejected, one cancelled: neither takes a serial.
@@ -244,7 +324,7 @@ final class WorkflowTests: XCTestCase {
     }
 
     func testARepeatedReferenceCreatesNoDuplicate() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let first = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)
         let second = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)
         XCTAssertEqual(first[0].id, second[0].id)
@@ -253,7 +333,7 @@ final class WorkflowTests: XCTestCase {
     }
 
     func testDryRunWritesNothing() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let before = try h.counts()
         var bad = h.variant(5)
         bad.crew[0].idNumber = "330106198001011234"
@@ -267,10 +347,10 @@ final class WorkflowTests: XCTestCase {
     }
 
     func testSerialExhaustionIssuesNothing() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let v101 = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)[0].id
         let id = try XCTUnwrap(v101)
-        try await DatabaseQueue(path: h.dir.database.path).write { db in try db.execute(sql: "UPDATE serial SET last = 999999") }
+        try h.tamper("UPDATE serial SET last = 999999")
         let r = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve)
         XCTAssertTrue(r[0].errors?.first?.message.contains("999999") ?? false, "\(r)")
         let c = try h.counts()
@@ -281,7 +361,7 @@ final class WorkflowTests: XCTestCase {
     }
 
     func testOverdueFollowsTheInjectedClock() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         _ = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)
         let v99 = try await h.workflow.queue(department: .health, overdue: true).count
         XCTAssertEqual(v99, 0)
@@ -291,7 +371,7 @@ final class WorkflowTests: XCTestCase {
     }
 
     func testTooManyConditionsAcrossDepartmentsAreRefused() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let v97 = try await h.workflow.apply([h.item(h.variant(6, categories: ["medical-supplies", "mail-and-parcels"]))], key: h.firmKey)[0].id
         let id = try XCTUnwrap(v97)
         _ = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve, conditions: ["限夜间通行", "须冷链运输"])
@@ -303,12 +383,12 @@ final class WorkflowTests: XCTestCase {
 
 import PermitVerify
 
-final class RotationTests: XCTestCase {
+class RotationTests: StoreTestCase {
     /// After a rotation, permits signed by the old key still verify through the re-published
     /// trust list; new permits are signed by the new key; the old key signing after its notAfter
     /// is refused as keyNotValidAtIssuance.
     func testRotationKeepsOldPermitsValidAndRetiresTheKey() async throws {
-        let h = try await Harness()
+        let h = try await Harness(store: Self.storeKind)
         let v96 = try await h.workflow.apply([h.item(h.variant(40))], key: h.firmKey)[0].id
         let first = try XCTUnwrap(v96)
         let v95 = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [first], decision: .approve)[0].permitNumber

@@ -1,0 +1,165 @@
+import Foundation
+import PermitAPI
+import PermitTestSupport
+import XCTest
+@testable import PermitModel
+@testable import PermitSeal
+@testable import PermitStore
+@testable import PermitStorePostgres
+@testable import PermitWorkflow
+
+/// The PostgreSQL store itself: its URLs, schema, rules and failures, and several instances
+/// writing one database at once.
+final class PostgresStoreTests: XCTestCase {
+    func testURLsAreReadIntoTheConfigurationOrRefusedWithTheReason() throws {
+        let tcp = try PostgresLocation(url: "postgres://permit:s%40cret@db.internal:6543/permits?sslmode=disable")
+        XCTAssertEqual(tcp.endpoint, .tcp(host: "db.internal", port: 6543))
+        XCTAssertEqual(tcp.user, "permit")
+        XCTAssertEqual(tcp.password, "s@cret")
+        XCTAssertEqual(tcp.database, "permits")
+        XCTAssertEqual(tcp.tls, .disable)
+        XCTAssertEqual(tcp.redacted, "postgres://permit:***@db.internal:6543/permits?sslmode=disable")
+        XCTAssertFalse(tcp.redacted.contains("cret"))
+
+        let plain = try PostgresLocation(url: "postgresql://permit@127.0.0.1/permits")
+        XCTAssertEqual(plain.endpoint, .tcp(host: "127.0.0.1", port: 5432))
+        XCTAssertNil(plain.password)
+        XCTAssertEqual(plain.tls, .prefer)
+        XCTAssertEqual(try PostgresLocation(url: "postgres://u@[::1]:5433/d").endpoint, .tcp(host: "::1", port: 5433))
+        let socket = try PostgresLocation(url: "postgres://postgres@/permits?host=/run/postgresql")
+        XCTAssertEqual(socket.endpoint, .socket(path: "/run/postgresql/.s.PGSQL.5432"))
+        XCTAssertEqual(socket.configuration.unixSocketPath, "/run/postgresql/.s.PGSQL.5432")
+        XCTAssertEqual(plain.configuration.host, "127.0.0.1")
+
+        let refused: [(String, String)] = [
+            ("mysql://u@h/d", "scheme"), ("postgres://h/d", "no user"), ("postgres://u@h", "no database"), ("postgres://u@h/", "no database"),
+            ("postgres://u@h:99999/d", "port"), ("postgres://u@h:x/d", "port"), ("postgres://u@/d", "no host"),
+            ("postgres://u@h/d?sslmode=maybe", "sslmode"), ("postgres://u@h/d?timeout=3", "parameter"),
+            ("postgres://u@h/d?host=relative", "absolute"), ("postgres://u:pw@h/d?host=/tmp", "both"),
+        ]
+        for (url, reason) in refused {
+            XCTAssertThrowsError(try PostgresLocation(url: url), url) { error in
+                let problem = (error as? ProblemConvertible)?.problems.first
+                XCTAssertEqual(problem?.code, "database.url", url)
+                XCTAssertEqual(problem?.field, "database", url)
+                XCTAssertTrue(problem?.message.contains(reason) ?? false, "\(url): \(problem?.message ?? "")")
+                XCTAssertFalse(problem?.message.contains("pw@") ?? true, "the password is never shown: \(problem?.message ?? "")")
+            }
+        }
+    }
+
+    func testTheSchemaIsMigratedUnderSQLitesNamesAndKeepsEvidenceUnchanged() async throws {
+        let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
+        let store = try await PostgresPermitStore(url: url)
+        let applied = try await store.appliedMigrations()
+        XCTAssertEqual(applied, PostgresSchema.migrations.map(\.identifier))
+        XCTAssertEqual(applied, SQLitePermitStore.migrator.migrations)
+        // Opening again (a second instance) finds nothing left to do.
+        let again = try await PostgresPermitStore(url: url)
+        let v1 = try await again.appliedMigrations()
+        XCTAssertEqual(v1, applied)
+
+        // The audit trail refuses a second event with the same number, and edits (the trigger).
+        let event = AuditChain.event(after: nil, at: Date(timeIntervalSince1970: 1_800_000_000), actor: "a", action: "b", subject: "c", content: Data("x".utf8))
+        try await store.write { try $0.insertAuditEvent(event) }
+        await XCTAssertThrowsErrorAsync(try await store.write { try $0.insertAuditEvent(event) }) {
+            XCTAssertEqual(($0 as? StoreError)?.code, .constraint, "\($0)")
+        }
+        let db = TestPostgres.databaseName(of: url)
+        for sql in ["UPDATE audit SET actor = 'x'", "DELETE FROM audit", "TRUNCATE audit"] {
+            XCTAssertThrowsError(try TestPostgres.shared().psql(database: db, sql), sql) {
+                XCTAssertTrue("\($0)".contains("append-only"), "\($0)")
+            }
+        }
+        let v2 = try await store.read { try $0.lastAuditEvent() }
+        XCTAssertEqual(v2, event)
+        // A failure inside a savepoint is undone alone, as in SQLite, and the transaction goes on.
+        let second = AuditChain.event(after: event, at: event.at, actor: "a", action: "b", subject: "c", content: Data())
+        try await store.write { tx in
+            XCTAssertThrowsError(try tx.savepoint { try tx.insertAuditEvent(event) })
+            try tx.insertAuditEvent(second)
+        }
+        let v3 = try await store.read { try $0.auditEvents(subject: nil) }.count
+        XCTAssertEqual(v3, 2)
+        // A failure the body swallows outside a savepoint still fails the transaction.
+        await XCTAssertThrowsErrorAsync(try await store.write { tx in _ = try? tx.insertAuditEvent(event) }) {
+            XCTAssertEqual(($0 as? StoreError)?.code, .constraint, "\($0)")
+        }
+        await store.close()
+        await again.close()
+    }
+
+    func testADroppedConnectionRetriesTheWholeTransaction() async throws {
+        let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
+        let store = try await PostgresPermitStore(url: url)
+        let db = TestPostgres.databaseName(of: url)
+        var attempts = 0
+        let event = AuditChain.event(after: nil, at: Date(timeIntervalSince1970: 1_800_000_000), actor: "a", action: "b", subject: "c", content: Data())
+        try await store.write { tx in
+            attempts += 1
+            try tx.insertAuditEvent(event)
+            if attempts == 1 {
+                // Another session ends this one's connection mid-transaction, as a restart would.
+                try TestPostgres.shared().psql(database: "postgres", """
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(db)' AND pid <> pg_backend_pid()
+                    """)
+                Thread.sleep(forTimeInterval: 0.3)
+            }
+            _ = try tx.lastAuditEvent()
+        }
+        XCTAssertEqual(attempts, 2)
+        let v1 = try await store.read { try $0.auditEvents(subject: nil) }
+        XCTAssertEqual(v1, [event], "the first attempt left nothing behind")
+        await store.close()
+    }
+
+    func testAnUnreachableServerIsAClearStoreError() async throws {
+        let url = "postgres://postgres@/nowhere?host=/nonexistent-permit-socket-dir"
+        await XCTAssertThrowsErrorAsync(try await PostgresPermitStore(url: url)) {
+            XCTAssertEqual(($0 as? StoreError)?.code, .io)
+            XCTAssertTrue("\($0)".contains("cannot connect"), "\($0)")
+        }
+        let database = try XCTUnwrap(try StoreKind.postgres.newDatabase())
+        let missing = database.replacingOccurrences(of: TestPostgres.databaseName(of: database), with: "no_such_db")
+        await XCTAssertThrowsErrorAsync(try await Workflow.openStore(database: missing)) {
+            XCTAssertTrue("\($0)".contains("no_such_db"), "\($0)")
+        }
+    }
+
+    /// Several server instances on one database, each its own Workflow and pool, issuing at
+    /// once: every permit once, serials gap-free, the audit chain whole.
+    func testSeveralInstancesIssuingAtOnceKeepSerialsGapFreeAndTheChainWhole() async throws {
+        let h = try await Harness(store: .postgres)
+        let instances = 4, perInstance = 12
+        var workflows: [Workflow] = []
+        for _ in 0..<instances {
+            workflows.append(try await Workflow(directory: h.dir, clock: h.clock, database: h.database))
+        }
+        let apps = (0..<instances * perInstance).map { h.variant(100 + $0) }
+        let ids = try await h.workflow.apply(apps.enumerated().map { h.item($0.element, index: $0.offset) }, key: h.firmKey).map { try XCTUnwrap($0.id) }
+        XCTAssertEqual(ids.count, apps.count)
+        let issued = try await withThrowingTaskGroup(of: [DecisionResult].self) { group in
+            for (n, workflow) in workflows.enumerated() {
+                let mine = Array(ids[(n * perInstance)..<((n + 1) * perInstance)])
+                let key = h.approvers[.health]!
+                // Each item its own transaction; two tasks per instance, as concurrent requests.
+                for half in [mine.prefix(perInstance / 2), mine.suffix(perInstance / 2)] {
+                    group.addTask { try await workflow.decide(department: .health, key: key, identifiers: Array(half), decision: .approve) }
+                }
+            }
+            var all: [DecisionResult] = []
+            for try await results in group { all += results }
+            return all
+        }
+        XCTAssertEqual(issued.filter { $0.errors != nil }.map { "\($0.errors!)" }, [])
+        XCTAssertEqual(issued.compactMap(\.permitNumber).count, apps.count)
+        let permits = try await h.workflow.store.read { try $0.permits(limit: nil) }
+        XCTAssertEqual(permits.map(\.serial), Array(1...apps.count))
+        XCTAssertEqual(Set(permits.map(\.applicationID)).count, apps.count)
+        let audit = try await h.workflow.verifyAudit()
+        XCTAssertTrue(audit.ok, "\(audit.findings)")
+        let events = try await h.workflow.auditLog(subject: nil)
+        XCTAssertNil(AuditChain.firstBrokenLink(events))
+        XCTAssertEqual(events.filter { $0.action == "issue" }.count, apps.count)
+    }
+}
