@@ -78,9 +78,12 @@ public final class TestPostgres: @unchecked Sendable {
         _ = try? spawnAndWait(["/bin/sh", "-c", command])
     }
 
-    /// A detached shell that stops the cluster once this process is gone, however it ended.
+    /// A shell that stops the cluster once this process is gone, however it ended. It runs in a
+    /// session of its own (`setsid --fork`), so that a signal to this process's group (`timeout`,
+    /// Ctrl-C) does not take it down with the tests.
     private func startWatchdog() {
-        _ = try? Self.spawnAndWait(["/bin/sh", "-c", "(while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stopScript)) &"])
+        _ = try? Self.spawnAndWait(["/usr/bin/setsid", "--fork", "/bin/sh", "-c",
+                                    "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stopScript)"])
     }
 
     /// A new, empty database: its `postgres://` URL (over the unix socket).
