@@ -9,6 +9,8 @@
 /// the published files every instance shares: `trust-list.cose`, `revocations.cose` and
 /// `root.pub.pem`. This slice serves the public resources: health, the hosted authorities, the
 /// signed lists, `POST /v1/verify` and the checkpoint page under `/verify/`.
+///
+/// Every request is counted for `GET /metrics` and logged (`Metrics.swift`).
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -90,11 +92,19 @@ public enum PermitServer {
     /// The router with every route of this slice, on `service` and the data directory's files.
     public static func router(service: any PermitService & RequestGate, configuration: ServerConfiguration,
                               clock: any PermitClock) throws -> Router<Context> {
+        try router(service: service, configuration: configuration, clock: clock, metrics: ServerMetrics(), logger: Logger(label: "permit-server"))
+    }
+
+    /// The router, recording each request into `metrics` and logging one line for it on `logger`.
+    static func router(service: any PermitService & RequestGate, configuration: ServerConfiguration, clock: any PermitClock,
+                       metrics: ServerMetrics, logger: Logger) throws -> Router<Context> {
         // HEAD for every GET: the same status and headers (Content-Length, ETag), no body.
         let router = Router(context: Context.self, options: .autoGenerateHeadEndpoints)
+        router.middlewares.add(RequestLog(metrics: metrics, logger: logger))
         router.middlewares.add(ProblemMiddleware())
         let files = PublishedFiles(directory: configuration.directory)
         HealthRoutes(service: service).register(on: router)
+        MetricsRoute(service: service, metrics: metrics).register(on: router)
         AuthorityRoutes(service: service, files: files).register(on: router)
         VerifyRoutes(checkpoint: Checkpoint(files: files, clock: clock), maxBodyBytes: configuration.maxBodyBytes).register(on: router)
         try WebVerifierPage(rootSPKIBase64: files.rootSPKIBase64()).register(on: router)
@@ -110,7 +120,7 @@ public enum PermitServer {
     /// returns. `ready` is called once with the URL the server listens on.
     public static func run(service: any PermitService & RequestGate, configuration: ServerConfiguration, clock: any PermitClock,
                            logger: Logger, ready: @escaping @Sendable (String) -> Void) async throws {
-        let router = try router(service: service, configuration: configuration, clock: clock)
+        let router = try router(service: service, configuration: configuration, clock: clock, metrics: ServerMetrics(), logger: logger)
         let server: HTTPServerBuilder
         if let tls = configuration.tls {
             server = try .tls(.http1(), tlsConfiguration: tlsConfiguration(tls))
