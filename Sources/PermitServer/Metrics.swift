@@ -11,6 +11,8 @@ import PermitAPI
 /// - `permit_http_requests_total{route,method,status}`: answered requests, by route pattern
 ///   (`/v1/authorities/{code}/applications`, never the path as sent; `unmatched` for no route).
 /// - `permit_http_request_duration_seconds{route}`: a histogram of the time to answer.
+/// - `permit_http_connections_open`, `permit_http_connections_refused_total` (over the cap) and
+///   `permit_http_request_timeouts_total{phase}` (408 on `headers` or `body`).
 /// - At scrape time, from the service: `permit_permits_issued_total` and
 ///   `permit_pending_applications{department}`.
 final class ServerMetrics: @unchecked Sendable {
@@ -38,9 +40,17 @@ final class ServerMetrics: @unchecked Sendable {
         var pending: [(department: String, count: Int)]
     }
 
+    /// The listener whose open connections are reported.
+    let connections: ConnectionCounter?
     private let lock = NSLock()
     private var requests: [RequestKey: UInt64] = [:]
     private var durations: [String: Histogram] = [:]
+    private var refused: UInt64 = 0
+    private var timeouts: [String: UInt64] = ["headers": 0, "body": 0]
+
+    init(connections: ConnectionCounter? = nil) {
+        self.connections = connections
+    }
 
     func observe(route: String, method: String, status: Int, seconds: Double) {
         let bucket = Self.buckets.firstIndex { seconds <= $0 } ?? Self.buckets.count
@@ -54,9 +64,14 @@ final class ServerMetrics: @unchecked Sendable {
         }
     }
 
+    func connectionRefused() { lock.withLock { refused += 1 } }
+
+    /// A 408: `phase` is `headers` or `body`.
+    func timedOut(_ phase: String) { lock.withLock { timeouts[phase, default: 0] += 1 } }
+
     /// The text a scrape returns.
     func render(store: StoreFigures?) -> String {
-        let (requests, durations) = lock.withLock { (self.requests, self.durations) }
+        let (requests, durations, refused, timeouts) = lock.withLock { (self.requests, self.durations, self.refused, self.timeouts) }
         var out = ""
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -80,6 +95,18 @@ final class ServerMetrics: @unchecked Sendable {
             }
             sample("permit_http_request_duration_seconds_sum", [("route", route)], Self.number(histogram.sum))
             sample("permit_http_request_duration_seconds_count", [("route", route)], String(histogram.count))
+        }
+        if let connections {
+            family("permit_http_connections_open", "gauge", "Connections open on the listen address.")
+            sample("permit_http_connections_open", [], String(connections.current))
+            family("permit_http_connections_max", "gauge", "The cap on open connections (--max-connections).")
+            sample("permit_http_connections_max", [], String(connections.limit))
+        }
+        family("permit_http_connections_refused_total", "counter", "Connections answered 503 and closed because the cap was reached.")
+        sample("permit_http_connections_refused_total", [], String(refused))
+        family("permit_http_request_timeouts_total", "counter", "Requests answered 408 because their headers or body arrived too slowly.")
+        for (phase, count) in timeouts.sorted(by: { $0.key < $1.key }) {
+            sample("permit_http_request_timeouts_total", [("phase", phase)], String(count))
         }
         if let store {
             family("permit_permits_issued_total", "counter", "Permits issued, as the store holds them (the same on every instance).")

@@ -10,7 +10,8 @@
 /// `root.pub.pem`. This slice serves the public resources: health, the hosted authorities, the
 /// signed lists, `POST /v1/verify` and the checkpoint page under `/verify/`.
 ///
-/// Every request is counted for `GET /metrics` and logged (`Metrics.swift`).
+/// Every connection is held to the limits of `Limits.swift` (408 deadlines, the connection cap,
+/// the body size), and every request is counted for `GET /metrics` and logged (`Metrics.swift`).
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -44,6 +45,15 @@ public struct ServerConfiguration: Sendable {
     /// Each key's token bucket: this many requests at once, refilled at `ratePerSecond`.
     public var rateBurst = 200
     public var ratePerSecond = 100.0
+    /// At most this many connections open at once; one more is answered 503 and closed.
+    public var maxConnections = 512
+    /// Seconds from a request's first byte to the end of its headers (408 after); also how long
+    /// a new connection may stay silent before it is closed.
+    public var headerTimeout = 10.0
+    /// Seconds from the end of a request's headers to the end of its body (408 after).
+    public var bodyTimeout = 30.0
+    /// Seconds a kept-alive connection may wait for its next request before it is closed.
+    public var idleTimeout = 60.0
 
     public static let defaultMaxBodyBytes = 8 << 20
 
@@ -102,6 +112,7 @@ public enum PermitServer {
         let router = Router(context: Context.self, options: .autoGenerateHeadEndpoints)
         router.middlewares.add(RequestLog(metrics: metrics, logger: logger))
         router.middlewares.add(ProblemMiddleware())
+        router.middlewares.add(BodyLimit(maxBodyBytes: configuration.maxBodyBytes))
         let files = PublishedFiles(directory: configuration.directory)
         HealthRoutes(service: service).register(on: router)
         MetricsRoute(service: service, metrics: metrics).register(on: router)
@@ -120,12 +131,18 @@ public enum PermitServer {
     /// returns. `ready` is called once with the URL the server listens on.
     public static func run(service: any PermitService & RequestGate, configuration: ServerConfiguration, clock: any PermitClock,
                            logger: Logger, ready: @escaping @Sendable (String) -> Void) async throws {
-        let router = try router(service: service, configuration: configuration, clock: clock, metrics: ServerMetrics(), logger: logger)
+        let limits = ConnectionLimits(configuration)
+        let connections = ConnectionCounter(limit: configuration.maxConnections)
+        let metrics = ServerMetrics(connections: connections)
+        let router = try router(service: service, configuration: configuration, clock: clock, metrics: metrics, logger: logger)
+        // The autoclosure makes a guard for each connection.
+        let http1 = HTTPServerBuilder.http1(configuration: .init(
+            additionalChannelHandlers: [RequestGuard(limits: limits, connections: connections, metrics: metrics, logger: logger)]))
         let server: HTTPServerBuilder
         if let tls = configuration.tls {
-            server = try .tls(.http1(), tlsConfiguration: tlsConfiguration(tls))
+            server = try .tls(http1, tlsConfiguration: tlsConfiguration(tls))
         } else {
-            server = .http1()
+            server = http1
         }
         let app = Application(
             router: router,
