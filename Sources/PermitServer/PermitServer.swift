@@ -54,6 +54,10 @@ public struct ServerConfiguration: Sendable {
     public var bodyTimeout = 30.0
     /// Seconds a kept-alive connection may wait for its next request before it is closed.
     public var idleTimeout = 60.0
+    /// A second listener, plain HTTP, that serves only `GET /metrics` (an operator's address).
+    public var metricsListen: (host: String, port: Int)?
+    /// The cap on the metrics listener's connections.
+    public var metricsMaxConnections = 16
 
     public static let defaultMaxBodyBytes = 8 << 20
 
@@ -83,8 +87,11 @@ public struct ServerConfiguration: Sendable {
 
     /// The URL printed when ready, with the port actually bound.
     func listeningURL(port: Int) -> String {
-        let shownHost = host.contains(":") ? "[\(host)]" : host
-        return "\(tls == nil ? "http" : "https")://\(shownHost):\(port)"
+        Self.url(scheme: tls == nil ? "http" : "https", host: host, port: port)
+    }
+
+    static func url(scheme: String, host: String, port: Int) -> String {
+        "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 }
 
@@ -92,6 +99,30 @@ public struct ServerConfiguration: Sendable {
 public struct ServerSetupError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Calls `ready` with the main listener's URL once every listener is bound, so that the one line
+/// printed when ready is never printed by a server that then fails to bind its metrics address.
+final class ReadyListeners: @unchecked Sendable {
+    private let lock = NSLock()
+    private var waiting: Int
+    private var url: String?
+    private let ready: @Sendable (String) -> Void
+
+    init(count: Int, ready: @escaping @Sendable (String) -> Void) {
+        waiting = count
+        self.ready = ready
+    }
+
+    /// A listener is bound; `url` is the main one's.
+    func bound(url: String?) {
+        let done: String? = lock.withLock {
+            if let url { self.url = url }
+            waiting -= 1
+            return waiting == 0 ? self.url : nil
+        }
+        if let done { ready(done) }
+    }
 }
 
 /// Builds and runs the server.
@@ -128,7 +159,8 @@ public enum PermitServer {
     }
 
     /// Runs until SIGTERM or SIGINT, then stops accepting, lets the requests in flight finish and
-    /// returns. `ready` is called once with the URL the server listens on.
+    /// returns. `ready` is called once with the URL the server listens on, when every listener
+    /// (the metrics one too, when configured) is bound.
     public static func run(service: any PermitService & RequestGate, configuration: ServerConfiguration, clock: any PermitClock,
                            logger: Logger, ready: @escaping @Sendable (String) -> Void) async throws {
         let limits = ConnectionLimits(configuration)
@@ -144,15 +176,35 @@ public enum PermitServer {
         } else {
             server = http1
         }
-        let app = Application(
+        let listeners = ReadyListeners(count: configuration.metricsListen == nil ? 1 : 2, ready: ready)
+        var app = Application(
             router: router,
             server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "permit-server"),
             onServerRunning: { channel in
-                ready(configuration.listeningURL(port: channel.localAddress?.port ?? configuration.port))
+                listeners.bound(url: configuration.listeningURL(port: channel.localAddress?.port ?? configuration.port))
             },
             logger: logger
         )
+        if let listen = configuration.metricsListen {
+            let (host, port) = listen
+            let metricsRouter = Router(context: Context.self, options: .autoGenerateHeadEndpoints)
+            metricsRouter.middlewares.add(ProblemMiddleware())
+            metricsRouter.middlewares.add(BodyLimit(maxBodyBytes: configuration.maxBodyBytes))
+            MetricsRoute(service: service, metrics: metrics).register(on: metricsRouter)
+            let metricsConnections = ConnectionCounter(limit: configuration.metricsMaxConnections)
+            app.addServices(Application(
+                router: metricsRouter,
+                server: .http1(configuration: .init(
+                    additionalChannelHandlers: [RequestGuard(limits: limits, connections: metricsConnections, metrics: nil, logger: logger)])),
+                configuration: .init(address: .hostname(host, port: port), serverName: "permit-server"),
+                onServerRunning: { channel in
+                    logger.notice("metrics on \(ServerConfiguration.url(scheme: "http", host: host, port: channel.localAddress?.port ?? port))/metrics")
+                    listeners.bound(url: nil)
+                },
+                logger: logger
+            ))
+        }
         try await app.runService()
     }
 
