@@ -87,6 +87,8 @@ enum BodyReader {
             return buffer.readBytes(length: buffer.readableBytes) ?? []
         } catch is NIOTooManyBytesError {
             throw tooLarge(request, limit: limit)
+        } catch let problem as HTTPProblem {
+            throw problem  // a limit of the connection (Limits.swift): 408 or 413
         } catch {
             throw incomplete(request)
         }

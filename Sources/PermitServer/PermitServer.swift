@@ -9,6 +9,9 @@
 /// the published files every instance shares: `trust-list.cose`, `revocations.cose` and
 /// `root.pub.pem`. This slice serves the public resources: health, the hosted authorities, the
 /// signed lists, `POST /v1/verify` and the checkpoint page under `/verify/`.
+///
+/// Every connection is held to the limits of `Limits.swift` (408 deadlines, the connection cap,
+/// the body size), and every request is counted for `GET /metrics` and logged (`Metrics.swift`).
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -42,6 +45,19 @@ public struct ServerConfiguration: Sendable {
     /// Each key's token bucket: this many requests at once, refilled at `ratePerSecond`.
     public var rateBurst = 200
     public var ratePerSecond = 100.0
+    /// At most this many connections open at once; one more is answered 503 and closed.
+    public var maxConnections = 512
+    /// Seconds from a request's first byte to the end of its headers (408 after); also how long
+    /// a new connection may stay silent before it is closed.
+    public var headerTimeout = 10.0
+    /// Seconds from the end of a request's headers to the end of its body (408 after).
+    public var bodyTimeout = 30.0
+    /// Seconds a kept-alive connection may wait for its next request before it is closed.
+    public var idleTimeout = 60.0
+    /// A second listener, plain HTTP, that serves only `GET /metrics` (an operator's address).
+    public var metricsListen: (host: String, port: Int)?
+    /// The cap on the metrics listener's connections.
+    public var metricsMaxConnections = 16
 
     public static let defaultMaxBodyBytes = 8 << 20
 
@@ -71,8 +87,11 @@ public struct ServerConfiguration: Sendable {
 
     /// The URL printed when ready, with the port actually bound.
     func listeningURL(port: Int) -> String {
-        let shownHost = host.contains(":") ? "[\(host)]" : host
-        return "\(tls == nil ? "http" : "https")://\(shownHost):\(port)"
+        Self.url(scheme: tls == nil ? "http" : "https", host: host, port: port)
+    }
+
+    static func url(scheme: String, host: String, port: Int) -> String {
+        "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 }
 
@@ -80,6 +99,30 @@ public struct ServerConfiguration: Sendable {
 public struct ServerSetupError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Calls `ready` with the main listener's URL once every listener is bound, so that the one line
+/// printed when ready is never printed by a server that then fails to bind its metrics address.
+final class ReadyListeners: @unchecked Sendable {
+    private let lock = NSLock()
+    private var waiting: Int
+    private var url: String?
+    private let ready: @Sendable (String) -> Void
+
+    init(count: Int, ready: @escaping @Sendable (String) -> Void) {
+        waiting = count
+        self.ready = ready
+    }
+
+    /// A listener is bound; `url` is the main one's.
+    func bound(url: String?) {
+        let done: String? = lock.withLock {
+            if let url { self.url = url }
+            waiting -= 1
+            return waiting == 0 ? self.url : nil
+        }
+        if let done { ready(done) }
+    }
 }
 
 /// Builds and runs the server.
@@ -90,11 +133,20 @@ public enum PermitServer {
     /// The router with every route of this slice, on `service` and the data directory's files.
     public static func router(service: any PermitService & RequestGate, configuration: ServerConfiguration,
                               clock: any PermitClock) throws -> Router<Context> {
+        try router(service: service, configuration: configuration, clock: clock, metrics: ServerMetrics(), logger: Logger(label: "permit-server"))
+    }
+
+    /// The router, recording each request into `metrics` and logging one line for it on `logger`.
+    static func router(service: any PermitService & RequestGate, configuration: ServerConfiguration, clock: any PermitClock,
+                       metrics: ServerMetrics, logger: Logger) throws -> Router<Context> {
         // HEAD for every GET: the same status and headers (Content-Length, ETag), no body.
         let router = Router(context: Context.self, options: .autoGenerateHeadEndpoints)
+        router.middlewares.add(RequestLog(metrics: metrics, logger: logger))
         router.middlewares.add(ProblemMiddleware())
+        router.middlewares.add(BodyLimit(maxBodyBytes: configuration.maxBodyBytes))
         let files = PublishedFiles(directory: configuration.directory)
         HealthRoutes(service: service).register(on: router)
+        MetricsRoute(service: service, metrics: metrics).register(on: router)
         AuthorityRoutes(service: service, files: files).register(on: router)
         VerifyRoutes(checkpoint: Checkpoint(files: files, clock: clock), maxBodyBytes: configuration.maxBodyBytes).register(on: router)
         try WebVerifierPage(rootSPKIBase64: files.rootSPKIBase64()).register(on: router)
@@ -107,25 +159,52 @@ public enum PermitServer {
     }
 
     /// Runs until SIGTERM or SIGINT, then stops accepting, lets the requests in flight finish and
-    /// returns. `ready` is called once with the URL the server listens on.
+    /// returns. `ready` is called once with the URL the server listens on, when every listener
+    /// (the metrics one too, when configured) is bound.
     public static func run(service: any PermitService & RequestGate, configuration: ServerConfiguration, clock: any PermitClock,
                            logger: Logger, ready: @escaping @Sendable (String) -> Void) async throws {
-        let router = try router(service: service, configuration: configuration, clock: clock)
+        let limits = ConnectionLimits(configuration)
+        let connections = ConnectionCounter(limit: configuration.maxConnections)
+        let metrics = ServerMetrics(connections: connections)
+        let router = try router(service: service, configuration: configuration, clock: clock, metrics: metrics, logger: logger)
+        // The autoclosure makes a guard for each connection.
+        let http1 = HTTPServerBuilder.http1(configuration: .init(
+            additionalChannelHandlers: [RequestGuard(limits: limits, connections: connections, metrics: metrics, logger: logger)]))
         let server: HTTPServerBuilder
         if let tls = configuration.tls {
-            server = try .tls(.http1(), tlsConfiguration: tlsConfiguration(tls))
+            server = try .tls(http1, tlsConfiguration: tlsConfiguration(tls))
         } else {
-            server = .http1()
+            server = http1
         }
-        let app = Application(
+        let listeners = ReadyListeners(count: configuration.metricsListen == nil ? 1 : 2, ready: ready)
+        var app = Application(
             router: router,
             server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "permit-server"),
             onServerRunning: { channel in
-                ready(configuration.listeningURL(port: channel.localAddress?.port ?? configuration.port))
+                listeners.bound(url: configuration.listeningURL(port: channel.localAddress?.port ?? configuration.port))
             },
             logger: logger
         )
+        if let listen = configuration.metricsListen {
+            let (host, port) = listen
+            let metricsRouter = Router(context: Context.self, options: .autoGenerateHeadEndpoints)
+            metricsRouter.middlewares.add(ProblemMiddleware())
+            metricsRouter.middlewares.add(BodyLimit(maxBodyBytes: configuration.maxBodyBytes))
+            MetricsRoute(service: service, metrics: metrics).register(on: metricsRouter)
+            let metricsConnections = ConnectionCounter(limit: configuration.metricsMaxConnections)
+            app.addServices(Application(
+                router: metricsRouter,
+                server: .http1(configuration: .init(
+                    additionalChannelHandlers: [RequestGuard(limits: limits, connections: metricsConnections, metrics: nil, logger: logger)])),
+                configuration: .init(address: .hostname(host, port: port), serverName: "permit-server"),
+                onServerRunning: { channel in
+                    logger.notice("metrics on \(ServerConfiguration.url(scheme: "http", host: host, port: channel.localAddress?.port ?? port))/metrics")
+                    listeners.bound(url: nil)
+                },
+                logger: logger
+            ))
+        }
         try await app.runService()
     }
 

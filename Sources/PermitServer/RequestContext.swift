@@ -10,8 +10,13 @@ public struct PermitRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The client's address as the connection reports it (nil for a unix socket or a test).
     public var remoteAddress: SocketAddress?
-    /// The verified signer, set by `Authenticator`.
-    public var caller: RegisteredCaller?
+    /// The verified signer, set by `Authenticator`. Kept in a box that every copy of the context
+    /// shares, so that the request log, outside the authenticator, names the key that signed.
+    public var caller: RegisteredCaller? {
+        get { callerBox.value }
+        nonmutating set { callerBox.value = newValue }
+    }
+    private let callerBox = CallerBox()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -20,4 +25,15 @@ public struct PermitRequestContext: RequestContext {
 
     /// Bodies are collected by each route against the configured limit (413 above it).
     public var maxUploadSize: Int { ServerConfiguration.defaultMaxBodyBytes }
+}
+
+/// The caller of one request, shared by the copies of its context.
+final class CallerBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var caller: RegisteredCaller?
+
+    var value: RegisteredCaller? {
+        get { lock.withLock { caller } }
+        set { lock.withLock { caller = newValue } }
+    }
 }

@@ -23,12 +23,30 @@ struct PermitServerCommand: AsyncParsableCommand {
         Public so far: GET /healthz, /readyz, /v1/authorities, /v1/trust-list.cose, \
         /v1/authorities/{code}/revocations.cose, POST /v1/verify, and the checkpoint page under /verify/.
 
+        Limits (each refusal is problem+json, and nothing is written): a body over --max-body-bytes \
+        is 413 on every route; a request whose headers are not complete --header-timeout seconds \
+        after its first byte, or whose body is not complete --body-timeout seconds after its \
+        headers, is 408 and its connection closed; past --max-connections open connections, a new \
+        one is answered 503 and closed; a key over its token bucket (--rate-burst requests at once, \
+        refilled at --rate-per-second) is 429 with Retry-After. A new connection that sends nothing \
+        within --header-timeout, or a kept-alive one idle for 60 s, is closed.
+
+        GET /metrics (Prometheus text format) is served on the listen address, and also on \
+        --metrics-listen (plain HTTP, only /metrics) when given; that address is logged as \
+        "metrics on http://HOST:PORT/metrics". LOG_LEVEL=info logs one line per request: \
+        request id=… method=… route=PATTERN status=… duration_ms=… kid=… (kid when signed).
+
         Exit codes: 0 stopped by a signal; 2 could not start (usage, data directory, TLS files, address).
 
         Examples:
           permit serve --listen 127.0.0.1:8080 --data-dir permit-data
           permit serve --listen 0.0.0.0:8443 --tls-cert server.crt --tls-key server.key
           permit serve --listen 0.0.0.0:8080 --data-dir /srv/permits --database postgres://permit@db.internal/permits
+          permit serve --listen 0.0.0.0:8080 --max-connections 2000 --header-timeout 5
+          permit serve --listen 0.0.0.0:8080 --body-timeout 60 --max-body-bytes 2097152
+          permit serve --listen 0.0.0.0:8080 --rate-burst 50 --rate-per-second 10
+          permit serve --listen 0.0.0.0:8080 --metrics-listen 127.0.0.1:9464
+          LOG_LEVEL=info permit serve --listen 127.0.0.1:8080 2>requests.log
         """
     )
 
@@ -50,12 +68,45 @@ struct PermitServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: ArgumentHelp("The certificate's private key (PEM).", valueName: "FILE"))
     var tlsKey: String?
 
+    @Option(name: .customLong("max-body-bytes"), help: ArgumentHelp("The largest request body accepted; 413 above it (8 MiB).", valueName: "N"))
+    var maxBodyBytes = ServerConfiguration.defaultMaxBodyBytes
+
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp("At most N connections open at once; one more is answered 503 and closed.", valueName: "N"))
+    var maxConnections = 512
+
+    @Option(name: .customLong("header-timeout"), help: ArgumentHelp("Seconds from a request's first byte to the end of its headers; 408 after.", valueName: "SECONDS"))
+    var headerTimeout = 10.0
+
+    @Option(name: .customLong("body-timeout"), help: ArgumentHelp("Seconds from the end of a request's headers to the end of its body; 408 after.", valueName: "SECONDS"))
+    var bodyTimeout = 30.0
+
+    @Option(name: .customLong("rate-burst"), help: ArgumentHelp("Each key's token bucket: N signed requests at once.", valueName: "N"))
+    var rateBurst = 200
+
+    @Option(name: .customLong("rate-per-second"), help: ArgumentHelp("Each key's token bucket: refilled at R requests a second; 429 when empty.", valueName: "R"))
+    var ratePerSecond = 100.0
+
+    @Option(name: .customLong("metrics-listen"), help: ArgumentHelp("Also serve GET /metrics, and only that, on this address (plain HTTP).", valueName: "HOST:PORT"))
+    var metricsListen: String?
+
     func validate() throws {
         if ServerConfiguration.parseListen(listen) == nil {
             throw ValidationError("--listen \(listen) is not HOST:PORT (for example 127.0.0.1:8080, or [::1]:8080)")
         }
         if (tlsCert == nil) != (tlsKey == nil) {
             throw ValidationError("TLS needs both --tls-cert FILE and --tls-key FILE")
+        }
+        if let metricsListen, ServerConfiguration.parseListen(metricsListen) == nil {
+            throw ValidationError("--metrics-listen \(metricsListen) is not HOST:PORT (for example 127.0.0.1:9464)")
+        }
+        for (name, value) in [("--max-body-bytes", maxBodyBytes), ("--max-connections", maxConnections), ("--rate-burst", rateBurst)] where value < 1 {
+            throw ValidationError("\(name) \(value) is not a positive whole number")
+        }
+        for (name, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout)] where !(value > 0 && value <= 86_400) {
+            throw ValidationError("\(name) \(value) is not a number of seconds above 0, at most 86400")
+        }
+        if !(ratePerSecond >= 0.001 && ratePerSecond.isFinite) {
+            throw ValidationError("--rate-per-second \(ratePerSecond) is not a number of requests a second, at least 0.001")
         }
     }
 
@@ -104,9 +155,15 @@ struct PermitServerCommand: AsyncParsableCommand {
             let store = database.map { " with the database \(Workflow.redactedDatabase($0))" } ?? ""
             throw ServerSetupError("cannot open the data directory \(directory.url.path)\(store): \(error)")
         }
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: host, port: port, directory: directory,
-            tls: tlsCert.map { ServerConfiguration.TLSFiles(certificate: $0, privateKey: tlsKey!) })
+            tls: tlsCert.map { ServerConfiguration.TLSFiles(certificate: $0, privateKey: tlsKey!) }, maxBodyBytes: maxBodyBytes)
+        configuration.maxConnections = maxConnections
+        configuration.headerTimeout = headerTimeout
+        configuration.bodyTimeout = bodyTimeout
+        configuration.rateBurst = rateBurst
+        configuration.ratePerSecond = ratePerSecond
+        configuration.metricsListen = metricsListen.flatMap(ServerConfiguration.parseListen)
         try await PermitServer.run(service: service, configuration: configuration, clock: clock, logger: logger) { url in
             // Unbuffered, so that a parent reading a pipe sees the line at once.
             FileHandle.standardOutput.write(Data("listening on \(url)\n".utf8))
