@@ -163,3 +163,65 @@ final class OpenAPITests: XCTestCase {
         }
     }
 }
+
+/// The document against the routes the server registers (read from Sources/PermitServer): each
+/// route is a documented path and method, and each documented operation is a route, so that a
+/// route added or moved without the document fails here rather than going undescribed.
+final class OpenAPIRouteListTests: XCTestCase {
+    /// `METHOD /path` for each route registration in the server's sources; group routes (and
+    /// `adminAction`, a POST) hang under `/v1/authorities/{code}/`; `verify/**` is the page's files.
+    func registeredRoutes() throws -> Set<String> {
+        let folder = Build.root.appendingPathComponent("Sources/PermitServer")
+        let pattern = try NSRegularExpression(pattern: #"(router|group)\.(get|post|put|delete|patch)\("([^"]*)"|adminAction\(group, "([^"]*)""#)
+        var routes = Set<String>()
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) where name.hasSuffix(".swift") {
+            let text = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+            for match in pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                func group(_ i: Int) -> String? { Range(match.range(at: i), in: text).map { String(text[$0]) } }
+                let (method, path, grouped): (String, String, Bool)
+                if let admin = group(4) {
+                    (method, path, grouped) = ("POST", admin, true)
+                } else {
+                    (method, path, grouped) = (group(2)!.uppercased(), group(3)!, group(1) == "group")
+                }
+                let full = (grouped ? "/v1/authorities/{code}/" : "/") + path.split(separator: "/").map {
+                    $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0)
+                }.joined(separator: "/")
+                routes.insert("\(method) \(full)")
+            }
+        }
+        return routes
+    }
+
+    /// `METHOD /path` for each operation of Schemas/openapi.yaml (paths at two spaces, methods at four).
+    func documentedOperations() throws -> Set<String> {
+        let text = try String(contentsOf: Build.root.appendingPathComponent("Schemas/openapi.yaml"), encoding: .utf8)
+        var operations = Set<String>(), path: String?, inPaths = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if !line.hasPrefix(" ") && !line.isEmpty && !line.hasPrefix("#") { inPaths = line == "paths:" }
+            guard inPaths else { continue }
+            if line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") {
+                path = String(line.dropFirst(2).dropLast())
+            } else if let path, line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":") {
+                let method = line.trimmingCharacters(in: .whitespaces).dropLast()
+                if ["get", "post", "put", "delete", "patch", "head"].contains(method) { operations.insert("\(method.uppercased()) \(path)") }
+            }
+        }
+        return operations
+    }
+
+    func testEveryRouteIsDocumentedAndEveryOperationIsARoute() throws {
+        let routes = try registeredRoutes(), documented = try documentedOperations()
+        XCTAssertGreaterThan(routes.count, 30, "the route registrations were not found in Sources/PermitServer")
+        // The page's files are one wildcard route; the document names them. HEAD answers every GET
+        // (the router generates it); the document lists it for the two signed lists.
+        let page: Set<String> = ["GET /verify/", "GET /verify/{file}", "GET /verify/js/{file}"]
+        let expected = routes.subtracting(["GET /verify/**"]).union(page)
+        let heads = documented.filter { $0.hasPrefix("HEAD ") }
+        XCTAssertEqual(expected.subtracting(documented).sorted(), [], "routes the document leaves out")
+        XCTAssertEqual(documented.subtracting(heads).subtracting(expected).sorted(), [], "operations the server has no route for")
+        for head in heads {
+            XCTAssertTrue(routes.contains("GET " + head.dropFirst("HEAD ".count)), "\(head) without a GET route")
+        }
+    }
+}
