@@ -35,15 +35,23 @@ schemathesis's status (0: every response conformed), 1 when a signed operation a
 (the run never got past the signature check), 2 when a pinned package is missing.
 """
 import argparse
+import atexit
 import base64
 import datetime
 import hashlib
 import itertools
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
+
+# schemathesis and hypothesis keep caches in the working directory (hypothesis already on import):
+# a temporary one, never the checkout.
+WORK = tempfile.mkdtemp(prefix="api-check-")
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
+os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = os.path.join(WORK, ".hypothesis")
 
 try:
     import importlib.metadata
@@ -66,6 +74,8 @@ for name, version in PINNED.items():
               "run scripts/setup", file=sys.stderr)
         sys.exit(2)
 
+# The checkout's scripts/, found before the run moves to its temporary working directory.
+HERE = os.path.dirname(os.path.abspath(__file__))
 LABEL = "permit"
 TAG = "freight-permit"
 LIFETIME = 300
@@ -449,27 +459,26 @@ def main():
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     base = args.base_url.rstrip("/")
+    keydir = os.path.abspath(args.keydir)
+    document = os.path.abspath(args.document) if args.document else f"{base}/v1/openapi.yaml"
+    os.chdir(WORK)
 
     clock = Clock(args.now)
-    parties = Parties(args.keydir, clock)
+    parties = Parties(keydir, clock)
     authorities = get_json(f"{base}/v1/authorities")
     code = authorities[0]["code"]
     state = known_state(base, code, parties)
     applications, permits = state["applications"], state["permits"]
     print(f"api-check: authority {code}; {len(applications)} applications, {len(permits)} permits; keys "
           + ", ".join(f"{k.name} {k.kid}" for k in [parties.admin, parties.firm, *parties.approvers.values()]), flush=True)
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "applications.jsonl"), encoding="utf-8") as f:
+    with open(os.path.join(HERE, "..", "examples", "applications.jsonl"), encoding="utf-8") as f:
         example = json.loads(f.readline())
     install_hooks(code, applications, permits, parties, Documents(code, state, parties, example))
     install_cose()
 
     from schemathesis.cli import schemathesis as cli
 
-    # schemathesis and hypothesis keep caches in the working directory: a temporary one, not the checkout.
-    document = os.path.abspath(args.document) if args.document else f"{base}/v1/openapi.yaml"
-    work = tempfile.TemporaryDirectory(prefix="api-check-")
-    os.chdir(work.name)
-    report = os.path.join(work.name, "report.json")
+    report = os.path.join(WORK, "report.json")
     options = [
         "run", document, "--url", base,
         "--checks", ",".join(CHECKS),
@@ -492,8 +501,6 @@ def main():
     except SystemExit as exit:
         status = exit.code if isinstance(exit.code, int) else 1
     summary(report)
-    os.chdir("/")
-    work.cleanup()
     return status or statuses()
 
 
