@@ -38,13 +38,15 @@ let package = Package(
         .systemLibrary(name: "CCairo", pkgConfig: "pangocairo", providers: [.apt(["libcairo2-dev", "libpango1.0-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
 
-        // Code tables, routing rules and administrative divisions, bundled as defaults.
+        // Code tables, routing rules and administrative divisions, bundled as defaults; and the HTTP
+        // API's OpenAPI document, compiled in as bytes for the server to serve.
         .target(name: "PermitSchemas", path: "Schemas",
                 exclude: ["README.md", "admin-divisions.ORIGIN.md", "permit-payload.cddl"],
                 resources: [
                     .copy("admin-divisions.csv"), .copy("departments.json"), .copy("cargo-categories.json"),
                     .copy("routing.json"), .copy("permit.schema.json"), .copy("application.schema.json"),
                     .copy("trust-list.schema.json"), .copy("revocation-list.schema.json"),
+                    .embedInCode("openapi.yaml"),
                 ]),
 
         // Hex, RFC 3339 and SHA-256: the general helpers below the seal and the store.
@@ -111,8 +113,8 @@ let package = Package(
         // The HTTP server: routes decode, call PermitService or the verifier, encode. Its own module and
         // executable, so that the checkpoint's `permit verify` never loads the server stack.
         .target(name: "PermitServer", dependencies: [
-            "PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitVerify", "PermitRender", "PermitWebPage",
-            "PermitHTTPSignature",
+            "PermitAPI", "PermitFoundation", "PermitModel", "PermitSchemas", "PermitSeal", "PermitVerify", "PermitRender",
+            "PermitWebPage", "PermitHTTPSignature",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),

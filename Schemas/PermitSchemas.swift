@@ -2,6 +2,10 @@ import Foundation
 
 /// The bundled data files of `Schemas/`: code tables, routing rules, divisions, JSON Schemas.
 public enum BundledSchemas {
+    /// `openapi.yaml`, the OpenAPI 3.1 document of the HTTP API, compiled into the binary
+    /// (`.embedInCode`), so that a server always serves the document it was built with.
+    public static var openAPIDocument: [UInt8] { PackageResources.openapi_yaml }
+
     /// The URL of a bundled file such as `"routing.json"`, or nil when it is not bundled.
     public static func url(_ fileName: String) -> URL? {
         Bundle.module.url(forResource: fileName, withExtension: nil)

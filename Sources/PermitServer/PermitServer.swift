@@ -8,7 +8,8 @@
 /// `permit-server` executable chooses the implementation), and reads from the data directory only
 /// the published files every instance shares: `trust-list.cose`, `revocations.cose` and
 /// `root.pub.pem`. This slice serves the public resources: health, the hosted authorities, the
-/// signed lists, `POST /v1/verify` and the checkpoint page under `/verify/`.
+/// signed lists, `POST /v1/verify`, the checkpoint page under `/verify/` and the API's OpenAPI
+/// document (`/v1/openapi.yaml`, `Schemas/openapi.yaml` compiled in).
 ///
 /// Every connection is held to the limits of `Limits.swift` (408 deadlines, the connection cap,
 /// the body size), and every request is counted for `GET /metrics` and logged (`Metrics.swift`).
@@ -150,6 +151,7 @@ public enum PermitServer {
         AuthorityRoutes(service: service, files: files).register(on: router)
         VerifyRoutes(checkpoint: Checkpoint(files: files, clock: clock), maxBodyBytes: configuration.maxBodyBytes).register(on: router)
         try WebVerifierPage(rootSPKIBase64: files.rootSPKIBase64()).register(on: router)
+        APIDocumentRoute().register(on: router)
         let signed = router.group("v1/authorities/:code")
             .add(middleware: Authenticator(gate: service, clock: clock, scheme: configuration.tls == nil ? "http" : "https",
                                            maxBodyBytes: configuration.maxBodyBytes,
