@@ -188,7 +188,7 @@ enum PullOutput {
         let lang = output.language
         let name = authority.map { lang.pick("吊销列表（机关 \($0)）", "revocation list of \($0)") } ?? lang.pick("信任列表", "trust list")
         let count = authority == nil ? lang.pick("\(r.facts.entries) 把签发密钥", "\(r.facts.entries) issuer key(s)")
-                                     : lang.pick("\(r.facts.entries) 条", "\(r.facts.entries) entries")
+                                     : lang.pick("\(r.facts.entries) 条", "\(r.facts.entries) entr\(r.facts.entries == 1 ? "y" : "ies")")
         if r.changed {
             let was = r.previousSequence.map { lang.pick("（原 \($0)）", " (was \($0))") } ?? ""
             Console.out(lang.pick("\(name)已更新 \(s.file)：序号 \(s.sequence)\(was)，\(count)，下次更新 \(s.nextUpdate)",
