@@ -48,13 +48,15 @@ struct Transport: Sendable {
         var body: [UInt8]
     }
 
-    /// Sends one request, signed by `signer` when given.
+    /// Sends one request, signed by `signer` when given. `headers` are added unsigned, each
+    /// replacing a default of the same name (`Accept`).
     func send(_ method: String, _ pathAndQuery: String, body: Data = Data(), contentType: String? = nil,
-              signer: PartySigner?) async throws -> Answer {
+              headers: [(String, String)] = [], signer: PartySigner?) async throws -> Answer {
         var request = HTTPClientRequest(url: base + pathAndQuery)
         request.method = HTTPMethod(rawValue: method)
         request.headers.add(name: "Host", value: authority)
         request.headers.add(name: "Accept", value: "application/json, application/problem+json")
+        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
         if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
         if let signer {
             var message = RequestMessage(method: method, targetURI: base + pathAndQuery,

@@ -98,14 +98,15 @@ struct Revoke: AsyncParsableCommand {
 
 struct Revocations: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export and list the authority's signed revocation list.",
+        abstract: "Export and list the authority's signed revocation list; pull it from a permit server.",
         discussion: """
         Examples:
           permit revocations export
           permit revocations export -o /srv/checkpoints/330114.revocations.cose --valid-days 2
           permit revocations list --json
+          permit revocations pull --server https://permits.example.gov.cn --authority 330114 -o 330114.revocations.cose
         """,
-        subcommands: [Export.self, List.self]
+        subcommands: [Export.self, List.self, Pull.self]
     )
 
     struct Export: AsyncParsableCommand {

@@ -10,8 +10,8 @@ import PermitVerify
 struct Trust: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trust",
-        abstract: "Export, merge and show signed trust lists.",
-        subcommands: [Export.self, Merge.self, Show.self]
+        abstract: "Export, merge, show and pull signed trust lists.",
+        subcommands: [Export.self, Merge.self, Show.self, Pull.self]
     )
 
     struct Export: AsyncParsableCommand {

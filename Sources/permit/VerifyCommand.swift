@@ -151,30 +151,10 @@ struct CheckpointSetup {
     /// Fails with exit code 2 when anything cannot be read or verified: a checkpoint never
     /// falls back to an unverified list.
     static func load(trust: String?, root: String?, revocations: [String], json: Bool) throws -> CheckpointSetup {
-        let dir = dataDirectory
-        let trustPath = trust ?? (dir as NSString).appendingPathComponent("trust-list.cose")
-        let rootPath = root ?? (dir as NSString).appendingPathComponent("root.pub.pem")
-        guard let trustBytes = FileManager.default.contents(atPath: trustPath) else {
-            throw CommandFailure("verify.noTrustList", "no trust list at \(trustPath): give --trust FILE, or set PERMIT_HOME to a data directory that has trust-list.cose",
-                                 field: "trust", value: trustPath, rule: "a signed trust list is required to check permits", json: json)
-        }
-        let rootKey: PublicKey
-        do {
-            rootKey = try PublicKey.load(path: rootPath)
-        } catch {
-            throw CommandFailure("verify.rootUnreadable", "cannot read the pinned root key \(rootPath): \(error.detail)",
-                                 field: "root", value: rootPath, rule: "the root is a PEM/DER public key or a private key file", json: json)
-        }
-        let store: TrustStore
-        do {
-            store = try TrustStore(verifying: Array(trustBytes), root: rootKey)
-        } catch {
-            throw CommandFailure("verify.trustList.\(error.code.rawValue)", "the trust list \(trustPath) is not usable: \(error.detail)",
-                                 field: "trust", value: trustPath, rule: "the trust list must be signed by the pinned root \(rootKey.kidHex)", json: json)
-        }
+        let (store, rootKey) = try verifiedTrust(trust: trust, root: root, json: json)
         var revocationPaths = revocations
         if revocationPaths.isEmpty {
-            let defaultPath = (dir as NSString).appendingPathComponent("revocations.cose")
+            let defaultPath = defaultPath("revocations.cose")
             if FileManager.default.fileExists(atPath: defaultPath) { revocationPaths = [defaultPath] }
         }
         var sets: [RevocationSet] = []
@@ -192,6 +172,37 @@ struct CheckpointSetup {
             }
         }
         return CheckpointSetup(trust: store, revocations: sets)
+    }
+
+    /// A file of the checkpoint's data directory: `trust-list.cose`, `root.pub.pem`, `revocations.cose`.
+    static func defaultPath(_ name: String) -> String { (dataDirectory as NSString).appendingPathComponent(name) }
+
+    /// The trust list (`--trust`, else DATA/trust-list.cose) verified against the pinned root
+    /// (`--root`, else DATA/root.pub.pem); exit 2 when either cannot be read or it does not verify.
+    static func verifiedTrust(trust: String?, root: String?, json: Bool) throws -> (TrustStore, PublicKey) {
+        let trustPath = trust ?? defaultPath("trust-list.cose")
+        guard let trustBytes = FileManager.default.contents(atPath: trustPath) else {
+            throw CommandFailure("verify.noTrustList", "no trust list at \(trustPath): give --trust FILE, or set PERMIT_HOME to a data directory that has trust-list.cose",
+                                 field: "trust", value: trustPath, rule: "a signed trust list is required to check permits", json: json)
+        }
+        let rootKey = try pinnedRoot(root, json: json)
+        do {
+            return (try TrustStore(verifying: Array(trustBytes), root: rootKey), rootKey)
+        } catch {
+            throw CommandFailure("verify.trustList.\(error.code.rawValue)", "the trust list \(trustPath) is not usable: \(error.detail)",
+                                 field: "trust", value: trustPath, rule: "the trust list must be signed by the pinned root \(rootKey.kidHex)", json: json)
+        }
+    }
+
+    /// The pinned root key: `--root`, else DATA/root.pub.pem.
+    static func pinnedRoot(_ root: String?, json: Bool) throws -> PublicKey {
+        let rootPath = root ?? defaultPath("root.pub.pem")
+        do {
+            return try PublicKey.load(path: rootPath)
+        } catch {
+            throw CommandFailure("verify.rootUnreadable", "cannot read the pinned root key \(rootPath): \(error.detail)",
+                                 field: "root", value: rootPath, rule: "the root is a PEM/DER public key or a private key file", json: json)
+        }
     }
 }
 
