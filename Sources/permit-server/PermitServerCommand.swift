@@ -20,6 +20,8 @@ struct PermitServerCommand: AsyncParsableCommand {
         Logs go to standard error (LOG_LEVEL=debug|info|notice|warning|error; default notice). \
         SIGTERM or SIGINT: stops accepting, lets the requests in flight finish, exits 0.
         PERMIT_NOW (RFC 3339) fixes the server's clock, for the workflow and for POST /v1/verify.
+        PERMIT_RATE_BURST and PERMIT_RATE_PER_SECOND size each key's token bucket (default 200 \
+        requests at once, refilled at 100 a second; over that, 429).
         Public so far: GET /healthz, /readyz, /v1/authorities, /v1/trust-list.cose, \
         /v1/authorities/{code}/revocations.cose, POST /v1/verify, and the checkpoint page under /verify/.
 
@@ -94,12 +96,26 @@ struct PermitServerCommand: AsyncParsableCommand {
         } catch {
             throw ServerSetupError("cannot open the data directory \(directory.url.path): \(error)")
         }
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: host, port: port, directory: directory,
             tls: tlsCert.map { ServerConfiguration.TLSFiles(certificate: $0, privateKey: tlsKey!) })
+        try Self.rateLimit(&configuration)
         try await PermitServer.run(service: service, configuration: configuration, clock: clock, logger: logger) { url in
             // Unbuffered, so that a parent reading a pipe sees the line at once.
             FileHandle.standardOutput.write(Data("listening on \(url)\n".utf8))
+        }
+    }
+
+    /// Each key's token bucket, when PERMIT_RATE_BURST or PERMIT_RATE_PER_SECOND sizes it.
+    static func rateLimit(_ configuration: inout ServerConfiguration) throws {
+        let environment = ProcessInfo.processInfo.environment
+        if let text = environment["PERMIT_RATE_BURST"], !text.isEmpty {
+            guard let burst = Int(text), burst >= 1 else { throw ServerSetupError("PERMIT_RATE_BURST=\(text) is not a whole number of requests, 1 or more") }
+            configuration.rateBurst = burst
+        }
+        if let text = environment["PERMIT_RATE_PER_SECOND"], !text.isEmpty {
+            guard let rate = Double(text), rate > 0, rate.isFinite else { throw ServerSetupError("PERMIT_RATE_PER_SECOND=\(text) is not a rate above 0") }
+            configuration.ratePerSecond = rate
         }
     }
 
