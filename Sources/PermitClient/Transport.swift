@@ -17,11 +17,14 @@ struct Transport: Sendable {
     let timeout: TimeInterval
     /// One client for the process. A connection that cannot be made fails the request at once
     /// (refused) or after 10 s (no answer), instead of being retried until the request's
-    /// deadline: a command line says so and the user decides; a retry is always safe.
+    /// deadline: a command line says so and the user decides; a retry is always safe. Up to 64
+    /// connections a server, so that a process acting for many parties at once (the server
+    /// bench) gives each its own connection instead of queueing behind the default 8.
     static let client: HTTPClient = {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         configuration.timeout = .init(connect: .seconds(10))
         configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 

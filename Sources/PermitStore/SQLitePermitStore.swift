@@ -8,14 +8,9 @@ import PermitFoundation
 public final class SQLitePermitStore: PermitStore, StoreBackup, @unchecked Sendable {
     public let path: String
     let pool: DatabasePool
-    /// A second connection that copies the WAL back into the database in the background, so
-    /// that commits on the issuance path rarely wait for a checkpoint's copying.
-    private let checkpointer: DatabaseQueue
-    private let checkpointQueue = DispatchQueue(label: "permit-store.checkpoint")
-    private let lock = NSLock()
-    private var commitsSinceCheckpoint = 0
-    private var checkpointRunning = false
-    static let commitsPerCheckpoint = 32
+    /// Copies the WAL back into the database in the background, so that commits on the
+    /// issuance path rarely wait for a checkpoint's copying.
+    private let checkpointer: BackgroundCheckpointer
 
     /// Opens (and migrates) the database at `path`. `maxPageCount` caps its size in pages, as a
     /// full disk would: tests and drills use it to see what a full disk does.
@@ -39,11 +34,13 @@ public final class SQLitePermitStore: PermitStore, StoreBackup, @unchecked Senda
         try Self.migrator.migrate(pool)
         var checkpointConfig = Configuration()
         checkpointConfig.busyMode = .timeout(10)
-        checkpointer = try DatabaseQueue(path: path, configuration: checkpointConfig)
+        checkpointer = BackgroundCheckpointer(connection: try DatabaseQueue(path: path, configuration: checkpointConfig))
     }
 
     deinit {
-        checkpointQueue.sync {}
+        // Waits for a checkpoint under way. Its block holds the checkpointer, never the store, so
+        // this never runs on the checkpoint's queue (a sync onto the queue it runs on traps).
+        checkpointer.queue.sync {}
     }
 
     public func write<T>(_ body: (any StoreTransaction) throws -> T) async throws -> T {
@@ -61,23 +58,7 @@ public final class SQLitePermitStore: PermitStore, StoreBackup, @unchecked Senda
 
     private func writeNow<T>(_ body: (any StoreTransaction) throws -> T, failure: FirstFailure) throws -> T {
         let result = try pool.write { db in try body(SQLiteTransaction(db: db, failure: failure)) }
-        lock.lock()
-        commitsSinceCheckpoint += 1
-        let due = commitsSinceCheckpoint >= Self.commitsPerCheckpoint && !checkpointRunning
-        if due {
-            commitsSinceCheckpoint = 0
-            checkpointRunning = true
-        }
-        lock.unlock()
-        if due {
-            checkpointQueue.async { [self] in
-                // PASSIVE: copies what it can without blocking the writer or readers.
-                _ = try? checkpointer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
-                lock.lock()
-                checkpointRunning = false
-                lock.unlock()
-            }
-        }
+        checkpointer.committed()
         return result
     }
 
@@ -705,6 +686,42 @@ extension StoreError {
             self.init(.constraint, "a row broke a rule of the schema: \(error.message ?? "SQLITE_CONSTRAINT"); nothing was written")
         default:
             self.init(.io, "the database failed: \(error)")
+        }
+    }
+}
+
+/// A second connection that copies the WAL back into the database in the background: every
+/// `commitsPerCheckpoint` commits, a PASSIVE checkpoint on a queue of its own, one at a time.
+/// Its own object, so that the block running a checkpoint holds this and not the store: were the
+/// store released while a checkpoint ran, the block's release would otherwise run the store's
+/// deinit on the checkpoint's queue, whose wait for that queue traps (seen in `permit-bench server`).
+final class BackgroundCheckpointer: @unchecked Sendable {
+    static let commitsPerCheckpoint = 32
+    let connection: DatabaseQueue
+    let queue = DispatchQueue(label: "permit-store.checkpoint")
+    private let lock = NSLock()
+    private var commitsSinceCheckpoint = 0
+    private var running = false
+
+    init(connection: DatabaseQueue) { self.connection = connection }
+
+    /// Counts a commit, and starts a checkpoint when one is due and none is running.
+    func committed() {
+        lock.lock()
+        commitsSinceCheckpoint += 1
+        let due = commitsSinceCheckpoint >= Self.commitsPerCheckpoint && !running
+        if due {
+            commitsSinceCheckpoint = 0
+            running = true
+        }
+        lock.unlock()
+        guard due else { return }
+        queue.async { [self] in
+            // PASSIVE: copies what it can without blocking the writer or readers.
+            _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+            lock.lock()
+            running = false
+            lock.unlock()
         }
     }
 }

@@ -10,6 +10,7 @@ let benches: [String: () async throws -> Void] = [
     "apply-parts": runApplyPartsBench,
     "store": { try runStoreBench(); try await runPageBench() },
     "httpsig": runHTTPSignatureBench,
+    "server": runServerBench,
 ]
 
 let name = CommandLine.arguments.dropFirst().first ?? ""
