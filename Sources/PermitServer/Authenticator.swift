@@ -40,7 +40,7 @@ struct Authenticator<Context: RequestContext & CallerCarrying>: RouterMiddleware
             throw HTTPProblem(.unauthorized, code: "auth.unknownKey", detail: "no registered key has the keyid \(verified.keyID)",
                               field: "Signature-Input;keyid", value: verified.keyID, rule: "the kid of a registered, not removed key")
         }
-        if let wait = buckets.take(caller.kid, now: now) {
+        if let wait = buckets.take(caller.kid) {
             throw HTTPProblem(.tooManyRequests, code: "request.rate",
                               detail: "key \(caller.kid) sent more requests than its allowance; retry in \(wait) s",
                               field: "Signature-Input;keyid", value: caller.kid,
@@ -106,7 +106,9 @@ enum BodyReader {
 final class TokenBuckets: @unchecked Sendable {
     let capacity: Double
     let refillPerSecond: Double
-    private var buckets: [String: (tokens: Double, at: Date)] = [:]
+    /// Refilled by the monotonic clock, never the workflow's: a fixed PERMIT_NOW (or a clock set
+    /// back) would otherwise leave an emptied bucket empty for good.
+    private var buckets: [String: (tokens: Double, at: ContinuousClock.Instant)] = [:]
     private let lock = NSLock()
 
     init(capacity: Int, refillPerSecond: Double) {
@@ -115,11 +117,12 @@ final class TokenBuckets: @unchecked Sendable {
     }
 
     /// Takes one token from `key`'s bucket: nil when there was one, else the whole seconds to wait.
-    func take(_ key: String, now: Date) -> Int? {
+    func take(_ key: String, now: ContinuousClock.Instant = .now) -> Int? {
         lock.lock()
         defer { lock.unlock() }
         var bucket = buckets[key] ?? (capacity, now)
-        let elapsed = max(0, now.timeIntervalSince(bucket.at))
+        let span = bucket.at.duration(to: now).components
+        let elapsed = max(0, Double(span.seconds) + Double(span.attoseconds) / 1e18)
         bucket.tokens = min(capacity, bucket.tokens + elapsed * refillPerSecond)
         bucket.at = now
         if bucket.tokens >= 1 {

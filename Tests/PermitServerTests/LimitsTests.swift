@@ -360,6 +360,21 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(refused.header("Retry-After"), "100")
     }
 
+    /// The bucket refills with real time even though the server's workflow clock is fixed
+    /// (PERMIT_NOW): an emptied bucket serves again once enough time has passed.
+    func testTheBucketRefillsByTheMonotonicClock() async throws {
+        let server = try start(["--rate-burst", "1", "--rate-per-second", "1"])
+        let http = client()
+        let first = try await signedGet(http, server.url, "/v1/authorities/330114/caller", key: firmKey)
+        XCTAssertEqual(first.status, 200, first.text)
+        let refused = try await signedGet(http, server.url, "/v1/authorities/330114/caller", key: firmKey)
+        XCTAssertEqual(refused.status, 429, refused.text)
+        XCTAssertEqual(refused.header("Retry-After"), "1")
+        try await Task.sleep(for: .milliseconds(1300))
+        let again = try await signedGet(http, server.url, "/v1/authorities/330114/caller", key: firmKey)
+        XCTAssertEqual(again.status, 200, again.text)
+    }
+
     // MARK: /metrics
 
     func testMetrics() async throws {
