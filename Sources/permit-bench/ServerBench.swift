@@ -46,11 +46,11 @@ func runServerBench() async throws {
                      clients, remote.permitsPerSecond / local.permitsPerSecond, remote.permitsPerSecond / rawSign, local.permitsPerSecond / rawSign))
         rows.append((clients, local, remote))
     }
-    print("  clients | in-process permits/s | server permits/s | ratio | server requests | p50 / p99 ms (server) | p50 / p99 ms (in-process)")
+    print("  clients | in-process permits/s | server permits/s | ratio | server requests | request p50 / p99 ms (server) | (in-process) | decision-to-issue p99 ms (server) | (in-process)")
     for r in rows {
-        print(String(format: "  %7d | %20.0f | %16.0f | %5.3f | %15d | %8.2f / %-8.2f | %.2f / %.2f", r.clients, r.local.permitsPerSecond, r.remote.permitsPerSecond,
+        print(String(format: "  %7d | %20.0f | %16.0f | %5.3f | %15d | %13.2f / %-13.2f | %.2f / %.2f | %33.2f | %.2f", r.clients, r.local.permitsPerSecond, r.remote.permitsPerSecond,
                      r.remote.permitsPerSecond / r.local.permitsPerSecond, r.remote.requests, r.remote.percentile(0.5), r.remote.percentile(0.99),
-                     r.local.percentile(0.5), r.local.percentile(0.99)))
+                     r.local.percentile(0.5), r.local.percentile(0.99), r.remote.issuePercentile(0.99), r.local.issuePercentile(0.99)))
     }
     if rows.contains(where: { !$0.local.checked || !$0.remote.checked }) { throw BenchFailure("a run did not pass its check (above)") }
 }
@@ -94,6 +94,7 @@ struct ServerBenchRun {
     var accepted: Int
     var refused: [String: Int]
     var latencies: [String: [UInt64]]
+    var issueMicros: [Int64]
     var stoppedAtDeadline: Bool
     var checked = false
     var check = ""
@@ -112,6 +113,13 @@ struct ServerBenchRun {
         return Double(all[min(all.count - 1, Int(Double(all.count) * p))]) / 1e6
     }
 
+    /// Decision-to-issue at `p` over every issued permit, in milliseconds.
+    func issuePercentile(_ p: Double) -> Double {
+        let all = issueMicros.sorted()
+        guard !all.isEmpty else { return 0 }
+        return Double(all[min(all.count - 1, Int(Double(all.count) * p))]) / 1e3
+    }
+
     func print() {
         Swift.print(String(format: "  %@, %d clients (%d firms, 10 approvers): %d accepted, %d permits in %.2f s, %.0f permits/s%@",
                            label, clients, firmClients, accepted, issued, seconds, permitsPerSecond, stoppedAtDeadline ? " (STOPPED AT THE TIME LIMIT)" : ""))
@@ -119,6 +127,8 @@ struct ServerBenchRun {
             String(format: "%@ %d (p50 %.2f, p99 %.2f ms)", k, latencies[k]!.count, percentile(0.5, k), percentile(0.99, k))
         }
         Swift.print(String(format: "    %d requests, p50 %.2f ms, p99 %.2f ms: %@", requests, percentile(0.5), percentile(0.99), kinds.joined(separator: ", ")))
+        Swift.print(String(format: "    decision-to-issue (the completing decision in the workflow to the permit's commit): p50 %.2f ms, p99 %.2f ms, max %.2f ms; the decide requests that carried them p99 %.2f ms",
+                           issuePercentile(0.5), issuePercentile(0.99), issuePercentile(1), percentile(0.99, "decide")))
         var cpu = String(format: "    CPU: this process %.2f s", benchCPU)
         if let serverCPU { cpu += String(format: ", the server %.2f s (%.2f ms a permit)", serverCPU, 1000 * serverCPU / Double(max(issued, 1))) }
         cpu += String(format: "; clients signing submissions and decisions %.2f s", clientSigning)
@@ -212,6 +222,9 @@ struct ServerBenchDriver {
         var issued = 0
         var refused: [String: Int] = [:]
         var signingNanos: UInt64 = 0
+        /// Each issued permit's decision-to-issue time as the workflow measured it (issueMicros:
+        /// from the completing decision's arrival in the workflow to the commit of the permit).
+        var issueMicros: [Int64] = []
         var firmsDone = false
 
         func add(_ body: (Log) -> Void) {
@@ -316,8 +329,8 @@ struct ServerBenchDriver {
                         let targets = page.items.map { DecisionTarget(input: $0.application.publicID, id: $0.application.publicID, digest: $0.application.digest) }
                         let items = signing { signer.decisions(targets, department: department, approve: true) }
                         let results = try await timed("decide") { try await service.decide(department: department, items: items, progress: nil) }
-                        let issued = results.filter { $0.issueMicros != nil }.count
-                        log.add { $0.issued += issued }
+                        let issueTimes = results.compactMap(\.issueMicros)
+                        log.add { $0.issued += issueTimes.count; $0.issueMicros += issueTimes }
                         for r in results { refusals(r.errors) }
                     }
                 }
@@ -335,7 +348,7 @@ extension ServerBenchDriver.Log {
         var result: ServerBenchRun!
         add { log in
             result = ServerBenchRun(label: label, clients: clients, firmClients: firmClients, seconds: seconds, issued: log.issued, accepted: log.accepted,
-                                    refused: log.refused, latencies: log.latencies, stoppedAtDeadline: stoppedAtDeadline,
+                                    refused: log.refused, latencies: log.latencies, issueMicros: log.issueMicros, stoppedAtDeadline: stoppedAtDeadline,
                                     benchCPU: 0, serverCPU: nil, clientSigning: Double(log.signingNanos) / 1e9)
         }
         return result
