@@ -142,8 +142,9 @@ public enum PermitServer {
                        metrics: ServerMetrics, logger: Logger) throws -> Router<Context> {
         // HEAD for every GET: the same status and headers (Content-Length, ETag), no body.
         let router = Router(context: Context.self, options: .autoGenerateHeadEndpoints)
+        let routes = RouteTable()
         router.middlewares.add(RequestLog(metrics: metrics, logger: logger))
-        router.middlewares.add(ProblemMiddleware())
+        router.middlewares.add(ProblemMiddleware(routes: routes))
         router.middlewares.add(BodyLimit(maxBodyBytes: configuration.maxBodyBytes))
         let files = PublishedFiles(directory: configuration.directory)
         HealthRoutes(service: service).register(on: router)
@@ -157,6 +158,7 @@ public enum PermitServer {
                                            maxBodyBytes: configuration.maxBodyBytes,
                                            buckets: TokenBuckets(capacity: configuration.rateBurst, refillPerSecond: configuration.ratePerSecond)))
         WorkflowRoutes(service: service, files: files).register(on: signed)
+        routes.fill(from: router)
         return router
     }
 
@@ -191,9 +193,11 @@ public enum PermitServer {
         if let listen = configuration.metricsListen {
             let (host, port) = listen
             let metricsRouter = Router(context: Context.self, options: .autoGenerateHeadEndpoints)
-            metricsRouter.middlewares.add(ProblemMiddleware())
+            let metricsRoutes = RouteTable()
+            metricsRouter.middlewares.add(ProblemMiddleware(routes: metricsRoutes))
             metricsRouter.middlewares.add(BodyLimit(maxBodyBytes: configuration.maxBodyBytes))
             MetricsRoute(service: service, metrics: metrics).register(on: metricsRouter)
+            metricsRoutes.fill(from: metricsRouter)
             let metricsConnections = ConnectionCounter(limit: configuration.metricsMaxConnections)
             app.addServices(Application(
                 router: metricsRouter,

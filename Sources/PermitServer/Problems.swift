@@ -79,9 +79,24 @@ struct HTTPProblem: HTTPResponseError, Sendable {
 /// Every error leaves the server as problem+json: the router's own 404 and 405, Hummingbird's
 /// HTTP errors, and anything unexpected (500, without internals in the detail).
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The router's routes, read when the router's own 404 arrives: a path that a route answers
+    /// for other methods is 405 with `Allow` (RFC 9110, 15.5.6), not 404.
+    var routes = RouteTable()
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let allowed = routes.methods(for: request.uri.path)
+            guard !allowed.isEmpty, !allowed.contains(request.method) else {
+                return HTTPProblem(.notFound, code: "http.notFound", detail: "no resource at \(request.uri.path)", field: "path",
+                                   value: request.uri.path).response(head: request.method == .head)
+            }
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            return HTTPProblem(.methodNotAllowed, code: "http.methodNotAllowed",
+                               detail: "\(request.method.rawValue) is not allowed on \(request.uri.path); it takes \(allow)",
+                               field: "method", value: request.method.rawValue, rule: "one of \(allow)",
+                               headers: [.allow: allow]).response(head: request.method == .head)
         } catch let problem as HTTPProblem {
             return problem.response(head: request.method == .head)
         } catch let error as any ProblemConvertible {
@@ -98,5 +113,40 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return HTTPProblem(.internalServerError, code: "server.internal", detail: "the server could not answer this request")
                 .response(head: request.method == .head)
         }
+    }
+}
+
+/// The method of each route pattern, filled once the router's routes are registered and read by
+/// `ProblemMiddleware` for 405's `Allow`.
+final class RouteTable: @unchecked Sendable {
+    private var routes: [(path: RouterPath, method: HTTPRequest.Method)] = []
+    private let lock = NSLock()
+
+    func fill<C>(from router: Router<C>) {
+        lock.withLock { routes = router.routes.map { ($0.path, $0.method) } }
+    }
+
+    /// The methods of every route whose pattern matches `path`, in a fixed order.
+    func methods(for path: String) -> [HTTPRequest.Method] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        let table = lock.withLock { routes }
+        var found: Set<String> = []
+        var methods: [HTTPRequest.Method] = []
+        for route in table where Self.matches(route.path.components, segments) && found.insert(route.method.rawValue).inserted {
+            methods.append(route.method)
+        }
+        // HEAD is generated for every GET (autoGenerateHeadEndpoints) without being listed.
+        if found.contains("GET") && !found.contains("HEAD") { methods.append(.head) }
+        return methods.sorted { $0.rawValue < $1.rawValue }
+    }
+
+    static func matches(_ pattern: [RouterPath.Element], _ segments: [Substring]) -> Bool {
+        var i = 0
+        for element in pattern {
+            if element == .recursiveWildcard { return true }
+            guard i < segments.count, element ~= segments[i] else { return false }
+            i += 1
+        }
+        return i == segments.count
     }
 }

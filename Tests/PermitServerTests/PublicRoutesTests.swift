@@ -107,6 +107,26 @@ final class PublicRoutesTests: XCTestCase {
         try assertProblem(try await client.send(base + "/v1/nothing-here"), status: 404, code: "http.notFound")
     }
 
+    /// A path a route answers, with a method it does not take: 405 with Allow naming the methods
+    /// it does take (HEAD with every GET), before any authentication; an unknown path stays 404.
+    func testAWrongMethodIs405WithAllow() async throws {
+        let cases: [(HTTPMethod, String, String)] = [
+            (.DELETE, "/v1/trust-list.cose", "GET, HEAD"),
+            (.POST, "/healthz", "GET, HEAD"),
+            (.PUT, "/v1/authorities/330114/applications", "GET, HEAD, POST"),
+            (.DELETE, "/v1/authorities/330114/permits/330114000001", "GET, HEAD"),
+            (.GET, "/v1/authorities/330114/decision-targets", "POST"),
+            (.PATCH, "/verify/index.html", "GET, HEAD"),
+        ]
+        for (method, path, allow) in cases {
+            let reply = try await client.send(base + path, method: method)
+            try assertProblem(reply, status: 405, code: "http.methodNotAllowed")
+            XCTAssertEqual(reply.header("Allow"), allow, "\(method) \(path)")
+        }
+        try assertProblem(try await client.send(base + "/v1/authorities/330114/nothing", method: .DELETE), status: 404, code: "http.notFound")
+        try assertProblem(try await client.send(base + "/v1/trust-list.cose/more", method: .DELETE), status: 404, code: "http.notFound")
+    }
+
     // MARK: authorities and lists
 
     func testAuthorities() async throws {
