@@ -9,7 +9,12 @@ import PermitModel
 public enum WireJSON {
     /// The deepest nesting a request body may have (the file formats' limit).
     public static let maxDepth = 64
-    public static let dateEncoding: JSONEncoder.DateEncodingStrategy = .millisecondsSince1970
+    /// Whole milliseconds, always an integer on the wire (a time not yet stored may carry a
+    /// fraction of a millisecond, which `.millisecondsSince1970` would print as `…123.456`).
+    public static let dateEncoding: JSONEncoder.DateEncodingStrategy = .custom { date, encoder in
+        var container = encoder.singleValueContainer()
+        try container.encode(Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
+    }
     public static let dateDecoding: JSONDecoder.DateDecodingStrategy = .millisecondsSince1970
 
     public static func encoder() -> JSONEncoder {
