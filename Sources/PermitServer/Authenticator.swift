@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 import PermitAPI
 import PermitHTTPSignature
 import PermitModel
@@ -87,11 +88,21 @@ enum BodyReader {
             return buffer.readBytes(length: buffer.readableBytes) ?? []
         } catch is NIOTooManyBytesError {
             throw tooLarge(request, limit: limit)
-        } catch let problem as HTTPProblem {
-            throw problem  // a limit of the connection (Limits.swift): 408 or 413
         } catch {
-            throw incomplete(request)
+            throw failure(error, request)
         }
+    }
+
+    /// Why reading a body failed, as the answer: a limit of the connection (Limits.swift: 408 or
+    /// 413) as it is, bytes the HTTP/1 decoder cannot read 400 `request.malformed`, else a body
+    /// that ended early.
+    static func failure(_ error: any Error, _ request: Request) -> HTTPProblem {
+        if let problem = error as? HTTPProblem { return problem }
+        if let error = error as? HTTPParserError {
+            return HTTPProblem(.badRequest, code: "request.malformed", detail: "the request body cannot be read: \(error)",
+                               field: "body", rule: "an HTTP/1.1 body (RFC 9112: Content-Length bytes, or well-formed chunks)")
+        }
+        return incomplete(request)
     }
 
     /// A body that ended before its declared length (the client closed, or the connection broke).

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTP1
 
 // The limits that keep slow or abusive clients from costing the server anything (service.md,
 // "Limits"): a deadline for a request's headers and one for its body (408), a cap on open
@@ -128,6 +129,8 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var closeAfterResponse = false
     /// Answered for the last time: nothing more is written, what arrives is dropped.
     private var closing = false
+    /// Bytes after a request still being answered could not be decoded: answered once it is.
+    private var pendingMalformed: HTTPProblem?
     /// The output is shut: the bytes that still arrive are dropped before they are decoded.
     private(set) var dropsBytes = false
 
@@ -237,6 +240,29 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 
+    /// Bytes the HTTP/1 decoder cannot read (a broken request line, a bad header, a Content-Length
+    /// that is not a number) arrive here as its error. Between requests the answer is a 400
+    /// problem+json like every other refusal, and the connection closes; Hummingbird alone would
+    /// write a bare 400 without a body. Within a body, or while an earlier request is still being
+    /// answered, the error goes on to the route reading the body (400 `request.malformed`) or to
+    /// Hummingbird.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let parserError = error as? HTTPParserError, admitted, !closing, reading != .body, pendingMalformed == nil {
+            logger.info("request id=\(RequestID()) method=- route=- status=400 duration_ms=0 malformed=\(parserError)")
+            let problem = HTTPProblem(.badRequest, code: "request.malformed", detail: "the request is not HTTP/1.1 that can be read: \(parserError)",
+                                      rule: "an HTTP/1.1 request (RFC 9112)")
+            if responsesEnded == requestsRead {
+                cancelTimer()
+                answer(problem, context: context, linger: limits.headerLinger)
+            } else {
+                // Pipelined behind a request still being answered: after its answer.
+                pendingMalformed = problem
+            }
+            return
+        }
+        context.fireErrorCaught(error)
+    }
+
     // MARK: writing
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -270,6 +296,13 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
                         arm(.linger, after: limits.bodyLinger, context: context)
                     }
                 }
+                return
+            }
+            if let problem = pendingMalformed, responsesEnded == requestsRead {
+                context.write(data, promise: promise)
+                pendingMalformed = nil
+                cancelTimer()
+                answer(problem, context: context, linger: limits.headerLinger)
                 return
             }
             if reading == .waiting && responsesEnded == requestsRead {

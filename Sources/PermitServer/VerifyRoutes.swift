@@ -97,10 +97,8 @@ struct VerifyRoutes: Sendable {
             return buffer.readBytes(length: buffer.readableBytes) ?? []
         } catch is NIOTooManyBytesError {
             throw tooLarge
-        } catch let problem as HTTPProblem {
-            throw problem  // a limit of the connection (Limits.swift): 408 or 413
         } catch {
-            throw BodyReader.incomplete(request)
+            throw BodyReader.failure(error, request)
         }
     }
 

@@ -234,6 +234,47 @@ final class LimitsTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(t0), 2.5)
     }
 
+    // MARK: bytes that are not HTTP
+
+    /// Bytes the HTTP/1 decoder cannot read get a 400 problem+json (`request.malformed`) and the
+    /// connection closes, also when they follow a request still being answered (after its answer);
+    /// a broken chunked body is the same 400 from the route reading it. Hummingbird alone answers
+    /// a bare 400 with no body.
+    func testUnreadableHTTPIsAProblem() async throws {
+        let server = try start([])
+        let port = RawConnection.port(of: server.url)
+        let cases: [(String, String)] = [
+            ("a request line that is not one", "GARBAGE\r\n\r\n"),
+            ("a header without a colon", "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n"),
+            ("a Content-Length that is not a number", "POST /v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n"),
+            ("a NUL in the path", "GET /heal\u{0}thz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+            ("a chunk size that is not hex", "POST /v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n" +
+                "Transfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n"),
+        ]
+        for (name, bytes) in cases {
+            let connection = try RawConnection(port: port)
+            defer { connection.close() }
+            connection.send(bytes)
+            let response = await onThread { connection.response(timeout: 5) }
+            try assertProblem(response, status: 400, code: "request.malformed", closes: false)
+            XCTAssertFalse((try response?.json()["detail"] as? String ?? "").isEmpty, name)
+            let closed = await onThread { connection.waitClosed(timeout: 5) }
+            XCTAssertTrue(closed, "\(name): the connection closes")
+        }
+        // Pipelined behind two good requests: both answered, then the 400.
+        let connection = try RawConnection(port: port)
+        defer { connection.close() }
+        connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGARBAGE\r\n\r\n")
+        _ = await onThread { connection.waitClosed(timeout: 5) }
+        let text = String(decoding: connection.received, as: UTF8.self)
+        let statuses = text.components(separatedBy: .newlines).filter { $0.hasPrefix("HTTP/1.1 ") }
+        XCTAssertEqual(statuses, ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 400 Bad Request"], text)
+        XCTAssertTrue(text.hasSuffix("\"urn:freight-permit:problem:request.malformed\"}"), text)
+        // The server still answers.
+        let health = try await client().send(server.url + "/healthz")
+        XCTAssertEqual(health.status, 200)
+    }
+
     // MARK: 413
 
     /// With --max-body-bytes 1024: a larger body is 413 problem+json on every route, by its
