@@ -56,6 +56,16 @@ def example_fleets():
     return by_firm
 
 
+def unique_plate(plate, k):
+    """`plate` with its serial replaced by the number k (below 10,000 for a small new-energy plate,
+    100,000 for the others), keeping its kind, so that its colour still fits."""
+    if len(plate) == 8 and plate[-1] in "DF" and plate[2:7].isdigit():  # large new-energy
+        return plate[:2] + f"{k % 100000:05d}" + plate[-1]
+    if len(plate) == 8:  # small new-energy: a letter, a digit or letter, 4 digits
+        return plate[:4] + f"{k % 10000:04d}"
+    return plate[:2] + f"{k % 100000:05d}"
+
+
 class Server:
     """`permit serve` on a loopback port; killed with any signal, restarted on the same port.
     With `database`, on that PostgreSQL store (`--database URL`) instead of the data directory's
@@ -97,11 +107,11 @@ class Server:
 
 
 class Deployment:
-    """A data directory, the parties' directories and their keys, and (with `serve`) a server on it.
+    """A data directory, the parties' directories and their keys (with `parties`), and (with `serve`) a server on it.
     `database`: a PostgreSQL URL for `init` and every local verb (the data directory then holds
     only the keys and the trust list)."""
 
-    def __init__(self, permit, root, firms=2, copies=1, data_parent=None, database=None, serve=True):
+    def __init__(self, permit, root, firms=2, copies=1, data_parent=None, database=None, parties=True, serve=True):
         self.permit, self.root, self.database = permit, root, database
         os.makedirs(root, exist_ok=True)
         self.data = os.path.join(data_parent or root, "data")
@@ -111,7 +121,7 @@ class Deployment:
         code, name, phone = AUTHORITY
         self.local("init", "--authority", code, "--name", name, "--phone", phone)
         self.admin = os.path.join(self.data, "admin-key.pem")
-        self.firms = self.add_parties(self.admin, firms, copies)
+        self.firms = self.add_parties(self.admin, firms, copies) if parties else []
         self.server = Server(permit, self.data, self.env, database=database) if serve else None
 
     def add_parties(self, admin, firms, copies, prefix="", vary=None):
