@@ -10,12 +10,14 @@ the database.
 
 The load: each authority's firms (the example firms, each with its own key and directory) apply
 SOAK_APPLICATIONS applications in all, in batches of SOAK_BATCH, and each of the ten departments'
-approvers approves its queue (`approve --all`) until the firms are done and its queue is empty;
+approvers reads a page of 50 of its queue (`queue --limit 50`) and approves it (`approve ID…`),
+until the firms are done and its queue is empty;
 every party runs the CLI (`permit … --server URL --authority CODE --json`), as a party on its own
 machine would. The last approval issues the permit in its transaction.
 
 Which instance a party talks to: each party alternates between the two instances, request by
-request (one CLI run is one request here: a batch is at most 250 items). A run that fails whole
+request (a request here is one CLI run: a batch of applications, a page of the queue, or the
+approvals of that page; each is a few HTTP requests to one instance). A run that fails whole
 (connection refused, a 503, a timeout) or reports items refused for a passing reason (`store.busy`,
 `store.io`) is sent again, as it is, to the other instance, after a back-off of 0.2 s doubling to
 2 s: the retry is safe because a reference returns the application already stored and a decision
@@ -84,8 +86,9 @@ FIRMS = int(os.environ.get("SOAK_FIRMS", "6"))
 BATCH = int(os.environ.get("SOAK_BATCH", "20"))
 DOWN_SECONDS = float(os.environ.get("SOAK_DOWN_SECONDS", "3"))
 KEEP = os.environ.get("SOAK_KEEP") == "1"
+DECISIONS = 50  # a department's page of its queue, approved in one request
 SEND_SHARE = 0.6  # firms send new batches during this share of the bound; the departments drain the rest
-CLIENT_TIMEOUT = 90  # seconds one CLI run may take before it is killed and sent again
+CLIENT_TIMEOUT = 120  # seconds one CLI run may take before it is killed and sent again
 TRANSIENT = {"store.busy", "store.io"}  # item errors that a retry may clear
 
 
@@ -169,7 +172,8 @@ class Stats:
         self.application_items = 0  # items sent, retries included
         self.decided = set()  # (authority, application ID, department) told recorded
         self.decision_items = 0
-        self.already_decided = 0
+        self.already_decided = collections.Counter()  # decision.alreadyDecided, application.notPending
+        self.decided_before = set()  # (authority, application ID, department) refused as decided already
         self.decision_refused = collections.Counter()
         self.issued = collections.defaultdict(set)  # authority -> permit numbers the approvers were told
         self.runs = collections.Counter()  # apply / approve
@@ -288,7 +292,7 @@ class Soak:
         """Stops the servers and the cluster if this process dies without cleaning up (SIGKILL)."""
         script = (f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
                   f"if [ -s '{self.watchdog_pids}' ]; then kill -9 $(cat '{self.watchdog_pids}') 2>/dev/null; "
-                  f"{self.cluster.stop_command()}; fi")
+                  f"{self.cluster.stop_command()}; {'' if KEEP else f'rm -rf {self.top!r};'} fi")
         subprocess.run(["setsid", "--fork", "sh", "-c", script], stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -361,42 +365,64 @@ class Soak:
                 attempt += 1
 
     def department(self, party):
+        """Reads a page of the department's queue, approves it, and again: two requests, each to
+        the next instance. A failed request is followed by a back-off and a fresh read of the queue,
+        which no longer holds what a lost answer recorded."""
         st = self.stats
         department = party.name[len("dept-"):]
         attempt = 0
+
+        def failed(kind, rc, out, err):
+            why = f"{kind}: {reason(rc, out, err)}"
+            with st.lock:
+                st.failures[why] += 1
+                st.failure_samples.setdefault(why, (err.strip() or out.strip())[-300:])
+            self.backoff(attempt)
+
         while not self.stop.is_set():
             done_before = self.firms_done.is_set()
-            rc, out, err = party.run("approve", "--department", department, "--key", "key.pem", "--all", "--json")
+            rc, out, err = party.run("queue", "--department", department, "--key", "key.pem", "--limit", str(DECISIONS), "--json")
+            with st.lock:
+                st.runs["queue"] += 1
+            rows = next((r for r in json_lines(out) if isinstance(r, list)), None)
+            if rc != 0 or rows is None:
+                failed("queue", rc, out, err)
+                attempt += 1
+                continue
+            if not rows:
+                if done_before:
+                    return
+                time.sleep(0.5)
+                continue
+            ids = [r["id"] for r in rows]
+            rc, out, err = party.run("approve", "--department", department, "--key", "key.pem", *ids, "--json")
             items = [i for i in json_lines(out) if "id" in i or "input" in i]
             with st.lock:
                 st.runs["approve"] += 1
                 if attempt:
                     st.retried_runs += 1
-                if rc not in (0, 1):
-                    st.failures[f"approve: {reason(rc, out, err)}"] += 1
-                    st.failure_samples.setdefault(f"approve: {reason(rc, out, err)}", (err.strip() or out.strip())[-300:])
-                st.decision_items += len(items)
+                st.decision_items += len(ids)
                 for item in items:
                     code = (item.get("errors") or [{}])[0].get("code")
-                    if code == "decision.alreadyDecided":
-                        st.already_decided += 1
+                    app = item.get("id") or item.get("input")
+                    if code in ("decision.alreadyDecided", "application.notPending"):
+                        # Decided already: by a request of ours whose answer was lost, still running
+                        # on the server when this one read the queue. Checked against the store.
+                        st.already_decided[code] += 1
+                        st.decided_before.add((party.authority, app, department))
                     elif code in TRANSIENT:
                         st.transient[code] += 1
                     elif code:
                         st.decision_refused[code] += 1
                     else:
-                        st.decided.add((party.authority, item["id"], department))
+                        st.decided.add((party.authority, app, department))
                         if item.get("permitNumber"):
                             st.issued[party.authority].add(item["permitNumber"])
             if rc not in (0, 1) or any((i.get("errors") or [{}])[0].get("code") in TRANSIENT for i in items):
-                self.backoff(attempt)
+                failed("approve", rc, out, err) if rc not in (0, 1) else self.backoff(attempt)
                 attempt += 1
                 continue
             attempt = 0
-            if not items:
-                if done_before:
-                    return
-                time.sleep(0.5)
 
     def run(self):
         self.t0 = time.monotonic()
@@ -442,6 +468,10 @@ class Soak:
             t.join(max(0.0, deadline - time.monotonic()))
         self.timed_out = any(t.is_alive() for t in firms + departments)
         self.stop.set()
+        with self.lock:  # the bound: what is still running is stopped
+            for p in self.clients:
+                if p.poll() is None:
+                    p.kill()
         for t in firms + departments:
             t.join(CLIENT_TIMEOUT + 5)
         self.duration = time.monotonic() - self.t0
@@ -480,9 +510,12 @@ class Soak:
                            + (f"; wrong: {wrong[:5]}" if wrong else "")))
             ids = {f"A{int(a[0]):06d}": a[0] for a in mine}
             lost_decisions = [k for k in st.decided if k[0] == code and decisions.get((ids.get(k[1]), k[2]), 0) == 0]
+            unexplained = [k for k in st.decided_before if k[0] == code and decisions.get((ids.get(k[1]), k[2]), 0) == 0]
             twice = sum(n - 1 for (app, _), n in decisions.items() if n > 1 and app in ids.values())
             self.lost += len(lost_decisions)
             self.duplicated += twice
+            checks.append((f"{code}: every decision refused as already decided is stored", not unexplained,
+                           f"{sum(1 for k in st.decided_before if k[0] == code)} refused so, {len(unexplained)} not stored"))
             checks.append((f"{code}: every recorded decision stored exactly once", not lost_decisions and not twice,
                            f"told recorded {sum(1 for k in st.decided if k[0] == code)}, stored "
                            f"{sum(n for (app, _), n in decisions.items() if app in ids.values())}, lost {len(lost_decisions)}, duplicated {twice}"))
@@ -539,6 +572,7 @@ def main():
 
     def interrupted(signum, frame):
         raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGHUP, interrupted)
     checks = None
@@ -580,9 +614,10 @@ def report(soak, checks):
         print(f"  fault: {f}")
     print(f"  applications: {len(st.sent_applications)} of {APPLICATIONS} sent ({st.application_items} items with retries), "
           f"{accepted} accepted, {len(st.refused)} refused with a clear error {dict(collections.Counter(st.refused.values()))}")
-    print(f"  decisions: {st.decision_items} items sent, {len(st.decided)} recorded, {st.already_decided} already decided, "
+    print(f"  decisions: {st.decision_items} items sent, {len(st.decided)} recorded, "
+          f"refused as decided already (a retry after a lost answer) {dict(st.already_decided)}, "
           f"refused {dict(st.decision_refused)}; permits issued {permits}")
-    print(f"  client runs (one request each): apply {st.runs['apply']}, approve {st.runs['approve']}; "
+    print(f"  client runs (requests): apply {st.runs['apply']}, queue {st.runs['queue']}, approve {st.runs['approve']}; "
           f"retried {st.retried_runs} runs ({st.retried_items} application items); item errors retried {dict(st.transient)}")
     print(f"  runs that failed whole: {dict(st.failures.most_common())}")
     for why, sample in st.failure_samples.items():
@@ -596,7 +631,7 @@ def report(soak, checks):
         print(f"  {'ok  ' if ok else 'FAIL'} {name}: {detail}")
     audit = all(ok for n, ok, _ in checks if "audit" in n)
     gap_free = all(ok for n, ok, _ in checks if "serials" in n)
-    print(f"soak: {st.runs['apply'] + st.runs['approve']} requests sent ({len(st.sent_applications)} applications, "
+    print(f"soak: {sum(st.runs.values())} requests sent ({len(st.sent_applications)} applications, "
           f"{st.decision_items} decisions), {accepted} applications accepted, {st.retried_runs} requests retried, "
           f"lost {soak.lost}, duplicated {soak.duplicated}, "
           f"serials {'gap-free' if gap_free else 'WITH GAPS'}, audit {'OK' if audit else 'FAILED'}, "
