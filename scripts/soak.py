@@ -53,8 +53,9 @@ put the command in add_authority(): parties, references, clients (`--authority C
 and audit are already per authority.
 
 Environment (defaults in brackets): SOAK_SECONDS [180], SOAK_APPLICATIONS [2000], SOAK_FIRMS [6 per
-authority, at most 7], SOAK_BATCH [20], SOAK_DOWN_SECONDS [3], SOAK_KEEP=1 keeps the run's
-directory (logs) and prints where it is.
+authority, at most 7], SOAK_BATCH [20], SOAK_DOWN_SECONDS [3: how long instance B stays down],
+SOAK_PG_DOWN_SECONDS [0: `pg_ctl restart -m fast`; more, a fast stop, that long down, and a start],
+SOAK_KEEP=1 keeps the run's directory (the servers' logs, PostgreSQL's) and prints where it is.
 
     soak.py PERMIT-BINARY
 """
@@ -85,6 +86,7 @@ APPLICATIONS = int(os.environ.get("SOAK_APPLICATIONS", "2000"))
 FIRMS = int(os.environ.get("SOAK_FIRMS", "6"))
 BATCH = int(os.environ.get("SOAK_BATCH", "20"))
 DOWN_SECONDS = float(os.environ.get("SOAK_DOWN_SECONDS", "3"))
+PG_DOWN_SECONDS = float(os.environ.get("SOAK_PG_DOWN_SECONDS", "0"))
 KEEP = os.environ.get("SOAK_KEEP") == "1"
 DECISIONS = 50  # a department's page of its queue, approved in one request
 SEND_SHARE = 0.6  # firms send new batches during this share of the bound; the departments drain the rest
@@ -140,8 +142,14 @@ class Cluster:
         if r.returncode != 0:
             raise RuntimeError(f"{tool} {' '.join(args[:3])}: exit {r.returncode}; see {self.log}")
 
-    def restart(self):
-        self.server("pg_ctl", "-D", self.data, "-l", self.log, "-o", self.options, "-m", "fast", "-w", "-t", "60", "restart")
+    def restart(self, down=0.0):
+        """`pg_ctl restart -m fast`; with `down` seconds, a fast stop, that long down, and a start."""
+        if not down:
+            self.server("pg_ctl", "-D", self.data, "-l", self.log, "-o", self.options, "-m", "fast", "-w", "-t", "60", "restart")
+            return
+        self.server("pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "60", "stop")
+        time.sleep(down)
+        self.server("pg_ctl", "-D", self.data, "-l", self.log, "-o", self.options, "-w", "-t", "60", "start")
 
     def psql(self, database, sql):
         r = subprocess.run([os.path.join(self.bin, "psql"), "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1",
@@ -320,6 +328,8 @@ class Soak:
         if os.path.exists(self.watchdog_pids):
             os.remove(self.watchdog_pids)
         if self.cluster:
+            if KEEP and os.path.exists(self.cluster.log):
+                shutil.copy(self.cluster.log, os.path.join(self.top, "postgresql.log"))
             self.cluster.stop()
 
     # The load ---------------------------------------------------------------------------------
@@ -458,8 +468,9 @@ class Soak:
         wait_for(0.60, 0.45)
         at, share = time.monotonic() - self.t0, progress()
         t = time.monotonic()
-        self.cluster.restart()
-        self.faults.append(f"PostgreSQL restarted (pg_ctl restart -m fast) at {at:.1f} s "
+        self.cluster.restart(PG_DOWN_SECONDS)
+        how = f"stopped -m fast, down {PG_DOWN_SECONDS:g} s, started" if PG_DOWN_SECONDS else "pg_ctl restart -m fast"
+        self.faults.append(f"PostgreSQL restarted ({how}) at {at:.1f} s "
                            f"({share:.0%} accepted), took {time.monotonic() - t:.2f} s")
         for t in firms:
             t.join(max(0.0, deadline - time.monotonic()))
