@@ -41,8 +41,8 @@ The checks afterwards, each per authority, read from the database directly (psql
     application has one; every decision a client was told was recorded is stored, once;
   - the permit serials are 1…n without a gap;
   - `permit audit verify --database URL` passes;
-and for the deployment: no instance answered a 5xx other than 503 (from the servers' request logs,
-LOG_LEVEL=info), both instances are ready (/readyz) at the end, and every accepted application
+and for the deployment: no instance answered a 5xx other than 503, nor a 401 or 403 (every key is
+registered: from the servers' request logs, LOG_LEVEL=info), both instances are ready (/readyz) at the end, and every accepted application
 was issued before the bound. It prints the figures and one summary line, and exits 1 if any check fails
 (2 if the deployment could not be set up).
 
@@ -231,14 +231,22 @@ class Party:
 
 
 def reason(rc, out, err):
-    """A run's failure, in a few words, for the table of failures."""
+    """A run's failure, in a few words, for the table of failures: the problem's code, and for
+    `server.unreachable` how (connection refused, closed, reset)."""
     if rc == 124:
         return "timeout"
     text = (err.strip() or out.strip() or f"exit {rc}").splitlines()[-1]
-    for word in ("connection refused", "503", "store.io", "store.busy", "store.unavailable", "reset", "closed", "timed out"):
+    try:
+        problem = json.loads(text)["errors"][0]
+        code, text = problem["code"], problem.get("message", "")
+    except (ValueError, KeyError, IndexError, TypeError):
+        code = ""
+    if code and code != "server.unreachable":
+        return code
+    for word in ("connection refused", "closed", "reset", "timed out"):
         if word in text.lower():
-            return word
-    return text[:80]
+            return f"{code or 'unreachable'}: {word}"
+    return (code + " " + text[:60]).strip()
 
 
 class Soak:
@@ -563,6 +571,10 @@ class Soak:
             self.requests[n] = count
         bad = {s: n for s, n in self.statuses.items() if s >= 500 and s != 503}
         checks.append(("no 5xx other than 503", not bad, f"statuses {dict(sorted(self.statuses.items()))}"))
+        # Every party's key is registered and every request signed afresh: a 401 or 403 is a
+        # refusal the server had no reason for (it said "unknown key" while PostgreSQL was down).
+        refused = {s: n for s, n in self.statuses.items() if s in (401, 403)}
+        checks.append(("no registered key refused (401, 403)", not refused, f"{sum(refused.values())} refused"))
         ready = []
         for s in self.servers:
             try:
