@@ -631,7 +631,7 @@ def report(soak, checks):
     accepted = len(st.accepted)
     permits = sum(f["permits"] for f in soak.figures.values())
     http = sum(soak.requests.values())
-    print(f"soak: {len(AUTHORITIES)} authority(ies) {', '.join(soak.figures)}; {len(soak.firms)} firms, "
+    print(f"soak: {len(AUTHORITIES)} {'authority' if len(AUTHORITIES) == 1 else 'authorities'} {', '.join(soak.figures)}; {len(soak.firms)} firms, "
           f"{len(soak.departments)} departments; 2 instances on one PostgreSQL {soak.cluster.version}")
     for f in soak.faults:
         print(f"  fault: {f}")
