@@ -260,6 +260,8 @@ class Soak:
         self.firms_done = threading.Event()
         self.cluster = None
         self.watchdog_pids = os.path.join(top, "pids")
+        self.broken = None
+        self.faults = []
 
     # Set-up -----------------------------------------------------------------------------------
     def start(self):
@@ -317,13 +319,16 @@ class Soak:
             f.write(" ".join(str(s.pid) for s in self.servers if s.proc.poll() is None) or "0")
         os.replace(self.watchdog_pids + ".new", self.watchdog_pids)
 
-    def cleanup(self):
+    def stop_clients(self):
         self.stop.set()
         with self.lock:
             clients = list(self.clients)
         for p in clients:
             if p.poll() is None:
                 p.kill()
+
+    def cleanup(self):
+        self.stop_clients()
         self.exits = []
         for s in self.servers:
             if s.proc.poll() is None:
@@ -486,11 +491,7 @@ class Soak:
         for t in departments:
             t.join(max(0.0, deadline - time.monotonic()))
         self.timed_out = any(t.is_alive() for t in firms + departments)
-        self.stop.set()
-        with self.lock:  # the bound: what is still running is stopped
-            for p in self.clients:
-                if p.poll() is None:
-                    p.kill()
+        self.stop_clients()  # the bound: what is still running is stopped
         for t in firms + departments:
             t.join(CLIENT_TIMEOUT + 5)
         self.duration = time.monotonic() - self.t0
@@ -582,6 +583,8 @@ class Soak:
             except Exception:
                 ready.append(False)
         checks.append(("both instances ready after the faults", all(ready), f"/readyz {ready}"))
+        if self.broken:
+            checks.append(("the faults were undone (instance restarted, PostgreSQL up)", False, self.broken))
         return checks
 
 
@@ -609,7 +612,16 @@ def main():
               f"({', '.join(a[0] for a in AUTHORITIES)}), {len(soak.firms)} firms and {len(soak.departments)} departments, "
               f"2 instances ({soak.servers[0].url}, {soak.servers[1].url}); set up in {soak.setup_seconds:.1f} s; "
               f"{APPLICATIONS} applications in batches of {BATCH}, at most {SECONDS:.0f} s", file=sys.stderr)
-        soak.run()
+        try:
+            soak.run()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            # A fault that could not be undone: an instance that does not start again, a cluster
+            # that does not restart. The checks still run on what the store holds.
+            soak.stop_clients()
+            soak.broken = f"{type(e).__name__}: {e}"
+            print(f"soak: FAILED during the load: {soak.broken}", file=sys.stderr)
+            soak.duration = time.monotonic() - soak.t0
+            soak.timed_out = True
         checks = soak.check()
     except KeyboardInterrupt:
         print("soak: interrupted; stopping what it started", file=sys.stderr)
