@@ -18,12 +18,14 @@ machine would. The last approval issues the permit in its transaction.
 Which instance a party talks to: each party alternates between the two instances, request by
 request (a request here is one CLI run: a batch of applications, a page of the queue, or the
 approvals of that page; each is a few HTTP requests to one instance). A run that fails whole
-(connection refused, a 503, a timeout) or reports items refused for a passing reason (`store.busy`,
-`store.io`) is sent again, as it is, to the other instance, after a back-off of 0.2 s doubling to
-2 s: the retry is safe because a reference returns the application already stored and a decision
-already recorded is never recorded again (README, "Pointing clients at a server"). So a party
-whose instance is down moves to the other one at once; while PostgreSQL restarts, both refuse
-and the parties back off and try again.
+(connection refused or closed, a 503, a timeout) or reports items refused for a passing reason
+(`store.busy`, `store.io`) is tried again on the other instance after a back-off of 0.2 s doubling
+to 2 s: a firm sends the same batch file again, a department reads its queue again (which no
+longer holds what a lost answer recorded) and approves what is left. The retry is safe because a
+reference returns the application already stored and a decision already recorded is never
+recorded again (README, "Pointing clients at a server"). So a party whose instance is down moves
+to the other one on its next try; while PostgreSQL is down, both instances wait for it or refuse
+with 503, and the parties back off and try again.
 
 The faults, mid-load: once a quarter of the applications are accepted (or a quarter of the time
 bound has passed), instance B is SIGKILLed, left down SOAK_DOWN_SECONDS, and restarted on the same
