@@ -380,7 +380,8 @@ class Soak:
                                 st.transient[code] += 1
                                 again = True
                             elif code:
-                                st.refused[key] = code
+                                if key not in st.accepted:  # (a stored reference is never refused after)
+                                    st.refused[key] = code
                             else:
                                 st.accepted[key] = item["id"]
                                 st.refused.pop(key, None)
