@@ -178,6 +178,7 @@ class Stats:
         self.lock = threading.Lock()
         self.accepted = {}  # (authority, credit code, reference) -> application ID
         self.refused = {}  # (authority, credit code, reference) -> problem code
+        self.refused_after_accept = collections.Counter()  # items refused when sent again after they were accepted
         self.sent_applications = set()
         self.application_items = 0  # items sent, retries included
         self.decided = set()  # (authority, application ID, department) told recorded
@@ -380,7 +381,9 @@ class Soak:
                                 st.transient[code] += 1
                                 again = True
                             elif code:
-                                if key not in st.accepted:  # (a stored reference is never refused after)
+                                if key in st.accepted:  # a retry must return the stored application
+                                    st.refused_after_accept[code] += 1
+                                else:
                                     st.refused[key] = code
                             else:
                                 st.accepted[key] = item["id"]
@@ -574,6 +577,8 @@ class Soak:
                         self.statuses[int(line.split(" status=")[1].split()[0])] += 1
             self.requests[n] = count
         bad = {s: n for s, n in self.statuses.items() if s >= 500 and s != 503}
+        checks.append(("a batch sent again returns the applications already accepted", not st.refused_after_accept,
+                       f"refused when sent again: {dict(st.refused_after_accept)}"))
         checks.append(("no 5xx other than 503", not bad, f"statuses {dict(sorted(self.statuses.items()))}"))
         # Every party's key is registered and every request signed afresh: a 401 or 403 is a
         # refusal the server had no reason for (it said "unknown key" while PostgreSQL was down).
