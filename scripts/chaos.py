@@ -20,14 +20,11 @@ failed its audit. The PostgreSQL rows run once the PostgreSQL store exists (issu
 """
 import argparse
 import collections
-import importlib.util
 import json
 import os
 import random
 import shutil
-import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -36,145 +33,10 @@ import time
 import urllib.error
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NOW = "2026-11-30T09:00:00+08:00"
-NOW_UNIX = 1796000400  # NOW in Unix seconds
-DEPARTMENTS = ["TRANSPORT", "DEVREFORM", "INDUSTRY", "PUBLIC_SECURITY", "AGRICULTURE", "COMMERCE", "HEALTH",
-               "MARKET_REGULATION", "ENERGY", "POSTAL"]
+from permitdeploy import DEPARTMENTS, NOW_UNIX, ROOT, Deployment, json_lines, load_httpsig  
+
 DISK_KIB = 1500
 DEADLINE = time.monotonic() + 15 * 60  # the whole run stops by itself
-
-
-def load_httpsig():
-    spec = importlib.util.spec_from_file_location("httpsig", os.path.join(ROOT, "scripts", "httpsig-check.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class Server:
-    """`permit serve` on a loopback port; killed with any signal, restarted on the same port."""
-
-    def __init__(self, permit, data, env, port=0):
-        self.permit, self.data, self.env = permit, data, env
-        self.log = open(os.path.join(os.path.dirname(os.path.dirname(data)), f"serve-{os.path.basename(os.path.dirname(data))}.log"), "ab")
-        self.proc = subprocess.Popen([permit, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data],
-                                     stdout=subprocess.PIPE, stderr=self.log, env=env)
-        line = self.proc.stdout.readline().decode()
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"permit serve printed {line!r}")
-        self.url = line[len("listening on "):].strip()
-        self.port = int(self.url.rsplit(":", 1)[1])
-
-    def kill(self, sig=signal.SIGKILL):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
-
-    def restart(self, env=None):
-        self.kill()
-        for _ in range(50):  # the port may linger a moment after SIGKILL
-            try:
-                return Server(self.permit, self.data, env or self.env, self.port)
-            except RuntimeError:
-                time.sleep(0.1)
-        raise RuntimeError("the server did not restart")
-
-
-class Deployment:
-    """A data directory, the parties' directories and their keys, and a server on it."""
-
-    def __init__(self, permit, root, firms=2, copies=1, data_parent=None):
-        self.permit, self.root = permit, root
-        os.makedirs(root, exist_ok=True)
-        self.data = os.path.join(data_parent or root, "data")
-        self.env = dict(os.environ, LANG="C.UTF-8", PERMIT_NOW=NOW)
-        self.env.pop("PERMIT_SERVER", None)
-        self.local("init", "--authority", "330114", "--name", "杭州市钱塘区交通运输局", "--phone", "0571-86000000")
-        self.admin = os.path.join(self.data, "admin-key.pem")
-        for d in DEPARTMENTS:
-            os.makedirs(self.party(f"dept-{d}"))
-            self.local("approver", "add", "--department", d, "--name", f"审批人 {d}", "--generate",
-                       os.path.join(self.party(f"dept-{d}"), "key.pem"), "--admin-key", self.admin)
-        lines = [l for l in open(os.path.join(ROOT, "examples", "applications.jsonl"), encoding="utf-8") if l.strip()]
-        by_firm = collections.OrderedDict()
-        for line in lines:
-            try:
-                code = json.loads(line)["applicant"]["creditCode"]
-            except Exception:
-                continue
-            by_firm.setdefault(code, []).append(json.loads(line))
-        self.firms = list(by_firm)[:firms]
-        for code in self.firms:
-            os.makedirs(self.party(f"firm-{code}"))
-            self.local("applicant", "add", "--credit-code", code, "--name", f"企业 {code}", "--generate",
-                       os.path.join(self.party(f"firm-{code}"), "key.pem"), "--admin-key", self.admin)
-            # `copies` of each line under references of their own, plates varied so none supersedes another.
-            with open(os.path.join(self.party(f"firm-{code}"), "applications.jsonl"), "w", encoding="utf-8") as out:
-                for c in range(copies):
-                    for n, app in enumerate(by_firm[code]):
-                        app = json.loads(json.dumps(app))
-                        if c:
-                            app["reference"] = f"{app['reference']}-C{c}"
-                            app["vehicle"]["plate"] = app["vehicle"]["plate"][:2] + f"{(c * 97 + n) % 100000:05d}"
-                        out.write(json.dumps(app, ensure_ascii=False) + "\n")
-        self.server = Server(permit, self.data, self.env)
-
-    def party(self, name):
-        return os.path.join(self.root, name)
-
-    def local(self, *args, check=True):
-        r = subprocess.run([self.permit, *args, "--data-dir", self.data], env=self.env, capture_output=True, text=True)
-        if check and r.returncode != 0:
-            raise RuntimeError(f"permit {' '.join(args)}: exit {r.returncode}: {r.stderr}")
-        return r
-
-    def remote(self, party, *args, now=NOW, timeout=300):
-        env = dict(self.env, PERMIT_NOW=now, PERMIT_HOME=os.path.join(self.party(party), "no-data-here"))
-        return subprocess.run([self.permit, *args, "--server", self.server.url], cwd=self.party(party), env=env,
-                              capture_output=True, text=True, timeout=timeout)
-
-    def remote_background(self, party, *args):
-        env = dict(self.env, PERMIT_HOME=os.path.join(self.party(party), "no-data-here"))
-        return subprocess.Popen([self.permit, *args, "--server", self.server.url], cwd=self.party(party), env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    # What the store holds, read directly.
-    def db(self):
-        return sqlite3.connect(f"file:{os.path.join(self.data, 'permit.sqlite')}?mode=ro", uri=True)
-
-    def stored_references(self):
-        with self.db() as c:
-            return collections.Counter((r[0], r[1]) for r in c.execute("SELECT creditCode, reference FROM application"))
-
-    def stored_decisions(self):
-        with self.db() as c:
-            return collections.Counter(c.execute("SELECT applicationID, department FROM decision"))
-
-    def permits_per_application(self):
-        with self.db() as c:
-            return collections.Counter(r[0] for r in c.execute("SELECT applicationID FROM permit"))
-
-    def serials(self):
-        with self.db() as c:
-            return sorted(r[0] for r in c.execute("SELECT serial FROM permit"))
-
-    def audit(self):
-        r = self.local("audit", "verify", check=False)
-        return "OK" if r.returncode == 0 and "audit OK" in r.stdout else f"FAILED: {(r.stdout + r.stderr).strip()[-200:]}"
-
-    def stop(self):
-        self.server.kill(signal.SIGTERM)
-
-
-def json_lines(text):
-    out = []
-    for line in text.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return out
 
 
 Row = collections.namedtuple("Row", "fault store sent accepted refused lost duplicated audit note")

@@ -27,12 +27,20 @@ struct Authenticator<Context: RequestContext & CallerCarrying>: RouterMiddleware
         let now = clock.now()
         let verified: VerifiedRequest
         var found: RegisteredCaller?
+        var lookupFailure: (any Error)?
         do {
             verified = try await RequestSignature.verify(message, now: Int64(now.timeIntervalSince1970.rounded(.down))) { kid in
-                found = try? await gate.caller(kid: kid)
+                do {
+                    found = try await gate.caller(kid: kid)
+                } catch {
+                    lookupFailure = error
+                }
                 return found?.key
             }
         } catch {
+            // The registered keys could not be read (the database is down or restarting): that
+            // is the store's refusal (503, worth a retry), not a key the server does not know.
+            if let lookupFailure { throw Self.storeProblem(lookupFailure) }
             var problem = HTTPProblem(.unauthorized, error.problems[0])
             problem.headers[.wwwAuthenticate] = "Signature realm=\"freight-permit\""
             throw problem
@@ -56,6 +64,15 @@ struct Authenticator<Context: RequestContext & CallerCarrying>: RouterMiddleware
         var context = context
         context.caller = caller
         return try await next(request, context)
+    }
+
+    /// A failure to read the registered keys, as the store's own problem (`store.io`,
+    /// `store.busy`: 503) when it has one, else `store.io`.
+    static func storeProblem(_ error: any Error) -> HTTPProblem {
+        if let known = error as? any ProblemConvertible, !known.problems.isEmpty {
+            return HTTPProblem(service: known.problems)
+        }
+        return HTTPProblem(.serviceUnavailable, code: "store.io", detail: "the registered keys could not be read; nothing was written")
     }
 
     /// The URI the client signed: scheme, the Host it sent, the path and query as sent.
