@@ -194,3 +194,17 @@ public struct QueueEntry: Codable, Sendable {
 }
 
 extension Page: Codable where Item: Codable {}
+
+/// One authority a deployment hosts, as `permit serve` routes to it: its code, its service and
+/// its data directory (where its revocation list is published).
+public struct HostedAuthority: Sendable {
+    public let code: String
+    public let service: any PermitService & RequestGate
+    public let directory: DataDirectory
+
+    public init(code: String, service: any PermitService & RequestGate, directory: DataDirectory) {
+        self.code = code
+        self.service = service
+        self.directory = directory
+    }
+}

@@ -145,8 +145,10 @@ public enum ProblemText {
         "database.url": "--database {value} 不是可用的 PostgreSQL 地址",
         // the service over HTTP: the client and the server
         "auth.keyNeeded": "通过 --server 的每个请求都要签名：请给出 --key 文件（企业或审批人的密钥）或 --admin-key 文件",
-        "authority.choose": "该服务器托管多个签发机关，请用 --authority 指定机关代码",
-        "authority.unknown": "本服务器没有托管签发机关 {value}",
+        "authority.choose": "该部署托管多个签发机关，请用 --authority 指定机关代码",
+        "authority.unknown": "本部署没有托管签发机关 {value}",
+        "authority.exists": "签发机关 {value} 已在本部署中，不会覆盖",
+        "keys.issuerStale": "数据库公布的当前签发密钥 {value} 不在本实例的数据目录中；不会用已停用的密钥签发",
         "checkpoint.unreadable": "无法读取检查点文件 {value}",
         "keys.rootRemote": "通过 --server 时由服务器用其持有的根密钥签署新的信任列表，请去掉 --root-key",
         "keys.rootUnreadable": "无法读取根密钥 {value}",

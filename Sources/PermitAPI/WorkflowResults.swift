@@ -281,3 +281,57 @@ public struct ApplicationHistory: Codable, Sendable {
         self.permitState = permitState
     }
 }
+
+/// What `permit authority add` made: the new authority's directory, database, keys, and the
+/// deployment's root key and re-signed trust list.
+public struct AuthorityAddResult: Codable, Sendable {
+    public var authority: String
+    public var name: String
+    public var dataDirectory: String
+    public var database: String
+    public var issuerKey: String
+    public var adminKey: String
+    public var rootKey: String
+    public var trustList: String
+
+    public init(authority: String, name: String, dataDirectory: String, database: String, issuerKey: String, adminKey: String,
+                rootKey: String, trustList: String) {
+        self.authority = authority
+        self.name = name
+        self.dataDirectory = dataDirectory
+        self.database = database
+        self.issuerKey = issuerKey
+        self.adminKey = adminKey
+        self.rootKey = rootKey
+        self.trustList = trustList
+    }
+}
+
+/// One authority of a deployment, as `permit authority list` shows it.
+public struct DeploymentAuthority: Codable, Sendable {
+    public var code: String
+    public var name: String
+    public var nameEn: String
+    public var phone: String
+    public var maxDays: Int
+    public var createdAt: Date
+    /// The authority's own files: the deployment's top directory for the first authority, `authorities/CODE/` for the others.
+    public var dataDirectory: String
+    /// The SQLite file's path, or the database URL (password hidden) and the authority's schema.
+    public var database: String
+    /// The kid of the issuer key the store publishes as current.
+    public var issuerKid: String?
+
+    public init(code: String, name: String, nameEn: String, phone: String, maxDays: Int, createdAt: Date, dataDirectory: String,
+                database: String, issuerKid: String?) {
+        self.code = code
+        self.name = name
+        self.nameEn = nameEn
+        self.phone = phone
+        self.maxDays = maxDays
+        self.createdAt = createdAt
+        self.dataDirectory = dataDirectory
+        self.database = database
+        self.issuerKid = issuerKid
+    }
+}

@@ -13,13 +13,17 @@ import PermitSeal
 /// instance refuses a replay), and the key's token bucket is charged. Every refusal is 401 (429
 /// for an empty bucket) with problem+json, before any route runs: nothing is written.
 struct Authenticator<Context: RequestContext & CallerCarrying>: RouterMiddleware {
-    let gate: any RequestGate
+    let authorities: HostedAuthorities
     let clock: any PermitClock
     let scheme: String
     let maxBodyBytes: Int
     let buckets: TokenBuckets
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // The authority in the path: its registered keys and its nonces. A key of another
+        // authority of the deployment is unknown here (401).
+        let hosted = try authorities.find(context.parameters.get("code") ?? "")
+        let gate = hosted.service
         var request = request
         let body = try await BodyReader.collect(&request, limit: maxBodyBytes)
         let message = RequestMessage(method: request.method.rawValue, targetURI: targetURI(of: request),
@@ -63,6 +67,7 @@ struct Authenticator<Context: RequestContext & CallerCarrying>: RouterMiddleware
         }
         var context = context
         context.caller = caller
+        context.authority = hosted
         return try await next(request, context)
     }
 
@@ -85,6 +90,8 @@ struct Authenticator<Context: RequestContext & CallerCarrying>: RouterMiddleware
 /// A context that carries the verified signer of a request.
 protocol CallerCarrying {
     var caller: RegisteredCaller? { get set }
+    /// The authority the path names, set with the caller.
+    var authority: HostedAuthority? { get set }
 }
 
 extension PermitRequestContext: CallerCarrying {}

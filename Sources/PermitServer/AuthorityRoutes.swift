@@ -7,7 +7,7 @@ import PermitModel
 /// The hosted authorities and the signed lists a checkpoint polls:
 /// `GET /v1/authorities`, `GET|HEAD /v1/trust-list.cose`, `GET|HEAD /v1/authorities/{code}/revocations.cose`.
 struct AuthorityRoutes: Sendable {
-    let service: any PermitService
+    let authorities: HostedAuthorities
     let files: PublishedFiles
 
     static let coseType = "application/cose; cose-type=\"cose-sign1\""
@@ -16,8 +16,9 @@ struct AuthorityRoutes: Sendable {
 
     func register(on router: Router<PermitServer.Context>) {
         router.get("v1/authorities") { _, _ -> Response in
-            let authority = try await service.authority()
-            return try JSONBody.response([Wire.AuthoritySummary(authority)])
+            var summaries: [Wire.AuthoritySummary] = []
+            for hosted in authorities.all { summaries.append(Wire.AuthoritySummary(try await hosted.service.authority())) }
+            return try JSONBody.response(summaries)
         }
         router.get("v1/trust-list.cose") { request, _ -> Response in
             guard let bytes = files.trustList() else {
@@ -28,11 +29,7 @@ struct AuthorityRoutes: Sendable {
         }
         router.get("v1/authorities/:code/revocations.cose") { request, context -> Response in
             let code = context.parameters.get("code") ?? ""
-            let authority = try await service.authority()
-            guard code == authority.code else {
-                throw HTTPProblem(.notFound, code: "authority.unknown", detail: "no authority \(code) is hosted here",
-                                  field: "code", value: code, rule: "one of GET /v1/authorities")
-            }
+            let files = PublishedFiles(directory: try authorities.find(code).directory)
             guard let bytes = files.revocations() else {
                 throw HTTPProblem(.notFound, code: "revocations.none", detail: "authority \(code) has published no revocation list",
                                   field: "code", value: code, rule: "a list is published with permit revocations export")

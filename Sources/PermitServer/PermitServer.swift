@@ -131,15 +131,19 @@ public enum PermitServer {
     /// The request context of every route.
     public typealias Context = PermitRequestContext
 
-    /// The router with every route of this slice, on `service` and the data directory's files.
-    public static func router(service: any PermitService & RequestGate, configuration: ServerConfiguration,
+    /// The router with every route of this slice, on the hosted authorities' services and the data directory's files.
+    public static func router(hosted: [HostedAuthority], configuration: ServerConfiguration,
                               clock: any PermitClock) throws -> Router<Context> {
-        try router(service: service, configuration: configuration, clock: clock, metrics: ServerMetrics(), logger: Logger(label: "permit-server"))
+        try router(hosted: hosted, configuration: configuration, clock: clock, metrics: ServerMetrics(), logger: Logger(label: "permit-server"))
     }
 
     /// The router, recording each request into `metrics` and logging one line for it on `logger`.
-    static func router(service: any PermitService & RequestGate, configuration: ServerConfiguration, clock: any PermitClock,
+    static func router(hosted: [HostedAuthority], configuration: ServerConfiguration, clock: any PermitClock,
                        metrics: ServerMetrics, logger: Logger) throws -> Router<Context> {
+        let authorities = try HostedAuthorities(hosted)
+        // Readiness and the scrape-time figures read the first authority's store: the deployment's
+        // authorities share the database (PostgreSQL) or the data directory's disk (SQLite).
+        let service = authorities.first.service
         // HEAD for every GET: the same status and headers (Content-Length, ETag), no body.
         let router = Router(context: Context.self, options: .autoGenerateHeadEndpoints)
         let routes = RouteTable()
@@ -149,15 +153,15 @@ public enum PermitServer {
         let files = PublishedFiles(directory: configuration.directory)
         HealthRoutes(service: service).register(on: router)
         MetricsRoute(service: service, metrics: metrics).register(on: router)
-        AuthorityRoutes(service: service, files: files).register(on: router)
+        AuthorityRoutes(authorities: authorities, files: files).register(on: router)
         VerifyRoutes(checkpoint: Checkpoint(files: files, clock: clock), maxBodyBytes: configuration.maxBodyBytes).register(on: router)
         try WebVerifierPage(rootSPKIBase64: files.rootSPKIBase64()).register(on: router)
         APIDocumentRoute().register(on: router)
         let signed = router.group("v1/authorities/:code")
-            .add(middleware: Authenticator(gate: service, clock: clock, scheme: configuration.tls == nil ? "http" : "https",
+            .add(middleware: Authenticator(authorities: authorities, clock: clock, scheme: configuration.tls == nil ? "http" : "https",
                                            maxBodyBytes: configuration.maxBodyBytes,
                                            buckets: TokenBuckets(capacity: configuration.rateBurst, refillPerSecond: configuration.ratePerSecond)))
-        WorkflowRoutes(service: service, files: files).register(on: signed)
+        WorkflowRoutes().register(on: signed)
         routes.fill(from: router)
         return router
     }
@@ -165,12 +169,13 @@ public enum PermitServer {
     /// Runs until SIGTERM or SIGINT, then stops accepting, lets the requests in flight finish and
     /// returns. `ready` is called once with the URL the server listens on, when every listener
     /// (the metrics one too, when configured) is bound.
-    public static func run(service: any PermitService & RequestGate, configuration: ServerConfiguration, clock: any PermitClock,
+    public static func run(hosted: [HostedAuthority], configuration: ServerConfiguration, clock: any PermitClock,
                            logger: Logger, ready: @escaping @Sendable (String) -> Void) async throws {
+        guard let service = hosted.first?.service else { throw ServerSetupError("the deployment hosts no authority") }
         let limits = ConnectionLimits(configuration)
         let connections = ConnectionCounter(limit: configuration.maxConnections)
         let metrics = ServerMetrics(connections: connections)
-        let router = try router(service: service, configuration: configuration, clock: clock, metrics: metrics, logger: logger)
+        let router = try router(hosted: hosted, configuration: configuration, clock: clock, metrics: metrics, logger: logger)
         // The autoclosure makes a guard for each connection.
         let http1 = HTTPServerBuilder.http1(configuration: .init(
             additionalChannelHandlers: [RequestGuard(limits: limits, connections: connections, metrics: metrics, logger: logger)]))
@@ -228,5 +233,28 @@ public enum PermitServer {
             throw ServerSetupError("--tls-key \(files.privateKey): not a readable PEM private key (\(error))")
         }
         return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+    }
+}
+
+/// The authorities one server hosts, found by the code in `/v1/authorities/{code}/…`.
+struct HostedAuthorities: Sendable {
+    let all: [HostedAuthority]
+    private let byCode: [String: HostedAuthority]
+
+    init(_ all: [HostedAuthority]) throws {
+        guard !all.isEmpty else { throw ServerSetupError("the deployment hosts no authority") }
+        self.all = all
+        byCode = Dictionary(all.map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    var first: HostedAuthority { all[0] }
+
+    /// The authority `code` names; 404 `authority.unknown` for one not hosted here.
+    func find(_ code: String) throws -> HostedAuthority {
+        guard let found = byCode[code] else {
+            throw HTTPProblem(.notFound, code: "authority.unknown", detail: "no authority \(code) is hosted here",
+                              field: "code", value: code, rule: "one of GET /v1/authorities: \(all.map(\.code).joined(separator: ", "))")
+        }
+        return found
     }
 }

@@ -17,6 +17,8 @@ public struct PermitRequestContext: RequestContext {
         nonmutating set { callerBox.value = newValue }
     }
     private let callerBox = CallerBox()
+    /// The authority of a signed route's path, set by `Authenticator` once the caller is verified.
+    public var authority: HostedAuthority?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

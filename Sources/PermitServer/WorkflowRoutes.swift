@@ -15,8 +15,6 @@ import PermitSeal
 /// the service and encodes the result. The rules stay in the workflow, which checks every signed
 /// document again against the registered keys.
 struct WorkflowRoutes: Sendable {
-    let service: any PermitService
-    let files: PublishedFiles
 
     static let coseType = "application/cose"
 
@@ -31,7 +29,7 @@ struct WorkflowRoutes: Sendable {
             let caller = try await authorised(context, firm: true)
             let body: Wire.ApplyRequest = try await JSONBody.decode(request)
             for item in body.items { if let s = item.submission { try signedBy(caller, Array(s), field: "items[\(item.index)].submission") } }
-            return try JSONBody.response(try await service.apply(body.items, dryRun: body.dryRun ?? false, progress: nil))
+            return try JSONBody.response(try await service(context).apply(body.items, dryRun: body.dryRun ?? false, progress: nil))
         }
         group.get("applications") { request, context -> Response in
             let caller = try await authorised(context, firm: true, approver: true)
@@ -46,11 +44,11 @@ struct WorkflowRoutes: Sendable {
             case .approver(let department): query.department = department
             case .admin: break
             }
-            return try JSONBody.response(try await service.applications(query))
+            return try JSONBody.response(try await service(context).applications(query))
         }
         group.get("applications/:id") { request, context -> Response in
             let caller = try await authorised(context, firm: true, approver: true)
-            let history = try await service.history(try context.parameters.require("id"))
+            let history = try await service(context).history(try context.parameters.require("id"))
             try mayRead(caller, application: history.application, routed: history.required.map(\.department))
             return try JSONBody.response(history)
         }
@@ -58,13 +56,13 @@ struct WorkflowRoutes: Sendable {
             let caller = try await authorised(context, firm: true)
             let bytes = try await JSONBody.cose(request)
             try signedBy(caller, bytes, field: "body")
-            return try JSONBody.response(try await service.cancel(Data(bytes)))
+            return try JSONBody.response(try await service(context).cancel(Data(bytes)))
         }
         group.post("permits/:id/amendments") { request, context -> Response in
             let caller = try await authorised(context, firm: true)
             let body: Wire.AmendRequest = try await JSONBody.decode(request)
             try signedBy(caller, Array(body.submission), field: "submission")
-            return try JSONBody.response(try await service.amend(number: try context.parameters.require("id"),
+            return try JSONBody.response(try await service(context).amend(number: try context.parameters.require("id"),
                                                                  application: body.application, submission: body.submission))
         }
 
@@ -73,18 +71,18 @@ struct WorkflowRoutes: Sendable {
             let caller = try await authorised(context, firm: true, approver: true)
             let id = try context.parameters.require("id")
             if caller.caller != .admin {
-                let history = try await service.history(id)
+                let history = try await service(context).history(id)
                 try mayRead(caller, application: history.application, routed: history.required.map(\.department))
             }
-            return try JSONBody.response(try await service.issuedPermit(id))
+            return try JSONBody.response(try await service(context).issuedPermit(id))
         }
         group.get("permits") { request, context -> Response in
             _ = try await authorised(context)
-            return try JSONBody.response(try await service.issuedPermits(since: try request.uri.dayParameter("since")))
+            return try JSONBody.response(try await service(context).issuedPermits(since: try request.uri.dayParameter("since")))
         }
         group.get("report") { request, context -> Response in
             _ = try await authorised(context)
-            return try JSONBody.response(try await service.report(since: try request.uri.dayParameter("since")))
+            return try JSONBody.response(try await service(context).report(since: try request.uri.dayParameter("since")))
         }
 
         // MARK: approvers
@@ -92,56 +90,57 @@ struct WorkflowRoutes: Sendable {
             let department = try departmentParameter(context)
             _ = try await authorised(context, approverOf: department)
             let overdue = request.uri.queryParameters.get("overdue").map { $0 == "true" || $0 == "1" } ?? false
-            return try JSONBody.response(try await service.queue(QueueQuery(department: department, overdue: overdue, limit: try request.uri.limit(),
+            return try JSONBody.response(try await service(context).queue(QueueQuery(department: department, overdue: overdue, limit: try request.uri.limit(),
                                                                             after: request.uri.queryParameters.get("after"))))
         }
         group.post("decision-targets") { request, context -> Response in
             _ = try await authorised(context, approver: true, adminToo: false)
             let body: Wire.Identifiers = try await JSONBody.decode(request)
-            return try JSONBody.response(try await service.decisionTargets(body.identifiers))
+            return try JSONBody.response(try await service(context).decisionTargets(body.identifiers))
         }
         group.post("departments/:department/decisions") { request, context -> Response in
             let department = try departmentParameter(context)
             let caller = try await authorised(context, approverOf: department, adminToo: false)
             let body: Wire.DecideRequest = try await JSONBody.decode(request)
             for item in body.items { if let d = item.decision { try signedBy(caller, Array(d), field: "items[\(item.index)].decision") } }
-            return try JSONBody.response(try await service.decide(department: department, items: body.items, progress: nil))
+            return try JSONBody.response(try await service(context).decide(department: department, items: body.items, progress: nil))
         }
 
         // MARK: administration
-        adminAction(group, "parties") { try await service.register(Data($0)) }
-        adminAction(group, "parties/removals") { try await service.unregister(Data($0)) }
+        adminAction(group, "parties") { try await $0.register(Data($1)) }
+        adminAction(group, "parties/removals") { try await $0.unregister(Data($1)) }
         group.get("parties") { request, context -> Response in
             _ = try await authorised(context)
             let kind: PartyKeyRecord.Kind = try request.uri.enumParameter("kind") ?? .applicant
-            return try JSONBody.response(try await service.registered(kind, includeRemoved: request.uri.flag("removed")))
+            return try JSONBody.response(try await service(context).registered(kind, includeRemoved: request.uri.flag("removed")))
         }
-        adminAction(group, "revocations") { try await service.revoke(Data($0)) }
+        adminAction(group, "revocations") { try await $0.revoke(Data($1)) }
         group.get("revocations") { _, context -> Response in
             _ = try await authorised(context)
-            return try JSONBody.response(try await service.revocations())
+            return try JSONBody.response(try await service(context).revocations())
         }
         group.post("revocation-lists") { request, context -> Response in
             _ = try await authorised(context)
             let days = try request.uri.intParameter("validForDays") ?? 1
+            let files = PublishedFiles(directory: try hosted(context).directory)
             let above = max(try request.uri.intParameter("above") ?? 0, RevocationList.publishedSequence(at: files.directory.revocations))
-            let signed = try await service.exportRevocations(validForDays: days, above: above)
+            let signed = try await service(context).exportRevocations(validForDays: days, above: above)
             // Published where every instance serves it from (GET …/revocations.cose).
             try files.publishRevocations(signed.bytes)
             return try JSONBody.response(Wire.SignedRevocationList(list: signed.document, cose: Data(signed.bytes)))
         }
-        adminAction(group, "blacklist") { try await service.blacklistAdd(Data($0)) }
-        adminAction(group, "blacklist/removals") { try await service.blacklistRemove(Data($0)) }
+        adminAction(group, "blacklist") { try await $0.blacklistAdd(Data($1)) }
+        adminAction(group, "blacklist/removals") { try await $0.blacklistRemove(Data($1)) }
         group.get("blacklist") { request, context -> Response in
             _ = try await authorised(context)
-            return try JSONBody.response(try await service.blacklist(includeRemoved: request.uri.flag("removed")))
+            return try JSONBody.response(try await service(context).blacklist(includeRemoved: request.uri.flag("removed")))
         }
-        adminAction(group, "issuer-keys") { try await service.rotateIssuerKey(Data($0), root: nil) }
+        adminAction(group, "issuer-keys") { try await $0.rotateIssuerKey(Data($1), root: nil) }
 
         // MARK: audit
         group.get("audit/events") { request, context -> Response in
             _ = try await authorised(context)
-            return try JSONBody.response(try await service.auditLog(AuditLogQuery(
+            return try JSONBody.response(try await service(context).auditLog(AuditLogQuery(
                 subject: request.uri.queryParameters.get("subject"), limit: try request.uri.limit(),
                 after: request.uri.queryParameters.get("after"))))
         }
@@ -158,27 +157,38 @@ struct WorkflowRoutes: Sendable {
                 try bytes.write(to: url)
                 urls.append(url)
             }
-            return try JSONBody.response(try await service.verifyAudit(AuditOptions(checkpointFiles: urls)))
+            return try JSONBody.response(try await service(context).verifyAudit(AuditOptions(checkpointFiles: urls)))
         }
         group.post("audit/checkpoints") { _, context -> Response in
             _ = try await authorised(context)
-            let signed = try await service.auditCheckpoint()
+            let signed = try await service(context).auditCheckpoint()
             return try JSONBody.response(Wire.SignedCheckpoint(checkpoint: signed.document, cose: Data(signed.bytes)))
         }
     }
 
     /// An administrative action: a COSE_Sign1 body signed by the admin key that signed the request.
     func adminAction<T: Encodable>(_ group: RouterGroup<PermitServer.Context>, _ path: RouterPath,
-                                   _ call: @escaping @Sendable ([UInt8]) async throws -> T) {
+                                   _ call: @escaping @Sendable (any PermitService, [UInt8]) async throws -> T) {
         group.post(path) { request, context -> Response in
             let caller = try await authorised(context)
             let bytes = try await JSONBody.cose(request)
             try signedBy(caller, bytes, field: "body")
-            return try JSONBody.response(try await call(bytes))
+            return try JSONBody.response(try await call(try service(context), bytes))
         }
     }
 
     // MARK: authorisation
+
+    /// The authority the path names, as the authenticator found it.
+    func hosted(_ context: PermitServer.Context) throws -> HostedAuthority {
+        guard let hosted = context.authority else {
+            throw HTTPProblem(.unauthorized, code: "auth.missing", detail: "the request is not signed", rule: "every request that is not public is signed (RFC 9421)")
+        }
+        return hosted
+    }
+
+    /// The service of the authority the path names.
+    func service(_ context: PermitServer.Context) throws -> any PermitService { try hosted(context).service }
 
     /// The verified caller, if its role may use the route: the admin always (unless `adminToo`
     /// is false), a firm or an approver where allowed. Also refuses a path naming another
@@ -187,12 +197,6 @@ struct WorkflowRoutes: Sendable {
                     approverOf department: Department? = nil, adminToo: Bool = true) async throws -> RegisteredCaller {
         guard let caller = context.caller else {
             throw HTTPProblem(.unauthorized, code: "auth.missing", detail: "the request is not signed", rule: "every request that is not public is signed (RFC 9421)")
-        }
-        let code = context.parameters.get("code") ?? ""
-        let authority = try await service.authority()
-        guard code == authority.code else {
-            throw HTTPProblem(.notFound, code: "authority.unknown", detail: "no authority \(code) is hosted here",
-                              field: "code", value: code, rule: "one of GET /v1/authorities")
         }
         switch caller.caller {
         case .admin where adminToo: return caller

@@ -39,10 +39,21 @@ import PostgresNIO
 /// `store.full`; too many connections or locks (53300, 53200, 55P03) and retries exhausted are
 /// `store.busy`; a broken rule (23xxx, the triggers that keep evidence unchanged among them) is
 /// `store.constraint`; anything else is `store.io`.
+///
+/// **Several authorities in one database.** The deployment's first authority is in the `public`
+/// schema, as before; each authority added since has a schema of its own (`a` and its division
+/// code: `a330106`) with the same tables. A store for such an authority shares the first one's
+/// connection pool (`init(sharing:schema:)`) and selects its schema in each transaction with
+/// `SET LOCAL search_path`, so one pool serves every authority and a connection goes back to the
+/// pool with the default path.
 public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     public let location: PostgresLocation
+    /// The authority's schema: nil for `public` (the deployment's first authority), else `a` and a division code.
+    public let schema: String?
     let client: PostgresClient
-    private let runTask: Task<Void, Never>
+    private let runTask: Task<Void, Never>?
+    /// The store whose pool this one shares, kept alive as long as this one.
+    private let owner: PostgresPermitStore?
     let logger: Logger
 
     /// How many times a transaction is tried before its failure is reported.
@@ -68,8 +79,10 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     /// with the URL (its password hidden).
     public init(location: PostgresLocation) async throws {
         self.location = location
+        schema = nil
+        owner = nil
         logger = Logger(label: "permit-store-postgres", factory: { _ in SwiftLogNoOpLogHandler() })
-        try await Self.migrate(location: location, logger: logger)
+        try await Self.migrate(location: location, schema: nil, logger: logger)
         var configuration = location.configuration
         configuration.options.maximumConnections = Self.maximumConnections
         configuration.options.connectionIdleTimeout = .seconds(30)
@@ -78,17 +91,49 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         runTask = Task { await client.run() }
     }
 
+    /// The store of another authority in the same database: its schema (`a` and the division
+    /// code; nil for `public`, the first authority's), created or migrated on the way, on
+    /// `other`'s connection pool.
+    public init(sharing other: PostgresPermitStore, schema: String?) async throws {
+        if let schema, !Self.isSchemaName(schema) { throw StoreError(.io, "\(schema) is not an authority's schema name (a and six digits)") }
+        let root = other.owner ?? other
+        location = root.location
+        self.schema = schema
+        owner = root
+        logger = root.logger
+        client = root.client
+        runTask = nil
+        try await Self.migrate(location: location, schema: schema, logger: logger)
+    }
+
+    /// The schema of an authority added to a deployment: `a` and its division code.
+    public static func schemaName(authority code: String) -> String { "a" + code }
+
+    static func isSchemaName(_ name: String) -> Bool {
+        name.utf8.count == 7 && name.first == "a" && name.utf8.dropFirst().allSatisfy { $0 >= 48 && $0 <= 57 }
+    }
+
+    /// The schemas of authorities added to this database (`a` and six digits), in name order.
+    public func addedSchemas() async throws -> [String] {
+        try await client.withConnection { connection in
+            try await connection.query("SELECT nspname FROM pg_namespace WHERE nspname ~ '^a[0-9]{6}$' ORDER BY nspname", logger: logger).get()
+                .map { try $0.decode(String.self) }
+        }
+    }
+
     /// Opens the store at a `postgres://` URL (see `PostgresLocation`).
     public convenience init(url: String) async throws {
         try await self.init(location: PostgresLocation(url: url))
     }
 
     deinit {
-        runTask.cancel()
+        runTask?.cancel()
     }
 
-    /// Closes the pool's connections: the store cannot be used afterwards.
+    /// Closes the pool's connections: the store cannot be used afterwards (nor any store that
+    /// shares its pool). A store that shares another's pool closes nothing.
     public func close() async {
+        guard let runTask else { return }
         runTask.cancel()
         await runTask.value
     }
@@ -137,13 +182,13 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     /// failure to lease throws (as `TransactionFailure`); the attempt's own outcome, the body's
     /// errors included, comes back as the result.
     private func attemptOnce<T>(write: Bool, _ job: TransactionBody<T>) async throws -> Unchecked<Result<T, any Error>> {
-        let logger = self.logger
+        let (logger, schema) = (self.logger, self.schema)
         do {
             return try await client.withConnection { connection in
                 try await Self.transactionThreads.runIfActive {
                     Unchecked(Result {
                         guard let body = job.body else { throw StoreError(.io, "a transaction ran after its caller left") }
-                        return try Self.run(on: connection, write: write, logger: logger, body)
+                        return try Self.run(on: connection, write: write, schema: schema, logger: logger, body)
                     })
                 }
             }
@@ -156,17 +201,19 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     /// writer, the body, COMMIT; a ROLLBACK on any failure. A failure of the database that may
     /// be retried comes out as `TransactionFailure`; any other failure comes out as the
     /// `StoreError` the body saw, and the body's own errors (refusals) pass through.
-    private static func run<T>(on connection: PostgresConnection, write: Bool, logger: Logger,
+    private static func run<T>(on connection: PostgresConnection, write: Bool, schema: String?, logger: Logger,
                                _ body: (PostgresTransaction) throws -> T) throws -> T {
         let tx = PostgresTransaction(connection: connection, logger: logger)
         do {
             if write {
                 try tx.execute("BEGIN")
+                if let schema { try tx.execute(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \"\(schema)\"")) }
                 try tx.execute("""
                     SELECT pg_advisory_xact_lock(\(lockNamespace), COALESCE((SELECT code::integer FROM authority LIMIT 1), 0))
                     """)
             } else {
                 try tx.execute("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                if let schema { try tx.execute(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \"\(schema)\"")) }
             }
             let result = try body(tx)
             // A failure the body caught still aborted the transaction (PostgreSQL would answer
@@ -191,7 +238,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     /// Applies the migrations this database has not seen, in order, each recorded in
     /// `schemaMigration` under the same name as SQLite's. Several instances starting at once
     /// take turns on an advisory lock; the whole run is one transaction (DDL is transactional).
-    static func migrate(location: PostgresLocation, logger: Logger) async throws {
+    static func migrate(location: PostgresLocation, schema: String?, logger: Logger) async throws {
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(configuration: location.connectionConfiguration, id: 0, logger: logger)
@@ -199,7 +246,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
             throw StoreError(.io, "cannot connect to the PostgreSQL database at \(location.redacted): \(PostgresErrors.describe(error))")
         }
         do {
-            try await migrate(connection, logger: logger)
+            try await migrate(connection, schema: schema, logger: logger)
             try? await connection.close()
         } catch {
             try? await connection.close()
@@ -207,10 +254,18 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         }
     }
 
-    private static func migrate(_ connection: PostgresConnection, logger: Logger) async throws {
+    private static func migrate(_ connection: PostgresConnection, schema: String?, logger: Logger) async throws {
         do {
             _ = try await connection.query("BEGIN", logger: logger).get()
             _ = try await connection.query("SELECT pg_advisory_xact_lock(\(lockNamespace), \(migrationLock))", logger: logger).get()
+            if let schema {
+                // Created only when missing: CREATE SCHEMA needs the CREATE privilege on the database even with IF NOT EXISTS.
+                let found = try await connection.query("SELECT 1 FROM pg_namespace WHERE nspname = \(schema)", logger: logger).get()
+                if Array(found).isEmpty {
+                    _ = try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \"\(schema)\""), logger: logger).get()
+                }
+                _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \"\(schema)\""), logger: logger).get()
+            }
             _ = try await connection.query("""
                 CREATE TABLE IF NOT EXISTS schemaMigration (identifier TEXT PRIMARY KEY NOT NULL, appliedAt BIGINT NOT NULL)
                 """, logger: logger).get()
@@ -233,8 +288,9 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
 
     /// The migrations applied to this database, oldest first.
     public func appliedMigrations() async throws -> [String] {
-        try await client.withConnection { connection in
-            try await connection.query("SELECT identifier FROM schemaMigration ORDER BY appliedAt, identifier", logger: logger).get()
+        let table = schema.map { "\"\($0)\".schemaMigration" } ?? "schemaMigration"
+        return try await client.withConnection { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "SELECT identifier FROM \(table) ORDER BY appliedAt, identifier"), logger: logger).get()
                 .map { try $0.decode(String.self) }
         }
     }

@@ -16,7 +16,7 @@ extension Workflow {
     /// Signs the chain's current length and head with the issuer key, stores the checkpoint and
     /// returns its COSE bytes (to be kept elsewhere).
     public func auditCheckpoint() async throws -> (AuditCheckpoint, [UInt8]) {
-        let key = try issuerSealer().signer
+        let key = try await currentIssuerSealer().signer
         let now = clock.now()
         return try await store.write { tx in
             let last = try tx.lastAuditEvent()

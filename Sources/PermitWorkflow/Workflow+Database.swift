@@ -26,7 +26,7 @@ extension Workflow {
     /// its password hidden.
     static func describe(_ store: any PermitStore, in directory: DataDirectory) -> String {
         switch store {
-        case let postgres as PostgresPermitStore: return postgres.location.redacted
+        case let postgres as PostgresPermitStore: return postgres.location.redacted + (postgres.schema.map { " (schema \($0))" } ?? "")
         case let sqlite as SQLitePermitStore: return sqlite.path
         default: return directory.database.path
         }

@@ -167,7 +167,7 @@ extension Workflow {
             throw WorkflowError("revocations.validDays", "--valid-days \(validForDays) is out of range", field: "validDays",
                                 value: "\(validForDays)", rule: "1 to 366 days")
         }
-        let key = try issuerSealer().signer
+        let key = try await currentIssuerSealer().signer
         let now = clock.now()
         return try await store.write { tx in
             let sequence = try tx.nextSequence(name: "revocations", atLeast: above + 1)

@@ -395,7 +395,7 @@ extension Workflow {
         let number = authority.code + String(repeating: "0", count: 6 - String(serial).count) + String(serial)
         let permitDocument = IssuedPermit(application: document, number: number, approvedBy: departments,
                                           conditions: approvals.flatMap(\.conditions), issuedAt: now)
-        let sealed = try issuerSealer().seal(try permitDocument.claims())
+        let sealed = try issuerSealer(currentKid: Workflow.currentIssuerKid(tx)).seal(try permitDocument.claims())
         let permit = PermitRecord(number: number, applicationID: application.id!, authority: authority.code, serial: serial, issuedAt: now,
                                   validFrom: document.validity.from, validTo: document.validity.to, payload: sealed.text,
                                   document: CanonicalJSON.encode(permitDocument), issuerKid: sealed.cose.kid.map { Hex.encode($0) } ?? "",

@@ -5,6 +5,7 @@ import PermitModel
 import PermitRouting
 import PermitSeal
 import PermitStore
+import PermitStorePostgres
 
 /// Why a request was refused as a whole (a wrong key, an uninitialised directory…): nothing was written.
 public struct WorkflowError: Error, ProblemConvertible, Sendable, CustomStringConvertible {
@@ -29,6 +30,9 @@ public final class Workflow: @unchecked Sendable {
     private var sealer: PermitSealer?
     private let issuer: (any MessageSigner)?
     private let lock = NSLock()
+    /// The deployment's authorities, this one among them, once a `Deployment` has opened them
+    /// together (held weakly: the deployment owns them).
+    private var members: [WeakWorkflow] = []
 
     /// Opens an initialised data directory. The issuer key seals permits; it is the data
     /// directory's `issuer-key.pem` unless `issuer` signs for it (a key held elsewhere).
@@ -51,14 +55,50 @@ public final class Workflow: @unchecked Sendable {
         routing = try RoutingTable.forDataDirectory(directory.url)
     }
 
-    /// The sealer with the issuer key, loaded on first issuance.
-    func issuerSealer() throws -> PermitSealer {
+    /// The sealer with the issuer key whose kid is `currentKid`: the key the store publishes as
+    /// current (the `key` table's issuer key without a `notAfter`), read by the caller in the
+    /// transaction that seals. The sealer is kept while that kid stays current; once another
+    /// process has rotated the key, the new one is loaded from `issuer-key.pem` (or from the
+    /// `issuer-key.pem.new` a rotation stages before it swaps the files). A process never goes on
+    /// sealing with a retired key: if the current key's file cannot be found it refuses
+    /// (`keys.issuerStale`) and nothing is issued. With `currentKid` nil (no issuer row: a store
+    /// older than keys), the file's key is used as before.
+    func issuerSealer(currentKid: String?) throws -> PermitSealer {
         lock.lock()
         defer { lock.unlock() }
-        if let sealer { return sealer }
-        let s = PermitSealer(signer: try issuer ?? PrivateKey.load(path: directory.issuerKey.path))
-        sealer = s
-        return s
+        if let sealer, currentKid == nil || sealer.signer.publicKey.kidHex == currentKid { return sealer }
+        var firstError: Error?
+        var loaders: [() throws -> any MessageSigner] = []
+        if let issuer { loaders.append { issuer } }
+        loaders.append { [directory] in try PrivateKey.load(path: directory.issuerKey.path) }
+        loaders.append { [directory] in try PrivateKey.load(path: directory.file("issuer-key.pem.new").path) }
+        for load in loaders {
+            do {
+                let signer = try load()
+                guard currentKid == nil || signer.publicKey.kidHex == currentKid else { continue }
+                let s = PermitSealer(signer: signer)
+                sealer = s
+                return s
+            } catch {
+                if firstError == nil { firstError = error }
+            }
+        }
+        if currentKid == nil, let firstError { throw firstError }
+        throw WorkflowError("keys.issuerStale",
+                            "the current issuer key \(currentKid ?? "") of authority \(authority.code) is not in \(directory.issuerKey.path); nothing is sealed with a retired key",
+                            field: "issuerKey", value: currentKid ?? "",
+                            rule: "every instance reads the issuer key the database publishes as current (copy the rotated issuer-key.pem to this instance)")
+    }
+
+    /// The kid of the issuer key the store publishes as current, read in `r`'s transaction.
+    static func currentIssuerKid(_ r: any StoreReader) throws -> String? {
+        try r.keys(role: .issuer).last(where: { $0.notAfter == nil })?.kid
+    }
+
+    /// The sealer with the store's current issuer key (see `issuerSealer(currentKid:)`).
+    func currentIssuerSealer() async throws -> PermitSealer {
+        let kid = try await store.read { try Workflow.currentIssuerKid($0) }
+        return try issuerSealer(currentKid: kid)
     }
 
     /// Opens the data directory with the store that `database` names: nil for the directory's
@@ -73,13 +113,8 @@ public final class Workflow: @unchecked Sendable {
     // MARK: set-up
 
 
-    /// Creates a data directory: database, issuer, admin and root keys (0600), and a trust list
-    /// holding the issuer key, signed by the root. With `database` (a `postgres://` URL) the
-    /// schema and the authority go into that database instead of the directory's SQLite file,
-    /// which must hold no authority yet; the keys and lists are written to the directory all the same.
-    public static func initialise(directory: DataDirectory, authority code: String, name: String, nameEn: String?, phone: String,
-                                  maxDays: Int, clock: any PermitClock = SystemClock(), database: String? = nil) async throws -> InitResult {
-        let phone = PhoneNumber.normalize(phone)
+    /// The checks of `init` and `authority add` on the authority's code, name, phone and validity.
+    static func validateAuthority(code: String, name: String, phone: String, maxDays: Int) throws {
         var problems: [Problem] = []
         if code.count != 6 || !code.allSatisfy({ $0.isASCII && $0.isNumber }) || Divisions.bundled.division(code) == nil {
             problems.append(Problem(code: "init.authority", message: "--authority \(code) is not a division code in the GB/T 2260 table",
@@ -93,6 +128,16 @@ public final class Workflow: @unchecked Sendable {
             problems.append(Problem(code: "init.maxDays", message: "--max-days \(maxDays) is out of range", field: "maxDays", value: "\(maxDays)", rule: "1 to 366 days"))
         }
         if !problems.isEmpty { throw ProblemList(problems) }
+    }
+
+    /// Creates a data directory: database, issuer, admin and root keys (0600), and a trust list
+    /// holding the issuer key, signed by the root. With `database` (a `postgres://` URL) the
+    /// schema and the authority go into that database instead of the directory's SQLite file,
+    /// which must hold no authority yet; the keys and lists are written to the directory all the same.
+    public static func initialise(directory: DataDirectory, authority code: String, name: String, nameEn: String?, phone: String,
+                                  maxDays: Int, clock: any PermitClock = SystemClock(), database: String? = nil) async throws -> InitResult {
+        let phone = PhoneNumber.normalize(phone)
+        try validateAuthority(code: code, name: name, phone: phone, maxDays: maxDays)
         if directory.exists {
             throw WorkflowError("init.exists", "\(directory.url.path) already holds a permit database; refusing to overwrite it",
                                 field: "dataDirectory", value: directory.url.path, rule: "init makes a new data directory")
@@ -148,14 +193,19 @@ public final class Workflow: @unchecked Sendable {
         return signed.document
     }
 
-    /// The authority's trust list (current and retired issuer keys), signed by `root`.
+    /// The deployment's trust list: the current and retired issuer keys of every authority of
+    /// the deployment (this one and those under `authorities/`), signed by `root`.
     public func signTrustList(root: any MessageSigner, validForDays: Int = 30) async throws -> SignedDocument<TrustList> {
         let now = clock.now()
-        let keys = try await store.read { try $0.keys(role: .issuer) }
-        let entries = try keys.map { k -> TrustList.Entry in
-            let key = try PublicKey(spki: Array(k.spki))
-            return TrustList.Entry(key: key, authority: authority.code, name: authority.name, nameEn: authority.nameEn, phone: authority.phone,
-                                   notBefore: k.notBefore, notAfter: k.notAfter ?? k.notBefore.addingTimeInterval(10 * 365 * 86_400))
+        var entries: [TrustList.Entry] = []
+        for member in try await deploymentMembers() {
+            let authority = member.authority
+            let keys = try await member.store.read { try $0.keys(role: .issuer) }
+            entries += try keys.map { k -> TrustList.Entry in
+                let key = try PublicKey(spki: Array(k.spki))
+                return TrustList.Entry(key: key, authority: authority.code, name: authority.name, nameEn: authority.nameEn, phone: authority.phone,
+                                       notBefore: k.notBefore, notAfter: k.notAfter ?? k.notBefore.addingTimeInterval(10 * 365 * 86_400))
+            }
         }
         // Sequences only grow: the time in milliseconds, so that two exports in one second still order.
         let sequence = Int((now.timeIntervalSince1970 * 1000).rounded(.down))
@@ -163,6 +213,36 @@ public final class Workflow: @unchecked Sendable {
         return SignedDocument(document: list, bytes: try list.signed(with: root))
     }
 
+    /// Links the authorities a `Deployment` opened together, this one among them, in the
+    /// deployment's order.
+    func link(members all: [Workflow]) {
+        lock.withLock { members = all.map(WeakWorkflow.init) }
+    }
+
+    /// Every authority of the deployment, the first one first: those a `Deployment` linked, or,
+    /// for a workflow opened on its own, each one opened now from the deployment's directory
+    /// (sharing this store's connection pool on PostgreSQL).
+    func deploymentMembers() async throws -> [Workflow] {
+        let linked = lock.withLock { members.compactMap(\.value) }
+        if !linked.isEmpty, linked.count == lock.withLock({ members.count }) { return linked }
+        let top = DataDirectory(url: directory.deployment)
+        var all: [Workflow] = [try await openMember(top)]
+        for code in top.addedAuthorityCodes() { all.append(try await openMember(top.addedAuthority(code))) }
+        return all
+    }
+
+    /// Another authority of this deployment (or this one), on a store of the same kind: its own
+    /// SQLite file, or its schema in the same PostgreSQL database on this store's pool.
+    func openMember(_ other: DataDirectory) async throws -> Workflow {
+        if other.url.standardizedFileURL.path == directory.url.standardizedFileURL.path { return self }
+        var memberStore: (any PermitStore)?
+        if let postgres = store as? PostgresPermitStore {
+            memberStore = other.isDeploymentTop
+                ? try await PostgresPermitStore(sharing: postgres, schema: nil)
+                : try await PostgresPermitStore(sharing: postgres, schema: PostgresPermitStore.schemaName(authority: other.url.lastPathComponent))
+        }
+        return try await Workflow(directory: other, clock: clock, store: memberStore)
+    }
 
     /// Rotates the issuer key (payload spec §5) on the admin's signed request (`SignedAction`
     /// `issuer.rotate`, naming the new key's algorithm): the old key's `notAfter` becomes now and
@@ -323,3 +403,10 @@ public final class Workflow: @unchecked Sendable {
     }
 }
 
+
+/// A workflow held weakly, so that the authorities of a deployment can name one another
+/// without keeping one another alive.
+final class WeakWorkflow: @unchecked Sendable {
+    weak var value: Workflow?
+    init(_ value: Workflow) { self.value = value }
+}

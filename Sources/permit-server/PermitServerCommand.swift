@@ -20,6 +20,9 @@ struct PermitServerCommand: AsyncParsableCommand {
         Logs go to standard error (LOG_LEVEL=debug|info|notice|warning|error; default notice). \
         SIGTERM or SIGINT: stops accepting, lets the requests in flight finish, exits 0.
         PERMIT_NOW (RFC 3339) fixes the server's clock, for the workflow and for POST /v1/verify.
+        Hosts every authority of the data directory (the one permit init made, and each one \
+        `permit authority add` added, read at start): /v1/authorities/{code}/… for each, \
+        GET /v1/authorities lists them, and the trust list holds every one's issuer keys.
         Public so far: GET /healthz, /readyz, /v1/authorities, /v1/trust-list.cose, \
         /v1/authorities/{code}/revocations.cose, POST /v1/verify, and the checkpoint page under /verify/.
 
@@ -148,9 +151,9 @@ struct PermitServerCommand: AsyncParsableCommand {
             throw ServerSetupError("no permit database in \(directory.url.path): run permit init there, or give --data-dir DIR (or --database URL)")
         }
         let clock = try Self.clock()
-        let service: any PermitService & RequestGate
+        let deployment: Deployment
         do {
-            service = try await LocalPermitService(directory: directory, clock: clock, database: database)
+            deployment = try await Deployment.open(directory: directory, clock: clock, database: database)
         } catch {
             let store = database.map { " with the database \(Workflow.redactedDatabase($0))" } ?? ""
             throw ServerSetupError("cannot open the data directory \(directory.url.path)\(store): \(error)")
@@ -164,7 +167,7 @@ struct PermitServerCommand: AsyncParsableCommand {
         configuration.rateBurst = rateBurst
         configuration.ratePerSecond = ratePerSecond
         configuration.metricsListen = metricsListen.flatMap(ServerConfiguration.parseListen)
-        try await PermitServer.run(service: service, configuration: configuration, clock: clock, logger: logger) { url in
+        try await PermitServer.run(hosted: deployment.hosted, configuration: configuration, clock: clock, logger: logger) { url in
             // Unbuffered, so that a parent reading a pipe sees the line at once.
             FileHandle.standardOutput.write(Data("listening on \(url)\n".utf8))
         }

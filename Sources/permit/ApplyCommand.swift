@@ -139,7 +139,7 @@ struct Route: AsyncParsableCommand {
     func run() async throws {
         let lang = output.language
         let (table, items) = try await reporting(json: output.json) {
-            (try RoutingTable.forDataDirectory(data.directory.url),
+            (try RoutingTable.forDataDirectory(data.routingDirectory.url),
              ApplicationFile.parse(try InputFile.read(file), format: format.format(for: file), source: file))
         }
         if !output.json && !explain {

@@ -136,7 +136,7 @@ struct Revocations: ParsableCommand {
                 let service = try await data.service(signer: try reader.signer())
                 // Over --server the list is published on the server; this copy goes to the current directory by default.
                 let url = outputFile.map { URL(fileURLWithPath: $0) }
-                    ?? (data.serverURL == nil ? data.directory.revocations : URL(fileURLWithPath: "revocations.cose"))
+                    ?? (data.serverURL == nil ? data.authorityDirectory(of: service).revocations : URL(fileURLWithPath: "revocations.cose"))
                 let signed = try await service.exportRevocations(validForDays: validDays, above: RevocationList.publishedSequence(at: url))
                 do { try Data(signed.bytes).write(to: url, options: .atomic) } catch {
                     throw CommandFailure("output.unwritable", "\(url.path): \(error.localizedDescription)", field: "output", value: url.path, rule: "a writable path")
@@ -348,6 +348,8 @@ struct Backup: AsyncParsableCommand {
     )
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The backup file; must not exist.", valueName: "FILE"))
     var outputFile: String
+    @Option(help: ArgumentHelp("The authority whose database is copied, where the data directory hosts several.", valueName: "CODE"))
+    var authority: String?
     @OptionGroup var data: LocalDataOptions
     @OptionGroup var output: OutputOptions
 
@@ -357,7 +359,7 @@ struct Backup: AsyncParsableCommand {
                 throw CommandFailure("backup.exists", "-o \(outputFile) already exists; refusing to overwrite it", field: "output",
                                      value: outputFile, rule: "a new file")
             }
-            let service = try await data.localService()
+            let service = try await data.localService(authority: authority)
             try await service.backup(to: outputFile)
             if output.json {
                 Console.out(JSONOutput.line(["file": outputFile]))

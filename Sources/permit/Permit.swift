@@ -24,7 +24,7 @@ struct Permit: ParsableCommand {
           permit export 330114000001 --format payload
           PERMIT_SERVER=https://permits.example.gov.cn permit list --key firm.pem
         """,
-        subcommands: [Init.self, Approver.self, Applicant.self, Apply.self, Route.self, List.self, Show.self, Queue.self,
+        subcommands: [Init.self, Authority.self, Approver.self, Applicant.self, Apply.self, Route.self, List.self, Show.self, Queue.self,
                       Approve.self, Reject.self, Cancel.self, Amend.self, Revoke.self, Revocations.self, Blacklist.self,
                       Audit.self, Report.self, Backup.self, Export.self, Verify.self, Serve.self, Trust.self, Keys.self, Seal.self, Inspect.self],
         helpNames: [.short, .long]

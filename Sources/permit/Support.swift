@@ -15,10 +15,24 @@ struct DataOptions: ParsableArguments {
                                valueName: "URL"))
     var server: String?
 
-    @Option(help: ArgumentHelp("The authority on the server, by code, where it hosts several.", valueName: "CODE"))
+    @Option(help: ArgumentHelp("The authority, by code, where the deployment (the data directory, or the server) hosts several.", valueName: "CODE"))
     var authority: String?
 
     var directory: DataDirectory { local.directory }
+
+    /// The directory of the authority `--authority` names in the local deployment (its
+    /// `routing.json`): `authorities/CODE/` for an added one, else the top.
+    var routingDirectory: DataDirectory {
+        if let authority, serverURL == nil, FileManager.default.fileExists(atPath: directory.addedAuthority(authority).url.path) {
+            return directory.addedAuthority(authority)
+        }
+        return directory
+    }
+
+    /// The data directory of the authority that `service` (a local one) works on; the top for a server's.
+    func authorityDirectory(of service: any PermitService) -> DataDirectory {
+        (service as? LocalPermitService)?.workflow.directory ?? directory
+    }
 
     func validate() throws {
         if server != nil && local.database != nil {
@@ -36,7 +50,7 @@ struct DataOptions: ParsableArguments {
     /// The permit service: the server's over HTTP, each request signed by `signer` (which a
     /// server requires), or the workflow on the initialised data directory.
     func service(signer: PartySigner?) async throws -> any PermitService {
-        guard let url = serverURL else { return try await local.localService() }
+        guard let url = serverURL else { return try await local.localService(authority: authority) }
         guard let signer else {
             throw CommandFailure("auth.keyNeeded", "over --server every request is signed: give --key FILE (a firm's or an approver's key) or --admin-key FILE",
                                  field: "key", rule: "a registered key signs each request (RFC 9421)")
@@ -73,9 +87,16 @@ struct LocalDataOptions: ParsableArguments {
         return DataDirectory.fromEnvironment()
     }
 
-    /// The workflow on the initialised data directory (and the database, if one is named), with the command's clock.
-    func localService() async throws -> any BackupCapable {
-        try await LocalPermitService(directory: directory, clock: try currentClock(), database: databaseURL)
+    /// The workflow of one authority of the initialised data directory (and the database, if one
+    /// is named), with the command's clock: the authority `code` names, or the only one. With
+    /// several and no code it is `authority.choose`, naming the codes.
+    func localService(authority code: String?) async throws -> any BackupCapable {
+        try await localDeployment().service(authority: code)
+    }
+
+    /// Every authority of the initialised data directory (and the database, if one is named).
+    func localDeployment() async throws -> Deployment {
+        try await Deployment.open(directory: directory, clock: try currentClock(), database: databaseURL)
     }
 }
 

@@ -5,6 +5,7 @@ import PermitFoundation
 import PermitModel
 import PermitSeal
 import PermitVerify
+import PermitWorkflow
 
 /// `permit trust`: trust lists for a whole country (payload spec §5).
 struct Trust: ParsableCommand {
@@ -16,7 +17,7 @@ struct Trust: ParsableCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write this authority's trust list (current and retired issuer keys), signed by its root.",
+            abstract: "Write the deployment's trust list (every authority's current and retired issuer keys), signed by its root.",
             discussion: """
             Retired keys stay in the list with their notAfter, so the permits they signed keep \
             verifying until they expire. Checkpoints of a single authority pin its root \
@@ -46,7 +47,8 @@ struct Trust: ParsableCommand {
         }
 
         func run() async throws {
-            let service = try await data.localService()
+            // The deployment's list: every authority's issuer keys, whichever authority signs it.
+            let service = LocalPermitService(workflow: try await data.localDeployment().workflows[0])
 
             let root = try PrivateKey.load(path: rootKey ?? data.directory.rootKey.path)
             let url = output.map { URL(fileURLWithPath: $0) } ?? data.directory.trustList

@@ -43,7 +43,10 @@ final class CLITests: XCTestCase {
     }
 
     @discardableResult
-    func permit(_ arguments: String..., stdin: String? = nil) throws -> Run {
+    func permit(_ arguments: String..., stdin: String? = nil) throws -> Run { try permitArray(arguments, stdin: stdin) }
+
+    @discardableResult
+    func permitArray(_ arguments: [String], stdin: String? = nil) throws -> Run {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments

@@ -439,4 +439,54 @@ class RotationTests: StoreTestCase {
         let forged = try PermitSealer(key: oldKey).seal(claims)
         XCTAssertEqual(verifier.verify(forged.text).reason?.rawValue, "keyNotValidAtIssuance")
     }
+
+    /// Two instances (two workflows, as two server processes would be) on one store and one
+    /// data directory: once one rotates the issuer key, the other seals with the new key at its
+    /// next issuance, though it had loaded the old one; an instance whose copy of the key file
+    /// still holds the retired key refuses to seal instead of using it.
+    func testARotationIsSeenByASecondInstance() async throws {
+        let h = try await Harness(store: Self.storeKind)
+        let other = try await Workflow(directory: h.dir, clock: h.clock, database: h.database)
+        let oldKey = try PrivateKey.load(path: h.dir.issuerKey.path)
+        func issue(_ w: Workflow, _ n: Int) async throws -> (number: String, kid: String) {
+            let applied = try await w.apply([h.item(h.variant(n))], key: h.firmKey)
+            let id = try XCTUnwrap(applied[0].id)
+            let decided = try await w.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve)
+            let number = try XCTUnwrap(decided[0].permitNumber)
+            let payload = try await PermitText.decode(try await w.history(number).permit!.payload)
+            return (number, payload.cose.kid.map { Hex.encode($0) } ?? "")
+        }
+        // The second instance seals once, with the key of the day (and keeps its sealer).
+        let before = try await issue(other, 50)
+        XCTAssertEqual(before.kid, oldKey.publicKey.kidHex)
+        h.clock.advance(by: 3600)
+        let rotation = try await h.workflow.rotateIssuerKey(algorithm: .es256, adminKey: h.admin, rootKey: try PrivateKey.load(path: h.dir.rootKey.path))
+        let afterOther = try await issue(other, 51)
+        XCTAssertEqual(afterOther.kid, rotation.newKid, "the second instance went on with the retired key")
+        let afterFirst = try await issue(h.workflow, 52)
+        XCTAssertEqual(afterFirst.kid, rotation.newKid)
+        // A revocation list and an audit checkpoint are signed with the current key too.
+        let checkpoint = try await other.auditCheckpoint()
+        XCTAssertEqual(try COSESign1.decode(checkpoint.1).kid.map { Hex.encode($0) }, rotation.newKid)
+
+        // A third instance whose copy of the data directory was not updated: its key file holds
+        // the retired key, while the database publishes the new one. It refuses, and issues nothing.
+        let stale = FileManager.default.temporaryDirectory.appendingPathComponent("permit-stale-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: stale) }
+        try FileManager.default.createDirectory(at: stale, withIntermediateDirectories: true)
+        for name in ["root.pub.pem", "trust-list.cose"] {
+            try FileManager.default.copyItem(at: h.dir.file(name), to: stale.appendingPathComponent(name))
+        }
+        try oldKey.save(path: DataDirectory(url: stale).issuerKey.path)
+        let copy = h.storeKind == .sqlite
+            ? try await Workflow(directory: DataDirectory(url: stale), clock: h.clock, store: try SQLitePermitStore(path: h.dir.database.path))
+            : try await Workflow(directory: DataDirectory(url: stale), clock: h.clock, database: h.database)
+        let staleApplied = try await copy.apply([h.item(h.variant(53))], key: h.firmKey)
+        let id = try XCTUnwrap(staleApplied[0].id)
+        let permitsBefore = try h.counts().permits
+        let refused = try await copy.decide(department: .health, key: h.approvers[.health]!, identifiers: [id], decision: .approve)
+        XCTAssertEqual(refused[0].errors?.first?.code, "keys.issuerStale", "\(refused[0])")
+        XCTAssertNil(refused[0].permitNumber)
+        XCTAssertEqual(try h.counts().permits, permitsBefore)
+    }
 }
