@@ -33,7 +33,7 @@ final class MultiAuthorityServerTests: XCTestCase {
     @discardableResult
     func remote(_ args: [String], check: Bool = true) throws -> Run {
         try runProcess(Build.permit, args + ["--server", server!.url], environment: [
-            "PERMIT_NOW": Build.serverNow, "PERMIT_HOME": work.appendingPathComponent("no-data-here").path,
+            "PERMIT_NOW": Build.setUpNow, "PERMIT_HOME": work.appendingPathComponent("no-data-here").path,
         ], directory: work, check: check)
     }
 
@@ -53,7 +53,7 @@ final class MultiAuthorityServerTests: XCTestCase {
             try local(["applicant", "add", "--authority", code, "--credit-code", "91330114MA24WY722X", "--name", "杭州钱塘物流有限公司",
                        "--generate", key("firm-\(code).pem"), "--admin-key", admins[code]!])
         }
-        server = try ServerProcess(arguments: ["--listen", "127.0.0.1:0", "--data-dir", home.path])
+        server = try ServerProcess(arguments: ["--listen", "127.0.0.1:0", "--data-dir", home.path], environment: ["PERMIT_NOW": Build.setUpNow])
 
         let hostedReply = try await client.send(server!.url + "/v1/authorities")
         let hosted = try XCTUnwrap(try hostedReply.json() as? [[String: Any]])
@@ -96,7 +96,8 @@ final class MultiAuthorityServerTests: XCTestCase {
         let keys = (try JSONSerialization.jsonObject(with: pulled.stdout) as? [String: Any])?["keys"]
         XCTAssertEqual((keys as? [Any])?.count ?? (keys as? Int), 2, pulled.text)
         for payload in payloads {
-            let verified = try remote(["verify", payload, "--trust", key("trust.cose"), "--root", root, "--json"], check: false)
+            let verified = try runProcess(Build.permit, ["verify", payload, "--trust", key("trust.cose"), "--root", root, "--at", "2026-12-20", "--json"],
+                                          directory: work, check: false)
             XCTAssertEqual(verified.status, 0, verified.text + verified.stderr)
         }
 

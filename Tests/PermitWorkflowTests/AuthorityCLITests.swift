@@ -74,12 +74,13 @@ extension CLITests {
             XCTAssertEqual(exported.status, 0, exported.stderr)
             payloads.append(exported.stdout.trimmingCharacters(in: .newlines))
         }
-        // A firm key of one authority is not registered at the other.
+        // A firm key of one authority is not registered at the other: refused whole, exit 2.
         let crossed = try run(["apply", "--authority", "330106", "--key", key("firm-330114.pem"), one, "--json"])
-        XCTAssertEqual(crossed.status, 1, crossed.stdout + crossed.stderr)
+        XCTAssertEqual(crossed.status, 2, crossed.stdout + crossed.stderr)
+        XCTAssertTrue(crossed.stdout.contains("\"code\":\"auth.notApplicant\""), crossed.stdout)
         // Both permits verify against the deployment's one trust list (DATA/trust-list.cose, DATA/root.pub.pem).
         for payload in payloads {
-            let verified = try permitArray(["verify", payload, "--json"])
+            let verified = try permitArray(["verify", payload, "--at", "2026-12-20", "--json"])
             XCTAssertEqual(verified.status, 0, verified.stdout + verified.stderr)
         }
         let trust = try XCTUnwrap(try run(["trust", "export", "--json"]).json() as? [String: Any])
