@@ -132,7 +132,8 @@ final class ServerMetrics: @unchecked Sendable {
 
 /// `GET /metrics`: the server's figures, and the store's read at scrape time.
 struct MetricsRoute: Sendable {
-    let service: any PermitService
+    /// Every hosted authority's service: the figures are the deployment's sums.
+    let services: [any PermitService]
     let metrics: ServerMetrics
 
     static let contentType = "text/plain; version=0.0.4; charset=utf-8"
@@ -148,8 +149,20 @@ struct MetricsRoute: Sendable {
         do {
             // The report reads every application; a scrape every few seconds costs what one
             // `permit report` does.
-            let report = try await service.report(since: nil)
-            store = .init(permitsIssued: report.permits, pending: report.departments.map { ($0.department, $0.pending) })
+            var permits = 0
+            var pending: [(department: String, count: Int)] = []
+            for service in services {
+                let report = try await service.report(since: nil)
+                permits += report.permits
+                for d in report.departments {
+                    if let i = pending.firstIndex(where: { $0.department == d.department }) {
+                        pending[i].count += d.pending
+                    } else {
+                        pending.append((d.department, d.pending))
+                    }
+                }
+            }
+            store = .init(permitsIssued: permits, pending: pending)
         } catch {
             logger.warning("metrics: the store could not be read: \(error)")
         }

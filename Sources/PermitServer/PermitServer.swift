@@ -141,8 +141,8 @@ public enum PermitServer {
     static func router(hosted: [HostedAuthority], configuration: ServerConfiguration, clock: any PermitClock,
                        metrics: ServerMetrics, logger: Logger) throws -> Router<Context> {
         let authorities = try HostedAuthorities(hosted)
-        // Readiness and the scrape-time figures read the first authority's store: the deployment's
-        // authorities share the database (PostgreSQL) or the data directory's disk (SQLite).
+        // Readiness reads the first authority's store: the deployment's authorities share the
+        // database (PostgreSQL) or the data directory's disk (SQLite). The metrics sum them all.
         let service = authorities.first.service
         // HEAD for every GET: the same status and headers (Content-Length, ETag), no body.
         let router = Router(context: Context.self, options: .autoGenerateHeadEndpoints)
@@ -152,7 +152,7 @@ public enum PermitServer {
         router.middlewares.add(BodyLimit(maxBodyBytes: configuration.maxBodyBytes))
         let files = PublishedFiles(directory: configuration.directory)
         HealthRoutes(service: service).register(on: router)
-        MetricsRoute(service: service, metrics: metrics).register(on: router)
+        MetricsRoute(services: hosted.map(\.service), metrics: metrics).register(on: router)
         AuthorityRoutes(authorities: authorities, files: files).register(on: router)
         VerifyRoutes(checkpoint: Checkpoint(files: files, clock: clock), maxBodyBytes: configuration.maxBodyBytes).register(on: router)
         try WebVerifierPage(rootSPKIBase64: files.rootSPKIBase64()).register(on: router)
@@ -201,7 +201,7 @@ public enum PermitServer {
             let metricsRoutes = RouteTable()
             metricsRouter.middlewares.add(ProblemMiddleware(routes: metricsRoutes))
             metricsRouter.middlewares.add(BodyLimit(maxBodyBytes: configuration.maxBodyBytes))
-            MetricsRoute(service: service, metrics: metrics).register(on: metricsRouter)
+            MetricsRoute(services: hosted.map(\.service), metrics: metrics).register(on: metricsRouter)
             metricsRoutes.fill(from: metricsRouter)
             let metricsConnections = ConnectionCounter(limit: configuration.metricsMaxConnections)
             app.addServices(Application(

@@ -191,3 +191,36 @@ final class DeploymentTestsOnPostgres: DeploymentTests {
     override class var storeKind: StoreKind { .postgres }
     func testRunsOnPostgreSQL() throws { XCTAssertEqual(Self.storeKind, .postgres); XCTAssertNotNil(try TestPostgres.shared()) }
 }
+
+/// A data directory made by an earlier build (schema v3, one authority, no `authorities/`) is a
+/// deployment of one as it is: it opens without --authority, keeps verifying, and takes a second
+/// authority without anything of the first being moved.
+final class LegacyDeploymentTests: XCTestCase {
+    func testALegacyDataDirectoryIsADeploymentOfOneAndTakesASecondAuthority() async throws {
+        let source = fixtures.appendingPathComponent("legacy-v3")
+        let dir = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("permit-legacy-multi-\(UUID().uuidString)"))
+        try FileManager.default.createDirectory(at: dir.url, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir.url) }
+        for name in ["permit.sqlite", "issuer-key.pem", "admin-key.pem", "root-key.pem", "root.pub.pem", "trust-list.cose"] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: dir.file(name))
+            if name.hasSuffix("key.pem") { try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: dir.file(name).path) }
+        }
+        let clock = FixedClock(RFC3339.date("2026-11-30T10:00:00+08:00")!)
+        let one = try await Deployment.open(directory: dir, clock: clock, database: nil)
+        let code = try one.workflow(authority: nil).authority.code
+        XCTAssertEqual(one.codes, [code])
+        let firstIssuer = try PrivateKey.load(path: dir.issuerKey.path).publicKey.kidHex
+
+        let added = try await Deployment.addAuthority(directory: dir, authority: "330106", name: "杭州市西湖区交通运输局", nameEn: nil,
+                                                      phone: "0571-87000000", maxDays: 30, clock: clock)
+        let two = try await Deployment.open(directory: dir, clock: clock, database: nil)
+        XCTAssertEqual(two.codes, [code, "330106"])
+        XCTAssertEqual(try two.workflow(authority: code).directory.url.path, dir.url.path, "the first authority's files stay where they were")
+        let trust = try TrustStore(verifying: Array(try Data(contentsOf: dir.trustList)), root: try PublicKey.load(path: dir.rootPublicKey.path))
+        XCTAssertEqual(Set(trust.keys.map(\.key.kidHex)), [firstIssuer, try PrivateKey.load(path: added.issuerKey).publicKey.kidHex])
+        let audit = try await two.workflow(authority: code).verifyAudit()
+        XCTAssertEqual(audit.findings, [], "\(audit.findings)")
+        let addedAudit = try await two.workflow(authority: "330106").verifyAudit()
+        XCTAssertEqual(addedAudit.findings, [], "\(addedAudit.findings)")
+    }
+}
