@@ -27,6 +27,13 @@ public struct HTTPPermitService: PermitService {
     public var chunkSize = 250
     let transport: Transport
 
+    /// The authorities `server` hosts (`GET /v1/authorities`, public), in the server's order.
+    public static func hostedAuthorities(server: String, timeout: TimeInterval = 60) async throws -> [AuthorityRecord] {
+        let transport = try Transport(server: server, timeout: timeout)
+        let hosted: [Wire.AuthoritySummary] = try await transport.json(try await transport.send("GET", "/v1/authorities", signer: nil))
+        return hosted.map(\.record)
+    }
+
     /// Connects to `server` and selects `authority` (its code), or the only authority hosted there.
     public static func connect(server: String, authority: String?, signer: PartySigner?,
                                timeout: TimeInterval = 300) async throws -> HTTPPermitService {
@@ -42,7 +49,7 @@ public struct HTTPPermitService: PermitService {
         } else {
             guard hosted.count == 1 else {
                 throw Problem(code: "authority.choose", message: "the server \(transport.base) hosts \(hosted.count) authorities (\(hosted.map(\.code).joined(separator: ", "))): give --authority CODE",
-                              field: "authority", rule: "--authority is needed where a server hosts several")
+                              field: "authority", rule: "one of \(hosted.map(\.code).joined(separator: ", "))")
             }
             chosen = hosted[0]
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PermitAPI
+import PermitClient
 import PermitSeal
 import PermitWorkflow
 
@@ -101,31 +102,51 @@ struct Authority: ParsableCommand {
             abstract: "List the deployment's issuing authorities.",
             discussion: """
             The first authority (made by permit init) first, then the added ones by code. With --json, \
-            one JSON array of {code, name, nameEn, phone, maxDays, createdAt, dataDirectory, database, issuerKid}.
+            one JSON array of {code, name, nameEn, phone, maxDays, createdAt, dataDirectory, database, issuerKid}. \
+            With --server URL (or PERMIT_SERVER), the authorities the server hosts (GET /v1/authorities, \
+            no key needed): {code, name, nameEn, phone, maxDays, createdAt}.
 
             Examples:
               permit authority list
               permit authority list --json
+              permit authority list --server https://permits.example.gov.cn --json
               permit authority list --database postgres://permit@db.internal/permits --data-dir /srv/permits
             """
         )
 
         @OptionGroup var data: LocalDataOptions
+
+        @Option(help: ArgumentHelp("A permit server instead of the local data directory (default: $PERMIT_SERVER).", valueName: "URL"))
+        var server: String?
+
         @OptionGroup var output: OutputOptions
 
         struct Row: Encodable {
             var code, name, nameEn, phone: String
             var maxDays: Int
-            var createdAt, dataDirectory, database: String
-            var issuerKid: String?
+            var createdAt: String
+            var dataDirectory, database, issuerKid: String?
+        }
+
+        func validate() throws {
+            if server != nil && data.database != nil { throw ValidationError("give --server URL or --database URL, not both: a server has its own database") }
         }
 
         func run() async throws {
             let lang = output.language
             try await reporting(json: output.json) {
-                let rows = try await data.localDeployment().list().map {
-                    Row(code: $0.code, name: $0.name, nameEn: $0.nameEn, phone: $0.phone, maxDays: $0.maxDays,
-                        createdAt: Timestamps.string($0.createdAt), dataDirectory: $0.dataDirectory, database: $0.database, issuerKid: $0.issuerKid)
+                let url = server.flatMap { $0.isEmpty ? nil : $0 }
+                    ?? ProcessInfo.processInfo.environment["PERMIT_SERVER"].flatMap { $0.isEmpty ? nil : $0 }
+                let rows: [Row]
+                if let url {
+                    rows = try await HTTPPermitService.hostedAuthorities(server: url).map {
+                        Row(code: $0.code, name: $0.name, nameEn: $0.nameEn, phone: $0.phone, maxDays: $0.maxDays, createdAt: Timestamps.string($0.createdAt))
+                    }
+                } else {
+                    rows = try await data.localDeployment().list().map {
+                        Row(code: $0.code, name: $0.name, nameEn: $0.nameEn, phone: $0.phone, maxDays: $0.maxDays, createdAt: Timestamps.string($0.createdAt),
+                            dataDirectory: $0.dataDirectory, database: $0.database, issuerKid: $0.issuerKid)
+                    }
                 }
                 if output.json {
                     Console.out(JSONOutput.line(rows))
@@ -133,7 +154,7 @@ struct Authority: ParsableCommand {
                 }
                 Console.out(lang.pick("\(rows.count) 个签发机关", "\(rows.count) authorit\(rows.count == 1 ? "y" : "ies")"))
                 for r in rows {
-                    Console.out("  " + r.code + "  " + TextTable.pad(r.name, 28) + "  " + r.phone + "  " + r.dataDirectory)
+                    Console.out("  " + r.code + "  " + TextTable.pad(r.name, 28) + "  " + r.phone + (r.dataDirectory.map { "  " + $0 } ?? ""))
                 }
             }
         }

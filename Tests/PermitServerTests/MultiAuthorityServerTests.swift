@@ -58,6 +58,8 @@ final class MultiAuthorityServerTests: XCTestCase {
         let hostedReply = try await client.send(server!.url + "/v1/authorities")
         let hosted = try XCTUnwrap(try hostedReply.json() as? [[String: Any]])
         XCTAssertEqual(hosted.map { $0["code"] as? String }, Self.codes)
+        let listed = try remote(["authority", "list", "--json"])
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: listed.stdout) as? [[String: Any]])?.map { $0["code"] as? String }, Self.codes)
 
         // The same firm and reference with both authorities; each authority's serials start at 1.
         var payloads: [String] = []
