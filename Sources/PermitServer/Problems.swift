@@ -49,8 +49,10 @@ struct HTTPProblem: HTTPResponseError, Sendable {
     static func status(for code: String) -> HTTPResponse.Status {
         switch code {
         case "store.full": return .init(code: 507, reasonPhrase: "Insufficient Storage")
-        case "store.busy", "store.io", "data.notInitialised": return .serviceUnavailable
-        case "request.replayed", "decision.alreadyDecided", "blacklist.duplicate", "permit.alreadyRevoked", "init.exists":
+        // keys.issuerStale: this instance lacks the issuer key the database publishes as current
+        // (another instance rotated it); another instance, or this one once the key file is copied, can seal.
+        case "store.busy", "store.io", "data.notInitialised", "keys.issuerStale": return .serviceUnavailable
+        case "request.replayed", "decision.alreadyDecided", "blacklist.duplicate", "permit.alreadyRevoked", "init.exists", "authority.exists":
             return .conflict
         case "backup.unsupported": return .notImplemented
         default:

@@ -42,6 +42,30 @@ public final class Deployment: @unchecked Sendable {
         return Deployment(directory: top, workflows: workflows)
     }
 
+    /// Opens one authority of the initialised data directory, as `workflow(authority:)` picks it,
+    /// without opening the others' stores: the first authority's store, and the chosen one's. What
+    /// a command that works on one authority needs; the trust list still gathers every authority.
+    public static func openAuthority(directory: DataDirectory, clock: any PermitClock = SystemClock(), database: String?,
+                                     authority code: String?) async throws -> Workflow {
+        let top = DataDirectory(url: directory.deployment)
+        let first = try await Workflow(directory: top, clock: clock, database: database)
+        let added = top.addedAuthorityCodes()
+        let codes = [first.authority.code] + added
+        guard let code, !code.isEmpty else {
+            if added.isEmpty { return first }
+            throw WorkflowError("authority.choose",
+                                "the data directory \(top.url.path) hosts \(codes.count) authorities (\(codes.joined(separator: ", "))): give --authority CODE",
+                                field: "authority", rule: "one of \(codes.joined(separator: ", "))")
+        }
+        if code == first.authority.code { return first }
+        guard added.contains(code) else {
+            throw WorkflowError("authority.unknown",
+                                "the data directory \(top.url.path) hosts no authority \(code) (it hosts \(codes.joined(separator: ", ")))",
+                                field: "authority", value: code, rule: "one of \(codes.joined(separator: ", "))")
+        }
+        return try await first.openMember(top.addedAuthority(code))
+    }
+
     /// The authorities' codes, in the deployment's order.
     public var codes: [String] { workflows.map(\.authority.code) }
 

@@ -91,7 +91,8 @@ struct LocalDataOptions: ParsableArguments {
     /// is named), with the command's clock: the authority `code` names, or the only one. With
     /// several and no code it is `authority.choose`, naming the codes.
     func localService(authority code: String?) async throws -> any BackupCapable {
-        try await localDeployment().service(authority: code)
+        LocalPermitService(workflow: try await Deployment.openAuthority(directory: directory, clock: try currentClock(), database: databaseURL,
+                                                                        authority: code))
     }
 
     /// Every authority of the initialised data directory (and the database, if one is named).

@@ -98,6 +98,16 @@ class DeploymentTests: StoreTestCase {
         XCTAssertThrowsError(try t.deployment.workflow(authority: "110101")) { error in
             XCTAssertEqual((error as? ProblemConvertible)?.problems.first?.code, "authority.unknown")
         }
+        // Opening one authority alone picks the same way.
+        await XCTAssertThrowsErrorAsync(try await Deployment.openAuthority(directory: t.h.dir, clock: t.h.clock, database: t.h.database, authority: nil)) {
+            XCTAssertEqual(($0 as? ProblemConvertible)?.problems.first?.code, "authority.choose")
+        }
+        await XCTAssertThrowsErrorAsync(try await Deployment.openAuthority(directory: t.h.dir, clock: t.h.clock, database: t.h.database, authority: "110101")) {
+            XCTAssertEqual(($0 as? ProblemConvertible)?.problems.first?.code, "authority.unknown")
+        }
+        let alone = try await Deployment.openAuthority(directory: t.h.dir, clock: t.h.clock, database: t.h.database, authority: "330106")
+        XCTAssertEqual(alone.authority.code, "330106")
+        XCTAssertEqual(alone.directory.url.path, t.h.dir.addedAuthority("330106").url.path)
         XCTAssertEqual(try t.deployment.workflow(authority: "330106").authority.code, "330106")
         XCTAssertEqual(try t.deployment.workflow(authority: "330114").authority.code, "330114")
         // A deployment of one needs no code.
