@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "PermitModel", targets: ["PermitModel"]),
         .library(name: "PermitFoundation", targets: ["PermitFoundation"]),
         .library(name: "PermitHTTPSignature", targets: ["PermitHTTPSignature"]),
+        // For the fuzz target over request decoding (Fuzz/, PermitFuzzHTTP).
+        .library(name: "PermitAPI", targets: ["PermitAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -46,7 +46,7 @@ public struct KeyRecord: Codable, Sendable, Hashable {
 
 /// A registered key of a department's approver or of an applicant firm.
 public struct PartyKeyRecord: Codable, Sendable, Hashable {
-    public enum Kind: String, Codable, Sendable { case approver, applicant }
+    public enum Kind: String, Codable, Sendable, CaseIterable { case approver, applicant }
     public var id: Int64?
     public var kind: Kind
     /// The department code for approvers, the unified social credit code for applicants.

@@ -34,6 +34,12 @@ public struct RequestMessage: Hashable, Sendable {
         self.body = body
     }
 
+    /// The target URI as a server reconstructs it (RFC 9110 §7.1): the scheme it serves, the
+    /// authority the client sent (`Host`), and the request target as sent (path and query).
+    public static func targetURI(scheme: String, authority: String?, requestTarget: String) -> String {
+        "\(scheme)://\(authority ?? "")\(requestTarget)"
+    }
+
     /// Whether the request has a body for the contract's purposes: at least one byte.
     public var hasBody: Bool { !body.isEmpty }
 

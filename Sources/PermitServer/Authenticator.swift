@@ -82,8 +82,7 @@ struct Authenticator<Context: RequestContext & CallerCarrying>: RouterMiddleware
 
     /// The URI the client signed: scheme, the Host it sent, the path and query as sent.
     func targetURI(of request: Request) -> String {
-        let host = request.head.authority ?? ""
-        return "\(scheme)://\(host)\(request.uri.description)"
+        RequestMessage.targetURI(scheme: scheme, authority: request.head.authority, requestTarget: request.uri.description)
     }
 }
 

@@ -67,12 +67,9 @@ enum JSONBody {
         var buffer = try await request.body.collect(upTo: .max)
         let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
         do {
-            return try WireJSON.decode(T.self, from: Data(bytes))
-        } catch let problem as Problem {
-            throw HTTPProblem(.badRequest, problem)
+            return try WireRequest.decodeJSON(T.self, from: bytes)
         } catch {
-            throw HTTPProblem(.badRequest, code: "request.json", detail: "the body is not the JSON this resource takes: \(WireJSON.describe(error))",
-                              field: "body", rule: "the request schema in /v1/openapi.yaml")
+            throw HTTPProblem(.badRequest, error)
         }
     }
 

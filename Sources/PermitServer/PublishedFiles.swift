@@ -77,7 +77,7 @@ struct CacheableBytes {
 extension String {
     /// The media type of a Content-Type value, lowercased, without parameters.
     var mediaType: String {
-        (split(separator: ";", maxSplits: 1).first.map(String.init) ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        WireRequest.mediaType(self)
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import PermitAPI
 import PermitModel
 import PermitRender
 import PermitSeal
@@ -104,13 +105,7 @@ struct VerifyRoutes: Sendable {
 
     /// Lines split on LF, one CR before it stripped, nothing else trimmed (Base45 holds the
     /// space), as `permit verify --file` reads them; a final newline ends the last line.
-    static func lines(_ bytes: [UInt8]) -> [String] {
-        var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line -> String in
-            String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
-        }
-        if lines.last == "" { lines.removeLast() }
-        return lines
-    }
+    static func lines(_ bytes: [UInt8]) -> [String] { WireRequest.lines(bytes) }
 
     /// Every QR code zbar reads in the photo, as `permit verify --image` scans a file.
     static func scan(_ bytes: [UInt8]) -> [VerificationInput] {

@@ -89,7 +89,7 @@ struct WorkflowRoutes: Sendable {
         group.get("departments/:department/queue") { request, context -> Response in
             let department = try departmentParameter(context)
             _ = try await authorised(context, approverOf: department)
-            let overdue = request.uri.queryParameters.get("overdue").map { $0 == "true" || $0 == "1" } ?? false
+            let overdue = request.uri.flag("overdue")
             return try JSONBody.response(try await service(context).queue(QueueQuery(department: department, overdue: overdue, limit: try request.uri.limit(),
                                                                             after: request.uri.queryParameters.get("after"))))
         }
@@ -245,55 +245,29 @@ struct WorkflowRoutes: Sendable {
     }
 
     func departmentParameter(_ context: PermitServer.Context) throws -> Department {
-        let text = context.parameters.get("department") ?? ""
-        guard let d = Department(rawValue: text.uppercased()) else {
-            throw HTTPProblem(.notFound, code: "department.unknown", detail: "\(text) is not a department code", field: "department", value: text,
-                              rule: Department.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        return d
+        do { return try WireRequest.department(context.parameters.get("department")) } catch { throw HTTPProblem(.notFound, error) }
     }
 }
 
 extension URI {
+    // The checks are WireRequest's (PermitAPI), which the fuzz target calls too.
+
     /// `limit`, 1…1000, 50 when absent.
     func limit() throws -> Int {
-        guard let text = queryParameters.get("limit") else { return PageCursor.defaultLimit }
-        guard let n = Int(text) else {
-            throw HTTPProblem(.badRequest, code: "page.limit", detail: "limit \(text) is not a number", field: "limit", value: text,
-                              rule: "1 to \(PageCursor.maxLimit) rows a page")
-        }
-        do { try PageCursor.checkLimit(n) } catch { throw HTTPProblem(.badRequest, error.problems[0]) }
-        return n
+        do { return try WireRequest.limit(queryParameters.get("limit")) } catch { throw HTTPProblem(.badRequest, error) }
     }
 
     func intParameter(_ name: String) throws -> Int? {
-        guard let text = queryParameters.get(name) else { return nil }
-        guard let n = Int(text) else {
-            throw HTTPProblem(.badRequest, code: "request.query", detail: "\(name)=\(text) is not a whole number", field: name, value: text, rule: "a whole number")
-        }
-        return n
+        do { return try WireRequest.intParameter(name, queryParameters.get(name)) } catch { throw HTTPProblem(.badRequest, error) }
     }
 
     func enumParameter<T: RawRepresentable & CaseIterable>(_ name: String) throws -> T? where T.RawValue == String {
-        guard let text = queryParameters.get(name) else { return nil }
-        guard let value = T(rawValue: text) else {
-            throw HTTPProblem(.badRequest, code: "request.query", detail: "\(name)=\(text) is not one of the values", field: name, value: text,
-                              rule: T.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        return value
+        do { return try WireRequest.enumParameter(name, queryParameters.get(name)) } catch { throw HTTPProblem(.badRequest, error) }
     }
 
     func dayParameter(_ name: String) throws -> CalendarDay? {
-        guard let text = queryParameters.get(name) else { return nil }
-        guard let day = CalendarDay(iso: text) else {
-            throw HTTPProblem(.badRequest, code: "request.query", detail: "\(name)=\(text) is not a date", field: name, value: text, rule: "YYYY-MM-DD")
-        }
-        return day
+        do { return try WireRequest.dayParameter(name, queryParameters.get(name)) } catch { throw HTTPProblem(.badRequest, error) }
     }
 
-    func flag(_ name: String) -> Bool { queryParameters.get(name).map { $0 == "true" || $0 == "1" } ?? false }
-}
-
-extension PartyKeyRecord.Kind: CaseIterable {
-    public static var allCases: [PartyKeyRecord.Kind] { [.approver, .applicant] }
+    func flag(_ name: String) -> Bool { WireRequest.flag(queryParameters.get(name)) }
 }

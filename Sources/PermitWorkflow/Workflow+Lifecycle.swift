@@ -161,11 +161,20 @@ extension Workflow {
     /// signature hash, signed with the issuer key, with the next sequence number (and above
     /// `above`). `publish`, when given, runs inside the transaction: if it fails, no sequence
     /// number is used.
+    /// The highest sequence a signed list may carry: 2^53 − 1, what every JSON reader holds exactly.
+    public static let maxListSequence = 9_007_199_254_740_991
+
     public func signRevocations(validForDays: Int = 1, above: Int = 0,
                                 publish: (([UInt8]) throws -> Void)? = nil) async throws -> SignedDocument<RevocationList> {
         guard (1...366).contains(validForDays) else {
             throw WorkflowError("revocations.validDays", "--valid-days \(validForDays) is out of range", field: "validDays",
                                 value: "\(validForDays)", rule: "1 to 366 days")
+        }
+        // `above` comes from a query parameter on the server; Int.max would trap in `above + 1`, and a
+        // sequence past 2^53 − 1 is not held exactly by a JavaScript reader of the list.
+        guard above < Self.maxListSequence else {
+            throw WorkflowError("revocations.above", "--above \(above) leaves no sequence a list may carry", field: "above",
+                                value: "\(above)", rule: "below \(Self.maxListSequence) (2^53 − 1)")
         }
         let key = try await currentIssuerSealer().signer
         let now = clock.now()

@@ -453,6 +453,21 @@ final class LifecycleBackupTests: XCTestCase {
         XCTAssertEqual(result.events, v32)
     }
 
+    /// `POST revocation-lists?above=9223372036854775807` trapped the server in `above + 1`.
+    func testAnAboveAtTheTopOfIntIsRefusedNotATrap() async throws {
+        let h = try await Harness()
+        for above in [Int.max, Int.max - 1, Workflow.maxListSequence] {
+            do {
+                _ = try await h.workflow.signRevocations(validForDays: 1, above: above)
+                XCTFail("above=\(above) was accepted")
+            } catch {
+                XCTAssertEqual((error as? WorkflowError)?.problems.first?.code, "revocations.above", "\(error)")
+            }
+        }
+        let list = try await h.workflow.signRevocations(validForDays: 1, above: Workflow.maxListSequence - 1)
+        XCTAssertEqual(list.document.sequence, Workflow.maxListSequence)
+    }
+
     func testARestoredDatabaseNeverReusesAPublishedSequence() async throws {
         let h = try await Harness()
         let backup = h.dir.url.appendingPathComponent("backup.sqlite")
