@@ -26,12 +26,20 @@ struct Authenticator<Context: RequestContext & CallerCarrying>: RouterMiddleware
         let now = clock.now()
         let verified: VerifiedRequest
         var found: RegisteredCaller?
+        // A store that cannot be read is its own problem (503 store.busy, 507, …), not an unknown
+        // key: a 401 would tell the client its key is not registered.
+        var lookupFailure: (any Error)?
         do {
             verified = try await RequestSignature.verify(message, now: Int64(now.timeIntervalSince1970.rounded(.down))) { kid in
-                found = try? await gate.caller(kid: kid)
+                do {
+                    found = try await gate.caller(kid: kid)
+                } catch {
+                    lookupFailure = error
+                }
                 return found?.key
             }
         } catch {
+            if let lookupFailure { throw lookupFailure }
             var problem = HTTPProblem(.unauthorized, error.problems[0])
             problem.headers[.wwwAuthenticate] = "Signature realm=\"freight-permit\""
             throw problem
