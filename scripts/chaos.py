@@ -492,13 +492,17 @@ def apply_until_full(dep):
                 told.add((firm, item["reference"]))
             elif item.get("errors"):
                 code = item["errors"][0]["code"]
-                full += code == "store.full"
-                other[code] += code != "store.full"
+                if code == "store.full":
+                    full += 1
+                else:
+                    other[code] += 1
         if r.returncode == 2:  # a request refused whole (507 store.full): count it as refused too
             sent += 1
             code = run_error(r.stdout, r.stderr)
-            full += code == "store.full"
-            other[code] += code != "store.full"
+            if code == "store.full":
+                full += 1
+            else:
+                other[code] += 1
     return sent, accepted, full, other, told
 
 
