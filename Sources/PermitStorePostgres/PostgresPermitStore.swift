@@ -143,8 +143,9 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     /// `store.busy`. Without a bound, postgres-nio's pool keeps a request queued for as long as it
     /// cannot open a connection (the database at its connection limit, or down) and holds none,
     /// until its circuit breaker trips a minute later; a server's client then waited that minute,
-    /// or its own timeout, for a `store.io`.
+    /// or its own timeout, for a `store.io`. Tests shorten it.
     static let connectionWait: Duration = .seconds(5)
+    var connectionWait: Duration = PostgresPermitStore.connectionWait
 
     /// Leases a connection and runs one attempt of the transaction on a transaction thread. A
     /// failure to lease throws (as `TransactionFailure`): no connection within `connectionWait` is
@@ -153,6 +154,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     private func attemptOnce<T>(write: Bool, _ job: TransactionBody<T>) async throws -> Unchecked<Result<T, any Error>> {
         let logger = self.logger
         let client = self.client
+        let wait = connectionWait
         let lease = LeaseDeadline()
         do {
             return try await withThrowingTaskGroup(of: Unchecked<Result<T, any Error>>?.self) { group in
@@ -169,7 +171,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
                     }
                 }
                 group.addTask {
-                    try? await Task.sleep(for: Self.connectionWait)
+                    try? await Task.sleep(for: wait)
                     // Expired before the lease: leaving the group cancels the lease request.
                     if !Task.isCancelled, lease.expire() { throw LeaseDeadline.Expired() }
                     return nil
@@ -184,7 +186,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
             }
         } catch is LeaseDeadline.Expired {
             throw TransactionFailure(StoreError(.busy, """
-                no connection to the PostgreSQL database at \(location.redacted) within \(Self.connectionWait.components.seconds) s \
+                no connection to the PostgreSQL database at \(location.redacted) within \(wait.components.seconds) s \
                 (every connection of the pool in use, or the database accepting no more: too many connections); \
                 nothing was written. Send the request again
                 """), retryable: false)
