@@ -238,6 +238,13 @@ def database_name(root):
     return "chaos_" + re.sub(r"[^a-z0-9]", "_", os.path.basename(root).lower())
 
 
+def server_slow(dep, over_ms=500):
+    """Requests the server took more than `over_ms` to answer (they waited out an outage), and the longest."""
+    with open(dep.server.log_path, errors="replace") as f:
+        times = [float(m.group(1)) for m in re.finditer(r" duration_ms=([0-9.]+)", f.read())]
+    return sum(1 for t in times if t > over_ms), max(times, default=0) / 1000
+
+
 class Deployment:
     """A data directory (and on PostgreSQL a database), the parties' directories and their keys,
     and a server on it."""
@@ -530,12 +537,14 @@ def full_disk(permit, work, store):
             used = int(subprocess.run(["df", "--output=used", "-k", mount], capture_output=True, text=True).stdout.split()[-1])
             subprocess.run(["mount", "-o", f"remount,size={used + DISK_KIB}k", mount], check=True)
         sent, accepted, full, other, told = apply_until_full(dep)
+        statuses = server_statuses(dep)
+        # Space again, before the store is read: with the disk full, PostgreSQL can refuse a new
+        # connection itself ("could not write init file"), psql's among them. Nothing writes meanwhile.
+        subprocess.run(["mount", "-o", "remount,size=256m", mount], check=True)
         stored = dep.stored_references()
         lost = len([t for t in told if stored.get(t, 0) == 0])
         duplicated = sum(n - 1 for n in stored.values() if n > 1)
         orphans = dep.half_written()
-        statuses = server_statuses(dep)
-        subprocess.run(["mount", "-o", "remount,size=256m", mount], check=True)
         again = dep.remote(f"firm-{dep.firms[-1]}", "apply", "--key", "key.pem", "applications.jsonl", "--json")
         recovered = again.returncode in (0, 1) and all(i.get("state") == "pending" or
                                                        (i.get("errors") or [{}])[0].get("code") not in ("store.full", "store.io")
@@ -875,6 +884,7 @@ class Load:
                      f"{note}; {self.runs} client runs; {len(serials)} permits, serials {'with a GAP' if gap else 'gap-free'}, {pending} left pending; "
                      f"runs refused whole {dict(self.run_failures) or 0}, items refused {dict(self.item_refusals) or 0}; "
                      f"server 503s {statuses.get(503, 0)}" + (f", OTHER 5xx {bad}" if bad else "")
+                     + "; requests answered in over 0.5 s: {} (longest {:.1f} s)".format(*server_slow(dep))
                      + (f", UNCLEAR {unclear}" if unclear else ""))
         return result, not bad and not unclear and pending == 0
 
