@@ -1156,4 +1156,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: everything started is stopped by now
+        print("chaos: interrupted; what the run started is stopped", file=sys.stderr)
+        sys.exit(130)
