@@ -148,7 +148,7 @@ let package = Package(
         .testTarget(name: "PermitVerifyTests", dependencies: ["PermitVerify", "PermitSeal", "PermitModel", "PermitTestSupport"]),
         .testTarget(name: "PermitHTTPSignatureTests", dependencies: ["PermitHTTPSignature", "PermitSeal"]),
         .testTarget(name: "PermitServerTests", dependencies: [
-            "PermitAPI", "PermitHTTPSignature", "PermitModel", "PermitSeal",
+            "PermitAPI", "PermitHTTPSignature", "PermitModel", "PermitSeal", "PermitTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -17,6 +17,15 @@ struct TransactionFailure: Error, @unchecked Sendable {
     init(_ error: any Error, location: PostgresLocation? = nil) {
         let where_ = location.map { " at \($0.redacted)" } ?? ""
         guard let psql = error as? PSQLError else {
+            // The pool's circuit breaker: it has opened no connection for a minute (the database
+            // at its connection limit, or down) and refuses leases until one opens again.
+            if String(describing: error).contains("connectionCreationCircuitBreakerTripped") {
+                self.init(StoreError(.busy, """
+                    the PostgreSQL database\(where_) has accepted no new connection for a while (too many connections, \
+                    or it is down); nothing was written. Send the request again
+                    """), retryable: false)
+                return
+            }
             self.init(StoreError(.io, "the PostgreSQL database\(where_) failed: \(PostgresErrors.describe(error)); nothing was written"),
                       retryable: PostgresErrors.isConnectionTrouble(error))
             return

@@ -86,6 +86,12 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         var configuration = location.configuration
         configuration.options.maximumConnections = Self.maximumConnections
         configuration.options.connectionIdleTimeout = .seconds(30)
+        // Once an attempt to open a connection has failed (the database at its connection limit),
+        // postgres-nio's pool (1.33) queues every new lease, even with idle connections at hand,
+        // until a connection comes back to it: released, or through a keep-alive. With the
+        // default keep-alive of 30 s a lone request then waited out `connectionWait` and was
+        // refused as busy while connections sat idle; a keep-alive every second serves it.
+        configuration.options.keepAliveBehavior = .init(frequency: .seconds(1))
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         runTask = Task { await client.run() }
@@ -178,20 +184,57 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         }
     }
 
+    /// How long a transaction waits for a connection of the pool before it is refused as
+    /// `store.busy`. Without a bound, postgres-nio's pool keeps a request queued for as long as it
+    /// cannot open a connection (the database at its connection limit, or down) and holds none,
+    /// until its circuit breaker trips a minute later; a server's client then waited that minute,
+    /// or its own timeout, for a `store.io`. Tests shorten it.
+    static let connectionWait: Duration = .seconds(5)
+    var connectionWait: Duration = PostgresPermitStore.connectionWait
+
     /// Leases a connection and runs one attempt of the transaction on a transaction thread. A
-    /// failure to lease throws (as `TransactionFailure`); the attempt's own outcome, the body's
-    /// errors included, comes back as the result.
+    /// failure to lease throws (as `TransactionFailure`): no connection within `connectionWait` is
+    /// `store.busy`, not retried here (the request is answered 503 and may be sent again). The
+    /// attempt's own outcome, the body's errors included, comes back as the result.
     private func attemptOnce<T>(write: Bool, _ job: TransactionBody<T>) async throws -> Unchecked<Result<T, any Error>> {
         let (logger, schema) = (self.logger, self.schema)
+        let client = self.client
+        let wait = connectionWait
+        let lease = LeaseDeadline()
         do {
-            return try await client.withConnection { connection in
-                try await Self.transactionThreads.runIfActive {
-                    Unchecked(Result {
-                        guard let body = job.body else { throw StoreError(.io, "a transaction ran after its caller left") }
-                        return try Self.run(on: connection, write: write, schema: schema, logger: logger, body)
-                    })
+            return try await withThrowingTaskGroup(of: Unchecked<Result<T, any Error>>?.self) { group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        // Leased too late: the caller has been told the store is busy.
+                        guard lease.claim() else { throw LeaseDeadline.Expired() }
+                        return try await Self.transactionThreads.runIfActive {
+                            Unchecked(Result {
+                                guard let body = job.body else { throw StoreError(.io, "a transaction ran after its caller left") }
+                                return try Self.run(on: connection, write: write, schema: schema, logger: logger, body)
+                            })
+                        }
+                    }
                 }
+                group.addTask {
+                    try? await Task.sleep(for: wait)
+                    // Expired before the lease: leaving the group cancels the lease request.
+                    if !Task.isCancelled, lease.expire() { throw LeaseDeadline.Expired() }
+                    return nil
+                }
+                while let next = try await group.next() {
+                    if let outcome = next {
+                        group.cancelAll()
+                        return outcome
+                    }
+                }
+                throw StoreError(.io, "a transaction ended without an outcome")
             }
+        } catch is LeaseDeadline.Expired {
+            throw TransactionFailure(StoreError(.busy, """
+                no connection to the PostgreSQL database at \(location.redacted) within \(wait.components.seconds) s \
+                (every connection of the pool in use, or the database accepting no more: too many connections); \
+                nothing was written. Send the request again
+                """), retryable: false)
         } catch {
             throw TransactionFailure(error, location: location)
         }
@@ -293,6 +336,27 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
             try await connection.query(PostgresQuery(unsafeSQL: "SELECT identifier FROM \(table) ORDER BY appliedAt, identifier"), logger: logger).get()
                 .map { try $0.decode(String.self) }
         }
+    }
+}
+
+/// Who came first, the lease of a connection or the end of the connection wait: exactly one of
+/// `claim` and `expire` succeeds.
+final class LeaseDeadline: @unchecked Sendable {
+    struct Expired: Error {}
+    private let lock = NSLock()
+    private var decided: Bool?
+
+    /// The connection arrived: true unless the wait had already expired.
+    func claim() -> Bool { decide(true) }
+
+    /// The wait is over: true unless the connection had already arrived.
+    func expire() -> Bool { decide(false) }
+
+    private func decide(_ leased: Bool) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if decided == nil { decided = leased }
+        return decided == leased
     }
 }
 

@@ -126,6 +126,80 @@ final class PostgresStoreTests: XCTestCase {
         }
     }
 
+    /// The store's role at its connection limit while the pool holds no connection (found by
+    /// scripts/chaos, pool-exhausted): a transaction is refused as `store.busy` once the
+    /// connection wait is over, not queued for the pool's minute and then `store.io`; nothing is
+    /// written, and once the database takes connections again the store works.
+    func testNoConnectionToBeHadIsStoreBusyAfterTheConnectionWait() async throws {
+        let pg = try TestPostgres.shared()
+        let role = "limited_\(getpid())"
+        let db = "limited_\(getpid())"
+        try pg.psql(database: "postgres", "CREATE ROLE \(role) LOGIN")
+        try pg.psql(database: "postgres", "CREATE DATABASE \(db) OWNER \(role)")
+        // Opening migrates on a connection of its own and closes it: the pool holds none.
+        let store = try await PostgresPermitStore(url: "postgres://\(role)@/\(db)?host=\(pg.socketDirectory)")
+        store.connectionWait = .seconds(1)  // 5 s in service
+        try pg.psql(database: "postgres", "ALTER ROLE \(role) CONNECTION LIMIT 0")
+        let event = AuditChain.event(after: nil, at: Date(timeIntervalSince1970: 1_800_000_000), actor: "a", action: "b", subject: "c", content: Data())
+        let began = Date()
+        await XCTAssertThrowsErrorAsync(try await store.write { tx in try tx.insertAuditEvent(event) }) {
+            XCTAssertEqual(($0 as? StoreError)?.code, .busy, "\($0)")
+            XCTAssertTrue("\($0)".contains("no connection"), "\($0)")
+        }
+        let waited = Date().timeIntervalSince(began)
+        let wait = Double(store.connectionWait.components.seconds)
+        XCTAssertGreaterThanOrEqual(waited, wait - 0.2)
+        XCTAssertLessThan(waited, wait + 10, "refused after the connection wait, not the pool's minute")
+        XCTAssertEqual(try pg.psql(database: db, "SELECT COUNT(*) FROM audit"), "0")
+
+        try pg.psql(database: "postgres", "ALTER ROLE \(role) CONNECTION LIMIT -1")
+        try await store.write { tx in try tx.insertAuditEvent(event) }
+        XCTAssertEqual(try pg.psql(database: db, "SELECT COUNT(*) FROM audit"), "1")
+        await store.close()
+    }
+
+    /// The pool holds connections and may open no more (found by scripts/chaos, pool-exhausted):
+    /// a burst wider than the pool makes it try to open one and fail, after which postgres-nio
+    /// queues new leases even while connections are idle. A lone transaction after the burst is
+    /// still served by an idle connection (the keep-alive hands it over), well within the wait.
+    func testAPoolThatCannotGrowStillServesFromItsIdleConnections() async throws {
+        let pg = try TestPostgres.shared()
+        let role = "capped_\(getpid())"
+        let db = "capped_\(getpid())"
+        try pg.psql(database: "postgres", "CREATE ROLE \(role) LOGIN")
+        try pg.psql(database: "postgres", "CREATE DATABASE \(db) OWNER \(role)")
+        let store = try await PostgresPermitStore(url: "postgres://\(role)@/\(db)?host=\(pg.socketDirectory)")
+        await withTaskGroup(of: Void.self) { group in  // the pool opens a few connections
+            for _ in 0..<4 {
+                group.addTask { _ = try? await store.read { r in Thread.sleep(forTimeInterval: 0.05); return try r.lastAuditEvent() } }
+            }
+        }
+        let pooled = try XCTUnwrap(Int(try pg.psql(database: "postgres", "SELECT COUNT(*) FROM pg_stat_activity WHERE usename = '\(role)'")))
+        XCTAssertGreaterThan(pooled, 0)
+        try pg.psql(database: "postgres", "ALTER ROLE \(role) CONNECTION LIMIT \(pooled)")
+        var busy = 0
+        await withTaskGroup(of: Bool.self) { group in  // wider than the pool: it tries to grow, and fails
+            for _ in 0..<(pooled + 8) {
+                group.addTask {
+                    do {
+                        _ = try await store.read { r in Thread.sleep(forTimeInterval: 0.05); return try r.lastAuditEvent() }
+                        return true
+                    } catch { return false }
+                }
+            }
+            for await ok in group where !ok { busy += 1 }
+        }
+        XCTAssertEqual(busy, 0, "the burst waits for the pool's own connections")
+        for _ in 0..<3 {
+            let began = Date()
+            _ = try await store.read { try $0.lastAuditEvent() }
+            XCTAssertLessThan(Date().timeIntervalSince(began), Double(PostgresPermitStore.connectionWait.components.seconds) - 1,
+                              "a lone transaction is served by an idle connection, not refused after the wait")
+        }
+        try pg.psql(database: "postgres", "ALTER ROLE \(role) CONNECTION LIMIT -1")
+        await store.close()
+    }
+
     /// Several server instances on one database, each its own Workflow and pool, issuing at
     /// once: every permit once, serials gap-free, the audit chain whole.
     func testSeveralInstancesIssuingAtOnceKeepSerialsGapFreeAndTheChainWhole() async throws {
