@@ -124,12 +124,14 @@ class Deployment:
         self.firms = self.add_parties(self.admin, firms, copies) if parties else []
         self.server = Server(permit, self.data, self.env, database=database) if serve else None
 
-    def add_parties(self, admin, firms, copies, prefix="", vary=None):
+    def add_parties(self, admin, firms, copies, prefix="", vary=None, authority=None):
         """Registers an approver for each department and the first `firms` example firms, each with
         a key in a directory of its own (`{prefix}dept-D`, `{prefix}firm-CODE`), and writes each firm's
         applications.jsonl: `copies` of its example lines. `vary(copy, line, application)` changes a
         copy in place; by default copy 0 is the example as it is and the others get references and
-        plates of their own, so that none supersedes another. Returns the firms' credit codes."""
+        plates of their own, so that none supersedes another. `authority`: the code of the authority
+        they are registered with, in a deployment of several. Returns the firms' credit codes."""
+        chosen = ["--authority", authority] if authority else []
         def default_vary(c, n, app):
             if c:
                 app["reference"] = f"{app['reference']}-C{c}"
@@ -137,13 +139,13 @@ class Deployment:
         vary = vary or default_vary
         for d in DEPARTMENTS:
             os.makedirs(self.party(f"{prefix}dept-{d}"))
-            self.local("approver", "add", "--department", d, "--name", f"审批人 {d}", "--generate",
+            self.local("approver", "add", *chosen, "--department", d, "--name", f"审批人 {d}", "--generate",
                        os.path.join(self.party(f"{prefix}dept-{d}"), "key.pem"), "--admin-key", admin)
         fleets = example_fleets()
         codes = list(fleets)[:firms]
         for code in codes:
             os.makedirs(self.party(f"{prefix}firm-{code}"))
-            self.local("applicant", "add", "--credit-code", code, "--name", f"企业 {code}", "--generate",
+            self.local("applicant", "add", *chosen, "--credit-code", code, "--name", f"企业 {code}", "--generate",
                        os.path.join(self.party(f"{prefix}firm-{code}"), "key.pem"), "--admin-key", admin)
             with open(os.path.join(self.party(f"{prefix}firm-{code}"), "applications.jsonl"), "w", encoding="utf-8") as out:
                 for c in range(copies):

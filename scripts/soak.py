@@ -48,11 +48,10 @@ registered: from the servers' request logs, LOG_LEVEL=info), both instances are 
 was issued before the bound. It prints the figures and one summary line, and exits 1 if any check fails
 (2 if the deployment could not be set up).
 
-Authorities: AUTHORITIES below is a list, and every check runs per authority code. Today it holds
-the one authority `permit init` creates. To soak three (issue 12: "firms and departments of three
-authorities") once `permit authority add` is on main, add the two entries commented out there and
-put the command in add_authority(): parties, references, clients (`--authority CODE`), serials
-and audit are already per authority.
+Authorities: three in one deployment (AUTHORITIES below): the one `permit init` makes and two that
+`permit authority add` adds, each its own schema in the one database. Each has its own firms and
+department approvers; every client names its authority (`--authority CODE`), and every check
+above runs per authority on that authority's schema.
 
 Environment (defaults in brackets): SOAK_SECONDS [180], SOAK_APPLICATIONS [2000], SOAK_FIRMS [6 per
 authority, at most 7], SOAK_BATCH [20], SOAK_DOWN_SECONDS [3: how long instance B stays down],
@@ -77,11 +76,10 @@ import urllib.request
 
 from permitdeploy import AUTHORITY, DEPARTMENTS, Deployment, Server, example_fleets, json_lines, unique_plate
 
-# The authorities the soak spreads its parties over: (code, name, phone). The first is the one
-# `permit init` makes. For three, once `permit authority add` exists:
-#   ("330106", "杭州市西湖区交通运输局", "0571-87000000"),
-#   ("330206", "宁波市北仑区交通运输局", "0574-86000000"),
-AUTHORITIES = [AUTHORITY]
+# The authorities of the deployment the soak spreads its parties over: (code, name, phone). The
+# first is the one `permit init` makes, the others `permit authority add` (each its own schema).
+AUTHORITIES = [AUTHORITY, ("330106", "杭州市西湖区交通运输局", "0571-87000000"),
+               ("330206", "宁波市北仑区交通运输局", "0574-86000000")]
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "180"))
 APPLICATIONS = int(os.environ.get("SOAK_APPLICATIONS", "2000"))
@@ -97,16 +95,17 @@ TRANSIENT = {"store.busy", "store.io"}  # item errors that a retry may clear
 
 
 def add_authority(dep, code, name, phone):
-    """Adds an authority to the deployment and returns its admin key's path. The first authority is
-    made by `permit init` (in Deployment). For more, `permit authority add` (not on main yet) goes
-    here, e.g.:
-        dep.local("authority", "add", "--authority", code, "--name", name, "--phone", phone, ...)
-        return <the new authority's admin key>
-    """
+    """Adds an authority to the deployment and returns its admin key's path: the first is made by
+    `permit init` (in Deployment), the others by `permit authority add`, in the same database."""
     if code == AUTHORITY[0]:
         return dep.admin
-    raise SystemExit(f"soak: authority {code}: `permit authority add` is not available in this build; "
-                     "see add_authority() in scripts/soak.py")
+    dep.local("authority", "add", "--code", code, "--name", name, "--phone", phone)
+    return os.path.join(dep.data, "authorities", code, "admin-key.pem")
+
+
+def schema(code):
+    """The PostgreSQL schema that holds an authority's store: the first in `public`, the others in aCODE."""
+    return "public" if code == AUTHORITY[0] else "a" + code
 
 
 class Cluster:
@@ -160,8 +159,8 @@ class Cluster:
             raise RuntimeError(f"psql: {r.stderr.strip()}")
         return r.stdout
 
-    def rows(self, sql):
-        return [line.split("\t") for line in self.psql("permits", sql).splitlines() if line]
+    def rows(self, sql, schema="public"):
+        return [line.split("\t") for line in self.psql("permits", f"SET search_path TO {schema}; {sql}").splitlines() if line]
 
     def stop_command(self):
         prefix = "runuser -u postgres -- " if self.root else ""
@@ -287,7 +286,7 @@ class Soak:
             def vary(c, n, app, code=code):
                 app["reference"] = f"{app['reference']}-{code}-{c}"
                 app["vehicle"]["plate"] = unique_plate(app["vehicle"]["plate"], next(plate))
-            self.dep.add_parties(admin, firms, copies, prefix=f"{code}-", vary=vary)
+            self.dep.add_parties(admin, firms, copies, prefix=f"{code}-", vary=vary, authority=code)
             # Exactly `count` applications over the firms: their files cut to their shares, then into batches.
             shares = [count // firms + (1 if i < count % firms else 0) for i in range(firms)]
             for (credit, _), share in zip(fleets[:firms], shares):
@@ -507,17 +506,20 @@ class Soak:
         st, c = self.stats, self.cluster
         checks = []  # (name, ok, detail)
         codes = [a[0] for a in AUTHORITIES]
-        apps = c.rows("SELECT a.id, a.creditCode, a.reference, a.state, "
-                      "(SELECT COUNT(*) FROM requiredDepartment r WHERE r.applicationID = a.id), "
-                      "(SELECT COUNT(*) FROM requiredDepartment r WHERE r.applicationID = a.id AND r.state = 'approved'), "
-                      "(SELECT COUNT(*) FROM permit p WHERE p.applicationID = a.id) FROM application a")
-        permits = c.rows("SELECT authority, serial, number, applicationID FROM permit")
-        decisions = collections.Counter((r[0], r[1]) for r in c.rows("SELECT applicationID, department FROM decision"))
         self.figures = collections.OrderedDict()
         self.lost = self.duplicated = 0
         for code in codes:
-            # This authority's applications: the soak's references carry the authority's code.
-            mine = [a for a in apps if a[2].split("-")[-2:-1] == [code]]
+            # Each authority's store is a schema of its own in the one database.
+            apps = c.rows("SELECT a.id, a.creditCode, a.reference, a.state, "
+                          "(SELECT COUNT(*) FROM requiredDepartment r WHERE r.applicationID = a.id), "
+                          "(SELECT COUNT(*) FROM requiredDepartment r WHERE r.applicationID = a.id AND r.state = 'approved'), "
+                          "(SELECT COUNT(*) FROM permit p WHERE p.applicationID = a.id) FROM application a", schema(code))
+            permits = c.rows("SELECT authority, serial, number, applicationID FROM permit", schema(code))
+            decisions = collections.Counter((r[0], r[1]) for r in c.rows("SELECT applicationID, department FROM decision", schema(code)))
+            # Every application of this store is one of this authority's: the references say so too.
+            strays = [a[2] for a in apps if a[2].split("-")[-2:-1] != [code]]
+            checks.append((f"{code}: its store holds only its own applications", not strays, f"others: {strays[:5]}"))
+            mine = apps
             stored = collections.Counter((code, a[1], a[2]) for a in mine)
             told = {k: v for k, v in st.accepted.items() if k[0] == code}
             lost = [k for k in told if stored.get(k, 0) == 0]
