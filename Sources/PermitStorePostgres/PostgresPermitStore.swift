@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -138,12 +141,13 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     /// errors included, comes back as the result.
     private func attemptOnce<T>(write: Bool, _ job: TransactionBody<T>) async throws -> Unchecked<Result<T, any Error>> {
         let logger = self.logger
+        let asked = LockTrace.now()
         do {
             return try await client.withConnection { connection in
                 try await Self.transactionThreads.runIfActive {
                     Unchecked(Result {
                         guard let body = job.body else { throw StoreError(.io, "a transaction ran after its caller left") }
-                        return try Self.run(on: connection, write: write, logger: logger, body)
+                        return try Self.run(on: connection, write: write, logger: logger, asked: asked, body)
                     })
                 }
             }
@@ -156,15 +160,18 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     /// writer, the body, COMMIT; a ROLLBACK on any failure. A failure of the database that may
     /// be retried comes out as `TransactionFailure`; any other failure comes out as the
     /// `StoreError` the body saw, and the body's own errors (refusals) pass through.
-    private static func run<T>(on connection: PostgresConnection, write: Bool, logger: Logger,
+    private static func run<T>(on connection: PostgresConnection, write: Bool, logger: Logger, asked: UInt64,
                                _ body: (PostgresTransaction) throws -> T) throws -> T {
         let tx = PostgresTransaction(connection: connection, logger: logger)
+        var times = LockTrace.Times(asked: asked, started: LockTrace.now())
         do {
             if write {
                 try tx.execute("BEGIN")
+                times.locking = LockTrace.now()
                 try tx.execute("""
                     SELECT pg_advisory_xact_lock(\(lockNamespace), COALESCE((SELECT code::integer FROM authority LIMIT 1), 0))
                     """)
+                times.locked = LockTrace.now()
             } else {
                 try tx.execute("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             }
@@ -172,10 +179,15 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
             // A failure the body caught still aborted the transaction (PostgreSQL would answer
             // COMMIT with ROLLBACK): report it instead of a success that was not stored.
             if let failure = tx.abortedBy { throw failure.retryable ? failure : failure.error }
+            times.committing = LockTrace.now()
             let commit = try tx.run("COMMIT")
             if commit.metadata.command == "ROLLBACK" {
                 throw tx.firstFailure ?? TransactionFailure(StoreError(.io, "the database rolled the transaction back; nothing was written"),
                                                             retryable: true)
+            }
+            if write, let trace = LockTrace.shared {
+                times.committed = LockTrace.now()
+                trace.record(times, statements: tx.statements)
             }
             return result
         } catch {
@@ -253,4 +265,47 @@ final class TransactionBody<T>: @unchecked Sendable {
 struct Unchecked<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
+}
+
+/// Bench-only, off unless `PERMIT_PG_LOCK_TRACE` names a file: each committed write transaction
+/// appends one line to it, so that `scripts/bench server` can say how long writers wait for the
+/// authority's advisory lock and how much of the wall time it is held. Times are
+/// CLOCK_MONOTONIC nanoseconds (one clock for every process on the machine), taken on the
+/// transaction thread around each step:
+/// `asked started locking locked committing committed statements`: the caller asked for a
+/// connection; the transaction thread started (connection leased, thread found); BEGIN
+/// answered; the lock statement answered (granted); the body done; COMMIT answered; the
+/// statements sent, BEGIN and COMMIT included. Measured from the client, the time between
+/// `locked` and `committed` holds the lock's time on the server plus a round trip or so.
+final class LockTrace: @unchecked Sendable {
+    struct Times {
+        var asked: UInt64
+        var started: UInt64
+        var locking: UInt64 = 0
+        var locked: UInt64 = 0
+        var committing: UInt64 = 0
+        var committed: UInt64 = 0
+    }
+
+    static let shared: LockTrace? = {
+        guard let path = ProcessInfo.processInfo.environment["PERMIT_PG_LOCK_TRACE"], !path.isEmpty else { return nil }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        return fd < 0 ? nil : LockTrace(fd: fd)
+    }()
+
+    private let fd: Int32
+    private init(fd: Int32) { self.fd = fd }
+
+    static func now() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
+
+    /// One line, one `write` (O_APPEND): lines of concurrent transactions never interleave.
+    func record(_ t: Times, statements: Int) {
+        let line = "\(t.asked) \(t.started) \(t.locking) \(t.locked) \(t.committing) \(t.committed) \(statements)\n"
+        let bytes = Array(line.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    }
 }

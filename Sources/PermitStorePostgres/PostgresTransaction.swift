@@ -19,6 +19,8 @@ final class PostgresTransaction: StoreTransaction {
     /// The failure that aborted the transaction, until a savepoint is rolled back to.
     private(set) var abortedBy: TransactionFailure?
     private var savepoints = 0
+    /// Statements sent so far (each a round trip), for the bench's lock trace.
+    private(set) var statements = 0
 
     init(connection: PostgresConnection, logger: Logger) {
         self.connection = connection
@@ -40,6 +42,7 @@ final class PostgresTransaction: StoreTransaction {
 
     /// Sends a statement even in an aborted transaction (`ROLLBACK TO SAVEPOINT` must).
     private func send(_ query: PostgresQuery) throws -> PostgresQueryResult {
+        statements += 1
         do {
             return try ConnectionWatch.shared.wait(for: connection) { connection.query(query, logger: logger) }
         } catch {
