@@ -165,29 +165,31 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         let tx = PostgresTransaction(connection: connection, logger: logger)
         var times = LockTrace.Times(asked: asked, started: LockTrace.now())
         do {
+            // BEGIN (and a writer's lock, before its first statement) queued, not waited for:
+            // the body's first statement waits for them (see PostgresTransaction).
             if write {
-                try tx.execute("BEGIN")
-                times.locking = LockTrace.now()
-                try tx.execute("""
+                try tx.enqueue("BEGIN")
+                tx.lockBeforeFirstStatement("""
                     SELECT pg_advisory_xact_lock(\(lockNamespace), COALESCE((SELECT code::integer FROM authority LIMIT 1), 0))
                     """)
-                times.locked = LockTrace.now()
             } else {
-                try tx.execute("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                try tx.enqueue("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             }
             let result = try body(tx)
             // A failure the body caught still aborted the transaction (PostgreSQL would answer
             // COMMIT with ROLLBACK): report it instead of a success that was not stored.
             if let failure = tx.abortedBy { throw failure.retryable ? failure : failure.error }
             times.committing = LockTrace.now()
-            let commit = try tx.run("COMMIT")
+            let commit = try tx.commit()
             if commit.metadata.command == "ROLLBACK" {
                 throw tx.firstFailure ?? TransactionFailure(StoreError(.io, "the database rolled the transaction back; nothing was written"),
                                                             retryable: true)
             }
             if write, let trace = LockTrace.shared {
                 times.committed = LockTrace.now()
-                trace.record(times, statements: tx.statements)
+                times.locking = tx.lockQueued
+                times.locked = tx.lockedAt
+                trace.record(times, tx)
             }
             return result
         } catch {
@@ -272,11 +274,13 @@ struct Unchecked<Value>: @unchecked Sendable {
 /// authority's advisory lock and how much of the wall time it is held. Times are
 /// CLOCK_MONOTONIC nanoseconds (one clock for every process on the machine), taken on the
 /// transaction thread around each step:
-/// `asked started locking locked committing committed statements`: the caller asked for a
-/// connection; the transaction thread started (connection leased, thread found); BEGIN
-/// answered; the lock statement answered (granted); the body done; COMMIT answered; the
-/// statements sent, BEGIN and COMMIT included. Measured from the client, the time between
-/// `locked` and `committed` holds the lock's time on the server plus a round trip or so.
+/// `asked started locking locked committing committed statements waits waitNanos`: the caller
+/// asked for a connection; the transaction thread started (connection leased, thread found);
+/// the lock statement queued; the server's grant arrived (on the event loop; both 0 for a
+/// transaction that needed no lock); the body done; COMMIT answered; the statements sent (BEGIN,
+/// the lock and COMMIT included); the waits for answers and their total time. Measured from the
+/// client, the time between `locked` and `committed` holds the lock's time on the server plus a
+/// round trip or so.
 final class LockTrace: @unchecked Sendable {
     struct Times {
         var asked: UInt64
@@ -303,8 +307,8 @@ final class LockTrace: @unchecked Sendable {
     }
 
     /// One line, one `write` (O_APPEND): lines of concurrent transactions never interleave.
-    func record(_ t: Times, statements: Int) {
-        let line = "\(t.asked) \(t.started) \(t.locking) \(t.locked) \(t.committing) \(t.committed) \(statements)\n"
+    func record(_ t: Times, _ tx: PostgresTransaction) {
+        let line = "\(t.asked) \(t.started) \(t.locking) \(t.locked) \(t.committing) \(t.committed) \(tx.statements) \(tx.waits) \(tx.waitNanos)\n"
         let bytes = Array(line.utf8)
         _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
     }
