@@ -243,9 +243,13 @@ struct LockTraceSummary {
             return s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))]
         }
         statements = Double(all.reduce(0) { $0 + Int($1[6]) }) / Double(all.count)
-        let traced = all.filter { $0.count >= 9 }
+        // The waits for answers, less the wait for the lock (which the first of them includes
+        // when the lock is queued with the statement after it).
+        let traced = all.filter { $0.count >= 9 && $0[7] > 0 }
         let waits = traced.reduce(0) { $0 + $1[7] }
-        if waits > 0 { roundTrip = ms(traced.reduce(0) { $0 + $1[8] }) / Double(waits) }
+        if waits > 0 {
+            roundTrip = ms(traced.reduce(0) { $0 + ($1[8] - min($1[8], $1[3] > $1[2] ? $1[3] - $1[2] : 0)) }) / Double(waits)
+        }
         transactionSeconds = all.reduce(0) { $0 + ms($1[5] - $1[0]) } / 1e3
         let lease = all.map { ms($0[1] - $0[0]) }
         leaseP50 = pct(lease, 0.5)
