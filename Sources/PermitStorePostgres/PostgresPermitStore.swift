@@ -24,9 +24,10 @@ import PostgresNIO
 /// The price is one parked thread per transaction in flight, bounded by the pool's size; making
 /// the body async instead would touch every rule of the workflow for the same result.
 ///
-/// **Counters and the audit chain under several writers.** Each write transaction starts with
-/// `pg_advisory_xact_lock` on its authority (the division code of the `authority` row), held
-/// until it commits or rolls back. Writers of one authority therefore take turns exactly as
+/// **Counters and the audit chain under several writers.** Each write transaction takes
+/// `pg_advisory_xact_lock` on its authority (the division code of the `authority` row) before
+/// its first statement, held until it commits or rolls back; only admitting a nonce needs none
+/// (its primary key decides, see `PostgresTransaction`). Writers of one authority therefore take turns exactly as
 /// SQLite's single writer makes them: serials stay gap-free, the audit chain linear, and the
 /// workflow's read-then-write rules (the last approval issues, one reference one application,
 /// one decision per department) hold across instances, not only the counters. Row ids are
