@@ -12,6 +12,11 @@ public final class SQLitePermitStore: PermitStore, StoreBackup, @unchecked Senda
     /// issuance path rarely wait for a checkpoint's copying.
     private let checkpointer: BackgroundCheckpointer
 
+    /// `PRAGMA synchronous` on every connection (WAL, from `DatabasePool`): a commit writes the
+    /// WAL without an fsync; a crash of the process loses nothing, a power cut may lose the last
+    /// commits but never corrupts. The server bench prints it beside PostgreSQL's settings.
+    public static let synchronous = "NORMAL"
+
     /// Opens (and migrates) the database at `path`. `maxPageCount` caps its size in pages, as a
     /// full disk would: tests and drills use it to see what a full disk does.
     public init(path: String, maxPageCount: Int? = nil) throws {
@@ -26,7 +31,7 @@ public final class SQLitePermitStore: PermitStore, StoreBackup, @unchecked Senda
             // (a checkpoint running beside a busy writer alone never catches up with it).
             // One automatic checkpoint per ~16 MiB of WAL, so that its fsync touches well under
             // 1% of commits.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA synchronous = \(SQLitePermitStore.synchronous)")
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 4000")
             if let maxPageCount { _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(maxPageCount)") }
         }

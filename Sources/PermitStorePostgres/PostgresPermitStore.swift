@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -21,9 +24,10 @@ import PostgresNIO
 /// The price is one parked thread per transaction in flight, bounded by the pool's size; making
 /// the body async instead would touch every rule of the workflow for the same result.
 ///
-/// **Counters and the audit chain under several writers.** Each write transaction starts with
-/// `pg_advisory_xact_lock` on its authority (the division code of the `authority` row), held
-/// until it commits or rolls back. Writers of one authority therefore take turns exactly as
+/// **Counters and the audit chain under several writers.** Each write transaction takes
+/// `pg_advisory_xact_lock` on its authority (the division code of the `authority` row) before
+/// its first statement, held until it commits or rolls back; only admitting a nonce needs none
+/// (its primary key decides, see `PostgresTransaction`). Writers of one authority therefore take turns exactly as
 /// SQLite's single writer makes them: serials stay gap-free, the audit chain linear, and the
 /// workflow's read-then-write rules (the last approval issues, one reference one application,
 /// one decision per department) hold across instances, not only the counters. Row ids are
@@ -200,6 +204,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         let (logger, schema) = (self.logger, self.schema)
         let client = self.client
         let wait = connectionWait
+        let asked = LockTrace.now()
         let lease = LeaseDeadline()
         do {
             return try await withThrowingTaskGroup(of: Unchecked<Result<T, any Error>>?.self) { group in
@@ -210,7 +215,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
                         return try await Self.transactionThreads.runIfActive {
                             Unchecked(Result {
                                 guard let body = job.body else { throw StoreError(.io, "a transaction ran after its caller left") }
-                                return try Self.run(on: connection, write: write, schema: schema, logger: logger, body)
+                                return try Self.run(on: connection, write: write, schema: schema, logger: logger, asked: asked, body)
                             })
                         }
                     }
@@ -244,28 +249,38 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     /// writer, the body, COMMIT; a ROLLBACK on any failure. A failure of the database that may
     /// be retried comes out as `TransactionFailure`; any other failure comes out as the
     /// `StoreError` the body saw, and the body's own errors (refusals) pass through.
-    private static func run<T>(on connection: PostgresConnection, write: Bool, schema: String?, logger: Logger,
+    private static func run<T>(on connection: PostgresConnection, write: Bool, schema: String?, logger: Logger, asked: UInt64,
                                _ body: (PostgresTransaction) throws -> T) throws -> T {
         let tx = PostgresTransaction(connection: connection, logger: logger)
+        var times = LockTrace.Times(asked: asked, started: LockTrace.now())
         do {
+            // BEGIN (and a writer's lock, before its first statement) queued, not waited for:
+            // the body's first statement waits for them (see PostgresTransaction).
             if write {
-                try tx.execute("BEGIN")
-                if let schema { try tx.execute(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \"\(schema)\"")) }
-                try tx.execute("""
+                try tx.enqueue("BEGIN")
+                if let schema { try tx.enqueue(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \"\(schema)\"")) }
+                tx.lockBeforeFirstStatement("""
                     SELECT pg_advisory_xact_lock(\(lockNamespace), COALESCE((SELECT code::integer FROM authority LIMIT 1), 0))
                     """)
             } else {
-                try tx.execute("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                if let schema { try tx.execute(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \"\(schema)\"")) }
+                try tx.enqueue("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                if let schema { try tx.enqueue(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \"\(schema)\"")) }
             }
             let result = try body(tx)
             // A failure the body caught still aborted the transaction (PostgreSQL would answer
             // COMMIT with ROLLBACK): report it instead of a success that was not stored.
             if let failure = tx.abortedBy { throw failure.retryable ? failure : failure.error }
-            let commit = try tx.run("COMMIT")
+            times.committing = LockTrace.now()
+            let commit = try tx.commit()
             if commit.metadata.command == "ROLLBACK" {
                 throw tx.firstFailure ?? TransactionFailure(StoreError(.io, "the database rolled the transaction back; nothing was written"),
                                                             retryable: true)
+            }
+            if write, let trace = LockTrace.shared {
+                times.committed = LockTrace.now()
+                times.locking = tx.lockQueued
+                times.locked = tx.lockedAt
+                trace.record(times, tx)
             }
             return result
         } catch {
@@ -373,4 +388,49 @@ final class TransactionBody<T>: @unchecked Sendable {
 struct Unchecked<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
+}
+
+/// Bench-only, off unless `PERMIT_PG_LOCK_TRACE` names a file: each committed write transaction
+/// appends one line to it, so that `scripts/bench server` can say how long writers wait for the
+/// authority's advisory lock and how much of the wall time it is held. Times are
+/// CLOCK_MONOTONIC nanoseconds (one clock for every process on the machine), taken on the
+/// transaction thread around each step:
+/// `asked started locking locked committing committed statements waits waitNanos`: the caller
+/// asked for a connection; the transaction thread started (connection leased, thread found);
+/// the lock statement queued; the server's grant arrived (on the event loop; both 0 for a
+/// transaction that needed no lock); the body done; COMMIT answered; the statements sent (BEGIN,
+/// the lock and COMMIT included); the waits for answers and their total time. Measured from the
+/// client, the time between `locked` and `committed` holds the lock's time on the server plus a
+/// round trip or so.
+final class LockTrace: @unchecked Sendable {
+    struct Times {
+        var asked: UInt64
+        var started: UInt64
+        var locking: UInt64 = 0
+        var locked: UInt64 = 0
+        var committing: UInt64 = 0
+        var committed: UInt64 = 0
+    }
+
+    static let shared: LockTrace? = {
+        guard let path = ProcessInfo.processInfo.environment["PERMIT_PG_LOCK_TRACE"], !path.isEmpty else { return nil }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        return fd < 0 ? nil : LockTrace(fd: fd)
+    }()
+
+    private let fd: Int32
+    private init(fd: Int32) { self.fd = fd }
+
+    static func now() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
+
+    /// One line, one `write` (O_APPEND): lines of concurrent transactions never interleave.
+    func record(_ t: Times, _ tx: PostgresTransaction) {
+        let line = "\(t.asked) \(t.started) \(t.locking) \(t.locked) \(t.committing) \(t.committed) \(tx.statements) \(tx.waits) \(tx.waitNanos)\n"
+        let bytes = Array(line.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    }
 }

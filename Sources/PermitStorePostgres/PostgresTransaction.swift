@@ -11,6 +11,17 @@ import PostgresNIO
 /// PostgreSQL aborts a transaction at its first failed statement, where SQLite carries on: the
 /// first failure is kept (`firstFailure`), later statements report it without a round trip, and
 /// a savepoint rolled back to makes the transaction usable again, as in SQLite.
+///
+/// **Fewer waits.** Statements whose answer the body does not need and that cannot fail for a
+/// reason of the data (`BEGIN`, the advisory lock, `SAVEPOINT`, `RELEASE SAVEPOINT`) are queued
+/// on the connection without waiting (`enqueue`); the next statement that is waited for waits
+/// for them too, and reports the first of their failures as its own (postgres-nio runs one
+/// connection's statements in order). The thread then sleeps and wakes once where it used to
+/// for each. A writer's advisory lock is queued just before its first statement (`lockFirst`),
+/// except the statements of `admitNonce`, which need no lock: the nonce's primary key decides
+/// between two requests that carry the same nonce, as SQLite's single writer would. Within a
+/// transaction that holds the lock, the last audit event is remembered once this transaction
+/// has read or appended it: no other writer can append meanwhile.
 final class PostgresTransaction: StoreTransaction {
     let connection: PostgresConnection
     let logger: Logger
@@ -19,18 +30,41 @@ final class PostgresTransaction: StoreTransaction {
     /// The failure that aborted the transaction, until a savepoint is rolled back to.
     private(set) var abortedBy: TransactionFailure?
     private var savepoints = 0
+    /// Statements sent so far, and the waits for their answers, for the bench's lock trace.
+    private(set) var statements = 0
+    private(set) var waits = 0
+    private(set) var waitNanos: UInt64 = 0
+    /// Statements queued and not yet waited for.
+    private var pending: [EventLoopFuture<PostgresQueryResult>] = []
+    /// The advisory lock, to be queued before the writer's first statement that needs it.
+    private var lockFirst: PostgresQuery?
+    private var bypassLock = false
+    /// When the lock was queued, and when the server granted it (0 until then).
+    private(set) var lockQueued: UInt64 = 0
+    private let lockGranted = GrantTime()
+    /// The last audit event as this transaction left it (only while it holds the lock).
+    private var lastAudit: AuditEvent??
 
     init(connection: PostgresConnection, logger: Logger) {
         self.connection = connection
         self.logger = logger
     }
 
+    /// A writer: `lock` is queued before its first statement other than `admitNonce`'s.
+    func lockBeforeFirstStatement(_ lock: PostgresQuery) {
+        lockFirst = lock
+    }
+
+    var lockedAt: UInt64 { lockGranted.value }
+    var holdsLock: Bool { lockQueued != 0 }
+
     // MARK: statements
 
-    /// Runs one statement and waits for all its rows.
+    /// Runs one statement and waits for all its rows (and for the statements queued before it).
     @discardableResult
     func run(_ query: PostgresQuery) throws -> PostgresQueryResult {
         if let abortedBy { throw abortedBy.error }
+        takeLockIfNeeded()
         return try send(query)
     }
 
@@ -38,10 +72,50 @@ final class PostgresTransaction: StoreTransaction {
         try run(query)
     }
 
-    /// Sends a statement even in an aborted transaction (`ROLLBACK TO SAVEPOINT` must).
+    /// Queues a statement without waiting for its answer (see the type's comment): only for
+    /// statements that fail only when the connection or the transaction already has.
+    func enqueue(_ query: PostgresQuery) throws {
+        if let abortedBy { throw abortedBy.error }
+        takeLockIfNeeded()
+        statements += 1
+        pending.append(connection.query(query, logger: logger))
+    }
+
+    /// COMMIT, without taking a lock that the body never needed.
+    func commit() throws -> PostgresQueryResult {
+        if let abortedBy { throw abortedBy.error }
+        return try send("COMMIT")
+    }
+
+    private func takeLockIfNeeded() {
+        guard !bypassLock, let lock = lockFirst else { return }
+        lockFirst = nil
+        statements += 1
+        lockQueued = LockTrace.now()
+        let future = connection.query(lock, logger: logger)
+        let granted = lockGranted
+        future.whenSuccess { _ in granted.set(LockTrace.now()) }
+        pending.append(future)
+    }
+
+    /// Sends a statement even in an aborted transaction (`ROLLBACK TO SAVEPOINT` must), and
+    /// waits for it and for whatever was queued before it.
     private func send(_ query: PostgresQuery) throws -> PostgresQueryResult {
+        statements += 1
+        let before = pending
+        pending = []
+        let t0 = LockTrace.now()
+        defer {
+            waits += 1
+            waitNanos += LockTrace.now() - t0
+        }
         do {
-            return try ConnectionWatch.shared.wait(for: connection) { connection.query(query, logger: logger) }
+            return try ConnectionWatch.shared.wait(for: connection) {
+                let answer = connection.query(query, logger: logger)
+                guard let first = before.first else { return answer }
+                // The queued statements' first failure, else this statement's outcome.
+                return EventLoopFuture.andAllSucceed(before, on: first.eventLoop).flatMap { answer }
+            }
         } catch {
             let failure = TransactionFailure(error)
             if firstFailure == nil { firstFailure = failure }
@@ -53,8 +127,15 @@ final class PostgresTransaction: StoreTransaction {
     /// Rolls back whatever is open; a connection that cannot even do that is closed, so that
     /// the pool never hands out a connection inside a transaction.
     func rollback() {
+        let before = pending
+        pending = []
         do {
-            _ = try ConnectionWatch.shared.wait(for: connection) { connection.query("ROLLBACK", logger: logger) }
+            _ = try ConnectionWatch.shared.wait(for: connection) {
+                let answer = connection.query("ROLLBACK", logger: logger)
+                guard let first = before.first else { return answer }
+                // Waits for the queued statements whatever their outcome: the ROLLBACK's counts.
+                return EventLoopFuture.whenAllComplete(before, on: first.eventLoop).flatMap { _ in answer }
+            }
         } catch {
             _ = try? ConnectionWatch.shared.wait(for: connection) { connection.close() }
         }
@@ -278,7 +359,10 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func lastAuditEvent() throws -> AuditEvent? {
-        try row("SELECT * FROM audit ORDER BY seq DESC LIMIT 1", audit)
+        if let lastAudit, holdsLock { return lastAudit }
+        let last = try row("SELECT * FROM audit ORDER BY seq DESC LIMIT 1", audit)
+        if holdsLock { lastAudit = .some(last) }
+        return last
     }
 
     func allDecisions() throws -> [DecisionRecord] {
@@ -353,13 +437,15 @@ final class PostgresTransaction: StoreTransaction {
     func savepoint<T>(_ body: () throws -> T) throws -> T {
         savepoints += 1
         let name = "s\(savepoints)"
-        try execute(PostgresQuery(unsafeSQL: "SAVEPOINT \(name)"))
+        try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(name)"))
+        let audit = lastAudit
         do {
             let result = try body()
-            try execute(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))
+            try enqueue(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))
             return result
         } catch {
             // Undoes only what the body wrote, and makes an aborted transaction usable again.
+            lastAudit = audit
             _ = try? send(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)"))
             if (try? send(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))) != nil { abortedBy = nil }
             throw error
@@ -478,6 +564,10 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func admitNonce(_ nonce: String, kid: String, expires: Date, now: Date) throws -> Bool {
+        // Without the authority's lock (see the type's comment); a lock already held stays held.
+        let bypassing = bypassLock
+        bypassLock = true
+        defer { bypassLock = bypassing }
         try execute("DELETE FROM requestNonce WHERE expiresAt < \(Millis.from(now))")
         let inserted = try run("""
             INSERT INTO requestNonce (nonce, kid, expiresAt) VALUES (\(nonce), \(kid), \(Millis.from(expires))) ON CONFLICT (nonce) DO NOTHING
@@ -540,10 +630,12 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func insertAuditEvent(_ e: AuditEvent) throws {
+        lastAudit = nil
         try execute("""
             INSERT INTO audit (seq, at, actor, action, subject, content, prevHash, hash)
             VALUES (\(e.seq), \(Millis.from(e.at)), \(e.actor), \(e.action), \(e.subject), \(e.content), \(e.prevHash), \(e.hash))
             """)
+        if holdsLock { lastAudit = .some(e) }
     }
 }
 
@@ -645,6 +737,14 @@ final class ConnectionWatch: @unchecked Sendable {
         func set(_ v: V) { lock.withLock { if value == nil { value = v } } }
         func get() -> V? { lock.withLock { value } }
     }
+}
+
+/// When the advisory lock was granted, set on the event loop and read on the transaction thread.
+final class GrantTime: @unchecked Sendable {
+    private let lock = NSLock()
+    private var time: UInt64 = 0
+    func set(_ t: UInt64) { lock.withLock { time = t } }
+    var value: UInt64 { lock.withLock { time } }
 }
 
 /// The connection closed before it answered.

@@ -5,6 +5,7 @@ import PermitClient
 import PermitFoundation
 import PermitModel
 import PermitSeal
+import PermitStore
 import PermitTestSupport
 import PermitWorkflow
 
@@ -19,16 +20,25 @@ import PermitWorkflow
 /// once, the serials gap-free.
 ///
 /// PERMIT_BENCH_COUNT: applications per run (default 10,000); PERMIT_BENCH_CLIENTS: the client
-/// counts (default "16,64"); PERMIT_BENCH_SECONDS: the most one run may take (default 60).
+/// counts (default "16,64"); PERMIT_BENCH_SECONDS: the most one run may take (default 60);
+/// PERMIT_BENCH_SERVER: the permit-server to run (default: the one beside permit-bench).
+/// `--postgres` or `--database URL`: SQLite against PostgreSQL (ServerPostgresBench.swift).
 func runServerBench() async throws {
     setvbuf(stdout, nil, _IOLBF, 0)  // each run's lines as it ends, also into a pipe
     let environment = ProcessInfo.processInfo.environment
     let count = Int(environment["PERMIT_BENCH_COUNT"] ?? "") ?? 10_000
     let clientCounts = (environment["PERMIT_BENCH_CLIENTS"] ?? "16,64").split(separator: ",").compactMap { Int($0) }.filter { $0 > Department.allCases.count }
     let seconds = Double(environment["PERMIT_BENCH_SECONDS"] ?? "") ?? 60
-    let server = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("permit-server")
+    // PERMIT_BENCH_SERVER: another build's permit-server, for a before/after.
+    let server = environment["PERMIT_BENCH_SERVER"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
+        ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("permit-server")
     guard FileManager.default.isExecutableFile(atPath: server.path) else {
         throw BenchFailure("no permit-server beside permit-bench (\(server.lastPathComponent)): swift build -c release --product permit-server")
+    }
+
+    if let postgres = try PostgresBenchDatabase.fromArguments(environment: environment) {
+        try await runServerPostgresBench(server: server, postgres: postgres, clientCounts: clientCounts, count: count, seconds: seconds)
+        return
     }
 
     let key = PrivateKey.generate(.edDSA)
@@ -67,8 +77,8 @@ struct ServerBenchParties {
     var firms: [(key: PrivateKey, template: Application)]
     var clock: FixedClock
 
-    static func make(in dir: DataDirectory, firms firmCount: Int) async throws -> (Workflow, ServerBenchParties) {
-        let (workflow, approvers, firm, template, clock) = try await BenchAuthority.make(in: dir)
+    static func make(in dir: DataDirectory, firms firmCount: Int, database: String? = nil) async throws -> (Workflow, ServerBenchParties) {
+        let (workflow, approvers, firm, template, clock) = try await BenchAuthority.make(in: dir, database: database)
         let admin = try PrivateKey.load(path: dir.adminKey.path)
         var firms = [(firm, template)]
         for n in 1..<max(1, firmCount) {
@@ -98,6 +108,11 @@ struct ServerBenchRun {
     var stoppedAtDeadline: Bool
     var checked = false
     var check = ""
+    /// The store's durability settings as the run found them.
+    var durability = ""
+    /// Over PostgreSQL: what the servers' write transactions did with the advisory lock.
+    var lock: LockTraceSummary?
+    var instances = 1
     /// CPU seconds of this process and, over HTTP, of the server process.
     var benchCPU: Double
     var serverCPU: Double?
@@ -134,6 +149,8 @@ struct ServerBenchRun {
         cpu += String(format: "; clients signing submissions and decisions %.2f s", clientSigning)
         Swift.print(cpu)
         if !refused.isEmpty { Swift.print("    refused: \(refused.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))") }
+        if let lock { lock.print() }
+        Swift.print("    store: \(durability)")
         Swift.print("    check: \(check)")
     }
 
@@ -146,32 +163,55 @@ struct ServerBenchRun {
         let service = LocalPermitService(workflow: workflow)
         let cpu0 = processCPUSeconds()
         var run = try await ServerBenchDriver(parties: parties, firmClients: firmClients, count: count, seconds: seconds)
-            .run(label: "in process") { _ in service }
+            .run(label: "in process") { _, _ in service }
         run.benchCPU = processCPUSeconds() - cpu0
         try run.verify(database: dir.database.path)
         return run
     }
 
     /// The same clients over HTTP, each with its own `HTTPPermitService`, against a release
-    /// `permit-server` on a loopback port, on a data directory made for the run.
-    static func overHTTP(server: URL, clients: Int, count: Int, seconds: Double) async throws -> ServerBenchRun {
+    /// `permit-server` on a loopback port, on a data directory made for the run. With
+    /// `postgres`, the store is a database made for the run on that server, shared by
+    /// `instances` servers (each on a port of its own, over the same data directory); the
+    /// clients take the instances in turn (client n talks to instance n mod `instances`).
+    static func overHTTP(server: URL, clients: Int, count: Int, seconds: Double,
+                         postgres: PostgresBenchDatabase? = nil, instances: Int = 1, label: String = "over HTTP") async throws -> ServerBenchRun {
         let dir = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("permit-server-bench-\(UUID().uuidString)"))
         defer { try? FileManager.default.removeItem(at: dir.url) }
+        let database = try postgres?.createDatabase()
+        defer { if let postgres, let database { postgres.dropDatabase(database) } }
         let firmClients = clients - Department.allCases.count
-        // The set-up's workflow is let go at once: from here on, only the server opens the database.
-        let parties = try await ServerBenchParties.make(in: dir, firms: firmClients).1
-        let process = try ServerChild(executable: server, dataDir: dir, now: parties.clock.now())
-        defer { process.stop() }
+        // The set-up's workflow is let go at once: from here on, only the servers open the database.
+        let parties = try await ServerBenchParties.make(in: dir, firms: firmClients, database: database).1
+        var processes: [ServerChild] = []
+        defer { for process in processes { process.stop() } }
+        for n in 0..<instances {
+            var environment: [String: String] = [:]
+            if database != nil { environment["PERMIT_PG_LOCK_TRACE"] = dir.url.appendingPathComponent("lock-\(n).trace").path }
+            processes.append(try ServerChild(executable: server, dataDir: dir, now: parties.clock.now(), database: database, index: n,
+                                             environment: environment))
+        }
         let driver = ServerBenchDriver(parties: parties, firmClients: firmClients, count: count, seconds: seconds)
         let cpu0 = processCPUSeconds()
-        let serverCPU0 = process.cpuSeconds()
-        var run = try await driver.run(label: "over HTTP") { signer in
-            try await HTTPPermitService.connect(server: process.url, authority: "330114", signer: signer, timeout: 120)
+        let serverCPU0 = processes.map { $0.cpuSeconds() ?? 0 }
+        let urls = processes.map(\.url)
+        let started = LockTraceSummary.now()
+        var run = try await driver.run(label: label) { n, signer in
+            try await HTTPPermitService.connect(server: urls[n % urls.count], authority: "330114", signer: signer, timeout: 120)
         }
+        let ended = LockTraceSummary.now()
+        run.instances = instances
         run.benchCPU = processCPUSeconds() - cpu0
-        run.serverCPU = process.cpuSeconds().map { $0 - (serverCPU0 ?? 0) }
-        guard process.stop() == 0 else { throw BenchFailure("permit-server did not exit 0 on SIGTERM: \(process.stderrText)") }
-        try run.verify(database: dir.database.path)
+        run.serverCPU = zip(processes, serverCPU0).reduce(0) { $0 + (($1.0.cpuSeconds() ?? 0) - $1.1) }
+        for process in processes {
+            guard process.stop() == 0 else { throw BenchFailure("permit-server did not exit 0 on SIGTERM: \(process.stderrText)") }
+        }
+        if let postgres, let database {
+            run.lock = LockTraceSummary(files: (0..<instances).map { dir.url.appendingPathComponent("lock-\($0).trace") }, from: started, to: ended)
+            try run.verify(postgres: postgres, database: database)
+        } else {
+            try run.verify(database: dir.database.path)
+        }
         return run
     }
 
@@ -181,16 +221,38 @@ struct ServerBenchRun {
         var config = Configuration()
         config.readonly = true
         let db = try DatabaseQueue(path: path, configuration: config)
-        let (applications, issuedApplications, permits, distinctApplications, minSerial, maxSerial, distinctSerials, lastSerial) = try db.read { db in
-            (try Int.fetchOne(db, sql: "SELECT count(*) FROM application")!,
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM application WHERE state = 'issued' AND permitNumber IS NOT NULL")!,
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM permit")!,
-             try Int.fetchOne(db, sql: "SELECT count(DISTINCT applicationID) FROM permit")!,
-             try Int.fetchOne(db, sql: "SELECT min(serial) FROM permit") ?? 0,
-             try Int.fetchOne(db, sql: "SELECT max(serial) FROM permit") ?? 0,
-             try Int.fetchOne(db, sql: "SELECT count(DISTINCT serial) FROM permit")!,
-             try Int.fetchOne(db, sql: "SELECT last FROM serial") ?? 0)
+        let (numbers, journal) = try db.read { db in
+            let row = try Row.fetchOne(db, sql: Self.checkSQL)
+            return (row.map { r in (0..<r.count).map { (r[$0] as Int?) ?? 0 } } ?? [], try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "?")
         }
+        durability = "SQLite, journal_mode=\(journal) (read from the file), synchronous=\(SQLitePermitStore.synchronous) (SQLitePermitStore's PRAGMA on every connection): a commit does not fsync"
+        check(numbers)
+    }
+
+    /// The same check on a PostgreSQL database, through psql; and the cluster's settings.
+    mutating func verify(postgres: PostgresBenchDatabase, database url: String) throws {
+        let numbers = try postgres.psql(url, Self.checkSQL).split(separator: "|").compactMap { Int($0) }
+        let version = try postgres.psql(url, "SHOW server_version"), settings = try postgres.durability(url)
+        durability = "PostgreSQL \(version), \(settings) (SHOWn by the server)"
+        check(numbers)
+    }
+
+    /// One row: applications, issued applications, permits, distinct applications with a
+    /// permit, the smallest and largest serial, distinct serials, the serial counter.
+    static let checkSQL = """
+        SELECT (SELECT count(*) FROM application), (SELECT count(*) FROM application WHERE state = 'issued' AND permitNumber IS NOT NULL),
+               (SELECT count(*) FROM permit), (SELECT count(DISTINCT applicationID) FROM permit), (SELECT COALESCE(min(serial), 0) FROM permit),
+               (SELECT COALESCE(max(serial), 0) FROM permit), (SELECT count(DISTINCT serial) FROM permit), COALESCE((SELECT last FROM serial), 0)
+        """
+
+    private mutating func check(_ numbers: [Int]) {
+        guard numbers.count == 8 else {
+            checked = false
+            check = "FAILED: the check query answered \(numbers)"
+            return
+        }
+        let (applications, issuedApplications, permits, distinctApplications, minSerial, maxSerial, distinctSerials, lastSerial) =
+            (numbers[0], numbers[1], numbers[2], numbers[3], numbers[4], numbers[5], numbers[6], numbers[7])
         var failures: [String] = []
         if applications != accepted { failures.append("\(applications) applications stored, \(accepted) accepted") }
         if !stoppedAtDeadline && issuedApplications != accepted { failures.append("\(issuedApplications) of \(accepted) accepted applications issued") }
@@ -241,7 +303,8 @@ struct ServerBenchDriver {
     }
 
     /// Runs the clients on the services `connect` gives each signer; returns the measurements.
-    func run(label: String, connect: @Sendable (PartySigner) async throws -> any PermitService) async throws -> ServerBenchRun {
+    /// `connect` gets each client's number (the firms first, then the approvers) and signer.
+    func run(label: String, connect: @Sendable (Int, PartySigner) async throws -> any PermitService) async throws -> ServerBenchRun {
         let log = Log()
         let clock = parties.clock
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
@@ -262,12 +325,12 @@ struct ServerBenchDriver {
         var firmServices: [(any PermitService, PartySigner)] = []
         for n in 0..<firmClients {
             let signer = PartySigner(key: parties.firms[n].key, clock: clock)
-            firmServices.append((try await connect(signer), signer))
+            firmServices.append((try await connect(n, signer), signer))
         }
         var approverServices: [(Department, any PermitService, PartySigner)] = []
-        for d in Department.allCases {
+        for (n, d) in Department.allCases.enumerated() {
             let signer = PartySigner(key: parties.approvers[d]!, clock: clock)
-            approverServices.append((d, try await connect(signer), signer))
+            approverServices.append((d, try await connect(firmClients + n, signer), signer))
         }
 
         func timed<T>(_ kind: String, _ body: () async throws -> T) async rethrows -> T {
@@ -371,16 +434,19 @@ final class ServerChild: @unchecked Sendable {
     private let stderrFile: URL
     private var status: Int32?
 
-    init(executable: URL, dataDir: DataDirectory, now: Date) throws {
+    /// `database`: a `postgres://` URL for `--database`; `index` names the instance's stderr
+    /// file; `environment` is added to this process's.
+    init(executable: URL, dataDir: DataDirectory, now: Date, database: String? = nil, index: Int = 0, environment extra: [String: String] = [:]) throws {
         process.executableURL = executable
         // The rate limit raised: each party's key sends far more than a person would.
         process.arguments = ["--listen", "127.0.0.1:0", "--data-dir", dataDir.url.path,
-                             "--rate-burst", "1000000", "--rate-per-second", "1000000"]
+                             "--rate-burst", "1000000", "--rate-per-second", "1000000"] + (database.map { ["--database", $0] } ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["PERMIT_NOW"] = RFC3339.string(now)
         environment["LOG_LEVEL"] = "error"
+        environment.merge(extra) { _, new in new }
         process.environment = environment
-        stderrFile = dataDir.url.appendingPathComponent("server.err")
+        stderrFile = dataDir.url.appendingPathComponent(index == 0 ? "server.err" : "server-\(index).err")
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         let stdout = Pipe()
         process.standardOutput = stdout

@@ -84,12 +84,13 @@ func runWorkflowBench() async throws {
 /// The authority both workflow benches start from: a fresh data directory at a fixed clock, one
 /// EdDSA approver per department and one registered firm, whose application is the template.
 enum BenchAuthority {
-    static func make(in dir: DataDirectory) async throws
+    /// `database`: a `postgres://` URL for the store instead of the directory's SQLite file.
+    static func make(in dir: DataDirectory, database: String? = nil) async throws
         -> (workflow: Workflow, approvers: [Department: PrivateKey], firm: PrivateKey, template: Application, clock: FixedClock) {
         let clock = FixedClock(RFC3339.date("2026-11-30T09:00:00+08:00")!)
         _ = try await Workflow.initialise(directory: dir, authority: "330114", name: "杭州市钱塘区交通运输局", nameEn: "Qiantang District Transport Bureau",
-                                          phone: "0571-86000000", maxDays: 30, clock: clock)
-        let workflow = try await Workflow(directory: dir, clock: clock)
+                                          phone: "0571-86000000", maxDays: 30, clock: clock, database: database)
+        let workflow = try await Workflow(directory: dir, clock: clock, database: database)
         let admin = try PrivateKey.load(path: dir.adminKey.path)
         var approvers: [Department: PrivateKey] = [:]
         for d in Department.allCases {

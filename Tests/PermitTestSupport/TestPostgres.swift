@@ -5,7 +5,7 @@ import Glibc
 
 /// A throwaway PostgreSQL cluster for the tests: `initdb` into a temporary directory, started
 /// with `pg_ctl` on a unix socket in that directory (no TCP port, so test runs never collide),
-/// `fsync` off. PostgreSQL refuses to run as root, so as root it runs as the `postgres` user
+/// `fsync` off (`testSettings`). PostgreSQL refuses to run as root, so as root it runs as the `postgres` user
 /// (`runuser`). It is started once per test process, on first use, and stopped when the process
 /// exits: by an `atexit` handler, and by a watchdog process that waits for this process to end,
 /// so that a crash or a kill stops it too.
@@ -21,7 +21,16 @@ public final class TestPostgres: @unchecked Sendable {
     private let lock = NSLock()
     private var databases = 0
 
-    private static let started: Result<TestPostgres, Error> = Result { try TestPostgres() }
+    private static let started: Result<TestPostgres, Error> = Result { try TestPostgres(settings: testSettings) }
+
+    /// The tests' settings: nothing they check needs durability, so nothing waits for a disk.
+    public static let testSettings = ["fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"]
+
+    /// A cluster of its own with these settings (`-c NAME=VALUE` on the server's command line,
+    /// beside the socket, `max_connections=300` and `shared_buffers=32MB`), stopped like the
+    /// shared one when this process ends. The server bench starts one with durability settings
+    /// that match the SQLite store's.
+    public static func start(settings: [String: String]) throws -> TestPostgres { try TestPostgres(settings: settings) }
 
     /// The process's cluster, started on first use.
     public static func shared() throws -> TestPostgres { try started.get() }
@@ -38,7 +47,7 @@ public final class TestPostgres: @unchecked Sendable {
         throw TestPostgresError("PostgreSQL's server binaries are not installed (no \(root)/*/bin/initdb): run scripts/setup (apt-get install postgresql)")
     }
 
-    private init() throws {
+    private init(settings: [String: String]) throws {
         binaries = try Self.findBinaries()
         // Short, because a unix socket's path is limited to about 100 bytes.
         let base = "/tmp/permit-pg-" + String(UUID().uuidString.prefix(8)).lowercased()
@@ -51,16 +60,18 @@ public final class TestPostgres: @unchecked Sendable {
         let data = base + "/data"
         do {
             try run(asServer: true, "\(binaries)/initdb", ["-D", data, "-U", user, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
-            let options = "-c listen_addresses='' -c unix_socket_directories=\(base) -c fsync=off -c synchronous_commit=off "
-                + "-c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB"
+            let options = "-c listen_addresses='' -c unix_socket_directories=\(base) -c max_connections=300 -c shared_buffers=32MB"
+                + settings.sorted { $0.key < $1.key }.map { " -c \($0.key)=\($0.value)" }.joined()
             try run(asServer: true, "\(binaries)/pg_ctl", ["-D", data, "-l", base + "/log", "-o", options, "-w", "-t", "60", "start"])
         } catch {
             let log = (try? String(contentsOfFile: base + "/log", encoding: .utf8)) ?? ""
             try? FileManager.default.removeItem(atPath: base)
             throw TestPostgresError("the test PostgreSQL cluster did not start: \(error)\n\(log)")
         }
-        TestPostgres.stopCommand = stopScript
-        atexit { TestPostgres.stopAtExit() }
+        TestPostgres.stopLock.withLock {
+            if TestPostgres.stopCommands.isEmpty { atexit { TestPostgres.stopAtExit() } }
+            TestPostgres.stopCommands.append(stopScript)
+        }
         startWatchdog()
     }
 
@@ -70,12 +81,15 @@ public final class TestPostgres: @unchecked Sendable {
         return "\(prefix)'\(binaries)/pg_ctl' -D '\(directory)/data' -m immediate -w stop >/dev/null 2>&1; rm -rf '\(directory)'"
     }
 
-    nonisolated(unsafe) private static var stopCommand: String?
+    nonisolated(unsafe) private static var stopCommands: [String] = []
+    private static let stopLock = NSLock()
 
     private static func stopAtExit() {
-        guard let command = stopCommand else { return }
-        stopCommand = nil
-        _ = try? spawnAndWait(["/bin/sh", "-c", command])
+        let commands = stopLock.withLock {
+            defer { stopCommands = [] }
+            return stopCommands
+        }
+        for command in commands { _ = try? spawnAndWait(["/bin/sh", "-c", command]) }
     }
 
     /// A shell that stops the cluster once this process is gone, however it ended. It runs in a
