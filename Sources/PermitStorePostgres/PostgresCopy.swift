@@ -26,13 +26,13 @@ extension PostgresTransaction: StoreTableAccess {
     func storedRows(_ table: StoredTable) throws -> [[StoredValue]] {
         let result = try run(PostgresQuery(unsafeSQL: "SELECT \(table.columnNames.joined(separator: ", ")) FROM \(table.name)"))
         do {
+            // The cells in order, without the per-row name lookup table of a random-access row.
             return try result.rows.map { row in
-                let cells = row.makeRandomAccess()
-                return try table.columns.enumerated().map { i, column in
+                try zip(table.columns, row).map { column, cell in
                     switch column.kind {
-                    case .integer: return try cells[i].decode(Int64?.self).map(StoredValue.integer) ?? .null
-                    case .text: return try cells[i].decode(String?.self).map(StoredValue.text) ?? .null
-                    case .blob: return try cells[i].decode(ByteBuffer?.self).map { StoredValue.blob(Data($0.readableBytesView)) } ?? .null
+                    case .integer: return try cell.decode(Int64?.self).map(StoredValue.integer) ?? .null
+                    case .text: return try cell.decode(String?.self).map(StoredValue.text) ?? .null
+                    case .blob: return try cell.decode(ByteBuffer?.self).map { StoredValue.blob(Data($0.readableBytesView)) } ?? .null
                     }
                 }
             }
