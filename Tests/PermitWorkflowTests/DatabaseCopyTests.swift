@@ -42,14 +42,16 @@ final class DatabaseCopyTests: XCTestCase {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        var errData = Data()
+        // Both pipes are read before waiting, so a large output cannot block the child.
+        final class Collected: @unchecked Sendable { var data = Data() }
+        let errors = Collected()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { errors.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errors.data, as: UTF8.self))
     }
 
     override func setUpWithError() throws {
@@ -280,6 +282,13 @@ final class DatabaseCopyTests: XCTestCase {
         let retried = try permit(h, "db", "copy", "--from", "sqlite:" + h.dir.database.path, "--to", url, "--json")
         XCTAssertEqual(retried.status, 0, retried.stdout + retried.stderr)
         XCTAssertEqual(try postgresRows(url), try sqliteRows(h.dir.database.path))
+
+        // PostgreSQL to PostgreSQL.
+        let other = try TestPostgres.shared().createDatabase()
+        let moved = try permit(h, "db", "copy", "--from", url, "--to", other, "--json")
+        XCTAssertEqual(moved.status, 0, moved.stdout + moved.stderr)
+        XCTAssertEqual(try postgresRows(other), try postgresRows(url))
+        XCTAssertEqual(try permit(h, "audit", "verify", "--database", other, "--checkpoint", checkpoint.path).status, 0)
     }
 
     /// A source whose audit fails is refused with nothing written; `--allow-unverified` copies
