@@ -344,11 +344,11 @@ final class DatabaseCopyTests: XCTestCase {
     /// refused before anything is opened or written.
     func testLocationsAreCheckedFirst() async throws {
         let h = try await Harness(store: .sqlite)
-        let bad = try permit(h, "db", "copy", "--from", "mysql://x", "--to", "sqlite:/tmp/never-\(UUID().uuidString)", "--json")
+        let bad = try permit(h, "db", "copy", "--from", "mysql://x", "--to", "sqlite:" + FileManager.default.temporaryDirectory.appendingPathComponent("never-\(UUID().uuidString)").path, "--json")
         XCTAssertEqual(bad.status, 2)
         XCTAssertTrue(bad.stdout.contains("\"code\":\"copy.location\""), bad.stdout)
-        let missingPath = "/tmp/none-\(UUID().uuidString).sqlite"
-        let missing = try permit(h, "db", "copy", "--from", "sqlite:" + missingPath, "--to", "sqlite:/tmp/never-\(UUID().uuidString)", "--json")
+        let missingPath = FileManager.default.temporaryDirectory.appendingPathComponent("none-\(UUID().uuidString).sqlite").path
+        let missing = try permit(h, "db", "copy", "--from", "sqlite:" + missingPath, "--to", "sqlite:" + FileManager.default.temporaryDirectory.appendingPathComponent("never-\(UUID().uuidString)").path, "--json")
         XCTAssertEqual(missing.status, 2)
         XCTAssertTrue(missing.stdout.contains("\"code\":\"copy.sourceMissing\""), missing.stdout)
         XCTAssertFalse(FileManager.default.fileExists(atPath: missingPath), "the source is not made")
