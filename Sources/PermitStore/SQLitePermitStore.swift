@@ -2,6 +2,7 @@ import Foundation
 import PermitAPI
 import GRDB
 import PermitFoundation
+import PermitModel
 
 /// The embedded default store: SQLite through GRDB, a `DatabasePool` in WAL mode, foreign keys
 /// on, named append-only migrations.
@@ -727,6 +728,79 @@ final class BackgroundCheckpointer: @unchecked Sendable {
             lock.lock()
             running = false
             lock.unlock()
+        }
+    }
+}
+
+// MARK: copying (`StoreCopy`)
+
+extension SQLitePermitStore: CopyableStore {
+    public var copyDescription: String { "sqlite:" + path }
+
+    public func appliedMigrations() async throws -> [String] {
+        try StoreError.mapping { try pool.read { db in try Self.migrator.appliedMigrations(db) } }
+    }
+
+    public func readStoredTables<T>(_ body: (any StoreTableAccess) throws -> T) async throws -> T {
+        try StoreError.mapping { try pool.read { db in try body(SQLiteTableAccess(db: db)) } }
+    }
+
+    public func writeStoredTables<T>(_ body: (any StoreTableAccess) throws -> T) async throws -> T {
+        try StoreError.mapping { try pool.write { db in try body(SQLiteTableAccess(db: db)) } }
+    }
+}
+
+/// The schema's tables row for row on SQLite. A value whose storage class is not its column's
+/// (SQLite keeps what it is given) is refused: the other backend could not store it as it is.
+struct SQLiteTableAccess: StoreTableAccess {
+    let db: Database
+
+    func storedRows(_ table: StoredTable) throws -> [[StoredValue]] {
+        let sql = "SELECT \(table.columnNames.joined(separator: ", ")) FROM \(table.name)"
+        let rows = try Row.fetchAll(db.cachedStatement(sql: sql))
+        return try rows.map { row in
+            try table.columns.enumerated().map { i, column in
+                let value: DatabaseValue = row[i]
+                switch (value.storage, column.kind) {
+                case (.null, _): return .null
+                case let (.int64(v), .integer): return .integer(v)
+                case let (.string(s), .text): return .text(s)
+                case let (.blob(d), .blob): return .blob(d)
+                default:
+                    throw StoreCopyError(Problem(code: "copy.value",
+                        message: "\(table.name).\(column.name) holds \(value) where the schema has \(column.kind); it cannot be copied as it is",
+                        field: "\(table.name).\(column.name)", value: "\(value)", rule: "each value of the column's type (INTEGER, TEXT or BLOB)"))
+                }
+            }
+        }
+    }
+
+    func storedRowCount(_ table: StoredTable) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table.name)") ?? 0
+    }
+
+    func insertStoredRows(_ rows: [[StoredValue]], into table: StoredTable) throws {
+        let marks = Array(repeating: "?", count: table.columns.count).joined(separator: ", ")
+        let statement = try db.cachedStatement(sql: "INSERT INTO \(table.name) (\(table.columnNames.joined(separator: ", "))) VALUES (\(marks))")
+        for row in rows {
+            try statement.execute(arguments: StatementArguments(row.map(\.databaseValue)))
+        }
+    }
+
+    func updateStoredValue(_ table: StoredTable, column: String, value: StoredValue, key: [(String, StoredValue)]) throws {
+        let condition = key.map { "\($0.0) = ?" }.joined(separator: " AND ")
+        try db.execute(sql: "UPDATE \(table.name) SET \(column) = ? WHERE \(condition)",
+                       arguments: StatementArguments([value.databaseValue] + key.map(\.1.databaseValue)))
+    }
+}
+
+extension StoredValue {
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .null: return .null
+        case .integer(let v): return v.databaseValue
+        case .text(let s): return s.databaseValue
+        case .blob(let d): return d.databaseValue
         }
     }
 }

@@ -158,7 +158,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
 
     // MARK: the bridge
 
-    private func transaction<T>(write: Bool, _ body: (PostgresTransaction) throws -> T) async throws -> T {
+    func transaction<T>(write: Bool, _ body: (PostgresTransaction) throws -> T) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1

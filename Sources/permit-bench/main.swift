@@ -11,6 +11,7 @@ let benches: [String: () async throws -> Void] = [
     "store": { try runStoreBench(); try await runPageBench() },
     "httpsig": runHTTPSignatureBench,
     "server": runServerBench,
+    "copy": runCopyBench,
 ]
 
 let name = CommandLine.arguments.dropFirst().first ?? ""

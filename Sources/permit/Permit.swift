@@ -26,7 +26,7 @@ struct Permit: ParsableCommand {
         """,
         subcommands: [Init.self, Authority.self, Approver.self, Applicant.self, Apply.self, Route.self, List.self, Show.self, Queue.self,
                       Approve.self, Reject.self, Cancel.self, Amend.self, Revoke.self, Revocations.self, Blacklist.self,
-                      Audit.self, Report.self, Backup.self, Export.self, Verify.self, Serve.self, Trust.self, Keys.self, Seal.self, Inspect.self],
+                      Audit.self, Report.self, Backup.self, DatabaseVerbs.self, Export.self, Verify.self, Serve.self, Trust.self, Keys.self, Seal.self, Inspect.self],
         helpNames: [.short, .long]
     )
 }
