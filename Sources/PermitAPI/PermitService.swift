@@ -88,10 +88,14 @@ public struct AuditOptions: Sendable {
     public var checkpointFiles: [URL]
     public var trustList: URL?
     public var root: URL?
-    public init(checkpointFiles: [URL] = [], trustList: URL? = nil, root: URL? = nil) {
+    /// Verify incrementally from the latest stored checkpoint (`audit verify --since-checkpoint`;
+    /// on this machine's store only, not over HTTP).
+    public var sinceCheckpoint: Bool
+    public init(checkpointFiles: [URL] = [], trustList: URL? = nil, root: URL? = nil, sinceCheckpoint: Bool = false) {
         self.checkpointFiles = checkpointFiles
         self.trustList = trustList
         self.root = root
+        self.sinceCheckpoint = sinceCheckpoint
     }
 }
 

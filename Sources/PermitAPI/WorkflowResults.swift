@@ -93,6 +93,11 @@ public struct AuditVerification: Codable, Sendable {
     public var requests: Int = 0
     /// Rows written before requests were signed: reported, not counted as findings.
     public var notes: [AuditFinding] = []
+    /// `audit verify --since-checkpoint` only: the checkpoint it verified from and how far.
+    /// (Nil, and absent from the JSON, for a full verify.)
+    public var sinceCheckpoint: AuditSinceCheckpoint? = nil
+    /// The wall time of the verification, when the verifier measured it (the incremental mode does).
+    public var seconds: Double? = nil
     public var ok: Bool { findings.isEmpty }
 
     public init(events: Int, applications: Int, decisions: Int, permits: Int, checkpoints: Int, trustList: String, trustListChecked: Bool, findings: [AuditFinding], requests: Int = 0, notes: [AuditFinding] = []) {
@@ -106,6 +111,29 @@ public struct AuditVerification: Codable, Sendable {
         self.findings = findings
         self.requests = requests
         self.notes = notes
+    }
+}
+
+/// The checkpoint `audit verify --since-checkpoint` started from, and the events it verified after it.
+public struct AuditSinceCheckpoint: Codable, Sendable {
+    /// The stored checkpoint's row id.
+    public var id: Int64
+    public var length: Int64
+    public var head: String
+    /// When it was signed (RFC 3339).
+    public var time: String
+    /// Events after the checkpoint, each hash and link recomputed.
+    public var eventsVerified: Int
+    /// The chain's length as read.
+    public var chainLength: Int64
+
+    public init(id: Int64, length: Int64, head: String, time: String, eventsVerified: Int, chainLength: Int64) {
+        self.id = id
+        self.length = length
+        self.head = head
+        self.time = time
+        self.eventsVerified = eventsVerified
+        self.chainLength = chainLength
     }
 }
 

@@ -200,6 +200,10 @@ public struct HTTPPermitService: PermitService {
     }
 
     public func verifyAudit(_ options: AuditOptions) async throws -> AuditVerification {
+        if options.sinceCheckpoint {
+            throw Problem(code: "audit.sinceCheckpointLocal", message: "--since-checkpoint verifies this machine's store; it is not offered over HTTP",
+                          field: "since-checkpoint", rule: "run permit audit verify --since-checkpoint where the data directory (or database URL) is")
+        }
         var checkpoints: [Data] = []
         for url in options.checkpointFiles {
             guard let bytes = FileManager.default.contents(atPath: url.path) else {

@@ -106,7 +106,8 @@ public struct LocalPermitService: PermitService, BackupCapable {
     }
 
     public func verifyAudit(_ options: AuditOptions) async throws -> AuditVerification {
-        try await workflow.verifyAudit(checkpointFiles: options.checkpointFiles, trustList: options.trustList, root: options.root)
+        if options.sinceCheckpoint { return try await workflow.verifyAuditSinceCheckpoint(trustList: options.trustList, root: options.root) }
+        return try await workflow.verifyAudit(checkpointFiles: options.checkpointFiles, trustList: options.trustList, root: options.root)
     }
 
     public func auditCheckpoint() async throws -> SignedDocument<AuditCheckpoint> {

@@ -8,7 +8,21 @@ let benches: [String: () async throws -> Void] = [
     "verify": runVerifyBench,
     "workflow": runWorkflowBench,
     "apply-parts": runApplyPartsBench,
-    "store": { try runStoreBench(); try await runPageBench() },
+    // `store --postgres` / `--database URL`: the growth bench on PostgreSQL; plain `store`, SQLite's pages.
+    "store": {
+        if let postgres = try PostgresBenchDatabase.fromArguments(environment: ProcessInfo.processInfo.environment) {
+            try await runGrowthBench(postgres: postgres)
+        } else {
+            try runStoreBench()
+            try await runPageBench()
+        }
+    },
+    "growth": {
+        guard let postgres = try PostgresBenchDatabase.fromArguments(environment: ProcessInfo.processInfo.environment) else {
+            throw BenchFailure("permit-bench growth: give --postgres (a throwaway cluster) or --database URL")
+        }
+        try await runGrowthBench(postgres: postgres)
+    },
     "httpsig": runHTTPSignatureBench,
     "server": runServerBench,
     "copy": runCopyBench,

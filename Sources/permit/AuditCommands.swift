@@ -30,14 +30,27 @@ struct Audit: ParsableCommand {
             root key (the data directory's trust-list.cose and root.pub.pem unless --trust/--root \
             name copies kept elsewhere), so that a key swapped into the database is named. Each \
             problem names the table and row. Exit 0 when all hold, 1 when any fails, 2 when a file \
-            given cannot be read.
+            given cannot be read. It reports its time and rate (audit events a second).
+
+            --since-checkpoint verifies incrementally from the latest stored checkpoint whose \
+            signature verifies with a listed issuer key: that the stored chain still holds, at \
+            the checkpoint's length, an event whose hash is the checkpoint's head, then every \
+            event after it (sequence, link and hash), and the issuer keys against the trust \
+            list. It does not re-check the events before the checkpoint one by one (an event \
+            rewritten below it is named only by a full verify), nor the applications', \
+            decisions' and permits' signatures and columns, the signed requests or --checkpoint \
+            files: run the full verify for those. With no stored checkpoint that verifies it \
+            exits 2 (run `permit audit checkpoint` first); it does not fall back to a full verify.
 
             Examples:
               permit audit verify
               permit audit verify --checkpoint cp-1.cose --checkpoint cp-2.cose --json
               permit audit verify --trust /offsite/trust-list.cose --root /offsite/root.pub.pem
+              permit audit verify --since-checkpoint --json
             """
         )
+        @Flag(name: .customLong("since-checkpoint"), help: "Verify only the chain after the latest stored checkpoint that verifies (see above).")
+        var sinceCheckpoint = false
         @Option(help: ArgumentHelp("A checkpoint file kept from `audit checkpoint` (repeatable).", valueName: "FILE"))
         var checkpoint: [String] = []
         @Option(help: ArgumentHelp("The signed trust list to hold the issuer keys to (default: the data directory's).", valueName: "FILE"))
@@ -51,25 +64,45 @@ struct Audit: ParsableCommand {
         func run() async throws {
             let lang = output.language
             let result = try await reporting(json: output.json) {
+                if sinceCheckpoint && !checkpoint.isEmpty {
+                    throw CommandFailure("input.conflict", "--since-checkpoint starts from the stored checkpoints; --checkpoint files are checked by a full audit verify",
+                                         field: "checkpoint", rule: "either --since-checkpoint or --checkpoint FILE")
+                }
                 for path in checkpoint where !FileManager.default.fileExists(atPath: path) {
                     throw CommandFailure("input.unreadable", "cannot read \(path)", field: "checkpoint", value: path, rule: "the file must exist and be readable")
                 }
-                return try await data.service(signer: try reader.signer()).verifyAudit(AuditOptions(checkpointFiles: checkpoint.map { URL(fileURLWithPath: $0) },
-                                                                         trustList: trust.map { URL(fileURLWithPath: $0) }, root: root.map { URL(fileURLWithPath: $0) }))
+                let service = try await data.service(signer: try reader.signer())
+                let started = Date()
+                var verification = try await service.verifyAudit(AuditOptions(checkpointFiles: checkpoint.map { URL(fileURLWithPath: $0) },
+                                                                               trustList: trust.map { URL(fileURLWithPath: $0) }, root: root.map { URL(fileURLWithPath: $0) },
+                                                                               sinceCheckpoint: sinceCheckpoint))
+                if verification.seconds == nil { verification.seconds = Date().timeIntervalSince(started) }
+                return verification
             }
+            let seconds = result.seconds ?? 0
+            let rate = seconds > 0 ? (Double(result.events) / seconds).rounded() : 0
             if output.json {
                 struct Out: Encodable {
                     var ok: Bool; var events: Int; var applications: Int; var decisions: Int; var permits: Int; var checkpoints: Int
                     var trustList: String; var trustListChecked: Bool; var findings: [AuditFinding]
                     var requests: Int; var notes: [AuditFinding]
+                    var mode: String; var seconds: Double; var eventsPerSecond: Double; var sinceCheckpoint: AuditSinceCheckpoint?
                 }
                 Console.out(JSONOutput.line(Out(ok: result.ok, events: result.events, applications: result.applications, decisions: result.decisions,
                                                 permits: result.permits, checkpoints: result.checkpoints, trustList: result.trustList,
                                                 trustListChecked: result.trustListChecked, findings: result.findings,
-                                                requests: result.requests, notes: result.notes)))
+                                                requests: result.requests, notes: result.notes,
+                                                mode: result.sinceCheckpoint == nil ? "full" : "since-checkpoint",
+                                                seconds: (seconds * 1e6).rounded() / 1e6, eventsPerSecond: rate, sinceCheckpoint: result.sinceCheckpoint)))
             } else {
-                Console.out(lang.pick("检查了 \(result.events) 个审计事件、\(result.applications) 件申请、\(result.decisions) 个审批、\(result.permits) 张通行证、\(result.checkpoints) 个检查点",
-                                      "checked \(result.events) audit events, \(result.applications) applications, \(result.decisions) decisions, \(result.permits) permits, \(result.checkpoints) checkpoints"))
+                let timing = String(format: "%.3f", seconds)
+                if let since = result.sinceCheckpoint {
+                    Console.out(lang.pick("自存储的检查点 \(since.id)（长度 \(since.length)，签于 \(since.time)）起校验了 \(since.eventsVerified) 个审计事件，用时 \(timing) 秒（每秒 \(Int(rate)) 个事件）；申请、审批、通行证和签名请求只由完整的 audit verify 检查",
+                                          "verified \(since.eventsVerified) audit events after stored checkpoint \(since.id) (length \(since.length), signed \(since.time)) in \(timing) s (\(Int(rate)) events/s); applications, decisions, permits and signed requests are checked only by a full audit verify"))
+                } else {
+                    Console.out(lang.pick("检查了 \(result.events) 个审计事件、\(result.applications) 件申请、\(result.decisions) 个审批、\(result.permits) 张通行证、\(result.checkpoints) 个检查点，用时 \(timing) 秒（每秒 \(Int(rate)) 个审计事件）",
+                                          "checked \(result.events) audit events, \(result.applications) applications, \(result.decisions) decisions, \(result.permits) permits, \(result.checkpoints) checkpoints in \(timing) s (\(Int(rate)) audit events/s)"))
+                }
                 Console.out(result.trustList)
                 if !result.notes.isEmpty {
                     Console.out(lang.pick("\(result.notes.count) 行写于请求签名之前（未签名的管理操作、无随机数的审批），如实列出，不算篡改：",

@@ -103,6 +103,54 @@ class AuditChainTests: StoreTestCase {
         XCTAssertTrue(message.hasPrefix("rebuilt: checkpoint kept.cose"), message)
         XCTAssertTrue(message.contains("events \(earlyLength + 1)…\(checkpoint.length) differ"), message)
     }
+
+    /// `audit verify --since-checkpoint`: refused with no checkpoint; from the latest one it
+    /// names an event tampered after it, but not one tampered before it, which only the full
+    /// verify names (as the help and the README say).
+    func testSinceCheckpointNamesATamperedEventAfterTheCheckpointAndOnlyTheFullVerifyOneBefore() async throws {
+        let h = try await Harness(store: Self.storeKind)
+        _ = try await h.issue(h.application)
+        do {
+            _ = try await h.workflow.verifyAuditSinceCheckpoint()
+            XCTFail("verified with no checkpoint")
+        } catch let error as WorkflowError {
+            XCTAssertEqual(error.problems.first?.code, "audit.noCheckpoint")
+            XCTAssertTrue(error.description.contains("permit audit checkpoint"), error.description)
+        }
+        let (checkpoint, _) = try await h.workflow.auditCheckpoint()
+        _ = try await h.issue(h.variant(1))
+        let clean = try await h.workflow.verifyAuditSinceCheckpoint()
+        XCTAssertTrue(clean.ok, "\(clean.findings)")
+        let since = try XCTUnwrap(clean.sinceCheckpoint)
+        let events = try await h.workflow.auditLog(subject: nil)
+        XCTAssertEqual(since.length, checkpoint.length)
+        XCTAssertEqual(since.head, checkpoint.head)
+        XCTAssertEqual(since.eventsVerified, events.count - Int(checkpoint.length))
+        XCTAssertGreaterThan(since.eventsVerified, 0)
+        XCTAssertEqual(clean.events, since.eventsVerified)
+        XCTAssertNotNil(clean.seconds)
+
+        let before = try XCTUnwrap(events.first { $0.action == "apply" && $0.seq < checkpoint.length })
+        let after = try XCTUnwrap(events.first { $0.action == "apply" && $0.seq > checkpoint.length })
+        func forged(_ e: AuditEvent, _ reference: String) -> Data {
+            Data(String(decoding: e.content, as: UTF8.self).replacingOccurrences(of: reference, with: "FORGED").utf8)
+        }
+        XCTAssertNotEqual(forged(before, h.application.reference), before.content)
+        XCTAssertNotEqual(forged(after, "QT-TEST-1"), after.content)
+
+        // Before the checkpoint: the incremental verify does not look there; the full one names it.
+        try await h.rewriteAudit(seq: before.seq, content: forged(before, h.application.reference), relink: false)
+        let sinceBefore = try await h.workflow.verifyAuditSinceCheckpoint()
+        XCTAssertTrue(sinceBefore.ok, "\(sinceBefore.findings)")
+        let full = try await h.workflow.verifyAudit()
+        XCTAssertTrue(full.findings.contains { $0.table == "audit" && $0.id == String(before.seq + 1) }, "\(full.findings)")
+
+        // After it: named by the incremental verify (the next event's link), and the earlier one still not.
+        try await h.rewriteAudit(seq: after.seq, content: forged(after, "QT-TEST-1"), relink: false)
+        let sinceAfter = try await h.workflow.verifyAuditSinceCheckpoint()
+        XCTAssertEqual(sinceAfter.findings.map(\.id), [String(after.seq + 1)], "\(sinceAfter.findings)")
+        XCTAssertEqual(sinceAfter.findings.first?.message, "audit event \(after.seq + 1): its previous-hash link does not match event \(after.seq)")
+    }
 }
 
 extension Harness {
