@@ -78,30 +78,8 @@ extension Workflow {
                 }
             }
 
-            let issuerRows = try r.keys(role: .issuer)
-            var issuerKeys = issuerRows.compactMap { try? PublicKey(spki: Array($0.spki)) }
-            var trustNote: String
-            var trustChecked = false
-            switch anchor {
-            case .missing(let why):
-                trustNote = why
-            case .present(let bytes, let rootKey, let source):
-                do {
-                    let list = try TrustList.verify(bytes, root: rootKey)
-                    let listed = Set(try list.resolvedKeys().filter { $0.entry.authority == authority.code }.map { $0.key.spki })
-                    for row in issuerRows where (try? PublicKey(spki: Array(row.spki))).map({ listed.contains($0.spki) }) != true {
-                        findings.append(AuditFinding(check: "key", table: "key", id: row.kid,
-                                                     message: "issuer key \(row.kid) in the database is not a key of authority \(authority.code) in the trust list \(source) (sequence \(list.sequence), signed by root \(rootKey.kidHex)); permits are checked only against listed keys"))
-                    }
-                    issuerKeys = issuerKeys.filter { listed.contains($0.spki) }
-                    trustNote = "issuer keys held to the trust list \(source), sequence \(list.sequence), signed by root \(rootKey.kidHex)"
-                    trustChecked = true
-                } catch {
-                    findings.append(AuditFinding(check: "trust", table: "file", id: source,
-                                                 message: "the trust list \(source) does not verify with root \(rootKey.kidHex): \((error as? ListError)?.detail ?? "\(error)")"))
-                    trustNote = "issuer keys from the database only: the trust list \(source) does not verify"
-                }
-            }
+            let (issuerKeys, trustNote, trustChecked) = anchor.holdIssuerKeys(try r.keys(role: .issuer), authority: authority.code,
+                                                                              checkedAgainstThem: "permits", findings: &findings)
             let permits = try r.permits(limit: nil)
             for p in permits {
                 if let problem = Workflow.checkPermit(p, application: byID[p.applicationID], issuerKeys: issuerKeys) {
@@ -159,6 +137,34 @@ extension Workflow {
     enum AuditTrustAnchor {
         case present(list: [UInt8], root: PublicKey, source: String)
         case missing(String)
+
+        /// The issuer keys of `rows` that the root-signed trust list lists for `authority` (all of
+        /// them when there is no list), each other key named in `findings`, as is a list that does
+        /// not verify; with what the keys were held to, and whether a list was checked.
+        /// `checkedAgainstThem` names what the caller checks against the keys, for the finding.
+        func holdIssuerKeys(_ rows: [KeyRecord], authority: String, checkedAgainstThem: String,
+                            findings: inout [AuditFinding]) -> (keys: [PublicKey], note: String, checked: Bool) {
+            let keys = rows.compactMap { try? PublicKey(spki: Array($0.spki)) }
+            switch self {
+            case .missing(let why):
+                return (keys, why, false)
+            case .present(let bytes, let rootKey, let source):
+                do {
+                    let list = try TrustList.verify(bytes, root: rootKey)
+                    let listed = Set(try list.resolvedKeys().filter { $0.entry.authority == authority }.map { $0.key.spki })
+                    for row in rows where (try? PublicKey(spki: Array(row.spki))).map({ listed.contains($0.spki) }) != true {
+                        findings.append(AuditFinding(check: "key", table: "key", id: row.kid,
+                                                     message: "issuer key \(row.kid) in the database is not a key of authority \(authority) in the trust list \(source) (sequence \(list.sequence), signed by root \(rootKey.kidHex)); \(checkedAgainstThem) are checked only against listed keys"))
+                    }
+                    return (keys.filter { listed.contains($0.spki) },
+                            "issuer keys held to the trust list \(source), sequence \(list.sequence), signed by root \(rootKey.kidHex)", true)
+                } catch {
+                    findings.append(AuditFinding(check: "trust", table: "file", id: source,
+                                                 message: "the trust list \(source) does not verify with root \(rootKey.kidHex): \((error as? ListError)?.detail ?? "\(error)")"))
+                    return (keys, "issuer keys from the database only: the trust list \(source) does not verify", false)
+                }
+            }
+        }
     }
 
     /// The signed trust list and pinned root for `verifyAudit`: the files given, or the data directory's.

@@ -29,30 +29,8 @@ extension Workflow {
         let code = authority.code
         var verification = try await store.read { r in
             var findings: [AuditFinding] = []
-            let issuerRows = try r.keys(role: .issuer)
-            var issuerKeys = issuerRows.compactMap { try? PublicKey(spki: Array($0.spki)) }
-            var trustNote: String
-            var trustChecked = false
-            switch anchor {
-            case .missing(let why):
-                trustNote = why
-            case .present(let bytes, let rootKey, let source):
-                do {
-                    let list = try TrustList.verify(bytes, root: rootKey)
-                    let listed = Set(try list.resolvedKeys().filter { $0.entry.authority == code }.map { $0.key.spki })
-                    for row in issuerRows where (try? PublicKey(spki: Array(row.spki))).map({ listed.contains($0.spki) }) != true {
-                        findings.append(AuditFinding(check: "key", table: "key", id: row.kid,
-                                                     message: "issuer key \(row.kid) in the database is not a key of authority \(code) in the trust list \(source) (sequence \(list.sequence), signed by root \(rootKey.kidHex)); checkpoints are checked only against listed keys"))
-                    }
-                    issuerKeys = issuerKeys.filter { listed.contains($0.spki) }
-                    trustNote = "issuer keys held to the trust list \(source), sequence \(list.sequence), signed by root \(rootKey.kidHex)"
-                    trustChecked = true
-                } catch {
-                    findings.append(AuditFinding(check: "trust", table: "file", id: source,
-                                                 message: "the trust list \(source) does not verify with root \(rootKey.kidHex): \((error as? ListError)?.detail ?? "\(error)")"))
-                    trustNote = "issuer keys from the database only: the trust list \(source) does not verify"
-                }
-            }
+            let (issuerKeys, trustNote, trustChecked) = anchor.holdIssuerKeys(try r.keys(role: .issuer), authority: code,
+                                                                              checkedAgainstThem: "checkpoints", findings: &findings)
 
             // The latest stored checkpoint that verifies; newer ones that do not are named.
             let stored = try r.auditCheckpoints().sorted { ($0.length, $0.id ?? 0) > ($1.length, $1.id ?? 0) }
