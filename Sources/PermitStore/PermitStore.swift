@@ -66,6 +66,12 @@ public protocol StoreReader {
 public protocol StoreTransaction: StoreReader {
     /// Runs `body` in a savepoint: a thrown error undoes only what `body` wrote.
     func savepoint<T>(_ body: () throws -> T) throws -> T
+    /// Said before the first statement by a body whose reads before its first write concern one
+    /// application (by id or permit number) and what hangs on it: its required departments and
+    /// decisions. A store that several writers share may then lock that application's row for
+    /// those reads and take its per-authority lock only at the first write, so that writers wait
+    /// less for each other; other stores do nothing.
+    func deferAuthorityLock()
     func setAuthority(_ authority: AuthorityRecord) throws
     func insertKey(_ key: KeyRecord) throws
     /// Ends a key's signing window (rotation): its `notAfter` becomes `at`.
@@ -99,6 +105,8 @@ public protocol StoreTransaction: StoreReader {
 }
 
 extension StoreTransaction {
+    public func deferAuthorityLock() {}
+
     /// Appends an event to the hash chain and returns it. The chain is computed here, once for
     /// every backend: the next sequence number and the link to the last event's hash.
     @discardableResult

@@ -63,6 +63,7 @@ extension PostgresTransaction: StoreTableAccess {
             }
             tuples.append("(" + marks.joined(separator: ", ") + ")")
         }
+        forgetContext()
         try execute(PostgresQuery(unsafeSQL: "INSERT INTO \(table.name) (\(table.columnNames.joined(separator: ", "))) VALUES "
                                   + tuples.joined(separator: ", "), binds: binds))
     }
@@ -75,6 +76,7 @@ extension PostgresTransaction: StoreTableAccess {
             binds.append(v)
             conditions.append("\(name) = $\(binds.count)")
         }
+        forgetContext()
         try execute(PostgresQuery(unsafeSQL: "UPDATE \(table.name) SET \(column) = $1 WHERE " + conditions.joined(separator: " AND "), binds: binds))
     }
 }

@@ -27,7 +27,9 @@ import PostgresNIO
 /// **Counters and the audit chain under several writers.** Each write transaction takes
 /// `pg_advisory_xact_lock` on its authority (the division code of the `authority` row) before
 /// its first statement, held until it commits or rolls back; only admitting a nonce needs none
-/// (its primary key decides, see `PostgresTransaction`). Writers of one authority therefore take turns exactly as
+/// (its primary key decides, see `PostgresTransaction`), and a decision takes it at its first
+/// write, having read its application under that application's row lock (`FOR UPDATE`),
+/// which every other writer of the application's decisions and state takes too. Writers of one authority therefore take turns exactly as
 /// SQLite's single writer makes them: serials stay gap-free, the audit chain linear, and the
 /// workflow's read-then-write rules (the last approval issues, one reference one application,
 /// one decision per department) hold across instances, not only the counters. Row ids are
@@ -75,6 +77,11 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         return pool
     }()
 
+    /// The event loop that the pool's connections run on: one thread of their own, so that an
+    /// answer from the database never waits behind the server's HTTP work on a shared loop (a
+    /// writer holds its authority's lock meanwhile).
+    static let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
     /// Connections per store, and threads for transactions in this process.
     public static let maximumConnections = 16
 
@@ -96,7 +103,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         // default keep-alive of 30 s a lone request then waited out `connectionWait` and was
         // refused as busy while connections sat idle; a keep-alive every second serves it.
         configuration.options.keepAliveBehavior = .init(frequency: .seconds(1))
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let client = PostgresClient(configuration: configuration, eventLoopGroup: Self.eventLoops, backgroundLogger: logger)
         self.client = client
         runTask = Task { await client.run() }
     }
@@ -259,9 +266,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
             if write {
                 try tx.enqueue("BEGIN")
                 if let schema { try tx.enqueue(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \"\(schema)\"")) }
-                tx.lockBeforeFirstStatement("""
-                    SELECT pg_advisory_xact_lock(\(lockNamespace), COALESCE((SELECT code::integer FROM authority LIMIT 1), 0))
-                    """)
+                tx.lockBeforeFirstStatement(Context.query(namespace: lockNamespace))
             } else {
                 try tx.enqueue("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 if let schema { try tx.enqueue(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \"\(schema)\"")) }
@@ -271,7 +276,9 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
             // COMMIT with ROLLBACK): report it instead of a success that was not stored.
             if let failure = tx.abortedBy { throw failure.retryable ? failure : failure.error }
             times.committing = LockTrace.now()
+            let lastWait = tx.lastWaitAt
             let commit = try tx.commit()
+            tx.lastWaitAt = lastWait
             if commit.metadata.command == "ROLLBACK" {
                 throw tx.firstFailure ?? TransactionFailure(StoreError(.io, "the database rolled the transaction back; nothing was written"),
                                                             retryable: true)
@@ -337,6 +344,8 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
                 _ = try await connection.query("INSERT INTO schemaMigration (identifier, appliedAt) VALUES (\(migration.identifier), \(now))",
                                                logger: logger).get()
             }
+            // Not a migration (SQLite has no such thing): made again at each start, in each schema.
+            _ = try await connection.query(PostgresQuery(unsafeSQL: Context.function), logger: logger).get()
             _ = try await connection.query("COMMIT", logger: logger).get()
         } catch {
             _ = try? await connection.query("ROLLBACK", logger: logger).get()
@@ -429,7 +438,7 @@ final class LockTrace: @unchecked Sendable {
 
     /// One line, one `write` (O_APPEND): lines of concurrent transactions never interleave.
     func record(_ t: Times, _ tx: PostgresTransaction) {
-        let line = "\(t.asked) \(t.started) \(t.locking) \(t.locked) \(t.committing) \(t.committed) \(tx.statements) \(tx.waits) \(tx.waitNanos)\n"
+        let line = "\(t.asked) \(t.started) \(t.locking) \(t.locked) \(t.committing) \(t.committed) \(tx.statements) \(tx.waits) \(tx.waitNanos) \(tx.contextReadAt) \(tx.lastWaitAt)\n"
         let bytes = Array(line.utf8)
         _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
     }

@@ -12,16 +12,25 @@ import PostgresNIO
 /// first failure is kept (`firstFailure`), later statements report it without a round trip, and
 /// a savepoint rolled back to makes the transaction usable again, as in SQLite.
 ///
-/// **Fewer waits.** Statements whose answer the body does not need and that cannot fail for a
-/// reason of the data (`BEGIN`, the advisory lock, `SAVEPOINT`, `RELEASE SAVEPOINT`) are queued
-/// on the connection without waiting (`enqueue`); the next statement that is waited for waits
-/// for them too, and reports the first of their failures as its own (postgres-nio runs one
-/// connection's statements in order). The thread then sleeps and wakes once where it used to
-/// for each. A writer's advisory lock is queued just before its first statement (`lockFirst`),
-/// except the statements of `admitNonce`, which need no lock: the nonce's primary key decides
-/// between two requests that carry the same nonce, as SQLite's single writer would. Within a
-/// transaction that holds the lock, the last audit event is remembered once this transaction
-/// has read or appended it: no other writer can append meanwhile.
+/// **Fewer statements under the lock.** Writers of one authority take turns on its advisory
+/// lock, so the time from the lock's grant to COMMIT caps the authority's throughput, and each
+/// statement in it costs a round trip to the server (postgres-nio sends a connection's next
+/// statement only once the last has been answered). So:
+/// - the lock and what the writer needs of its authority (the last serial, the largest ids,
+///   the issuer keys, the last audit event) are one statement (`Context`); the transaction keeps
+///   those counters itself from there and binds ids and serials into its inserts;
+/// - writes whose answer the body does not need (`write`) are kept and sent as one statement
+///   (`DeferredWrite.statement`) when the transaction next sends anything;
+/// - a body that reads one application before it writes (a decision) says so
+///   (`deferAuthorityLock`): its reads lock that application's row instead (`FOR UPDATE`), and
+///   the authority's lock is taken at its first write;
+/// - a writer's read of an application by id brings its required departments and decisions in
+///   the same wait.
+/// Statements whose answer the body does not need and that cannot fail for a reason of the
+/// data (`BEGIN`, `SAVEPOINT`, `RELEASE SAVEPOINT`) are queued without waiting (`enqueue`);
+/// the next statement that is waited for waits for them too, and reports the first of their
+/// failures as its own. The statements of `admitNonce` take no lock: the nonce's primary key
+/// decides between two requests that carry the same nonce, as SQLite's single writer would.
 final class PostgresTransaction: StoreTransaction {
     let connection: PostgresConnection
     let logger: Logger
@@ -36,14 +45,35 @@ final class PostgresTransaction: StoreTransaction {
     private(set) var waitNanos: UInt64 = 0
     /// Statements queued and not yet waited for.
     private var pending: [EventLoopFuture<PostgresQueryResult>] = []
+    /// Writes kept to go as one statement, and the tables they write.
+    private var batch: [DeferredWrite] = []
+    private var batchTables: Set<String> = []
     /// The advisory lock, to be queued before the writer's first statement that needs it.
     private var lockFirst: PostgresQuery?
     private var bypassLock = false
+    /// The body has said that its reads before its first write concern one application
+    /// (`deferAuthorityLock`): they lock its row, and the authority's lock waits for that write.
+    private var lockAtFirstWrite = false
     /// When the lock was queued, and when the server granted it (0 until then).
     private(set) var lockQueued: UInt64 = 0
     private let lockGranted = GrantTime()
     /// The last audit event as this transaction left it (only while it holds the lock).
     private var lastAudit: AuditEvent??
+    /// What a writer reads about its authority's counters, queued right behind the lock (see
+    /// `Context`), and the counters as this transaction has moved them since.
+    private var context: EventLoopFuture<PostgresQueryResult>?
+    private var contextRead: Context?
+    /// When the transaction thread had the context in hand (for the bench's lock trace).
+    private(set) var contextReadAt: UInt64 = 0
+    var lastWaitAt: UInt64 = 0
+    private var counters = Counters()
+    private var contextUsable = true
+    /// Keys written by this transaction: the issuer keys are read again, not taken from the context.
+    private var issuerKeysWritten = false
+    /// An application's required departments and decisions, queued together with its row by a
+    /// writer's `application(id:)`; forgotten at the transaction's next write.
+    private var prefetched: (applicationID: Int64, required: EventLoopFuture<PostgresQueryResult>,
+                             decisions: EventLoopFuture<PostgresQueryResult>)?
 
     init(connection: PostgresConnection, logger: Logger) {
         self.connection = connection
@@ -64,21 +94,68 @@ final class PostgresTransaction: StoreTransaction {
     @discardableResult
     func run(_ query: PostgresQuery) throws -> PostgresQueryResult {
         if let abortedBy { throw abortedBy.error }
-        takeLockIfNeeded()
+        takeLockIfNeeded(forWrite: false)
         return try send(query)
     }
 
+    /// A write whose answer the body does not need: queued, not waited for (see "Fewer waits"
+    /// in the type's comment). Its failure is reported by the next statement that is waited
+    /// for, at the latest by COMMIT, and fails the transaction.
     func execute(_ query: PostgresQuery) throws {
-        try run(query)
+        prefetched = nil
+        try enqueue(query)
     }
 
     /// Queues a statement without waiting for its answer (see the type's comment): only for
     /// statements that fail only when the connection or the transaction already has.
-    func enqueue(_ query: PostgresQuery) throws {
+    func enqueue(_ query: PostgresQuery, control: Bool = false) throws {
         if let abortedBy { throw abortedBy.error }
-        takeLockIfNeeded()
+        takeLockIfNeeded(forWrite: !control)
+        try sendBatch()
         statements += 1
         pending.append(connection.query(query, logger: logger))
+        // A long run of writes (a copy) waits now and then, so that what is queued stays bounded.
+        if pending.count >= Self.maximumQueued { try flush() }
+    }
+
+    static let maximumQueued = 256
+
+    /// A write whose answer the body does not need, kept to go with the writes that follow it
+    /// as one statement (`DeferredWrite.statement`) when the transaction next sends anything:
+    /// a read, a savepoint, COMMIT. Its failure is reported then, and fails the transaction, or
+    /// the savepoint it was written in. An `UPDATE` of a table that the kept writes already
+    /// write starts a new statement: it must see what they wrote.
+    func write(_ write: DeferredWrite) throws {
+        if let abortedBy { throw abortedBy.error }
+        takeLockIfNeeded()
+        prefetched = nil
+        if write.kind == .update, batchTables.contains(write.table) { try sendBatch() }
+        batch.append(write)
+        batchTables.insert(write.table)
+        if batch.count >= Self.maximumBatch { try sendBatch() }
+    }
+
+    static let maximumBatch = 32
+
+    /// Queues the kept writes as one statement.
+    private func sendBatch() throws {
+        guard !batch.isEmpty else { return }
+        let writes = batch
+        batch = []
+        batchTables = []
+        let statement = try DeferredWrite.statement(writes)
+        statements += 1
+        pending.append(connection.query(statement, logger: logger))
+        if pending.count >= Self.maximumQueued { try flush() }
+    }
+
+    /// Waits for every statement queued so far; the first failure among them is thrown.
+    func flush() throws {
+        try sendBatch()
+        guard let first = pending.first else { return }
+        let before = pending
+        pending = []
+        try waitRecordingFailure { EventLoopFuture.andAllSucceed(before, on: first.eventLoop) }
     }
 
     /// COMMIT, without taking a lock that the body never needed.
@@ -87,35 +164,88 @@ final class PostgresTransaction: StoreTransaction {
         return try send("COMMIT")
     }
 
-    private func takeLockIfNeeded() {
-        guard !bypassLock, let lock = lockFirst else { return }
+    /// What the writer read behind the lock, or nil: no lock held (a reader, a nonce's
+    /// admission), or rows written that it does not follow (a copy).
+    private func readContext() throws -> Context? {
+        takeLockIfNeeded()
+        guard holdsLock, contextUsable, let context else { return nil }
+        if let contextRead { return contextRead }
+        let read = try rows(of: answer(of: context)) { r -> Context in
+            let seq: Int64? = try r("seq")
+            let kids: [String] = try r("ctxKids"), algs: [String] = try r("ctxAlgs"), spkis: [ByteBuffer] = try r("ctxSpkis")
+            let starts: [Int64] = try r("ctxNotBefore"), ends: [Int64] = try r("ctxNotAfter")
+            guard algs.count == kids.count, spkis.count == kids.count, starts.count == kids.count, ends.count == kids.count else {
+                throw StoreError(.io, "the writer's context has issuer key columns of different lengths")
+            }
+            let keys = kids.indices.map { n in
+                KeyRecord(kid: kids[n], role: .issuer, alg: algs[n], spki: Data(spkis[n].readableBytesView), notBefore: Millis.date(starts[n]),
+                          notAfter: ends[n] < 0 ? nil : Millis.date(ends[n]))
+            }
+            return Context(authority: try r("ctxAuthority"), serial: try r("ctxSerial"), applicationID: try r("ctxApplication"),
+                           decisionID: try r("ctxDecision"), issuerKeys: keys, lastAudit: seq == nil ? nil : try audit(r))
+        }.first
+        guard let read else { throw StoreError(.io, "the writer's context query returned no row") }
+        contextRead = read
+        contextReadAt = LockTrace.now()
+        return read
+    }
+
+    /// Rows were written behind the counters' back (a copy): from now on they are read again.
+    func forgetContext() {
+        contextUsable = false
+        lastAudit = nil
+        prefetched = nil
+    }
+
+    /// The body's reads before its first write lock the application they read (`FOR UPDATE`)
+    /// and the authority's lock waits for that write: the application's row keeps every other
+    /// writer of its decisions and state out meanwhile, and the reads are not done under the
+    /// authority's lock, which other writers wait for. Called before the body's first statement.
+    func deferAuthorityLock() {
+        if !holdsLock { lockAtFirstWrite = true }
+    }
+
+    /// Whether the next read of an application locks its row: a writer that defers the authority's lock, before it takes it.
+    private var locksApplicationRows: Bool { lockAtFirstWrite && lockFirst != nil }
+
+    private func takeLockIfNeeded(forWrite: Bool = true) {
+        guard !bypassLock, let lock = lockFirst, forWrite || !lockAtFirstWrite else { return }
         lockFirst = nil
         statements += 1
         lockQueued = LockTrace.now()
-        let future = connection.query(lock, logger: logger)
+        // One statement takes the lock and then reads the context (`Context.function`).
+        let context = connection.query(lock, logger: logger)
         let granted = lockGranted
-        future.whenSuccess { _ in granted.set(LockTrace.now()) }
-        pending.append(future)
+        context.whenSuccess { _ in granted.set(LockTrace.now()) }
+        self.context = context
+        pending.append(context)
     }
 
     /// Sends a statement even in an aborted transaction (`ROLLBACK TO SAVEPOINT` must), and
     /// waits for it and for whatever was queued before it.
     private func send(_ query: PostgresQuery) throws -> PostgresQueryResult {
+        try sendBatch()
         statements += 1
         let before = pending
         pending = []
+        return try waitRecordingFailure {
+            let answer = connection.query(query, logger: logger)
+            guard let first = before.first else { return answer }
+            // The queued statements' first failure, else this statement's outcome.
+            return EventLoopFuture.andAllSucceed(before, on: first.eventLoop).flatMap { answer }
+        }
+    }
+
+    /// Waits for `operation`'s answer; a failure is kept as the transaction's and thrown.
+    private func waitRecordingFailure<T>(_ operation: () -> EventLoopFuture<T>) throws -> T {
         let t0 = LockTrace.now()
+        lastWaitAt = t0
         defer {
             waits += 1
             waitNanos += LockTrace.now() - t0
         }
         do {
-            return try ConnectionWatch.shared.wait(for: connection) {
-                let answer = connection.query(query, logger: logger)
-                guard let first = before.first else { return answer }
-                // The queued statements' first failure, else this statement's outcome.
-                return EventLoopFuture.andAllSucceed(before, on: first.eventLoop).flatMap { answer }
-            }
+            return try ConnectionWatch.shared.wait(for: connection, operation)
         } catch {
             let failure = TransactionFailure(error)
             if firstFailure == nil { firstFailure = failure }
@@ -124,9 +254,19 @@ final class PostgresTransaction: StoreTransaction {
         }
     }
 
+    /// The answer of a statement queued earlier (the context, a prefetch), waiting for it and
+    /// for everything queued before it if it has not arrived.
+    private func answer(of future: EventLoopFuture<PostgresQueryResult>) throws -> PostgresQueryResult {
+        if let abortedBy { throw abortedBy.error }
+        if pending.contains(where: { $0 === future }) { try flush() }
+        return try future.wait()
+    }
+
     /// Rolls back whatever is open; a connection that cannot even do that is closed, so that
     /// the pool never hands out a connection inside a transaction.
     func rollback() {
+        batch = []
+        batchTables = []
         let before = pending
         pending = []
         do {
@@ -142,7 +282,10 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     private func rows<R>(_ query: PostgresQuery, _ transform: (Row) throws -> R) throws -> [R] {
-        let result = try run(query)
+        try rows(of: run(query), transform)
+    }
+
+    private func rows<R>(of result: PostgresQueryResult, _ transform: (Row) throws -> R) throws -> [R] {
         do {
             return try result.rows.map { try transform(Row($0.makeRandomAccess())) }
         } catch let error as StoreError {
@@ -175,10 +318,14 @@ final class PostgresTransaction: StoreTransaction {
             return KeyRecord(kid: try r("kid"), role: role, alg: try r("alg"), spki: try r("spki"),
                              notBefore: Millis.date(try r("notBefore") as Int64), notAfter: Millis.date(try r("notAfter") as Int64?))
         }
-        if let role {
-            return try rows("SELECT * FROM key WHERE role = \(role.rawValue) ORDER BY notBefore", transform)
+        if role == .issuer, !issuerKeysWritten, !bypassLock, holdsLock || (lockFirst != nil && !lockAtFirstWrite),
+           let context = try readContext() {
+            return context.issuerKeys
         }
-        return try rows("SELECT * FROM key ORDER BY notBefore", transform)
+        if let role {
+            return try rows("SELECT * FROM key WHERE role = \(role.rawValue) ORDER BY notBefore, kid", transform)
+        }
+        return try rows("SELECT * FROM key ORDER BY notBefore, kid", transform)
     }
 
     private func partyKey(_ r: Row) throws -> PartyKeyRecord {
@@ -220,7 +367,24 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func application(id: Int64) throws -> ApplicationRecord? {
-        try row("SELECT * FROM application WHERE id = \(id)", application)
+        // A writer that reads an application by id goes on, in every rule that does, to its
+        // required departments and decisions: they are queued with it, one wait for the three.
+        let locking = locksApplicationRows
+        takeLockIfNeeded(forWrite: false)
+        if holdsLock || locking, abortedBy == nil {
+            try sendBatch()
+            statements += 3
+            let record = connection.query(locking ? "SELECT * FROM application WHERE id = \(id) FOR UPDATE" : "SELECT * FROM application WHERE id = \(id)",
+                                          logger: logger)
+            let required = connection.query("SELECT * FROM requiredDepartment WHERE applicationID = \(id) ORDER BY department", logger: logger)
+            let decisions = connection.query("SELECT * FROM decision WHERE applicationID = \(id) ORDER BY id", logger: logger)
+            pending += [record, required, decisions]
+            // One wait for the three (`answer` waits for everything queued).
+            let found = try rows(of: answer(of: record), application).first
+            prefetched = (id, required, decisions)
+            return found
+        }
+        return try row("SELECT * FROM application WHERE id = \(id)", application)
     }
 
     func application(creditCode: String, reference: String) throws -> ApplicationRecord? {
@@ -228,7 +392,13 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func application(permitNumber: String) throws -> ApplicationRecord? {
-        try row("""
+        if locksApplicationRows {
+            return try row("""
+                SELECT application.* FROM application JOIN permit ON permit.applicationID = application.id WHERE permit.number = \(permitNumber)
+                FOR UPDATE OF application
+                """, application)
+        }
+        return try row("""
             SELECT application.* FROM application JOIN permit ON permit.applicationID = application.id WHERE permit.number = \(permitNumber)
             """, application)
     }
@@ -273,7 +443,8 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func requiredDepartments(applicationID: Int64) throws -> [RequiredDepartmentRecord] {
-        try rows("SELECT * FROM requiredDepartment WHERE applicationID = \(applicationID) ORDER BY department", required)
+        if let prefetched, prefetched.applicationID == applicationID { return try rows(of: answer(of: prefetched.required), required) }
+        return try rows("SELECT * FROM requiredDepartment WHERE applicationID = \(applicationID) ORDER BY department", required)
     }
 
     func queue(department: String, dueBefore: Date?, afterID: Int64?, limit: Int?) throws -> [(ApplicationRecord, RequiredDepartmentRecord)] {
@@ -315,7 +486,8 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func decisions(applicationID: Int64) throws -> [DecisionRecord] {
-        try rows("SELECT * FROM decision WHERE applicationID = \(applicationID) ORDER BY id", decision)
+        if let prefetched, prefetched.applicationID == applicationID { return try rows(of: answer(of: prefetched.decisions), decision) }
+        return try rows("SELECT * FROM decision WHERE applicationID = \(applicationID) ORDER BY id", decision)
     }
 
     private func permit(_ r: Row) throws -> PermitRecord {
@@ -360,6 +532,10 @@ final class PostgresTransaction: StoreTransaction {
 
     func lastAuditEvent() throws -> AuditEvent? {
         if let lastAudit, holdsLock { return lastAudit }
+        if let context = try readContext() {
+            lastAudit = .some(context.lastAudit)
+            return context.lastAudit
+        }
         let last = try row("SELECT * FROM audit ORDER BY seq DESC LIMIT 1", audit)
         if holdsLock { lastAudit = .some(last) }
         return last
@@ -437,15 +613,22 @@ final class PostgresTransaction: StoreTransaction {
     func savepoint<T>(_ body: () throws -> T) throws -> T {
         savepoints += 1
         let name = "s\(savepoints)"
-        try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(name)"))
-        let audit = lastAudit
+        try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(name)"), control: true)
+        let (audit, moved) = (lastAudit, counters)
         do {
             let result = try body()
-            try enqueue(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))
+            // The body's queued writes are waited for here: a failure among them is the body's,
+            // undone alone.
+            try flush()
+            try enqueue(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"), control: true)
             return result
         } catch {
             // Undoes only what the body wrote, and makes an aborted transaction usable again.
-            lastAudit = audit
+            (lastAudit, counters) = (audit, moved)
+            prefetched = nil
+            // Writes not yet sent are the body's own (SAVEPOINT sent those before it).
+            batch = []
+            batchTables = []
             _ = try? send(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)"))
             if (try? send(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))) != nil { abortedBy = nil }
             throw error
@@ -463,6 +646,7 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func insertKey(_ k: KeyRecord) throws {
+        issuerKeysWritten = true
         try execute("""
             INSERT INTO key (kid, role, alg, spki, notBefore, notAfter)
             VALUES (\(k.kid), \(k.role.rawValue), \(k.alg), \(k.spki), \(Millis.from(k.notBefore)), \(k.notAfter.map(Millis.from)))
@@ -470,11 +654,14 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func retireKey(kid: String, role: KeyRecord.Role, at: Date) throws {
+        issuerKeysWritten = true
         try execute("UPDATE key SET notAfter = \(Millis.from(at)) WHERE kid = \(kid) AND role = \(role.rawValue) AND notAfter IS NULL")
     }
 
     /// The id of a row inserted by `query`, which ends in `RETURNING id`.
     private func insertReturningID(_ query: PostgresQuery) throws -> Int64 {
+        takeLockIfNeeded()
+        prefetched = nil
         guard let id = try scalar(query, Int64.self) else { throw StoreError(.io, "an insert returned no id") }
         return id
     }
@@ -495,6 +682,19 @@ final class PostgresTransaction: StoreTransaction {
 
     func insertApplication(_ a: ApplicationRecord) throws -> ApplicationRecord {
         var r = a
+        if let context = try readContext() {
+            let id = (counters.applicationID ?? context.applicationID) + 1
+            try write("""
+                INSERT INTO application (id, reference, creditCode, plate, state, document, digest, submission, applicantKid, routing,
+                                         routingHash, submittedAt, closedAt, closeReason, permitNumber, amends)
+                VALUES (\(id), \(a.reference), \(a.creditCode), \(a.plate), \(a.state.rawValue), \(a.document), \(a.digest),
+                        \(a.submission), \(a.applicantKid), \(a.routing), \(a.routingHash), \(Millis.from(a.submittedAt)),
+                        \(a.closedAt.map(Millis.from)), \(a.closeReason), \(a.permitNumber), \(a.amends))
+                """)
+            counters.applicationID = id
+            r.id = id
+            return r
+        }
         r.id = try insertReturningID("""
             INSERT INTO application (id, reference, creditCode, plate, state, document, digest, submission, applicantKid, routing,
                                      routingHash, submittedAt, closedAt, closeReason, permitNumber, amends)
@@ -507,21 +707,21 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func updateApplication(_ a: ApplicationRecord) throws {
-        try execute("""
+        try write("""
             UPDATE application SET state = \(a.state.rawValue), closedAt = \(a.closedAt.map(Millis.from)), closeReason = \(a.closeReason),
               permitNumber = \(a.permitNumber) WHERE id = \(a.id)
             """)
     }
 
     func insertRequiredDepartment(_ r: RequiredDepartmentRecord) throws {
-        try execute("""
+        try write("""
             INSERT INTO requiredDepartment (applicationID, department, state, dueAt, decidedAt)
             VALUES (\(r.applicationID), \(r.department), \(r.state.rawValue), \(Millis.from(r.dueAt)), \(r.decidedAt.map(Millis.from)))
             """)
     }
 
     func updateRequiredDepartment(_ r: RequiredDepartmentRecord) throws {
-        try execute("""
+        try write("""
             UPDATE requiredDepartment SET state = \(r.state.rawValue), decidedAt = \(r.decidedAt.map(Millis.from))
             WHERE applicationID = \(r.applicationID) AND department = \(r.department)
             """)
@@ -530,6 +730,18 @@ final class PostgresTransaction: StoreTransaction {
     func insertDecision(_ d: DecisionRecord) throws -> DecisionRecord {
         let conditions = d.conditions.isEmpty ? "[]" : String(decoding: try JSONEncoder().encode(d.conditions), as: UTF8.self)
         var r = d
+        if let context = try readContext() {
+            let id = (counters.decisionID ?? context.decisionID) + 1
+            try write("""
+                INSERT INTO decision (id, applicationID, department, decision, conditions, reason, decidedAt, approverID, approverKid, signature,
+                                      carriedFrom)
+                VALUES (\(id), \(d.applicationID), \(d.department), \(d.decision.rawValue), \(conditions), \(d.reason),
+                        \(Millis.from(d.decidedAt)), \(d.approverID), \(d.approverKid), \(d.signature), \(d.carriedFrom))
+                """)
+            counters.decisionID = id
+            r.id = id
+            return r
+        }
         r.id = try insertReturningID("""
             INSERT INTO decision (id, applicationID, department, decision, conditions, reason, decidedAt, approverID, approverKid, signature,
                                   carriedFrom)
@@ -541,7 +753,7 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func insertPermit(_ p: PermitRecord) throws {
-        try execute("""
+        try write("""
             INSERT INTO permit (number, applicationID, authority, serial, issuedAt, validFrom, validTo, payload, document,
                                 issuerKid, signatureHash, decisionToIssueMicros)
             VALUES (\(p.number), \(p.applicationID), \(p.authority), \(p.serial), \(Millis.from(p.issuedAt)), \(p.validFrom), \(p.validTo),
@@ -550,6 +762,15 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func nextSerial(authority: String) throws -> Int {
+        if let context = try readContext(), context.authority == authority, let last = counters.serial ?? context.serial {
+            let next = last + 1
+            guard next <= 999_999 else {
+                throw StoreError(.serialsExhausted, "authority \(authority) has issued serial 999999, the last a 12-digit number allows; nothing was issued")
+            }
+            try write("UPDATE serial SET last = \(next) WHERE authority = \(authority)")
+            counters.serial = next
+            return next
+        }
         // One statement that reads and writes the counter under its row lock: gap-free even
         // without the transaction's advisory lock. A serial past 999999 is refused below, and the
         // refusal rolls the increment back with everything else.
@@ -557,6 +778,7 @@ final class PostgresTransaction: StoreTransaction {
             INSERT INTO serial (authority, last) VALUES (\(authority), 1)
             ON CONFLICT (authority) DO UPDATE SET last = serial.last + 1 RETURNING last
             """, Int.self) else { throw StoreError(.io, "the serial counter returned nothing") }
+        if holdsLock, contextUsable { counters.serial = next }
         guard next <= 999_999 else {
             throw StoreError(.serialsExhausted, "authority \(authority) has issued serial 999999, the last a 12-digit number allows; nothing was issued")
         }
@@ -576,14 +798,14 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func insertRevocation(_ r: RevocationRecord) throws {
-        try execute("""
+        try write("""
             INSERT INTO revocation (number, revokedAt, reason, actor) VALUES (\(r.number), \(Millis.from(r.revokedAt)), \(r.reason), \(r.actor))
             """)
     }
 
     func linkSupersession(old: String, new: String) throws {
-        try execute("UPDATE permit SET supersededBy = \(new) WHERE number = \(old)")
-        try execute("UPDATE permit SET supersedes = \(old) WHERE number = \(new)")
+        try write("UPDATE permit SET supersededBy = \(new) WHERE number = \(old)")
+        try write("UPDATE permit SET supersedes = \(old) WHERE number = \(new)")
     }
 
     func insertBlacklist(_ b: BlacklistRecord) throws -> BlacklistRecord {
@@ -601,6 +823,8 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func nextSequence(name: String, atLeast: Int) throws -> Int {
+        takeLockIfNeeded()
+        prefetched = nil
         guard let next = try scalar("""
             INSERT INTO listSequence (name, last) VALUES (\(name), GREATEST(1, \(atLeast)))
             ON CONFLICT (name) DO UPDATE SET last = GREATEST(listSequence.last + 1, \(atLeast)) RETURNING last
@@ -631,7 +855,7 @@ final class PostgresTransaction: StoreTransaction {
 
     func insertAuditEvent(_ e: AuditEvent) throws {
         lastAudit = nil
-        try execute("""
+        try write("""
             INSERT INTO audit (seq, at, actor, action, subject, content, prevHash, hash)
             VALUES (\(e.seq), \(Millis.from(e.at)), \(e.actor), \(e.action), \(e.subject), \(e.content), \(e.prevHash), \(e.hash))
             """)
@@ -750,4 +974,62 @@ final class GrantTime: @unchecked Sendable {
 /// The connection closed before it answered.
 struct ConnectionClosed: Error, CustomStringConvertible {
     var description: String { "the connection to the database closed" }
+}
+
+/// What a writer needs of its authority's counters, read behind the advisory lock in the same
+/// statement that takes it (`function`), so that it costs no round trip of its own: the authority and its last serial,
+/// the largest application and decision ids (new rows take the next, as SQLite's AUTOINCREMENT
+/// would), the issuer keys (a permit is sealed with the current one: a rotation, which takes
+/// the same lock, is either wholly before or wholly after), and the last audit event (the next
+/// one links to it). Under the lock no other writer
+/// can move any of them, so the transaction keeps them itself from there (`Counters`) and
+/// writes its rows with their ids and serials bound, without waiting for a `RETURNING`.
+struct Context {
+    var authority: String?
+    var serial: Int?
+    var applicationID: Int64
+    var decisionID: Int64
+    var issuerKeys: [KeyRecord]
+    var lastAudit: AuditEvent?
+
+    /// The writer's first statement: `permit_writer_context` in the authority's schema.
+    static func query(namespace: Int32) -> PostgresQuery {
+        "SELECT * FROM permit_writer_context(\(namespace))"
+    }
+
+    /// Takes the authority's advisory lock, then reads the context. A function, so that both
+    /// are one statement and yet the read sees every commit made before the lock was granted:
+    /// in a function each statement takes a snapshot of its own, where one plain statement
+    /// would read the snapshot taken before it waited for the lock.
+    static let function = """
+        CREATE OR REPLACE FUNCTION permit_writer_context(namespace integer)
+        RETURNS TABLE (ctxAuthority text, ctxSerial integer, ctxApplication bigint, ctxDecision bigint, ctxKids text[], ctxAlgs text[],
+                       ctxSpkis bytea[], ctxNotBefore bigint[], ctxNotAfter bigint[], seq bigint, at bigint, actor text, action text,
+                       subject text, content bytea, prevHash text, hash text)
+        LANGUAGE plpgsql VOLATILE AS $$
+        #variable_conflict use_column
+        BEGIN
+          PERFORM pg_advisory_xact_lock(namespace, COALESCE((SELECT code::integer FROM authority LIMIT 1), 0));
+          RETURN QUERY
+            SELECT (SELECT code FROM authority LIMIT 1) AS ctxAuthority,
+            (SELECT last FROM serial WHERE authority = (SELECT code FROM authority LIMIT 1)) AS ctxSerial,
+            (SELECT COALESCE(MAX(id), 0) FROM application) AS ctxApplication,
+            (SELECT COALESCE(MAX(id), 0) FROM decision) AS ctxDecision,
+            ARRAY(SELECT kid FROM key WHERE role = 'issuer' ORDER BY notBefore, kid) AS ctxKids,
+            ARRAY(SELECT alg FROM key WHERE role = 'issuer' ORDER BY notBefore, kid) AS ctxAlgs,
+            ARRAY(SELECT spki FROM key WHERE role = 'issuer' ORDER BY notBefore, kid) AS ctxSpkis,
+            ARRAY(SELECT notBefore FROM key WHERE role = 'issuer' ORDER BY notBefore, kid) AS ctxNotBefore,
+            ARRAY(SELECT COALESCE(notAfter, -1) FROM key WHERE role = 'issuer' ORDER BY notBefore, kid) AS ctxNotAfter,
+            last.*
+            FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT * FROM audit ORDER BY seq DESC LIMIT 1) AS last ON true;
+        END
+        $$
+        """
+}
+
+/// The counters as a writer has moved them since it read its `Context` (nil: not moved).
+struct Counters {
+    var serial: Int?
+    var applicationID: Int64?
+    var decisionID: Int64?
 }

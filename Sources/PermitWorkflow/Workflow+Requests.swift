@@ -311,6 +311,8 @@ extension Workflow {
             let decidedAt = signed.time
             start = DispatchTime.now().uptimeNanoseconds
             let issued: PermitRecord? = try await store.write { tx in
+                // Everything read before the decision is written is this application's.
+                tx.deferAuthorityLock()
                 guard var current = try Workflow.resolve(identifier, in: tx) else {
                     throw WorkflowError("application.notFound", "no application or permit \(identifier)", field: "id", value: identifier,
                                         rule: "an application ID such as A000123, or a 12-digit permit number")

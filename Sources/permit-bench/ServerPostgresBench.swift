@@ -205,7 +205,7 @@ struct LockTraceSummary {
     /// The share of the run's wall time during which some writer held the lock (the union of
     /// lock-granted to COMMIT-answered, as the servers saw it).
     var heldShare = 0.0
-    var heldMean = 0.0, heldP99 = 0.0
+    var heldMean = 0.0, heldP99 = 0.0, heldBodyP50 = 0.0, heldCommitP50 = 0.0, contextWakeP50 = 0.0, bodyCPUP50 = 0.0, lastWaitP50 = 0.0
     var lockP50 = 0.0, lockP99 = 0.0, lockMean = 0.0
     /// A statement's round trip as the transactions waited for it, on average (when traced).
     var roundTrip: Double?
@@ -261,6 +261,13 @@ struct LockTraceSummary {
         let lock = lines.map { ms($0[3] - $0[2]) }
         heldMean = held.reduce(0, +) / Double(held.count)
         heldP99 = pct(held, 0.99)
+        heldBodyP50 = pct(lines.map { ms($0[4] - min($0[4], $0[3])) }, 0.5)
+        heldCommitP50 = pct(lines.map { ms($0[5] - $0[4]) }, 0.5)
+        let woke = lines.filter { $0.count >= 10 && $0[9] >= $0[3] }
+        contextWakeP50 = pct(woke.map { ms($0[9] - $0[3]) }, 0.5)
+        let timed = woke.filter { $0.count >= 11 && $0[10] >= $0[9] && $0[4] >= $0[10] }
+        bodyCPUP50 = pct(timed.map { ms($0[10] - $0[9]) }, 0.5)
+        lastWaitP50 = pct(timed.map { ms($0[4] - $0[10]) }, 0.5)
         lockP50 = pct(lock, 0.5)
         lockP99 = pct(lock, 0.99)
         lockMean = lock.reduce(0, +) / Double(lock.count)
@@ -281,8 +288,8 @@ struct LockTraceSummary {
 
     func print() {
         Swift.print(String(format: "    advisory lock: %d write transactions on %d instance(s) (%d of them took no lock), %.1f statements each; held %.0f%% of the wall time "
-                           + "(lock granted to COMMIT answered, union over the instances), %.2f ms a transaction (p99 %.2f)",
-                           writes, instances, lockFree, statements, 100 * heldShare, heldMean, heldP99))
+                           + "(lock granted to COMMIT answered, union over the instances), %.2f ms a transaction (p99 %.2f; p50 %.2f ms granted to the body's end, %.2f ms for COMMIT; the transaction's thread had the grant in hand %.2f ms after it arrived, then %.2f ms to its last wait, which took %.2f ms)",
+                           writes, instances, lockFree, statements, 100 * heldShare, heldMean, heldP99, heldBodyP50, heldCommitP50, contextWakeP50, bodyCPUP50, lastWaitP50))
         Swift.print(String(format: "    waiting for it: asked to granted p50 %.2f ms, p99 %.2f ms, mean %.2f ms, against %.2f ms for a round trip%@; "
                            + "%.2f s waited beyond that, %.0f%% of the write transactions' %.2f s; lease of a connection and a thread p50 %.2f ms, p99 %.2f ms",
                            lockP50, lockP99, lockMean, roundTrip ?? beginMedian ?? 0, roundTrip == nil ? " (BEGIN's median)" : " (the transactions' mean wait for an answer)",

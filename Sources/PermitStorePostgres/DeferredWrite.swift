@@ -1,0 +1,89 @@
+import Foundation
+import PostgresNIO
+
+/// A write whose answer its transaction does not need: an `INSERT` or `UPDATE`, written like a
+/// `PostgresQuery` (values interpolated become bound parameters, never text of the SQL), but
+/// kept until the transaction next talks to the server, so that the writes in between go as one
+/// statement (see `PostgresTransaction.write`). Its values are bound only then, into the one
+/// statement's parameters.
+struct DeferredWrite: ExpressibleByStringInterpolation {
+    enum Kind { case insert, update }
+
+    /// The SQL's text between the values, and the values' binders, in order.
+    fileprivate var literals: [String]
+    fileprivate var values: [(inout PostgresBindings) throws -> Void]
+    /// The table written and how, read from the statement's first words.
+    let kind: Kind
+    let table: String
+
+    init(stringLiteral value: String) {
+        self.init(literals: [value], values: [])
+    }
+
+    init(stringInterpolation: StringInterpolation) {
+        self.init(literals: stringInterpolation.literals, values: stringInterpolation.values)
+    }
+
+    private init(literals: [String], values: [(inout PostgresBindings) throws -> Void]) {
+        self.literals = literals
+        self.values = values
+        let words = literals[0].split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "(" })
+        switch (words.first?.uppercased(), words.count) {
+        case ("INSERT", 3...) where words[1].uppercased() == "INTO":
+            kind = .insert
+            table = String(words[2])
+        case ("UPDATE", 2...):
+            kind = .update
+            table = String(words[1])
+        default:
+            preconditionFailure("a deferred write is an INSERT INTO or an UPDATE: \(literals[0])")
+        }
+    }
+
+    struct StringInterpolation: StringInterpolationProtocol {
+        fileprivate var literals: [String] = [""]
+        fileprivate var values: [(inout PostgresBindings) throws -> Void] = []
+
+        init(literalCapacity: Int, interpolationCount: Int) {}
+
+        mutating func appendLiteral(_ literal: String) {
+            literals[literals.count - 1] += literal
+        }
+
+        mutating func appendInterpolation<V: PostgresThrowingDynamicTypeEncodable>(_ value: V) {
+            values.append { try $0.append(value) }
+            literals.append("")
+        }
+
+        mutating func appendInterpolation<V: PostgresThrowingDynamicTypeEncodable>(_ value: V?) {
+            values.append { try $0.append(value) }
+            literals.append("")
+        }
+    }
+
+    /// The SQL with its values bound after those already in `bindings`.
+    func render(into bindings: inout PostgresBindings) throws -> String {
+        var sql = literals[0]
+        for (n, bind) in values.enumerated() {
+            try bind(&bindings)
+            sql += "$\(bindings.count)" + literals[n + 1]
+        }
+        return sql
+    }
+
+    /// One statement for `writes`, in order: the last as the main statement, the others as
+    /// data-modifying `WITH` queries, which PostgreSQL runs once each, to completion, whether or
+    /// not anything reads them. They all see the database as it was before the statement, so
+    /// `PostgresTransaction` never puts together an `UPDATE` with an earlier write to its table.
+    static func statement(_ writes: [DeferredWrite]) throws -> PostgresQuery {
+        precondition(!writes.isEmpty)
+        var bindings = PostgresBindings()
+        guard writes.count > 1 else { return PostgresQuery(unsafeSQL: try writes[0].render(into: &bindings), binds: bindings) }
+        var sql = "WITH "
+        for (n, write) in writes.dropLast().enumerated() {
+            sql += (n == 0 ? "" : ", ") + "w\(n) AS (" + (try write.render(into: &bindings)) + ")"
+        }
+        sql += " " + (try writes[writes.count - 1].render(into: &bindings))
+        return PostgresQuery(unsafeSQL: sql, binds: bindings)
+    }
+}
