@@ -7,6 +7,9 @@ import PostgresNIO
 struct TransactionFailure: Error, @unchecked Sendable {
     var error: StoreError
     var retryable: Bool
+    /// Failed where a savepoint that was never sent could not undo its body alone: the
+    /// transaction runs again with every savepoint sent.
+    var needsSavepoints = false
 
     init(_ error: StoreError, retryable: Bool) {
         self.error = error

@@ -167,6 +167,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
 
     func transaction<T>(write: Bool, _ body: (PostgresTransaction) throws -> T) async throws -> T {
         var attempt = 0
+        var lazySavepoints = true
         while true {
             attempt += 1
             let failure: TransactionFailure
@@ -177,7 +178,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
                     // could be found to have escaped.
                     let job = TransactionBody(body)
                     defer { job.body = nil }
-                    return try await attemptOnce(write: write, job)
+                    return try await attemptOnce(write: write, lazySavepoints: lazySavepoints, job)
                 }
                 do {
                     return try outcome.value.get()
@@ -189,6 +190,10 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
             }
             guard failure.retryable, attempt < Self.maxAttempts else {
                 throw failure.retryable ? failure.exhausted(attempts: attempt) : failure.error
+            }
+            if failure.needsSavepoints {
+                lazySavepoints = false
+                continue
             }
             // Backs off a little, with jitter, so that instances that collided do not collide again.
             try await Task.sleep(nanoseconds: UInt64(attempt) * 25_000_000 + UInt64.random(in: 0...25_000_000))
@@ -207,7 +212,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     /// failure to lease throws (as `TransactionFailure`): no connection within `connectionWait` is
     /// `store.busy`, not retried here (the request is answered 503 and may be sent again). The
     /// attempt's own outcome, the body's errors included, comes back as the result.
-    private func attemptOnce<T>(write: Bool, _ job: TransactionBody<T>) async throws -> Unchecked<Result<T, any Error>> {
+    private func attemptOnce<T>(write: Bool, lazySavepoints: Bool, _ job: TransactionBody<T>) async throws -> Unchecked<Result<T, any Error>> {
         let (logger, schema) = (self.logger, self.schema)
         let client = self.client
         let wait = connectionWait
@@ -222,7 +227,8 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
                         return try await Self.transactionThreads.runIfActive {
                             Unchecked(Result {
                                 guard let body = job.body else { throw StoreError(.io, "a transaction ran after its caller left") }
-                                return try Self.run(on: connection, write: write, schema: schema, logger: logger, asked: asked, body)
+                                return try Self.run(on: connection, write: write, lazySavepoints: lazySavepoints, schema: schema, logger: logger,
+                                                    asked: asked, body)
                             })
                         }
                     }
@@ -256,9 +262,10 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     /// writer, the body, COMMIT; a ROLLBACK on any failure. A failure of the database that may
     /// be retried comes out as `TransactionFailure`; any other failure comes out as the
     /// `StoreError` the body saw, and the body's own errors (refusals) pass through.
-    private static func run<T>(on connection: PostgresConnection, write: Bool, schema: String?, logger: Logger, asked: UInt64,
-                               _ body: (PostgresTransaction) throws -> T) throws -> T {
+    private static func run<T>(on connection: PostgresConnection, write: Bool, lazySavepoints: Bool, schema: String?, logger: Logger,
+                               asked: UInt64, _ body: (PostgresTransaction) throws -> T) throws -> T {
         let tx = PostgresTransaction(connection: connection, logger: logger)
+        tx.lazySavepoints = lazySavepoints
         var times = LockTrace.Times(asked: asked, started: LockTrace.now())
         do {
             // BEGIN (and a writer's lock, before its first statement) queued, not waited for:

@@ -48,6 +48,12 @@ final class PostgresTransaction: StoreTransaction {
     /// Writes kept to go as one statement, and the tables they write.
     private var batch: [DeferredWrite] = []
     private var batchTables: Set<String> = []
+    /// Whether a savepoint may wait to be sent (see `savepoint`); the one waiting, and where its
+    /// body's writes start in `batch`.
+    var lazySavepoints = true
+    private var lazySavepoint: (name: String, start: Int)?
+    /// Writes of a savepoint never sent, queued and not yet answered.
+    private var unsavedWrites = false
     /// The advisory lock, to be queued before the writer's first statement that needs it.
     private var lockFirst: PostgresQuery?
     private var bypassLock = false
@@ -137,8 +143,22 @@ final class PostgresTransaction: StoreTransaction {
 
     static let maximumBatch = 32
 
+    /// Sends the savepoint that waited for its body to send something: the writes kept from
+    /// before it, then `SAVEPOINT`; the body's own stay kept.
+    private func sendLazySavepoint() throws {
+        guard let lazy = lazySavepoint else { return }
+        lazySavepoint = nil
+        let own = Array(batch[lazy.start...])
+        batch.removeSubrange(lazy.start...)
+        batchTables = Set(batch.map(\.table))
+        try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(lazy.name)"), control: true)
+        batch = own
+        batchTables = Set(own.map(\.table))
+    }
+
     /// Queues the kept writes as one statement.
     private func sendBatch() throws {
+        try sendLazySavepoint()
         guard !batch.isEmpty else { return }
         let writes = batch
         batch = []
@@ -245,9 +265,15 @@ final class PostgresTransaction: StoreTransaction {
             waitNanos += LockTrace.now() - t0
         }
         do {
-            return try ConnectionWatch.shared.wait(for: connection, operation)
+            let answer = try ConnectionWatch.shared.wait(for: connection, operation)
+            unsavedWrites = false
+            return answer
         } catch {
-            let failure = TransactionFailure(error)
+            var failure = TransactionFailure(error)
+            if unsavedWrites {
+                failure.retryable = true
+                failure.needsSavepoints = true
+            }
             if firstFailure == nil { firstFailure = failure }
             if abortedBy == nil { abortedBy = failure }
             throw failure.error
@@ -610,11 +636,46 @@ final class PostgresTransaction: StoreTransaction {
 
     // MARK: writes
 
+    /// A savepoint waits to be sent until its body sends something (`lazySavepoint`): a body
+    /// that only writes (an application and its rows, a revocation) then costs no statement of
+    /// its own. If it throws, its writes are still kept here and are dropped; if it returns,
+    /// they go with what follows, and a failure among them, reported outside the savepoint,
+    /// runs the whole transaction again with every savepoint sent (`TransactionFailure.needsSavepoints`),
+    /// where it is undone alone, as in SQLite.
     func savepoint<T>(_ body: () throws -> T) throws -> T {
         savepoints += 1
         let name = "s\(savepoints)"
-        try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(name)"), control: true)
         let (audit, moved) = (lastAudit, counters)
+        if lazySavepoints, lazySavepoint == nil, abortedBy == nil {
+            let start = batch.count
+            lazySavepoint = (name, start)
+            do {
+                let result = try body()
+                if lazySavepoint?.name == name {
+                    lazySavepoint = nil
+                    if batch.count > start { unsavedWrites = true }
+                    return result
+                }
+                try flush()
+                try enqueue(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"), control: true)
+                return result
+            } catch {
+                (lastAudit, counters) = (audit, moved)
+                prefetched = nil
+                if lazySavepoint?.name == name {
+                    lazySavepoint = nil
+                    batch.removeSubrange(start...)
+                    batchTables = Set(batch.map(\.table))
+                    throw error
+                }
+                batch = []
+                batchTables = []
+                _ = try? send(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)"))
+                if (try? send(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))) != nil { abortedBy = nil }
+                throw error
+            }
+        }
+        try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(name)"), control: true)
         do {
             let result = try body()
             // The body's queued writes are waited for here: a failure among them is the body's,

@@ -74,13 +74,30 @@ final class PostgresStoreTests: XCTestCase {
         let v2 = try await store.read { try $0.lastAuditEvent() }
         XCTAssertEqual(v2, event)
         // A failure inside a savepoint is undone alone, as in SQLite, and the transaction goes on.
+        // (A savepoint that only writes is sent lazily: the failure shows at COMMIT, and the
+        // transaction runs again with its savepoints sent, where the body sees it; the run that
+        // commits is the one that counts.)
         let second = AuditChain.event(after: event, at: event.at, actor: "a", action: "b", subject: "c", content: Data())
+        var runs = 0, threwInCommittedRun = false
         try await store.write { tx in
-            XCTAssertThrowsError(try tx.savepoint { try tx.insertAuditEvent(event) })
+            runs += 1
+            threwInCommittedRun = (try? tx.savepoint { try tx.insertAuditEvent(event) }) == nil
             try tx.insertAuditEvent(second)
         }
+        XCTAssertTrue(threwInCommittedRun)
+        XCTAssertEqual(runs, 2, "a first run with the savepoint not sent, then one with it sent")
         let v3 = try await store.read { try $0.auditEvents(subject: nil) }.count
         XCTAssertEqual(v3, 2)
+        // A body that throws in a savepoint never sent leaves nothing of what it wrote.
+        let third = AuditChain.event(after: second, at: event.at, actor: "a", action: "b", subject: "c", content: Data("3".utf8))
+        try await store.write { tx in
+            XCTAssertThrowsError(try tx.savepoint { () throws -> Void in
+                try tx.insertAuditEvent(third)
+                throw StoreError(.io, "the body refuses")
+            })
+        }
+        let v4 = try await store.read { try $0.auditEvents(subject: nil) }.count
+        XCTAssertEqual(v4, 2)
         // A failure the body swallows outside a savepoint still fails the transaction.
         await XCTAssertThrowsErrorAsync(try await store.write { tx in _ = try? tx.insertAuditEvent(event) }) {
             XCTAssertEqual(($0 as? StoreError)?.code, .constraint, "\($0)")
