@@ -3,23 +3,26 @@ import Hummingbird
 import NIOCore
 import PermitAPI
 
-/// `GET /healthz` (the process answers) and `GET /readyz` (the store is reachable and migrated).
+/// `GET /healthz` (the process answers) and `GET /readyz` (every hosted authority's store is
+/// reachable and migrated: each has a store of its own, a file or a schema).
 struct HealthRoutes: Sendable {
-    let service: any PermitService
+    let services: [(code: String, service: any PermitService)]
 
     func register(on router: Router<PermitServer.Context>) {
         router.get("healthz") { _, _ in
             Self.text("ok\n")
         }
         router.get("readyz") { _, context in
-            // A real read of the store: it fails when the database cannot be opened or its
+            // A real read of each store: it fails when the database cannot be opened or its
             // tables are not there (not migrated).
-            do {
-                _ = try await service.applications(ApplicationQuery(limit: 1))
-            } catch {
-                context.logger.warning("readyz: \(error)")
-                throw HTTPProblem(.serviceUnavailable, code: "store.unavailable", detail: "the store cannot be read: \(error)",
-                                  rule: "the store is reachable and migrated")
+            for (code, service) in services {
+                do {
+                    _ = try await service.applications(ApplicationQuery(limit: 1))
+                } catch {
+                    context.logger.warning("readyz: authority \(code): \(error)")
+                    throw HTTPProblem(.serviceUnavailable, code: "store.unavailable", detail: "the store of authority \(code) cannot be read: \(error)",
+                                      rule: "every hosted authority's store is reachable and migrated")
+                }
             }
             return Self.text("ready\n")
         }

@@ -141,9 +141,6 @@ public enum PermitServer {
     static func router(hosted: [HostedAuthority], configuration: ServerConfiguration, clock: any PermitClock,
                        metrics: ServerMetrics, logger: Logger) throws -> Router<Context> {
         let authorities = try HostedAuthorities(hosted)
-        // Readiness reads the first authority's store: the deployment's authorities share the
-        // database (PostgreSQL) or the data directory's disk (SQLite). The metrics sum them all.
-        let service = authorities.first.service
         // HEAD for every GET: the same status and headers (Content-Length, ETag), no body.
         let router = Router(context: Context.self, options: .autoGenerateHeadEndpoints)
         let routes = RouteTable()
@@ -151,7 +148,7 @@ public enum PermitServer {
         router.middlewares.add(ProblemMiddleware(routes: routes))
         router.middlewares.add(BodyLimit(maxBodyBytes: configuration.maxBodyBytes))
         let files = PublishedFiles(directory: configuration.directory)
-        HealthRoutes(service: service).register(on: router)
+        HealthRoutes(services: authorities.all.map { ($0.code, $0.service) }).register(on: router)
         MetricsRoute(services: hosted.map(\.service), metrics: metrics).register(on: router)
         AuthorityRoutes(authorities: authorities, files: files).register(on: router)
         VerifyRoutes(checkpoint: Checkpoint(files: files, clock: clock), maxBodyBytes: configuration.maxBodyBytes).register(on: router)

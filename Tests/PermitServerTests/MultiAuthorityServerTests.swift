@@ -1,4 +1,5 @@
 import Foundation
+import PermitTestSupport
 import XCTest
 
 /// One `permit serve` hosting two authorities of one data directory (`permit init` and `permit
@@ -38,6 +39,30 @@ final class MultiAuthorityServerTests: XCTestCase {
     }
 
     func key(_ name: String) -> String { work.appendingPathComponent(name).path }
+
+    /// `/readyz` reads every hosted authority's store, and names the one it cannot read: here
+    /// an added authority's schema on PostgreSQL, its application table renamed away and back.
+    func testReadinessReadsEveryAuthoritysStore() async throws {
+        let pg = try TestPostgres.shared()
+        let url = try pg.createDatabase()
+        try local(["init", "--database", url, "--authority", "330114", "--name", "杭州市钱塘区交通运输局", "--phone", "0571-86000000"])
+        try local(["authority", "add", "--database", url, "--code", "330106", "--name", "杭州市西湖区交通运输局", "--phone", "0571-87000000"])
+        server = try ServerProcess(arguments: ["--listen", "127.0.0.1:0", "--data-dir", home.path, "--database", url],
+                                   environment: ["PERMIT_NOW": Build.setUpNow])
+        let ready = try await client.send(server!.url + "/readyz")
+        XCTAssertEqual(ready.status, 200, ready.text)
+
+        let db = TestPostgres.databaseName(of: url)
+        try pg.psql(database: db, "ALTER TABLE a330106.application RENAME TO application_away")
+        let broken = try await client.send(server!.url + "/readyz")
+        try assertProblem(broken, 503, "store.unavailable")
+        XCTAssertTrue(broken.text.contains("330106"), broken.text)
+        XCTAssertFalse(broken.text.contains("330114"), broken.text)
+
+        try pg.psql(database: db, "ALTER TABLE a330106.application_away RENAME TO application")
+        let again = try await client.send(server!.url + "/readyz")
+        XCTAssertEqual(again.status, 200, again.text)
+    }
 
     func testOneServerServesTwoAuthoritiesEachWithItsOwnKeys() async throws {
         try local(["init", "--authority", "330114", "--name", "杭州市钱塘区交通运输局", "--phone", "0571-86000000"])
