@@ -212,3 +212,13 @@ public struct HostedAuthority: Sendable {
         self.directory = directory
     }
 }
+
+/// Where a running server finds the authorities added to its deployment since it started
+/// (`permit authority add` while it runs): it hosts each from the first request that names it,
+/// or from the first listing of the hosted authorities.
+public protocol AddedAuthorities: Sendable {
+    /// Every authority's code the deployment holds now.
+    func currentCodes() -> [String]
+    /// The authority `code` names, opened; nil when the deployment holds none under that code.
+    func open(code: String) async throws -> HostedAuthority?
+}

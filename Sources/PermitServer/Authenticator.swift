@@ -22,7 +22,7 @@ struct Authenticator<Context: RequestContext & CallerCarrying>: RouterMiddleware
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // The authority in the path: its registered keys and its nonces. A key of another
         // authority of the deployment is unknown here (401).
-        let hosted = try authorities.find(context.parameters.get("code") ?? "")
+        let hosted = try await authorities.find(context.parameters.get("code") ?? "")
         let gate = hosted.service
         var request = request
         let body = try await BodyReader.collect(&request, limit: maxBodyBytes)

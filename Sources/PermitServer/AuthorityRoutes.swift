@@ -15,9 +15,9 @@ struct AuthorityRoutes: Sendable {
     static let listCacheControl = "max-age=60"
 
     func register(on router: Router<PermitServer.Context>) {
-        router.get("v1/authorities") { _, _ -> Response in
+        router.get("v1/authorities") { _, context -> Response in
             var summaries: [Wire.AuthoritySummary] = []
-            for hosted in authorities.all { summaries.append(Wire.AuthoritySummary(try await hosted.service.authority())) }
+            for hosted in await authorities.current(logger: context.logger) { summaries.append(Wire.AuthoritySummary(try await hosted.service.authority())) }
             return try JSONBody.response(summaries)
         }
         router.get("v1/trust-list.cose") { request, _ -> Response in
@@ -29,7 +29,7 @@ struct AuthorityRoutes: Sendable {
         }
         router.get("v1/authorities/:code/revocations.cose") { request, context -> Response in
             let code = context.parameters.get("code") ?? ""
-            let files = PublishedFiles(directory: try authorities.find(code).directory)
+            let files = PublishedFiles(directory: try await authorities.find(code).directory)
             guard let bytes = files.revocations() else {
                 throw HTTPProblem(.notFound, code: "revocations.none", detail: "authority \(code) has published no revocation list",
                                   field: "code", value: code, rule: "a list is published with permit revocations export")

@@ -6,7 +6,7 @@ import PermitAPI
 /// `GET /healthz` (the process answers) and `GET /readyz` (every hosted authority's store is
 /// reachable and migrated: each has a store of its own, a file or a schema).
 struct HealthRoutes: Sendable {
-    let services: [(code: String, service: any PermitService)]
+    let authorities: HostedAuthorities
 
     func register(on router: Router<PermitServer.Context>) {
         router.get("healthz") { _, _ in
@@ -15,7 +15,8 @@ struct HealthRoutes: Sendable {
         router.get("readyz") { _, context in
             // A real read of each store: it fails when the database cannot be opened or its
             // tables are not there (not migrated).
-            for (code, service) in services {
+            for hosted in await authorities.current(logger: context.logger) {
+                let (code, service) = (hosted.code, hosted.service)
                 do {
                     _ = try await service.applications(ApplicationQuery(limit: 1))
                 } catch {

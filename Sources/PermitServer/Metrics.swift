@@ -132,8 +132,8 @@ final class ServerMetrics: @unchecked Sendable {
 
 /// `GET /metrics`: the server's figures, and the store's read at scrape time.
 struct MetricsRoute: Sendable {
-    /// Every hosted authority's service: the figures are the deployment's sums.
-    let services: [any PermitService]
+    /// Every hosted authority: the figures are the deployment's sums.
+    let authorities: HostedAuthorities
     let metrics: ServerMetrics
 
     static let contentType = "text/plain; version=0.0.4; charset=utf-8"
@@ -151,7 +151,8 @@ struct MetricsRoute: Sendable {
             // `permit report` does.
             var permits = 0
             var pending: [(department: String, count: Int)] = []
-            for service in services {
+            for hosted in await authorities.current(logger: logger) {
+                let service = hosted.service
                 let report = try await service.report(since: nil)
                 permits += report.permits
                 for d in report.departments {

@@ -140,7 +140,11 @@ public enum PermitServer {
     /// The router, recording each request into `metrics` and logging one line for it on `logger`.
     static func router(hosted: [HostedAuthority], configuration: ServerConfiguration, clock: any PermitClock,
                        metrics: ServerMetrics, logger: Logger) throws -> Router<Context> {
-        let authorities = try HostedAuthorities(hosted)
+        try router(authorities: HostedAuthorities(hosted), configuration: configuration, clock: clock, metrics: metrics, logger: logger)
+    }
+
+    static func router(authorities: HostedAuthorities, configuration: ServerConfiguration, clock: any PermitClock,
+                       metrics: ServerMetrics, logger: Logger) throws -> Router<Context> {
         // HEAD for every GET: the same status and headers (Content-Length, ETag), no body.
         let router = Router(context: Context.self, options: .autoGenerateHeadEndpoints)
         let routes = RouteTable()
@@ -148,8 +152,8 @@ public enum PermitServer {
         router.middlewares.add(ProblemMiddleware(routes: routes))
         router.middlewares.add(BodyLimit(maxBodyBytes: configuration.maxBodyBytes))
         let files = PublishedFiles(directory: configuration.directory)
-        HealthRoutes(services: authorities.all.map { ($0.code, $0.service) }).register(on: router)
-        MetricsRoute(services: hosted.map(\.service), metrics: metrics).register(on: router)
+        HealthRoutes(authorities: authorities).register(on: router)
+        MetricsRoute(authorities: authorities, metrics: metrics).register(on: router)
         AuthorityRoutes(authorities: authorities, files: files).register(on: router)
         VerifyRoutes(checkpoint: Checkpoint(files: files, clock: clock), maxBodyBytes: configuration.maxBodyBytes).register(on: router)
         try WebVerifierPage(rootSPKIBase64: files.rootSPKIBase64()).register(on: router)
@@ -166,13 +170,14 @@ public enum PermitServer {
     /// Runs until SIGTERM or SIGINT, then stops accepting, lets the requests in flight finish and
     /// returns. `ready` is called once with the URL the server listens on, when every listener
     /// (the metrics one too, when configured) is bound.
-    public static func run(hosted: [HostedAuthority], configuration: ServerConfiguration, clock: any PermitClock,
+    public static func run(hosted: [HostedAuthority], added: (any AddedAuthorities)? = nil, configuration: ServerConfiguration, clock: any PermitClock,
                            logger: Logger, ready: @escaping @Sendable (String) -> Void) async throws {
         guard let service = hosted.first?.service else { throw ServerSetupError("the deployment hosts no authority") }
         let limits = ConnectionLimits(configuration)
         let connections = ConnectionCounter(limit: configuration.maxConnections)
         let metrics = ServerMetrics(connections: connections)
-        let router = try router(hosted: hosted, configuration: configuration, clock: clock, metrics: metrics, logger: logger)
+        let authorities = try HostedAuthorities(hosted, added: added)
+        let router = try router(authorities: authorities, configuration: configuration, clock: clock, metrics: metrics, logger: logger)
         // The autoclosure makes a guard for each connection.
         let http1 = HTTPServerBuilder.http1(configuration: .init(
             additionalChannelHandlers: [RequestGuard(limits: limits, connections: connections, metrics: metrics, logger: logger)]))
@@ -198,7 +203,7 @@ public enum PermitServer {
             let metricsRoutes = RouteTable()
             metricsRouter.middlewares.add(ProblemMiddleware(routes: metricsRoutes))
             metricsRouter.middlewares.add(BodyLimit(maxBodyBytes: configuration.maxBodyBytes))
-            MetricsRoute(services: hosted.map(\.service), metrics: metrics).register(on: metricsRouter)
+            MetricsRoute(authorities: authorities, metrics: metrics).register(on: metricsRouter)
             metricsRoutes.fill(from: metricsRouter)
             let metricsConnections = ConnectionCounter(limit: configuration.metricsMaxConnections)
             app.addServices(Application(
@@ -233,25 +238,50 @@ public enum PermitServer {
     }
 }
 
-/// The authorities one server hosts, found by the code in `/v1/authorities/{code}/…`.
-struct HostedAuthorities: Sendable {
-    let all: [HostedAuthority]
-    private let byCode: [String: HostedAuthority]
+/// The authorities one server hosts, found by the code in `/v1/authorities/{code}/…`: those
+/// open at start, and any added to the deployment since (`added`), hosted from the first
+/// request that names one or the first listing.
+final class HostedAuthorities: @unchecked Sendable {
+    private let lock = NSLock()
+    private var hosted: [HostedAuthority]
+    private let added: (any AddedAuthorities)?
 
-    init(_ all: [HostedAuthority]) throws {
+    init(_ all: [HostedAuthority], added: (any AddedAuthorities)? = nil) throws {
         guard !all.isEmpty else { throw ServerSetupError("the deployment hosts no authority") }
-        self.all = all
-        byCode = Dictionary(all.map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })
+        hosted = all
+        self.added = added
     }
 
-    var first: HostedAuthority { all[0] }
+    /// The authorities hosted so far, in the deployment's order.
+    var all: [HostedAuthority] { lock.withLock { hosted } }
 
-    /// The authority `code` names; 404 `authority.unknown` for one not hosted here.
-    func find(_ code: String) throws -> HostedAuthority {
-        guard let found = byCode[code] else {
-            throw HTTPProblem(.notFound, code: "authority.unknown", detail: "no authority \(code) is hosted here",
-                              field: "code", value: code, rule: "one of GET /v1/authorities: \(all.map(\.code).joined(separator: ", "))")
+    /// Every authority of the deployment now, those added since the start opened on the way
+    /// (one that cannot be opened is left out, and named in the log).
+    func current(logger: Logger? = nil) async -> [HostedAuthority] {
+        if let added {
+            let known = Set(all.map(\.code))
+            for code in added.currentCodes() where !known.contains(code) {
+                do { _ = try await open(code) } catch { logger?.warning("authority \(code) was added but cannot be opened: \(error)") }
+            }
         }
-        return found
+        return all
+    }
+
+    /// The authority `code` names; 404 `authority.unknown` for one the deployment does not hold.
+    func find(_ code: String) async throws -> HostedAuthority {
+        if let found = lock.withLock({ hosted.first { $0.code == code } }) { return found }
+        if code.utf8.count == 6, code.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let opened = try await open(code) { return opened }
+        throw HTTPProblem(.notFound, code: "authority.unknown", detail: "no authority \(code) is hosted here",
+                          field: "code", value: code, rule: "one of GET /v1/authorities: \(all.map(\.code).joined(separator: ", "))")
+    }
+
+    private func open(_ code: String) async throws -> HostedAuthority? {
+        guard let added, let opened = try await added.open(code: code) else { return nil }
+        return lock.withLock {
+            if let raced = hosted.first(where: { $0.code == code }) { return raced }
+            hosted.append(opened)
+            hosted = [hosted[0]] + hosted.dropFirst().sorted { $0.code < $1.code }
+            return opened
+        }
     }
 }

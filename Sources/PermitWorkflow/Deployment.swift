@@ -14,16 +14,41 @@ import PermitStorePostgres
 /// `public` schema); each added one lives under `authorities/CODE/` (its SQLite file, or its
 /// schema `aCODE` in the same database). The root key and the trust list, which lists every
 /// authority's issuer keys, stay at the top. A data directory made before is a deployment of one.
-public final class Deployment: @unchecked Sendable {
+public final class Deployment: AddedAuthorities, @unchecked Sendable {
     /// The deployment's top directory (the first authority's).
     public let directory: DataDirectory
+    private let lock = NSLock()
+    private var members: [Workflow]
     /// The first authority first, then the added ones in code order.
-    public let workflows: [Workflow]
+    public var workflows: [Workflow] { lock.withLock { members } }
 
     init(directory: DataDirectory, workflows: [Workflow]) {
         self.directory = directory
-        self.workflows = workflows
+        members = workflows
         for w in workflows { w.link(members: workflows) }
+    }
+
+    public func currentCodes() -> [String] {
+        [workflows[0].authority.code] + directory.addedAuthorityCodes()
+    }
+
+    /// The authority `code` names, opened if it was added since the deployment was opened (and
+    /// then linked with the others: a trust list signed by any of them lists its keys too).
+    public func open(code: String) async throws -> HostedAuthority? {
+        if let found = workflows.first(where: { $0.authority.code == code }) { return Self.hosted(found) }
+        guard directory.addedAuthorityCodes().contains(code) else { return nil }
+        let opened = try await workflows[0].openMember(directory.addedAuthority(code))
+        let (member, all): (Workflow, [Workflow]) = lock.withLock {
+            if let raced = members.first(where: { $0.authority.code == code }) { return (raced, members) }
+            members = [members[0]] + (members.dropFirst() + [opened]).sorted { $0.authority.code < $1.authority.code }
+            return (opened, members)
+        }
+        for w in all { w.link(members: all) }
+        return Self.hosted(member)
+    }
+
+    static func hosted(_ w: Workflow) -> HostedAuthority {
+        HostedAuthority(code: w.authority.code, service: LocalPermitService(workflow: w), directory: w.directory)
     }
 
     /// Opens every authority of the initialised data directory; `database` (a `postgres://` URL)
@@ -94,7 +119,7 @@ public final class Deployment: @unchecked Sendable {
 
     /// Every authority, for `permit serve` to route `/v1/authorities/{code}/…` to.
     public var hosted: [HostedAuthority] {
-        workflows.map { HostedAuthority(code: $0.authority.code, service: LocalPermitService(workflow: $0), directory: $0.directory) }
+        workflows.map(Self.hosted)
     }
 
     /// The authorities as `permit authority list` shows them.

@@ -167,7 +167,7 @@ struct PermitServerCommand: AsyncParsableCommand {
         configuration.rateBurst = rateBurst
         configuration.ratePerSecond = ratePerSecond
         configuration.metricsListen = metricsListen.flatMap(ServerConfiguration.parseListen)
-        try await PermitServer.run(hosted: deployment.hosted, configuration: configuration, clock: clock, logger: logger) { url in
+        try await PermitServer.run(hosted: deployment.hosted, added: deployment, configuration: configuration, clock: clock, logger: logger) { url in
             // Unbuffered, so that a parent reading a pipe sees the line at once.
             FileHandle.standardOutput.write(Data("listening on \(url)\n".utf8))
         }

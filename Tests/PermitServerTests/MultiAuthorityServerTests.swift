@@ -40,6 +40,34 @@ final class MultiAuthorityServerTests: XCTestCase {
 
     func key(_ name: String) -> String { work.appendingPathComponent(name).path }
 
+    /// An authority added while the server runs (`permit authority add` beside it) is served
+    /// from the first request that names it, without a restart, and listed.
+    func testAnAuthorityAddedWhileTheServerRunsIsServed() async throws {
+        try local(["init", "--authority", "330114", "--name", "杭州市钱塘区交通运输局", "--phone", "0571-86000000"])
+        server = try ServerProcess(arguments: ["--listen", "127.0.0.1:0", "--data-dir", home.path], environment: ["PERMIT_NOW": Build.setUpNow])
+        let listedBefore = try await client.send(server!.url + "/v1/authorities")
+        let before = try XCTUnwrap(try listedBefore.json() as? [[String: Any]])
+        XCTAssertEqual(before.map { $0["code"] as? String }, ["330114"])
+
+        let added = try XCTUnwrap(try JSONSerialization.jsonObject(with: try local(["authority", "add", "--code", "330106", "--name", "杭州市西湖区交通运输局",
+                                                                                    "--phone", "0571-87000000", "--json"]).stdout) as? [String: String])
+        try local(["applicant", "add", "--authority", "330106", "--credit-code", "91330114MA24WY722X", "--name", "杭州钱塘物流有限公司",
+                   "--generate", key("firm-330106.pem"), "--admin-key", try XCTUnwrap(added["adminKey"])])
+        let line = try XCTUnwrap(try String(contentsOf: Build.root.appendingPathComponent("examples/applications.jsonl"), encoding: .utf8)
+            .split(separator: "\n").first)
+        try (line + "\n").write(to: work.appendingPathComponent("one.jsonl"), atomically: true, encoding: .utf8)
+        let applied = try remote(["apply", "--authority", "330106", "--key", key("firm-330106.pem"), "one.jsonl", "--json"], check: false)
+        XCTAssertEqual(applied.status, 0, applied.text + applied.stderr)
+        XCTAssertTrue(applied.text.contains("A000001"), applied.text)
+
+        let listedAfter = try await client.send(server!.url + "/v1/authorities")
+        let after = try XCTUnwrap(try listedAfter.json() as? [[String: Any]])
+        XCTAssertEqual(after.map { $0["code"] as? String }, Self.codes)
+        // A code the deployment does not hold stays 404.
+        let unknown = try await client.send(server!.url + "/v1/authorities/110101/revocations.cose")
+        try assertProblem(unknown, 404, "authority.unknown")
+    }
+
     /// `/readyz` reads every hosted authority's store, and names the one it cannot read: here
     /// an added authority's schema on PostgreSQL, its application table renamed away and back.
     func testReadinessReadsEveryAuthoritysStore() async throws {
