@@ -33,6 +33,12 @@ struct DatabaseVerbs: ParsableCommand {
             --allow-unverified. The target is audited after the commit. Stop the commands that write \
             to the source first: what they write during the copy is not in it.
 
+            A deployment of several authorities is one store per authority: copy each. With \
+            --authority CODE the copy is that authority's store: an added authority's is the schema \
+            aCODE of a PostgreSQL database (a SQLite path names its file, authorities/CODE/permit.sqlite \
+            in the data directory), and its own keys audit it. Copy the first authority's store first: \
+            it opens the deployment.
+
             Exit 0 when copied and the target's audit passes; 1 when the source's audit fails (refused), \
             or the target's does (copied with --allow-unverified); 2 when the copy could not run (the \
             target is not empty, a store cannot be opened, the copy failed and was rolled back).
@@ -42,6 +48,7 @@ struct DatabaseVerbs: ParsableCommand {
               permit db copy --from sqlite:/srv/permits/permit.sqlite --to "postgres://permit@/permits?host=/run/postgresql" --data-dir /srv/permits --json
               permit db copy --from postgres://permit@old-db/permits --to postgres://permit@new-db/permits
               permit db copy --from postgres://permit@db.internal/permits --to sqlite:/backup/permit.sqlite
+              permit db copy --from sqlite:permit-data/authorities/330106/permit.sqlite --to postgres://permit@db.internal/permits --authority 330106
             """
         )
         @Option(help: ArgumentHelp("The database to copy: sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DB.", valueName: "STORE"))
@@ -50,6 +57,8 @@ struct DatabaseVerbs: ParsableCommand {
         var to: String
         @Option(name: .customLong("data-dir"), help: ArgumentHelp("The authority's data directory, whose trust list and root key the audits use (default: $PERMIT_HOME, or ./permit-data).", valueName: "DIR"))
         var dataDir: String?
+        @Option(help: ArgumentHelp("The authority whose store is copied, for a deployment of several (default: the first authority's).", valueName: "CODE"))
+        var authority: String?
         @Flag(name: .customLong("allow-unverified"), help: "Copy a source whose audit fails, as it is (its findings are reported).")
         var allowUnverified = false
         @OptionGroup var output: OutputOptions
@@ -59,7 +68,8 @@ struct DatabaseVerbs: ParsableCommand {
             let directory = dataDir.map { DataDirectory(url: URL(fileURLWithPath: $0, isDirectory: true).standardizedFileURL) }
                 ?? DataDirectory.fromEnvironment()
             let result = try await reporting(json: output.json, refusalCodes: ["copy.sourceUnverified"]) {
-                try await Workflow.copyDatabase(from: from, to: to, directory: directory, clock: try currentClock(), allowUnverified: allowUnverified)
+                try await Workflow.copyDatabase(from: from, to: to, directory: directory, clock: try currentClock(), allowUnverified: allowUnverified,
+                                                authority: authority)
             }
             if output.json {
                 struct Audit: Encodable {

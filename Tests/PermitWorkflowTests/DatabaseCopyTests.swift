@@ -256,6 +256,57 @@ final class DatabaseCopyTests: XCTestCase {
         XCTAssertTrue(text.stderr.contains("不是空库"), text.stderr)
     }
 
+    /// A deployment of two authorities moves one store at a time: the first into `public`, the
+    /// added one (`--authority`) into its schema; each audits on the target, the added one's
+    /// rows are there, a second copy into it is refused, and a code the deployment does not
+    /// hold is refused before anything is opened for writing.
+    func testAnAddedAuthorityIsCopiedIntoItsSchema() async throws {
+        let h = try await Harness(store: .sqlite)
+        _ = try await h.issue(h.variant(1))
+        let added = try permit(h, "authority", "add", "--code", "330106", "--name", "杭州市西湖区交通运输局", "--phone", "0571-87000000", "--json")
+        XCTAssertEqual(added.status, 0, added.stdout + added.stderr)
+        let admin = try XCTUnwrap(try added.json()["adminKey"] as? String)
+        let firmKey = h.dir.url.deletingLastPathComponent().appendingPathComponent("firm-\(UUID().uuidString).pem")
+        let one = h.dir.url.deletingLastPathComponent().appendingPathComponent("one-\(UUID().uuidString).jsonl")
+        defer { for f in [firmKey, one] { try? FileManager.default.removeItem(at: f) } }
+        let registered = try permit(h, "applicant", "add", "--authority", "330106", "--credit-code", "91330114MA24WY722X", "--name", "杭州钱塘物流有限公司",
+                                    "--generate", firmKey.path, "--admin-key", admin)
+        XCTAssertEqual(registered.status, 0, registered.stdout + registered.stderr)
+        let line = try XCTUnwrap(try String(contentsOf: CLITests.examples, encoding: .utf8).split(separator: "\n").first)
+        try (line + "\n").write(to: one, atomically: true, encoding: .utf8)
+        let applied = try permit(h, "apply", "--authority", "330106", "--key", firmKey.path, one.path, "--json")
+        XCTAssertEqual(applied.status, 0, applied.stdout + applied.stderr)
+        let addedDatabase = h.dir.addedAuthority("330106").database.path
+        let source = try sqliteRows(addedDatabase)
+        XCTAssertEqual(source["application"]?.count, 1)
+
+        let url = try TestPostgres.shared().createDatabase()
+        let first = try permit(h, "db", "copy", "--from", "sqlite:" + h.dir.database.path, "--to", url, "--json")
+        XCTAssertEqual(first.status, 0, first.stdout + first.stderr)
+        let second = try permit(h, "db", "copy", "--from", "sqlite:" + addedDatabase, "--to", url, "--authority", "330106", "--json")
+        XCTAssertEqual(second.status, 0, second.stdout + second.stderr)
+        let summary = try second.json()
+        XCTAssertEqual(summary["to"] as? String, url + " (schema a330106)")
+        XCTAssertEqual((summary["sourceAudit"] as? [String: Any])?["ok"] as? Bool, true)
+        XCTAssertEqual((summary["targetAudit"] as? [String: Any])?["ok"] as? Bool, true)
+        let db = TestPostgres.databaseName(of: url)
+        for table in ["application", "audit", "partyKey", "key"] {
+            XCTAssertEqual(try TestPostgres.shared().psql(database: db, "SELECT count(*) FROM a330106.\(table)"), String(source[table]!.count), table)
+        }
+        XCTAssertEqual(try TestPostgres.shared().psql(database: db, "SELECT code FROM a330106.authority"), "330106")
+        XCTAssertEqual(try TestPostgres.shared().psql(database: db, "SELECT code FROM public.authority"), "330114")
+        let verified = try permit(h, "audit", "verify", "--database", url, "--authority", "330106", "--json")
+        XCTAssertEqual(verified.status, 0, verified.stdout + verified.stderr)
+
+        let again = try permit(h, "db", "copy", "--from", "sqlite:" + addedDatabase, "--to", url, "--authority", "330106", "--json")
+        XCTAssertEqual(again.status, 2, again.stdout + again.stderr)
+        XCTAssertEqual((try again.json()["errors"] as? [[String: Any]])?.first?["code"] as? String, "copy.targetNotEmpty")
+        let unknown = try permit(h, "db", "copy", "--from", "sqlite:" + h.dir.database.path, "--to", try TestPostgres.shared().createDatabase(),
+                                 "--authority", "110101", "--json")
+        XCTAssertEqual(unknown.status, 2, unknown.stdout + unknown.stderr)
+        XCTAssertEqual((try unknown.json()["errors"] as? [[String: Any]])?.first?["code"] as? String, "authority.unknown")
+    }
+
     /// A target that fails half-way (here a trigger refusing revocations, which are copied
     /// after the applications, decisions, permits and the audit trail) keeps nothing.
     func testACopyThatFailsHalfWayLeavesTheTargetEmpty() async throws {
