@@ -417,6 +417,7 @@ final class PostgresTransaction: StoreTransaction {
             clauses.append("EXISTS (SELECT 1 FROM requiredDepartment rd WHERE rd.applicationID = application.id AND rd.department = \(q.bind(d)))")
         }
         if let after = filter.afterID { clauses.append("id > \(q.bind(after))") }
+        if let since = filter.submittedSince { clauses.append("submittedAt >= \(q.bind(Millis.from(since)))") }
         if let (state, today) = filter.permitState {
             let live = "p.supersededBy IS NULL AND NOT EXISTS (SELECT 1 FROM revocation r WHERE r.number = p.number)"
             let condition: String
@@ -508,7 +509,19 @@ final class PostgresTransaction: StoreTransaction {
         try row("SELECT * FROM permit WHERE applicationID = \(applicationID)", permit)
     }
 
-    func permits(limit: Int?) throws -> [PermitRecord] {
+    /// Rows of the applications submitted at or after `since`: the condition, its time bound in `q`.
+    private static func ofApplications(since: Date, _ q: inout QueryBuilder) -> String {
+        "applicationID IN (SELECT id FROM application WHERE submittedAt >= \(q.bind(Millis.from(since))))"
+    }
+
+    func permits(limit: Int?, submittedSince: Date?) throws -> [PermitRecord] {
+        if let submittedSince {
+            var q = QueryBuilder("SELECT * FROM permit WHERE ")
+            let condition = Self.ofApplications(since: submittedSince, &q)
+            q.sql += condition + " ORDER BY authority, serial"
+            if let limit { q.sql += " LIMIT \(q.bind(limit))" }
+            return try rows(q.query, permit)
+        }
         if let limit { return try rows("SELECT * FROM permit ORDER BY authority, serial LIMIT \(limit)", permit) }
         return try rows("SELECT * FROM permit ORDER BY authority, serial", permit)
     }
@@ -541,12 +554,24 @@ final class PostgresTransaction: StoreTransaction {
         return last
     }
 
-    func allDecisions() throws -> [DecisionRecord] {
-        try rows("SELECT * FROM decision ORDER BY id", decision)
+    func allDecisions(submittedSince: Date?) throws -> [DecisionRecord] {
+        if let submittedSince {
+            var q = QueryBuilder("SELECT * FROM decision WHERE ")
+            let condition = Self.ofApplications(since: submittedSince, &q)
+            q.sql += condition + " ORDER BY id"
+            return try rows(q.query, decision)
+        }
+        return try rows("SELECT * FROM decision ORDER BY id", decision)
     }
 
-    func allRequiredDepartments() throws -> [RequiredDepartmentRecord] {
-        try rows("SELECT * FROM requiredDepartment ORDER BY applicationID, department", required)
+    func allRequiredDepartments(submittedSince: Date?) throws -> [RequiredDepartmentRecord] {
+        if let submittedSince {
+            var q = QueryBuilder("SELECT * FROM requiredDepartment WHERE ")
+            let condition = Self.ofApplications(since: submittedSince, &q)
+            q.sql += condition + " ORDER BY applicationID, department"
+            return try rows(q.query, required)
+        }
+        return try rows("SELECT * FROM requiredDepartment ORDER BY applicationID, department", required)
     }
 
     private func revocation(_ r: Row) throws -> RevocationRecord {
