@@ -260,12 +260,17 @@ public struct ApplicationFilter: Sendable {
     /// superseded) on the day `today` (YYYY-MM-DD, China time): superseded first, then revoked,
     /// then expired (its last day before today), else active.
     public var permitState: (state: LifecycleState, today: String)?
-    public init(states: [ApplicationState]? = nil, creditCode: String? = nil, plate: String? = nil, limit: Int? = nil, afterID: Int64? = nil) {
+    /// Only applications submitted at or after this instant (the report's `--since`; the
+    /// stores read them through an index on `submittedAt`).
+    public var submittedSince: Date?
+    public init(states: [ApplicationState]? = nil, creditCode: String? = nil, plate: String? = nil, limit: Int? = nil, afterID: Int64? = nil,
+                submittedSince: Date? = nil) {
         self.states = states
         self.creditCode = creditCode
         self.plate = plate
         self.limit = limit
         self.afterID = afterID
+        self.submittedSince = submittedSince
     }
 }
 

@@ -43,15 +43,19 @@ public protocol StoreReader {
     func decisions(applicationID: Int64) throws -> [DecisionRecord]
     func permit(number: String) throws -> PermitRecord?
     func permit(applicationID: Int64) throws -> PermitRecord?
-    func permits(limit: Int?) throws -> [PermitRecord]
+    /// Permits in (authority, serial) order; with `submittedSince`, only those of applications
+    /// submitted at or after it (see `ApplicationFilter.submittedSince`).
+    func permits(limit: Int?, submittedSince: Date?) throws -> [PermitRecord]
     func auditEvents(subject: String?) throws -> [AuditEvent]
     func lastAuditEvent() throws -> AuditEvent?
     /// A page of events after `afterSeq`, in order (optionally about one subject).
     func auditEvents(subject: String?, afterSeq: Int64, limit: Int) throws -> [AuditEvent]
-    /// Every decision, in id order (for audits).
-    func allDecisions() throws -> [DecisionRecord]
-    /// Every required-department row (for reports).
-    func allRequiredDepartments() throws -> [RequiredDepartmentRecord]
+    /// Every decision, in id order (for audits); with `submittedSince`, only the decisions on
+    /// applications submitted at or after it (for the report since a day).
+    func allDecisions(submittedSince: Date?) throws -> [DecisionRecord]
+    /// Every required-department row, in (application, department) order (for reports); with
+    /// `submittedSince`, only those of applications submitted at or after it.
+    func allRequiredDepartments(submittedSince: Date?) throws -> [RequiredDepartmentRecord]
     func revocation(number: String) throws -> RevocationRecord?
     /// Every revocation with its permit's signature hash, oldest first.
     func revocations() throws -> [RevocationRecord]
@@ -102,6 +106,14 @@ public protocol StoreTransaction: StoreReader {
     func insertSignedRequest(_ request: SignedRequestRecord) throws -> SignedRequestRecord
     /// Stores one event exactly as given; `appendAudit` computes it.
     func insertAuditEvent(_ event: AuditEvent) throws
+}
+
+extension StoreReader {
+    public func permits(limit: Int?) throws -> [PermitRecord] { try permits(limit: limit, submittedSince: nil) }
+    /// Every decision, in id order.
+    public func allDecisions() throws -> [DecisionRecord] { try allDecisions(submittedSince: nil) }
+    /// Every required-department row.
+    public func allRequiredDepartments() throws -> [RequiredDepartmentRecord] { try allRequiredDepartments(submittedSince: nil) }
 }
 
 extension StoreTransaction {

@@ -121,5 +121,8 @@ enum PostgresSchema {
             "CREATE TABLE requestNonce (nonce TEXT PRIMARY KEY NOT NULL, kid TEXT NOT NULL, expiresAt BIGINT NOT NULL)",
             "CREATE INDEX requestNonce_expiry ON requestNonce(expiresAt)",
         ]),
+        Migration(identifier: "v6: an index on application(submittedAt), for the report since a day", statements: [
+            "CREATE INDEX application_submittedAt ON application(submittedAt)",
+        ]),
     ]
 }

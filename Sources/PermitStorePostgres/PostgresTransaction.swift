@@ -443,6 +443,7 @@ final class PostgresTransaction: StoreTransaction {
             clauses.append("EXISTS (SELECT 1 FROM requiredDepartment rd WHERE rd.applicationID = application.id AND rd.department = \(q.bind(d)))")
         }
         if let after = filter.afterID { clauses.append("id > \(q.bind(after))") }
+        if let since = filter.submittedSince { clauses.append("submittedAt >= \(q.bind(Millis.from(since)))") }
         if let (state, today) = filter.permitState {
             let live = "p.supersededBy IS NULL AND NOT EXISTS (SELECT 1 FROM revocation r WHERE r.number = p.number)"
             let condition: String
@@ -534,7 +535,28 @@ final class PostgresTransaction: StoreTransaction {
         try row("SELECT * FROM permit WHERE applicationID = \(applicationID)", permit)
     }
 
-    func permits(limit: Int?) throws -> [PermitRecord] {
+    /// The rows of `table` (one of ours, never a value) that belong to the applications
+    /// submitted at or after `since`, in `order` (its columns): the applications through
+    /// `application_submittedAt`, then one probe of the table's index on `applicationID` for each.
+    /// The LATERAL subquery is kept apart by `OFFSET 0`: merged into a join, PostgreSQL scans a
+    /// table of a few thousand rows whole and hashes it, and the report since a day would grow
+    /// with the store after all (seen in the growth bench at 1,000 permits an authority).
+    private static func rows(of table: String, submittedSince since: Date, order: String) -> QueryBuilder {
+        var q = QueryBuilder("")
+        let start = q.bind(Millis.from(since))
+        q.sql = """
+            SELECT t.* FROM application a CROSS JOIN LATERAL (SELECT * FROM \(table) WHERE applicationID = a.id OFFSET 0) t
+            WHERE a.submittedAt >= \(start) ORDER BY \(order)
+            """
+        return q
+    }
+
+    func permits(limit: Int?, submittedSince: Date?) throws -> [PermitRecord] {
+        if let submittedSince {
+            var q = Self.rows(of: "permit", submittedSince: submittedSince, order: "t.authority, t.serial")
+            if let limit { q.sql += " LIMIT \(q.bind(limit))" }
+            return try rows(q.query, permit)
+        }
         if let limit { return try rows("SELECT * FROM permit ORDER BY authority, serial LIMIT \(limit)", permit) }
         return try rows("SELECT * FROM permit ORDER BY authority, serial", permit)
     }
@@ -567,12 +589,19 @@ final class PostgresTransaction: StoreTransaction {
         return last
     }
 
-    func allDecisions() throws -> [DecisionRecord] {
-        try rows("SELECT * FROM decision ORDER BY id", decision)
+    func allDecisions(submittedSince: Date?) throws -> [DecisionRecord] {
+        if let submittedSince {
+            return try rows(Self.rows(of: "decision", submittedSince: submittedSince, order: "t.id").query, decision)
+        }
+        return try rows("SELECT * FROM decision ORDER BY id", decision)
     }
 
-    func allRequiredDepartments() throws -> [RequiredDepartmentRecord] {
-        try rows("SELECT * FROM requiredDepartment ORDER BY applicationID, department", required)
+    func allRequiredDepartments(submittedSince: Date?) throws -> [RequiredDepartmentRecord] {
+        if let submittedSince {
+            return try rows(Self.rows(of: "requiredDepartment", submittedSince: submittedSince, order: "t.applicationID, t.department").query,
+                            required)
+        }
+        return try rows("SELECT * FROM requiredDepartment ORDER BY applicationID, department", required)
     }
 
     private func revocation(_ r: Row) throws -> RevocationRecord {

@@ -15,12 +15,15 @@ extension Workflow {
         return sorted[min(sorted.count - 1, max(0, rank - 1))]
     }
 
-    /// The report over applications submitted on or after `since` (a day in China time).
+    /// The report over applications submitted on or after `since` (a day in China time). The
+    /// store reads only those applications and their required departments, decisions and
+    /// permits (through an index on `submittedAt`), so a report since a recent day costs what
+    /// its rows cost, however large the store.
     public func report(since: CalendarDay?) async throws -> ActivityReport {
         let now = clock.now()
         let start = since.map { Date(timeIntervalSince1970: TimeInterval($0.startInChina)) }
         return try await store.read { r in
-            let apps = try r.applications(ApplicationFilter()).filter { start == nil || $0.submittedAt >= start! }
+            let apps = try r.applications(ApplicationFilter(submittedSince: start))
             let byID = Dictionary(apps.map { ($0.id!, $0) }, uniquingKeysWith: { a, _ in a })
             var rows: [String: DepartmentReport] = [:]
             var times: [String: [Double]] = [:]
@@ -29,8 +32,8 @@ extension Workflow {
                                                     closedUndecided: 0)
             }
             // An approval carried over by an amendment was not reviewed again: it is not counted.
-            let carried = Set(try r.allDecisions().filter { $0.carriedFrom != nil }.map { "\($0.applicationID) \($0.department)" })
-            for slot in try r.allRequiredDepartments() where !carried.contains("\(slot.applicationID) \(slot.department)") {
+            let carried = Set(try r.allDecisions(submittedSince: start).filter { $0.carriedFrom != nil }.map { "\($0.applicationID) \($0.department)" })
+            for slot in try r.allRequiredDepartments(submittedSince: start) where !carried.contains("\(slot.applicationID) \(slot.department)") {
                 guard let app = byID[slot.applicationID], var row = rows[slot.department] else { continue }
                 row.received += 1
                 switch slot.state {
@@ -53,7 +56,7 @@ extension Workflow {
                 rows[d]?.p90DecisionSeconds = Workflow.percentile(sorted, 90)
             }
             var waits: [Double] = []
-            for permit in try r.permits(limit: nil) {
+            for permit in try r.permits(limit: nil, submittedSince: start) {
                 if let app = byID[permit.applicationID] { waits.append(permit.issuedAt.timeIntervalSince(app.submittedAt)) }
             }
             waits.sort()

@@ -432,6 +432,142 @@ class LifecycleTests: StoreTestCase {
         let v33 = try await h.workflow.report(since: CalendarDay(iso: "2026-12-31")).applications
         XCTAssertEqual(v33, 0)
     }
+
+    /// The report since a day reads only the applications submitted from that day's start (China
+    /// time) on, with their slots, carried-over decisions and permits (the store filters, through
+    /// `application_submittedAt`), and counts exactly what the whole report counts of them. Three
+    /// days of activity; every expected number below is counted by hand from what the test does.
+    /// The edges: an application one millisecond before midnight and one at midnight; decisions
+    /// and a permit made after the day's start for an application submitted before it (not in the
+    /// report since); an amendment submitted after it of a permit issued before it, whose carried
+    /// approval is no review (not counted either way).
+    func testReportSinceADayCountsOnlyTheApplicationsSubmittedFromThatDay() async throws {
+        let h = try await Harness(store: Self.storeKind)
+        let day2 = try XCTUnwrap(CalendarDay(iso: "2026-12-01"))
+        let midnight = Date(timeIntervalSince1970: TimeInterval(day2.startInChina))
+        func app(_ n: Int, _ categories: [String]) -> Application {
+            var a = h.variant(n, categories: categories)
+            a.validity = .init(from: "2026-12-05", to: "2026-12-10")
+            return a
+        }
+        func apply(_ a: Application) async throws -> String {
+            let r = try await h.workflow.apply([h.item(a)], key: h.firmKey)
+            return try XCTUnwrap(r[0].id, "\(r[0].errors ?? [])")
+        }
+        @discardableResult
+        func decide(_ d: Department, _ id: String, _ decision: DecisionRecord.Decision = .approve, reason: String? = nil) async throws -> DecisionResult {
+            let r = try await h.workflow.decide(department: d, key: h.approvers[d]!, identifiers: [id], decision: decision, reason: reason)
+            XCTAssertNil(r[0].errors, "\(d) \(id)")
+            return r[0]
+        }
+
+        // Day 1, 2026-11-30 09:00 (the harness's clock). A: HEALTH approves at once, issued (0 s).
+        // B: TRANSPORT rejects after 1 h; its PUBLIC_SECURITY slot is closed undecided.
+        let a = app(1, ["medical-supplies"])
+        let idA = try await apply(a)
+        let issuedA = try await decide(.health, idA).permitNumber
+        let permitA = try XCTUnwrap(issuedA)
+        let idB = try await apply(app(2, ["dangerous-goods"]))
+        h.clock.advance(by: 3600)
+        try await decide(.transport, idB, .reject, reason: "无资质")
+        // C, one millisecond before midnight: day 1.
+        h.clock.set(midnight.addingTimeInterval(-0.001))
+        let idC = try await apply(app(3, ["medical-supplies"]))
+
+        // Day 2, 2026-12-01. D at midnight exactly: day 2.
+        h.clock.set(midnight)
+        let idD = try await apply(app(4, ["dangerous-goods"]))
+        // C approved and issued on day 2 (600.001 s after it was submitted on day 1).
+        h.clock.set(midnight.addingTimeInterval(600))
+        try await decide(.health, idC)
+        // D: TRANSPORT after 2 h, PUBLIC_SECURITY after 3 h, which issues (3 h).
+        h.clock.set(midnight.addingTimeInterval(2 * 3600))
+        try await decide(.transport, idD)
+        h.clock.set(midnight.addingTimeInterval(3 * 3600))
+        try await decide(.publicSecurity, idD)
+        // E: POSTAL never decides (due 8 h later: overdue at the report).
+        _ = try await apply(app(5, ["mail-and-parcels"]))
+
+        // Day 3, 2026-12-02 10:00. A amended (a crew name): HEALTH carried over, issued at once (0 s).
+        h.clock.set(midnight.addingTimeInterval(86_400 + 10 * 3600))
+        var amended = a
+        amended.crew[1].name = "李红梅"
+        let amendment = try await h.workflow.amend(number: permitA, application: amended, key: h.firmKey)
+        XCTAssertEqual(amendment.state, "issued", "every approval carried over: issued at once")
+        // F: HEALTH approves after 30 min, issued (1800 s).
+        let idF = try await apply(app(6, ["medical-supplies"]))
+        h.clock.advance(by: 1800)
+        try await decide(.health, idF)
+        // G at 11:00: TRANSPORT approves after 20 min; PUBLIC_SECURITY pending, due at 19:00.
+        h.clock.set(midnight.addingTimeInterval(86_400 + 11 * 3600))
+        let idG = try await apply(app(7, ["dangerous-goods"]))
+        h.clock.advance(by: 1200)
+        try await decide(.transport, idG)
+        // The reports at 12:00 on day 3.
+        h.clock.set(midnight.addingTimeInterval(86_400 + 12 * 3600))
+
+        typealias Row = (received: Int, approved: Int, rejected: Int, pending: Int, overdue: Int, closedUndecided: Int,
+                         median: Double?, p90: Double?)
+        func check(_ report: ActivityReport, applications: Int, waits: [Double], buckets: [Int], rows: [Department: Row],
+                   file: StaticString = #filePath, line: UInt = #line) {
+            XCTAssertEqual(report.applications, applications, "applications", file: file, line: line)
+            XCTAssertEqual(report.permits, waits.count, "permits", file: file, line: line)
+            let sorted = waits.sorted()
+            // Nearest rank: the ⌈p·n⌉-th value.
+            func rank(_ p: Double, _ values: [Double]) -> Double? {
+                values.isEmpty ? nil : values[Int((p * Double(values.count)).rounded(.up)) - 1]
+            }
+            func same(_ a: Double?, _ b: Double?, _ what: String) {
+                XCTAssertEqual(a == nil, b == nil, "\(what): \(String(describing: a)) vs \(String(describing: b))", file: file, line: line)
+                if let a, let b { XCTAssertEqual(a, b, accuracy: 0.01, what, file: file, line: line) }
+            }
+            same(report.medianApplicationToPermitSeconds, rank(0.5, sorted), "median application to permit")
+            same(report.p90ApplicationToPermitSeconds, rank(0.9, sorted), "p90 application to permit")
+            XCTAssertEqual(report.applicationToPermit.map(\.count), buckets, "histogram", file: file, line: line)
+            XCTAssertEqual(report.departments.map(\.department), Department.allCases.map(\.rawValue), file: file, line: line)
+            for d in Department.allCases {
+                let e = rows[d] ?? (0, 0, 0, 0, 0, 0, nil, nil)
+                guard let r = report.departments.first(where: { $0.department == d.rawValue }) else { continue }
+                XCTAssertEqual([r.received, r.approved, r.rejected, r.pending, r.overdue, r.closedUndecided],
+                               [e.received, e.approved, e.rejected, e.pending, e.overdue, e.closedUndecided],
+                               "\(d.rawValue): received, approved, rejected, pending, overdue, closed undecided", file: file, line: line)
+                same(r.medianDecisionSeconds, e.median, "\(d.rawValue) median")
+                same(r.p90DecisionSeconds, e.p90, "\(d.rawValue) p90")
+            }
+        }
+
+        // Everything: A, B, C, D, E, the amendment, F, G; permits of A, C, D, the amendment, F.
+        let all = try await h.workflow.report(since: nil)
+        XCTAssertNil(all.since)
+        check(all, applications: 8, waits: [0, 600.001, 3 * 3600, 0, 1800], buckets: [2, 0, 1, 1, 1, 0, 0], rows: [
+            .health: (3, 3, 0, 0, 0, 0, 600.001, 1800),                 // A 0 s, C 600.001 s, F 1800 s (the amendment's is carried)
+            .transport: (3, 2, 1, 0, 0, 0, 3600, 7200),                // B rejected 3600 s, D 7200 s, G 1200 s
+            .publicSecurity: (3, 1, 0, 1, 0, 1, 3 * 3600, 3 * 3600),   // B closed, D 10800 s, G pending (not yet due)
+            .postal: (1, 0, 0, 1, 1, 0, nil, nil),                     // E pending, overdue
+        ])
+
+        // Since day 2: D, E, the amendment, F, G; permits of D, the amendment, F. C (submitted a
+        // millisecond too early) is not in it, nor its approval and permit made on day 2.
+        let since = try await h.workflow.report(since: day2)
+        XCTAssertEqual(since.since, "2026-12-01")
+        check(since, applications: 5, waits: [3 * 3600, 0, 1800], buckets: [1, 0, 0, 1, 1, 0, 0], rows: [
+            .health: (1, 1, 0, 0, 0, 0, 1800, 1800),                   // F (the amendment's is carried)
+            .transport: (2, 2, 0, 0, 0, 0, 1200, 7200),                // D 7200 s, G 1200 s
+            .publicSecurity: (2, 1, 0, 1, 0, 0, 3 * 3600, 3 * 3600),   // D 10800 s, G pending
+            .postal: (1, 0, 0, 1, 1, 0, nil, nil),                     // E
+        ])
+
+        // Since day 3: the amendment, F, G.
+        let day3 = try await h.workflow.report(since: day2.adding(days: 1))
+        check(day3, applications: 3, waits: [0, 1800], buckets: [1, 0, 0, 1, 0, 0, 0], rows: [
+            .health: (1, 1, 0, 0, 0, 0, 1800, 1800),
+            .transport: (1, 1, 0, 0, 0, 0, 1200, 1200),
+            .publicSecurity: (1, 0, 0, 1, 0, 0, nil, nil),
+        ])
+        // Since the day after: nothing.
+        let none = try await h.workflow.report(since: day2.adding(days: 2))
+        check(none, applications: 0, waits: [], buckets: [0, 0, 0, 0, 0, 0, 0], rows: [:])
+    }
 }
 
 /// `permit backup` is SQLite's online backup: these stay on SQLite (a PostgreSQL deployment is
