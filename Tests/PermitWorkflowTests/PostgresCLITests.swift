@@ -1,4 +1,5 @@
 import Foundation
+@testable import PermitStorePostgres
 import PermitTestSupport
 import XCTest
 
@@ -14,7 +15,7 @@ extension CLITests {
         XCTAssertFalse(FileManager.default.fileExists(atPath: home.appendingPathComponent("permit.sqlite").path), "no SQLite file")
         let db = TestPostgres.databaseName(of: url)
         XCTAssertEqual(try TestPostgres.shared().psql(database: db, "SELECT code FROM authority"), "330114")
-        XCTAssertEqual(try TestPostgres.shared().psql(database: db, "SELECT count(*) FROM schemaMigration"), "5")
+        XCTAssertEqual(try TestPostgres.shared().psql(database: db, "SELECT count(*) FROM schemaMigration"), String(PostgresSchema.migrations.count))
 
         let firm = try permit("applicant", "add", "--database", url, "--credit-code", Self.firmA, "--name", "杭州钱塘物流有限公司",
                               "--generate", key("firmA.pem"), "--admin-key", admin)
