@@ -620,8 +620,12 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func revocations() throws -> [RevocationRecord] {
+        // One probe of the permit's key per revocation: as a plain join, PostgreSQL planned a
+        // hash join over every permit whenever its statistics lagged behind the table (4.4 ms
+        // at 10,000 permits for 20 revocations, against 0.17 ms).
         try rows("""
-            SELECT revocation.*, permit.signatureHash, permit.supersededBy FROM revocation JOIN permit ON permit.number = revocation.number
+            SELECT revocation.*, p.signatureHash, p.supersededBy FROM revocation,
+              LATERAL (SELECT signatureHash, supersededBy FROM permit WHERE permit.number = revocation.number OFFSET 0) AS p
             ORDER BY revocation.revokedAt, revocation.number
             """, revocation)
     }
