@@ -41,6 +41,9 @@ public protocol PermitService: Sendable {
     /// Every issued permit, issued on or after `since` (a day in China time) when given.
     func issuedPermits(since: CalendarDay?) async throws -> [PermitRecord]
     func report(since: CalendarDay?) async throws -> ActivityReport
+    /// The permits issued and the pending applications per department, as `/metrics` reads them
+    /// at every scrape: counted by the store, not a report over every application.
+    func liveCounts() async throws -> LiveCounts
 
     // MARK: administration (each change is a request signed by the admin key)
     func register(_ request: Data) async throws -> PartyKeyRecord
@@ -210,6 +213,34 @@ public struct HostedAuthority: Sendable {
         self.code = code
         self.service = service
         self.directory = directory
+    }
+}
+
+/// What `/metrics` reads of an authority at scrape time (`PermitService.liveCounts`).
+public struct LiveCounts: Sendable, Equatable {
+    public struct Pending: Sendable, Equatable {
+        public var department: String
+        public var count: Int
+        public init(department: String, count: Int) {
+            self.department = department
+            self.count = count
+        }
+    }
+    public var permitsIssued: Int
+    /// Pending applications per department, every department in `Department.allCases` order.
+    public var pending: [Pending]
+
+    public init(permitsIssued: Int, pending: [Pending]) {
+        self.permitsIssued = permitsIssued
+        self.pending = pending
+    }
+}
+
+extension PermitService {
+    /// From the report over everything, for a service with nothing cheaper (the HTTP client).
+    public func liveCounts() async throws -> LiveCounts {
+        let report = try await report(since: nil)
+        return LiveCounts(permitsIssued: report.permits, pending: report.departments.map { .init(department: $0.department, count: $0.pending) })
     }
 }
 

@@ -46,6 +46,9 @@ public protocol StoreReader {
     /// Permits in (authority, serial) order; with `submittedSince`, only those of applications
     /// submitted at or after it (see `ApplicationFilter.submittedSince`).
     func permits(limit: Int?, submittedSince: Date?) throws -> [PermitRecord]
+    /// How many permits the store holds, and per department how many pending applications
+    /// await it (its slot pending, the application pending): two counts, for `/metrics`.
+    func liveCounts() throws -> (permits: Int, pending: [String: Int])
     func auditEvents(subject: String?) throws -> [AuditEvent]
     func lastAuditEvent() throws -> AuditEvent?
     /// A page of events after `afterSeq`, in order (optionally about one subject).

@@ -436,6 +436,20 @@ struct SQLiteTransaction: StoreTransaction {
     /// through `application_submittedAt` and each table's index on `applicationID`.
     private static let ofApplicationsSince = "applicationID IN (SELECT id FROM application WHERE submittedAt >= ?)"
 
+    func liveCounts() throws -> (permits: Int, pending: [String: Int]) {
+        let permits = try Int.fetchOne(db, sql: "SELECT count(*) FROM permit") ?? 0
+        var pending: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT requiredDepartment.department AS department, count(*) AS n
+            FROM requiredDepartment JOIN application ON application.id = requiredDepartment.applicationID
+            WHERE requiredDepartment.state = 'pending' AND application.state = 'pending'
+            GROUP BY requiredDepartment.department
+            """) {
+            pending[row["department"]] = row["n"]
+        }
+        return (permits, pending)
+    }
+
     func permits(limit: Int?, submittedSince: Date?) throws -> [PermitRecord] {
         if let submittedSince {
             var arguments: StatementArguments = [Millis.from(submittedSince)]

@@ -619,6 +619,19 @@ final class PostgresTransaction: StoreTransaction {
             """, revocation)
     }
 
+    func liveCounts() throws -> (permits: Int, pending: [String: Int]) {
+        let permits = try scalar("SELECT count(*) FROM permit", Int64.self) ?? 0
+        var pending: [String: Int] = [:]
+        for (department, n) in try rows("""
+            SELECT requiredDepartment.department, count(*) FROM requiredDepartment JOIN application ON application.id = requiredDepartment.applicationID
+            WHERE requiredDepartment.state = 'pending' AND application.state = 'pending'
+            GROUP BY requiredDepartment.department
+            """, { r in (try r.first(String.self), try r("count") as Int64) }) {
+            pending[department] = Int(n)
+        }
+        return (Int(permits), pending)
+    }
+
     func revocations() throws -> [RevocationRecord] {
         // One probe of the permit's key per revocation: as a plain join, PostgreSQL planned a
         // hash join over every permit whenever its statistics lagged behind the table (4.4 ms

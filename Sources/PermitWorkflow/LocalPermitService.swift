@@ -55,6 +55,7 @@ public struct LocalPermitService: PermitService, BackupCapable {
     public func issuedPermits(since: CalendarDay?) async throws -> [PermitRecord] { try await workflow.issuedPermits(since: since) }
 
     public func report(since: CalendarDay?) async throws -> ActivityReport { try await workflow.report(since: since) }
+    public func liveCounts() async throws -> LiveCounts { try await workflow.liveCounts() }
 
     public func register(_ request: Data) async throws -> PartyKeyRecord { try await workflow.register(Array(request)) }
 

@@ -15,6 +15,12 @@ extension Workflow {
         return sorted[min(sorted.count - 1, max(0, rank - 1))]
     }
 
+    /// What `/metrics` reads at every scrape (`PermitService.liveCounts`): two counts by the store.
+    public func liveCounts() async throws -> LiveCounts {
+        let (permits, pending) = try await store.read { try $0.liveCounts() }
+        return LiveCounts(permitsIssued: permits, pending: Department.allCases.map { .init(department: $0.rawValue, count: pending[$0.rawValue] ?? 0) })
+    }
+
     /// The report over applications submitted on or after `since` (a day in China time). The
     /// store reads only those applications and their required departments, decisions and
     /// permits (through an index on `submittedAt`), so a report since a recent day costs what

@@ -546,6 +546,13 @@ class LifecycleTests: StoreTestCase {
             .postal: (1, 0, 0, 1, 1, 0, nil, nil),                     // E pending, overdue
         ])
 
+        // What /metrics reads at each scrape, counted by the store: the same as the report's.
+        let counts = try await h.workflow.liveCounts()
+        XCTAssertEqual(counts.permitsIssued, all.permits)
+        XCTAssertEqual(counts.pending.map(\.department), Department.allCases.map(\.rawValue))
+        XCTAssertEqual(counts.pending.map(\.count), all.departments.map(\.pending))
+        XCTAssertEqual(counts.pending.reduce(0) { $0 + $1.count }, 2, "G at PUBLIC_SECURITY, E at POSTAL")
+
         // Since day 2: D, E, the amendment, F, G; permits of D, the amendment, F. C (submitted a
         // millisecond too early) is not in it, nor its approval and permit made on day 2.
         let since = try await h.workflow.report(since: day2)
