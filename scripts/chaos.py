@@ -31,8 +31,6 @@ cluster, tmpfs mounts) is stopped at the end, also by a watchdog process if this
 """
 import argparse
 import collections
-import glob
-import importlib.util
 import json
 import os
 import random
@@ -40,7 +38,6 @@ import re
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -49,11 +46,9 @@ import time
 import urllib.error
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NOW = "2026-11-30T09:00:00+08:00"
-NOW_UNIX = 1796000400  # NOW in Unix seconds
-DEPARTMENTS = ["TRANSPORT", "DEVREFORM", "INDUSTRY", "PUBLIC_SECURITY", "AGRICULTURE", "COMMERCE", "HEALTH",
-               "MARKET_REGULATION", "ENERGY", "POSTAL"]
+from permitdeploy import (DEPARTMENTS, NOW_UNIX, PROCESSES, ROOT, Cluster, Deployment, Store, database_name,
+                          json_lines, load_httpsig)
+
 DISK_KIB = 1500
 RUN_SECONDS = 19 * 60  # the whole run stops by itself
 FAULT_SECONDS = 150  # and each fault
@@ -70,172 +65,10 @@ def on_alarm(signum, frame):
     raise FaultTimeout()
 
 
-# Everything the run starts is registered here (and in a file the watchdog reads), and stopped by
-# its own process id: never by name.
-class Processes:
-    def __init__(self):
-        self.procs = []
-        self.file = None
-
-    def spawn(self, argv, **kwargs):
-        proc = subprocess.Popen(argv, **kwargs)
-        self.procs.append(proc)
-        if self.file:
-            with open(self.file, "a") as f:
-                f.write(f"{proc.pid}\n")
-        return proc
-
-    def stop_all(self):
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
-        self.procs = [p for p in self.procs if p.poll() is None]
-
-
-PROCESSES = Processes()
-
-
-def load_httpsig():
-    spec = importlib.util.spec_from_file_location("httpsig", os.path.join(ROOT, "scripts", "httpsig-check.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class Cluster:
-    """A throwaway PostgreSQL cluster: initdb into a directory the postgres user owns, a unix
-    socket there and no TCP port, fsync off; run as the postgres user (PostgreSQL refuses root)."""
-
-    def __init__(self):
-        versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
-        if not versions:
-            raise RuntimeError("PostgreSQL's server binaries are not installed: run scripts/setup")
-        self.bin = os.path.dirname(versions[-1])
-        self.version = versions[-1].split("/")[4]
-        # Short, because a unix socket's path is limited to about 100 bytes; postgres must reach it.
-        self.dir = tempfile.mkdtemp(prefix="permit-chaos-pg-", dir="/tmp")
-        self.as_server = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
-        if os.getuid() == 0:
-            shutil.chown(self.dir, "postgres", "postgres")
-        self.data = os.path.join(self.dir, "data")
-        self.log = os.path.join(self.dir, "log")
-        self.server(f"{self.bin}/initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                    "--locale=C.UTF-8", "--no-sync")
-        self.start()
-        self.psql("postgres", f"CREATE ROLE {PG_ROLE} LOGIN")
-
-    def server(self, *argv, check=True):
-        # Files, not pipes: the server that pg_ctl starts would inherit a pipe and hold it open.
-        with open(os.path.join(self.dir, "ctl.out"), "ab") as out:
-            r = subprocess.run([*self.as_server, *argv], stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=120)
-        if check and r.returncode != 0:
-            raise RuntimeError(f"{os.path.basename(argv[0])} exited {r.returncode}: {open(self.log, errors='replace').read()[-600:] if os.path.exists(self.log) else ''}")
-        return r.returncode
-
-    def options(self):
-        # fsync off loses nothing when only PostgreSQL dies (the kernel keeps what it wrote);
-        # synchronous_commit stays on, or a SIGKILL would lose commits the clients were told of.
-        return (f"-c listen_addresses='' -c unix_socket_directories={self.dir} -c fsync=off "
-                "-c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB")
-
-    def start(self):
-        self.server(f"{self.bin}/pg_ctl", "-D", self.data, "-l", self.log, "-o", self.options(), "-w", "-t", "60", "start")
-
-    def restart_fast(self):
-        self.server(f"{self.bin}/pg_ctl", "-D", self.data, "-l", self.log, "-o", self.options(), "-m", "fast", "-w", "-t", "60", "restart")
-
-    def postmaster_pid(self):
-        with open(os.path.join(self.data, "postmaster.pid")) as f:
-            return int(f.readline())
-
-    def kill(self):
-        """SIGKILL to the postmaster and every backend (pg_ctl starts it in a session of its own,
-        so its process group is exactly the cluster's processes); then wait for them to be gone."""
-        pid = self.postmaster_pid()
-        os.killpg(pid, signal.SIGKILL)
-        for _ in range(100):
-            try:
-                os.killpg(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-
-    def stop(self):
-        if os.path.exists(os.path.join(self.data, "postmaster.pid")):
-            self.server(f"{self.bin}/pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def url(self, database, user=PG_ROLE):
-        return f"postgres://{user}@/{database}?host={self.dir}"
-
-    def psql(self, database, sql, user="postgres", check=True):
-        """Runs SQL as someone with access to the database would: fields separated by \\x1f."""
-        r = subprocess.run([f"{self.bin}/psql", "-X", "-q", "-At", "-F", "\x1f", "-v", "ON_ERROR_STOP=1", "-h", self.dir,
-                            "-U", user, "-d", database, "-c", sql], capture_output=True, text=True, timeout=120)
-        if check and r.returncode != 0:
-            raise RuntimeError(f"psql {sql[:60]!r}: {r.stderr.strip()}")
-        return r
-
-    def create_database(self, name, tablespace=None):
-        self.psql("postgres", f"CREATE DATABASE {name} OWNER {PG_ROLE}" + (f" TABLESPACE {tablespace}" if tablespace else ""))
-        return self.url(name)
-
-
-class Store:
-    """The store a deployment runs on: SQLite in its data directory, or a database of the cluster."""
-
-    def __init__(self, kind, cluster=None):
-        self.kind, self.cluster = kind, cluster
-
-    def __str__(self):
-        return "SQLite" if self.kind == "sqlite" else f"PostgreSQL {self.cluster.version}"
-
-
-class Server:
-    """`permit serve` on a loopback port; killed with any signal, restarted on the same port."""
-
-    def __init__(self, permit, data, env, port=0, database=None):
-        self.permit, self.data, self.env, self.database = permit, data, env, database
-        self.log_path = os.path.join(os.path.dirname(os.path.dirname(data)), f"serve-{os.path.basename(os.path.dirname(data))}.log")
-        self.log = open(self.log_path, "ab")
-        argv = [permit, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data]
-        if database:
-            argv += ["--database", database]
-        # The request log (LOG_LEVEL=info: one line per request with its status) counts the 5xx.
-        self.proc = PROCESSES.spawn(argv, stdout=subprocess.PIPE, stderr=self.log, env=dict(env, LOG_LEVEL="info"))
-        line = self.proc.stdout.readline().decode()
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"permit serve printed {line!r}")
-        self.url = line[len("listening on "):].strip()
-        self.port = int(self.url.rsplit(":", 1)[1])
-
-    def kill(self, sig=signal.SIGKILL):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
-
-    def restart(self, env=None):
-        self.kill()
-        for _ in range(50):  # the port may linger a moment after SIGKILL
-            try:
-                return Server(self.permit, self.data, env or self.env, self.port, self.database)
-            except RuntimeError:
-                time.sleep(0.1)
-        raise RuntimeError("the server did not restart")
-
-
 def server_statuses(dep):
     """The statuses the server answered, from its request log: Counter of status codes."""
     with open(dep.server.log_path, errors="replace") as f:
         return collections.Counter(int(m.group(1)) for m in re.finditer(r" status=(\d{3}) ", f.read()))
-
-
-def database_name(root):
-    return "chaos_" + re.sub(r"[^a-z0-9]", "_", os.path.basename(root).lower())
 
 
 def server_slow(dep, over_ms=500):
@@ -243,126 +76,6 @@ def server_slow(dep, over_ms=500):
     with open(dep.server.log_path, errors="replace") as f:
         times = [float(m.group(1)) for m in re.finditer(r" duration_ms=([0-9.]+)", f.read())]
     return sum(1 for t in times if t > over_ms), max(times, default=0) / 1000
-
-
-class Deployment:
-    """A data directory (and on PostgreSQL a database), the parties' directories and their keys,
-    and a server on it."""
-
-    def __init__(self, permit, root, store, firms=2, copies=1, data_parent=None, tablespace=None):
-        self.permit, self.root, self.store = permit, root, store
-        os.makedirs(root, exist_ok=True)
-        self.data = os.path.join(data_parent or root, "data")
-        self.env = dict(os.environ, LANG="C.UTF-8", PERMIT_NOW=NOW)
-        for name in ("PERMIT_SERVER", "PERMIT_DATABASE", "PERMIT_HOME"):
-            self.env.pop(name, None)
-        self.database = None
-        if store.kind == "postgres":
-            self.dbname = database_name(root)
-            self.database = store.cluster.create_database(self.dbname, tablespace)
-        self.local("init", "--authority", "330114", "--name", "杭州市钱塘区交通运输局", "--phone", "0571-86000000")
-        self.admin = os.path.join(self.data, "admin-key.pem")
-        for d in DEPARTMENTS:
-            os.makedirs(self.party(f"dept-{d}"))
-            self.local("approver", "add", "--department", d, "--name", f"审批人 {d}", "--generate",
-                       os.path.join(self.party(f"dept-{d}"), "key.pem"), "--admin-key", self.admin)
-        lines = [l for l in open(os.path.join(ROOT, "examples", "applications.jsonl"), encoding="utf-8") if l.strip()]
-        by_firm = collections.OrderedDict()
-        for line in lines:
-            try:
-                code = json.loads(line)["applicant"]["creditCode"]
-            except Exception:
-                continue
-            by_firm.setdefault(code, []).append(json.loads(line))
-        self.firms = list(by_firm)[:firms]
-        for code in self.firms:
-            os.makedirs(self.party(f"firm-{code}"))
-            self.local("applicant", "add", "--credit-code", code, "--name", f"企业 {code}", "--generate",
-                       os.path.join(self.party(f"firm-{code}"), "key.pem"), "--admin-key", self.admin)
-            # `copies` of each line under references of their own, plates varied so none supersedes another.
-            with open(os.path.join(self.party(f"firm-{code}"), "applications.jsonl"), "w", encoding="utf-8") as out:
-                for c in range(copies):
-                    for n, app in enumerate(by_firm[code]):
-                        app = json.loads(json.dumps(app))
-                        if c:
-                            app["reference"] = f"{app['reference']}-C{c}"
-                            app["vehicle"]["plate"] = app["vehicle"]["plate"][:2] + f"{(c * 97 + n) % 100000:05d}"
-                        out.write(json.dumps(app, ensure_ascii=False) + "\n")
-        self.server = Server(permit, self.data, self.env, database=self.database)
-
-    def party(self, name):
-        return os.path.join(self.root, name)
-
-    def store_args(self):
-        return ["--database", self.database] if self.database else []
-
-    def local(self, *args, check=True):
-        r = subprocess.run([self.permit, *args, "--data-dir", self.data, *self.store_args()], env=self.env,
-                           capture_output=True, text=True, timeout=120)
-        if check and r.returncode != 0:
-            raise RuntimeError(f"permit {' '.join(args)}: exit {r.returncode}: {r.stderr}")
-        return r
-
-    def remote(self, party, *args, now=NOW, timeout=120):
-        env = dict(self.env, PERMIT_NOW=now, PERMIT_HOME=os.path.join(self.party(party), "no-data-here"))
-        return subprocess.run([self.permit, *args, "--server", self.server.url], cwd=self.party(party), env=env,
-                              capture_output=True, text=True, timeout=timeout)
-
-    def remote_background(self, party, *args):
-        env = dict(self.env, PERMIT_HOME=os.path.join(self.party(party), "no-data-here"))
-        return PROCESSES.spawn([self.permit, *args, "--server", self.server.url], cwd=self.party(party), env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    # What the store holds, read directly: rows of strings (None for NULL), whichever the store.
-    def rows(self, sql):
-        if self.database:
-            out = self.store.cluster.psql(self.dbname, sql).stdout
-            return [tuple(None if v == "" else v for v in line.split("\x1f")) for line in out.splitlines()]
-        with sqlite3.connect(f"file:{os.path.join(self.data, 'permit.sqlite')}?mode=ro", uri=True) as c:
-            return [tuple(None if v is None else str(v) for v in r) for r in c.execute(sql)]
-
-    def stored_references(self):
-        return collections.Counter((r[0], r[1]) for r in self.rows("SELECT creditCode, reference FROM application"))
-
-    def stored_decisions(self):
-        return collections.Counter((int(r[0]), r[1]) for r in self.rows("SELECT applicationID, department FROM decision"))
-
-    def permits_per_application(self):
-        return collections.Counter(int(r[0]) for r in self.rows("SELECT applicationID FROM permit"))
-
-    def serials(self):
-        return sorted(int(r[0]) for r in self.rows("SELECT serial FROM permit"))
-
-    def application_ids(self):
-        return {f"A{int(r[0]):06d}": int(r[0]) for r in self.rows("SELECT id FROM application")}
-
-    def half_written(self):
-        """Applications without their required departments, permits without their application's
-        state, decisions of an application not routed to that department: 0 when every
-        transaction was all or nothing."""
-        return int(self.rows("""SELECT (SELECT COUNT(*) FROM application a WHERE NOT EXISTS
-                                          (SELECT 1 FROM requiredDepartment r WHERE r.applicationID = a.id))
-                                     + (SELECT COUNT(*) FROM permit p JOIN application a ON a.id = p.applicationID
-                                          WHERE a.state <> 'issued')
-                                     + (SELECT COUNT(*) FROM decision d WHERE NOT EXISTS (SELECT 1 FROM requiredDepartment r
-                                          WHERE r.applicationID = d.applicationID AND r.department = d.department))""")[0][0])
-
-    def audit(self):
-        r = self.local("audit", "verify", check=False)
-        return "OK" if r.returncode == 0 and "audit OK" in r.stdout else f"FAILED: {(r.stdout + r.stderr).strip()[-200:]}"
-
-    def stop(self):
-        self.server.kill(signal.SIGTERM)
-
-
-def json_lines(text):
-    out = []
-    for line in text.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return out
 
 
 def run_error(out, err):
@@ -1067,18 +780,11 @@ FAULTS = {
 
 
 def start_watchdog(top, cluster):
-    """A shell in a session of its own that, once this process is gone however it ended, kills
-    the processes the run registered, unmounts its tmpfs mounts and stops the cluster."""
-    stop_pg = ""
-    if cluster:
-        prefix = "runuser -u postgres -- " if os.getuid() == 0 else ""
-        stop_pg = f"{prefix}'{cluster.bin}/pg_ctl' -D '{cluster.data}' -m immediate -w stop >/dev/null 2>&1; " \
-                  f"for m in $(cat '{top}/mounts' 2>/dev/null); do umount -l \"$m\"; done; rm -rf '{cluster.dir}'; "
-    script = (f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
-              f"for p in $(cat '{top}/pids' 2>/dev/null); do kill -9 \"$p\" 2>/dev/null; done; "
-              f"for m in $(cat '{top}/mounts' 2>/dev/null); do umount -l \"$m\"; done; {stop_pg}rm -rf '{top}'")
-    subprocess.run(["setsid", "--fork", "sh", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    """Once this process is gone however it ended, the watchdog kills the processes the run
+    registered, unmounts its tmpfs mounts (a full tablespace's among them, under the cluster's
+    directory) and stops the cluster."""
+    stop_pg = f"{cluster.stop_command()}; " if cluster else ""
+    PROCESSES.watchdog(f"for m in $(cat '{top}/mounts' 2>/dev/null); do umount -l \"$m\"; done; {stop_pg}rm -rf '{top}'")
 
 
 def main():
@@ -1102,7 +808,9 @@ def main():
     load_before = os.getloadavg()
     try:
         if "postgres" in kinds:
-            cluster = Cluster()
+            # fsync off (see Cluster), room for 200 connections, and the servers' own role
+            # (PG_ROLE) for the connection limit of pool-exhausted.
+            cluster = Cluster("permit-chaos-pg-", settings={"max_connections": "200", "shared_buffers": "32MB"}, role=PG_ROLE)
         start_watchdog(top, cluster)
         plan = [(name, kind) for name in (args.only or FAULTS) for kind in kinds if kind in FAULTS[name][1]]
         for name, kind in plan:

@@ -61,7 +61,6 @@ SOAK_KEEP=1 keeps the run's directory (the servers' logs, PostgreSQL's) and prin
     soak.py PERMIT-BINARY
 """
 import collections
-import glob
 import json
 import os
 import random
@@ -74,7 +73,8 @@ import threading
 import time
 import urllib.request
 
-from permitdeploy import AUTHORITY, DEPARTMENTS, Deployment, Server, example_fleets, json_lines, unique_plate
+from permitdeploy import (AUTHORITY, DEPARTMENTS, PROCESSES, Cluster, Deployment, Server, example_fleets, json_lines,
+                          unique_plate)
 
 # The authorities of the deployment the soak spreads its parties over: (code, name, phone). The
 # first is the one `permit init` makes, the others `permit authority add` (each its own schema).
@@ -106,68 +106,6 @@ def add_authority(dep, code, name, phone):
 def schema(code):
     """The PostgreSQL schema that holds an authority's store: the first in `public`, the others in aCODE."""
     return "public" if code == AUTHORITY[0] else "a" + code
-
-
-class Cluster:
-    """A throwaway PostgreSQL cluster, as Tests/PermitTestSupport/TestPostgres makes one: initdb into
-    a directory under /tmp, a unix socket there and no TCP port, run as `postgres` when we are root."""
-
-    def __init__(self):
-        self.bin = os.environ.get("PERMIT_TEST_PG_BIN") or self.newest()
-        self.dir = tempfile.mkdtemp(prefix="permit-soak-pg-", dir="/tmp")  # short: a socket path is ~100 bytes at most
-        self.root = os.getuid() == 0
-        if self.root:
-            shutil.chown(self.dir, "postgres", "postgres")
-        self.data = os.path.join(self.dir, "data")
-        self.log = os.path.join(self.dir, "log")
-        self.options = f"-c listen_addresses='' -c unix_socket_directories={self.dir} -c fsync=off -c full_page_writes=off"
-        self.server("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-        self.server("pg_ctl", "-D", self.data, "-l", self.log, "-o", self.options, "-w", "-t", "60", "start")
-        self.version = self.psql("postgres", "SHOW server_version").split()[0]
-        self.psql("postgres", "CREATE DATABASE permits")
-        self.url = f"postgres://postgres@/permits?host={self.dir}"
-
-    @staticmethod
-    def newest():
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
-        if not found:
-            raise SystemExit("soak: PostgreSQL's server binaries are not installed: run scripts/setup")
-        return os.path.dirname(found[-1])
-
-    def server(self, tool, *args):
-        argv = [os.path.join(self.bin, tool), *args]
-        if self.root:
-            argv = ["runuser", "-u", "postgres", "--", *argv]
-        # Not pipes: the server pg_ctl starts would inherit them and hold them open.
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if r.returncode != 0:
-            raise RuntimeError(f"{tool} {' '.join(args[:3])}: exit {r.returncode}; see {self.log}")
-
-    def restart(self, down=0.0):
-        """`pg_ctl restart -m fast`; with `down` seconds, a fast stop, that long down, and a start."""
-        if not down:
-            self.server("pg_ctl", "-D", self.data, "-l", self.log, "-o", self.options, "-m", "fast", "-w", "-t", "60", "restart")
-            return
-        self.server("pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "60", "stop")
-        time.sleep(down)
-        self.server("pg_ctl", "-D", self.data, "-l", self.log, "-o", self.options, "-w", "-t", "60", "start")
-
-    def psql(self, database, sql):
-        r = subprocess.run([os.path.join(self.bin, "psql"), "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1",
-                            "-h", self.dir, "-U", "postgres", "-d", database, "-c", sql], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"psql: {r.stderr.strip()}")
-        return r.stdout
-
-    def rows(self, sql, schema="public"):
-        return [line.split("\t") for line in self.psql("permits", f"SET search_path TO {schema}; {sql}").splitlines() if line]
-
-    def stop_command(self):
-        prefix = "runuser -u postgres -- " if self.root else ""
-        return f"{prefix}'{self.bin}/pg_ctl' -D '{self.data}' -m immediate -w stop >/dev/null 2>&1; rm -rf '{self.dir}'"
-
-    def stop(self):
-        subprocess.run(["sh", "-c", self.stop_command()])
 
 
 class Stats:
@@ -261,16 +199,19 @@ class Soak:
         self.servers = []
         self.firms_done = threading.Event()
         self.cluster = None
-        self.watchdog_pids = os.path.join(top, "pids")
         self.broken = None
         self.faults = []
 
     # Set-up -----------------------------------------------------------------------------------
     def start(self):
         t = time.monotonic()
-        self.cluster = Cluster()
-        self.watchdog()
-        self.dep = Deployment(self.permit, os.path.join(self.top, "deployment"), database=self.cluster.url,
+        # The cluster's own settings (fsync off) and the postgres superuser: the soak sets no
+        # connection limit, so its servers need no role of their own.
+        self.cluster = Cluster("permit-soak-pg-", database="permits")
+        PROCESSES.file = os.path.join(self.top, "pids")
+        # Stops the servers and the cluster if this process dies without cleaning up (SIGKILL).
+        PROCESSES.watchdog(f"{self.cluster.stop_command()}; {'' if KEEP else f'rm -rf {self.top!r}'}")
+        self.dep = Deployment(self.permit, os.path.join(self.top, "deployment"), database=self.cluster.url(),
                               parties=False, serve=False)
         per_authority = APPLICATIONS // len(AUTHORITIES)
         plate = iter(range(1, 100000))
@@ -301,25 +242,10 @@ class Soak:
                     party.batches.append((file, [(code, credit, json.loads(line)["reference"]) for line in lines_[b:b + BATCH]]))
                 self.firms.append(party)
             self.departments += [Party(self, code, f"dept-{d}") for d in DEPARTMENTS]
-        env = dict(self.dep.env, LOG_LEVEL="info")
-        for n in ("a", "b"):
-            self.servers.append(Server(self.permit, self.dep.data, env, database=self.cluster.url,
+        for n in ("a", "b"):  # each with its request log (LOG_LEVEL=info) in a file of its own
+            self.servers.append(Server(self.permit, self.dep.data, self.dep.env, database=self.cluster.url(),
                                        log=os.path.join(self.top, f"serve-{n}.log")))
-        self.write_pids()
         self.setup_seconds = time.monotonic() - t
-
-    def watchdog(self):
-        """Stops the servers and the cluster if this process dies without cleaning up (SIGKILL)."""
-        script = (f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
-                  f"if [ -s '{self.watchdog_pids}' ]; then kill -9 $(cat '{self.watchdog_pids}') 2>/dev/null; "
-                  f"{self.cluster.stop_command()}; {'' if KEEP else f'rm -rf {self.top!r};'} fi")
-        subprocess.run(["setsid", "--fork", "sh", "-c", script], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def write_pids(self):
-        with open(self.watchdog_pids + ".new", "w") as f:
-            f.write(" ".join(str(s.pid) for s in self.servers if s.proc.poll() is None) or "0")
-        os.replace(self.watchdog_pids + ".new", self.watchdog_pids)
 
     def stop_clients(self):
         self.stop.set()
@@ -340,8 +266,8 @@ class Soak:
                 except subprocess.TimeoutExpired:
                     s.kill()
                     self.exits.append("killed")
-        if os.path.exists(self.watchdog_pids):
-            os.remove(self.watchdog_pids)
+        if PROCESSES.file and os.path.exists(PROCESSES.file):
+            os.remove(PROCESSES.file)
         if self.cluster:
             if KEEP and os.path.exists(self.cluster.log):
                 shutil.copy(self.cluster.log, os.path.join(self.top, "postgresql.log"))
@@ -475,11 +401,9 @@ class Soak:
         wait_for(0.25, 0.25)
         at, share = time.monotonic() - self.t0, progress()
         self.servers[1].kill(signal.SIGKILL)
-        self.write_pids()
         time.sleep(DOWN_SECONDS)
         t = time.monotonic()
         self.servers[1] = self.servers[1].restart()
-        self.write_pids()
         self.faults.append(f"instance B SIGKILLed at {at:.1f} s ({share:.0%} of the applications accepted), "
                            f"down {DOWN_SECONDS:.0f} s, restarted and listening in {time.monotonic() - t:.2f} s")
         # Fault 2: restart PostgreSQL under both instances.
@@ -560,7 +484,7 @@ class Soak:
             checks.append((f"{code}: every accepted application issued (the departments drained their queues)",
                            not pending and not self.timed_out,
                            f"pending {len(pending)}" + ("; the time bound stopped the clients first" if self.timed_out else "")))
-            audit = subprocess.run([self.permit, "audit", "verify", "--data-dir", self.dep.data, "--database", c.url,
+            audit = subprocess.run([self.permit, "audit", "verify", "--data-dir", self.dep.data, "--database", c.url(),
                                     "--authority", code], env=self.dep.env, capture_output=True, text=True)
             ok = audit.returncode == 0 and "audit OK" in audit.stdout
             checks.append((f"{code}: permit audit verify --database URL", ok,
