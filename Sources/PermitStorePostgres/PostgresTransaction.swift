@@ -692,38 +692,21 @@ final class PostgresTransaction: StoreTransaction {
         savepoints += 1
         let name = "s\(savepoints)"
         let (audit, moved) = (lastAudit, counters)
+        let start = batch.count
         if lazySavepoints, lazySavepoint == nil, abortedBy == nil {
-            let start = batch.count
             lazySavepoint = (name, start)
-            do {
-                let result = try body()
-                if lazySavepoint?.name == name {
-                    lazySavepoint = nil
-                    if batch.count > start { unsavedWrites = true }
-                    return result
-                }
-                try flush()
-                try enqueue(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"), control: true)
-                return result
-            } catch {
-                (lastAudit, counters) = (audit, moved)
-                prefetched = nil
-                if lazySavepoint?.name == name {
-                    lazySavepoint = nil
-                    batch.removeSubrange(start...)
-                    batchTables = Set(batch.map(\.table))
-                    throw error
-                }
-                batch = []
-                batchTables = []
-                _ = try? send(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)"))
-                if (try? send(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))) != nil { abortedBy = nil }
-                throw error
-            }
+        } else {
+            try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(name)"), control: true)
         }
-        try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(name)"), control: true)
+        /// Whether this savepoint is still waiting to be sent: then the body's writes are all kept here.
+        func unsent() -> Bool { lazySavepoint?.name == name }
         do {
             let result = try body()
+            if unsent() {
+                lazySavepoint = nil
+                if batch.count > start { unsavedWrites = true }
+                return result
+            }
             // The body's queued writes are waited for here: a failure among them is the body's,
             // undone alone.
             try flush()
@@ -733,6 +716,12 @@ final class PostgresTransaction: StoreTransaction {
             // Undoes only what the body wrote, and makes an aborted transaction usable again.
             (lastAudit, counters) = (audit, moved)
             prefetched = nil
+            if unsent() {
+                lazySavepoint = nil
+                batch.removeSubrange(start...)
+                batchTables = Set(batch.map(\.table))
+                throw error
+            }
             // Writes not yet sent are the body's own (SAVEPOINT sent those before it).
             batch = []
             batchTables = []
