@@ -351,8 +351,15 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
                 _ = try await connection.query("INSERT INTO schemaMigration (identifier, appliedAt) VALUES (\(migration.identifier), \(now))",
                                                logger: logger).get()
             }
-            // Not a migration (SQLite has no such thing): made again at each start, in each schema.
-            _ = try await connection.query(PostgresQuery(unsafeSQL: Context.function), logger: logger).get()
+            // Not a migration (SQLite has no such thing): made in each schema when missing or
+            // changed, so that a start needs no CREATE privilege once it is there.
+            let installed = try await connection.query("""
+                SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE p.proname = 'permit_writer_context' AND n.nspname = current_schema()
+                """, logger: logger).get().map { try $0.decode(String.self) }
+            if installed.first?.trimmingCharacters(in: .whitespacesAndNewlines) != Context.functionBody {
+                _ = try await connection.query(PostgresQuery(unsafeSQL: Context.function), logger: logger).get()
+            }
             _ = try await connection.query("COMMIT", logger: logger).get()
         } catch {
             _ = try? await connection.query("ROLLBACK", logger: logger).get()

@@ -1097,6 +1097,12 @@ struct Context {
     /// are one statement and yet the read sees every commit made before the lock was granted:
     /// in a function each statement takes a snapshot of its own, where one plain statement
     /// would read the snapshot taken before it waited for the lock.
+    /// The function's body as `pg_proc.prosrc` holds it (between the dollar quotes), trimmed.
+    static var functionBody: String {
+        let parts = function.components(separatedBy: "$$")
+        return parts.count == 3 ? parts[1].trimmingCharacters(in: .whitespacesAndNewlines) : ""
+    }
+
     static let function = """
         CREATE OR REPLACE FUNCTION permit_writer_context(namespace integer)
         RETURNS TABLE (ctxAuthority text, ctxSerial integer, ctxApplication bigint, ctxDecision bigint, ctxKids text[], ctxAlgs text[],
