@@ -19,7 +19,10 @@ import PermitSeal
 public struct HTTPPermitService: PermitService {
     /// The server's base URL, without a trailing slash: `http://127.0.0.1:8080`.
     public let server: String
-    public let authorityRecord: AuthorityRecord
+    /// The authority's code, as `--authority` gave it or as the server's only authority.
+    public let authorityCode: String
+    /// Its record, read from `GET /v1/authorities` once something asks for it (`authority()`).
+    private let record: RecordCache
     /// Who signs the requests; nil allows only the public resources.
     public let signer: PartySigner?
     /// How many items one request carries; a larger batch is sent in several requests, each
@@ -35,28 +38,26 @@ public struct HTTPPermitService: PermitService {
     }
 
     /// Connects to `server` and selects `authority` (its code), or the only authority hosted there.
+    /// With a code, nothing is asked of the server yet: a code it does not host is refused by the
+    /// first request (404 `authority.unknown`, naming the codes it hosts), and the authority's
+    /// record is read only if something needs it.
     public static func connect(server: String, authority: String?, signer: PartySigner?,
                                timeout: TimeInterval = 300) async throws -> HTTPPermitService {
         let transport = try Transport(server: server, timeout: timeout)
-        let hosted: [Wire.AuthoritySummary] = try await transport.json(try await transport.send("GET", "/v1/authorities", signer: nil))
-        let chosen: Wire.AuthoritySummary
-        if let authority {
-            guard let match = hosted.first(where: { $0.code == authority }) else {
-                throw Problem(code: "authority.unknown", message: "the server \(transport.base) hosts no authority \(authority) (it hosts \(hosted.map(\.code).joined(separator: ", ")))",
-                              field: "authority", value: authority, rule: "one of the codes GET /v1/authorities lists")
-            }
-            chosen = match
-        } else {
-            guard hosted.count == 1 else {
-                throw Problem(code: "authority.choose", message: "the server \(transport.base) hosts \(hosted.count) authorities (\(hosted.map(\.code).joined(separator: ", "))): give --authority CODE",
-                              field: "authority", rule: "one of \(hosted.map(\.code).joined(separator: ", "))")
-            }
-            chosen = hosted[0]
+        if let authority, !authority.isEmpty {
+            return HTTPPermitService(server: transport.base, authorityCode: authority, record: RecordCache(nil), signer: signer, transport: transport)
         }
-        return HTTPPermitService(server: transport.base, authorityRecord: chosen.record, signer: signer, transport: transport)
+        let hosted: [Wire.AuthoritySummary] = try await transport.json(try await transport.send("GET", "/v1/authorities", signer: nil))
+        guard hosted.count == 1 else {
+            throw Problem(code: "authority.choose", message: "the server \(transport.base) hosts \(hosted.count) authorities (\(hosted.map(\.code).joined(separator: ", "))): give --authority CODE",
+                          field: "authority", rule: "one of \(hosted.map(\.code).joined(separator: ", "))")
+        }
+        let chosen = hosted[0]
+        return HTTPPermitService(server: transport.base, authorityCode: chosen.code, record: RecordCache(chosen.record), signer: signer,
+                                 transport: transport)
     }
 
-    var prefix: String { "/v1/authorities/\(Transport.pathSegment(authorityRecord.code))" }
+    var prefix: String { "/v1/authorities/\(Transport.pathSegment(authorityCode))" }
 
     func get<T: Decodable>(_ path: String, _ query: [(String, String?)] = []) async throws -> T {
         try await transport.json(try await transport.send("GET", prefix + path + Transport.query(query), signer: try requireSigner()))
@@ -82,7 +83,16 @@ public struct HTTPPermitService: PermitService {
 
     // MARK: PermitService
 
-    public func authority() async throws -> AuthorityRecord { authorityRecord }
+    public func authority() async throws -> AuthorityRecord {
+        if let known = record.value { return known }
+        let hosted: [Wire.AuthoritySummary] = try await transport.json(try await transport.send("GET", "/v1/authorities", signer: nil))
+        guard let match = hosted.first(where: { $0.code == authorityCode }) else {
+            throw Problem(code: "authority.unknown", message: "the server \(transport.base) hosts no authority \(authorityCode) (it hosts \(hosted.map(\.code).joined(separator: ", ")))",
+                          field: "authority", value: authorityCode, rule: "one of the codes GET /v1/authorities lists")
+        }
+        record.value = match.record
+        return match.record
+    }
 
     public func apply(_ items: [SubmissionItem], dryRun: Bool, progress: (@Sendable (Int) -> Void)?) async throws -> [ApplyResult] {
         var results: [ApplyResult] = []
@@ -227,5 +237,16 @@ extension Array {
     func chunked(_ size: Int) -> [[Element]] {
         guard !isEmpty else { return [[]] }
         return stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}
+
+/// The authority's record once read; shared by the copies of one `HTTPPermitService`.
+final class RecordCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: AuthorityRecord?
+    init(_ record: AuthorityRecord?) { stored = record }
+    var value: AuthorityRecord? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }

@@ -38,7 +38,7 @@ public struct ListPuller: Sendable {
     /// The code of the one authority the server hosts (`GET /v1/authorities`), for a verb whose
     /// `--authority` was left out; `authority.choose` when it hosts several.
     public func onlyAuthority() async throws -> String {
-        try await HTTPPermitService.connect(server: server, authority: nil, signer: nil, timeout: transport.timeout).authorityRecord.code
+        try await HTTPPermitService.connect(server: server, authority: nil, signer: nil, timeout: transport.timeout).authorityCode
     }
 
     /// Refreshes the file at `path` with `list` from the server. `verify` checks the bytes (those fetched, or

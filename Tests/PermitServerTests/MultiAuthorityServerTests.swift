@@ -133,6 +133,11 @@ final class MultiAuthorityServerTests: XCTestCase {
         XCTAssertEqual(unnamed.status, 2)
         XCTAssertTrue(unnamed.text.contains("authority.choose") && unnamed.text.contains("330106"), unnamed.text + unnamed.stderr)
 
+        // A code the server does not host: refused by its first request (404), naming the hosted codes.
+        let elsewhere = try remote(["list", "--authority", "110101", "--key", key("firm-330114.pem"), "--json"], check: false)
+        XCTAssertEqual(elsewhere.status, 2, elsewhere.text)
+        XCTAssertTrue(elsewhere.text.contains("authority.unknown") && elsewhere.text.contains("330106"), elsewhere.text + elsewhere.stderr)
+
         // A key of authority 330106 at authority 330114: unknown there (401), nothing read or written.
         for (option, file) in [("--key", key("firm-330106.pem")), ("--admin-key", admins["330106"]!)] {
             let crossed = try remote(["list", "--authority", "330114", option, file, "--json"], check: false)
