@@ -283,9 +283,8 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
             // COMMIT with ROLLBACK): report it instead of a success that was not stored.
             if let failure = tx.abortedBy { throw failure.retryable ? failure : failure.error }
             times.committing = LockTrace.now()
-            let lastWait = tx.lastWaitAt
+            times.lastWait = tx.lastWaitAt
             let commit = try tx.commit()
-            tx.lastWaitAt = lastWait
             if commit.metadata.command == "ROLLBACK" {
                 throw tx.firstFailure ?? TransactionFailure(StoreError(.io, "the database rolled the transaction back; nothing was written"),
                                                             retryable: true)
@@ -418,11 +417,12 @@ struct Unchecked<Value>: @unchecked Sendable {
 /// authority's advisory lock and how much of the wall time it is held. Times are
 /// CLOCK_MONOTONIC nanoseconds (one clock for every process on the machine), taken on the
 /// transaction thread around each step:
-/// `asked started locking locked committing committed statements waits waitNanos`: the caller
-/// asked for a connection; the transaction thread started (connection leased, thread found);
-/// the lock statement queued; the server's grant arrived (on the event loop; both 0 for a
+/// `asked started locking locked committing committed statements waits waitNanos contextRead lastWait`:
+/// the caller asked for a connection; the transaction thread started (connection leased, thread
+/// found); the lock statement queued; the server's grant arrived (on the event loop; both 0 for a
 /// transaction that needed no lock); the body done; COMMIT answered; the statements sent (BEGIN,
-/// the lock and COMMIT included); the waits for answers and their total time. Measured from the
+/// the lock and COMMIT included); the waits for answers and their total time; the transaction
+/// thread had the lock's context in hand (0 if it never read it); the body's last wait began. Measured from the
 /// client, the time between `locked` and `committed` holds the lock's time on the server plus a
 /// round trip or so.
 final class LockTrace: @unchecked Sendable {
@@ -433,6 +433,8 @@ final class LockTrace: @unchecked Sendable {
         var locked: UInt64 = 0
         var committing: UInt64 = 0
         var committed: UInt64 = 0
+        /// The body's last wait for an answer began (COMMIT's not counted).
+        var lastWait: UInt64 = 0
     }
 
     static let shared: LockTrace? = {
@@ -452,7 +454,7 @@ final class LockTrace: @unchecked Sendable {
 
     /// One line, one `write` (O_APPEND): lines of concurrent transactions never interleave.
     func record(_ t: Times, _ tx: PostgresTransaction) {
-        let line = "\(t.asked) \(t.started) \(t.locking) \(t.locked) \(t.committing) \(t.committed) \(tx.statements) \(tx.waits) \(tx.waitNanos) \(tx.contextReadAt) \(tx.lastWaitAt)\n"
+        let line = "\(t.asked) \(t.started) \(t.locking) \(t.locked) \(t.committing) \(t.committed) \(tx.statements) \(tx.waits) \(tx.waitNanos) \(tx.contextReadAt) \(t.lastWait)\n"
         let bytes = Array(line.utf8)
         _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
     }

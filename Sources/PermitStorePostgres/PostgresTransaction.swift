@@ -71,7 +71,7 @@ final class PostgresTransaction: StoreTransaction {
     private var contextRead: Context?
     /// When the transaction thread had the context in hand (for the bench's lock trace).
     private(set) var contextReadAt: UInt64 = 0
-    var lastWaitAt: UInt64 = 0
+    private(set) var lastWaitAt: UInt64 = 0
     private var counters = Counters()
     private var contextUsable = true
     /// Keys written by this transaction: the issuer keys are read again, not taken from the context.
@@ -104,9 +104,10 @@ final class PostgresTransaction: StoreTransaction {
         return try send(query)
     }
 
-    /// A write whose answer the body does not need: queued, not waited for (see "Fewer waits"
-    /// in the type's comment). Its failure is reported by the next statement that is waited
-    /// for, at the latest by COMMIT, and fails the transaction.
+    /// A write whose answer the body does not need, written as a `PostgresQuery` (the copy's
+    /// rows, the rarer writes): queued on its own, not waited for (see `enqueue`). Its failure is
+    /// reported by the next statement that is waited for, at the latest by COMMIT, and fails the
+    /// transaction. The frequent writes go through `write`, which joins them into one statement.
     func execute(_ query: PostgresQuery) throws {
         prefetched = nil
         try enqueue(query)
@@ -184,10 +185,15 @@ final class PostgresTransaction: StoreTransaction {
         return try send("COMMIT")
     }
 
-    /// What the writer read behind the lock, or nil: no lock held (a reader, a nonce's
-    /// admission), or rows written that it does not follow (a copy).
+    /// What the writer read behind the lock, the lock taken now if it was not (see `heldContext`).
     private func readContext() throws -> Context? {
         takeLockIfNeeded()
+        return try heldContext()
+    }
+
+    /// What the writer read behind the lock, or nil: no lock held (a reader, a nonce's
+    /// admission, a decision before its first write), or rows written that it does not follow (a copy).
+    private func heldContext() throws -> Context? {
         guard holdsLock, contextUsable, let context else { return nil }
         if let contextRead { return contextRead }
         let read = try rows(of: answer(of: context)) { r -> Context in
@@ -344,8 +350,9 @@ final class PostgresTransaction: StoreTransaction {
             return KeyRecord(kid: try r("kid"), role: role, alg: try r("alg"), spki: try r("spki"),
                              notBefore: Millis.date(try r("notBefore") as Int64), notAfter: Millis.date(try r("notAfter") as Int64?))
         }
-        if role == .issuer, !issuerKeysWritten, !bypassLock, holdsLock || (lockFirst != nil && !lockAtFirstWrite),
-           let context = try readContext() {
+        // A read: it takes the lock only where reads do (`takeLockIfNeeded(forWrite: false)`).
+        takeLockIfNeeded(forWrite: false)
+        if role == .issuer, !issuerKeysWritten, let context = try heldContext() {
             return context.issuerKeys
         }
         if let role {
@@ -1073,13 +1080,13 @@ struct ConnectionClosed: Error, CustomStringConvertible {
 }
 
 /// What a writer needs of its authority's counters, read behind the advisory lock in the same
-/// statement that takes it (`function`), so that it costs no round trip of its own: the authority and its last serial,
-/// the largest application and decision ids (new rows take the next, as SQLite's AUTOINCREMENT
-/// would), the issuer keys (a permit is sealed with the current one: a rotation, which takes
-/// the same lock, is either wholly before or wholly after), and the last audit event (the next
-/// one links to it). Under the lock no other writer
-/// can move any of them, so the transaction keeps them itself from there (`Counters`) and
-/// writes its rows with their ids and serials bound, without waiting for a `RETURNING`.
+/// statement that takes it (`function`), so that it costs no round trip of its own: the
+/// authority and its last serial, the largest application and decision ids (new rows take the
+/// next, as SQLite's AUTOINCREMENT would), the issuer keys (a permit is sealed with the current
+/// one: a rotation, which takes the same lock, is either wholly before or wholly after), and
+/// the last audit event (the next one links to it). Under the lock no other writer can move
+/// any of them, so the transaction keeps them itself from there (`Counters`) and writes its
+/// rows with their ids and serials bound, without waiting for a `RETURNING`.
 struct Context {
     var authority: String?
     var serial: Int?
@@ -1093,16 +1100,16 @@ struct Context {
         "SELECT * FROM permit_writer_context(\(namespace))"
     }
 
-    /// Takes the authority's advisory lock, then reads the context. A function, so that both
-    /// are one statement and yet the read sees every commit made before the lock was granted:
-    /// in a function each statement takes a snapshot of its own, where one plain statement
-    /// would read the snapshot taken before it waited for the lock.
     /// The function's body as `pg_proc.prosrc` holds it (between the dollar quotes), trimmed.
     static var functionBody: String {
         let parts = function.components(separatedBy: "$$")
         return parts.count == 3 ? parts[1].trimmingCharacters(in: .whitespacesAndNewlines) : ""
     }
 
+    /// Takes the authority's advisory lock, then reads the context. A function, so that both
+    /// are one statement and yet the read sees every commit made before the lock was granted:
+    /// in a function each statement takes a snapshot of its own, where one plain statement
+    /// would read the snapshot taken before it waited for the lock.
     static let function = """
         CREATE OR REPLACE FUNCTION permit_writer_context(namespace integer)
         RETURNS TABLE (ctxAuthority text, ctxSerial integer, ctxApplication bigint, ctxDecision bigint, ctxKids text[], ctxAlgs text[],

@@ -42,16 +42,9 @@ final class DatabaseCopyTests: XCTestCase {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        // Both pipes are read before waiting, so a large output cannot block the child.
-        final class Collected: @unchecked Sendable { var data = Data() }
-        let errors = Collected()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { errors.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
+        let (outData, errData) = readBoth(out, err)
         process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errors.data, as: UTF8.self))
+        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
     }
 
     override func setUpWithError() throws {
@@ -146,8 +139,7 @@ final class DatabaseCopyTests: XCTestCase {
         p.standardOutput = out
         p.standardError = err
         try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
+        let (data, errors) = readBoth(out, err)
         p.waitUntilExit()
         guard p.terminationStatus == 0 else { throw TestPostgresError("sqlite3: " + String(decoding: errors, as: UTF8.self)) }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
