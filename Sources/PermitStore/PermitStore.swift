@@ -20,6 +20,15 @@ public protocol PermitStore: Sendable {
     func write<T>(_ body: (any StoreTransaction) throws -> T) async throws -> T
     /// Runs `body` against a consistent snapshot.
     func read<T>(_ body: (any StoreReader) throws -> T) async throws -> T
+    /// `StoreTransaction.admitNonce` on its own, as a transaction of its own: a store may do it
+    /// more cheaply than `write` would.
+    func admitNonce(_ nonce: String, kid: String, expires: Date, now: Date) async throws -> Bool
+}
+
+extension PermitStore {
+    public func admitNonce(_ nonce: String, kid: String, expires: Date, now: Date) async throws -> Bool {
+        try await write { try $0.admitNonce(nonce, kid: kid, expires: expires, now: now) }
+    }
 }
 
 /// Reads, inside a snapshot or a write transaction.
@@ -79,6 +88,16 @@ public protocol StoreTransaction: StoreReader {
     /// those reads and take its per-authority lock only at the first write, so that writers wait
     /// less for each other; other stores do nothing.
     func deferAuthorityLock()
+    /// Said right after `deferAuthorityLock` by a body that decides on several applications
+    /// (IDs such as A000123, or permit numbers) one after the other, and reads nothing else
+    /// before its first write. A store that several writers share may then read and lock them
+    /// all at once, in one order, with their required departments and decisions, and take its
+    /// per-authority lock right after; other stores do nothing.
+    func lockApplications(_ identifiers: [String]) throws
+    /// Said by a writer that goes on to look up each of these references in turn
+    /// (`application(creditCode:reference:)`): a store that several writers share may read them
+    /// all at once, under its per-authority lock; other stores do nothing.
+    func lookUpReferences(_ keys: [(creditCode: String, reference: String)]) throws
     func setAuthority(_ authority: AuthorityRecord) throws
     func insertKey(_ key: KeyRecord) throws
     /// Ends a key's signing window (rotation): its `notAfter` becomes `at`.
@@ -121,6 +140,8 @@ extension StoreReader {
 
 extension StoreTransaction {
     public func deferAuthorityLock() {}
+    public func lockApplications(_ identifiers: [String]) throws {}
+    public func lookUpReferences(_ keys: [(creditCode: String, reference: String)]) throws {}
 
     /// Appends an event to the hash chain and returns it. The chain is computed here, once for
     /// every backend: the next sequence number and the link to the last event's hash.

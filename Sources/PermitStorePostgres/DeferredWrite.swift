@@ -15,6 +15,9 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
     /// The table written and how, read from the statement's first words.
     let kind: Kind
     let table: String
+    /// The one row it writes, by its primary key, when it writes one row by its key: an
+    /// `UPDATE` of another row than every kept write's may join them in one statement (see `mayWriteSameRow`).
+    private(set) var row: String?
 
     init(stringLiteral value: String) {
         self.init(literals: [value], values: [])
@@ -38,6 +41,23 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
         default:
             preconditionFailure("a deferred write is an INSERT INTO or an UPDATE: \(literals[0])")
         }
+    }
+
+    /// The same write, said to write the one row of its table with this primary key (nil: unknown).
+    func row(_ key: String?) -> DeferredWrite {
+        var write = self
+        write.row = key
+        return write
+    }
+
+    /// Whether `other`, an `UPDATE`, may touch a row that this write writes: the data-modifying
+    /// `WITH` queries of one statement all see the database as it was before the statement, so
+    /// such an update would miss this write (or race it), and must go in a statement of its own.
+    /// Writes of one row each, to different rows by key, never meet.
+    func mayWriteSameRow(as other: DeferredWrite) -> Bool {
+        guard table == other.table else { return false }
+        guard let mine = row, let theirs = other.row else { return true }
+        return mine == theirs
     }
 
     struct StringInterpolation: StringInterpolationProtocol {
@@ -74,7 +94,7 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
     /// One statement for `writes`, in order: the last as the main statement, the others as
     /// data-modifying `WITH` queries, which PostgreSQL runs once each, to completion, whether or
     /// not anything reads them. They all see the database as it was before the statement, so
-    /// `PostgresTransaction` never puts together an `UPDATE` with an earlier write to its table.
+    /// `PostgresTransaction` never puts together an `UPDATE` with an earlier write that may touch its row.
     static func statement(_ writes: [DeferredWrite]) throws -> PostgresQuery {
         precondition(!writes.isEmpty)
         var bindings = PostgresBindings()

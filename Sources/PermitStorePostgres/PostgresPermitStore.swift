@@ -163,9 +163,34 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         try await transaction(write: false, body)
     }
 
+    /// A nonce's admission is one statement of its own (autocommit), with no lock, `BEGIN` or
+    /// `COMMIT`: every signed request waits for it before its own transaction. A nonce already
+    /// kept and not expired is a replay; an expired one is replaced, as `StoreTransaction.admitNonce`
+    /// replaces it. Expired nonces are swept by a statement of their own, at most once a second.
+    public func admitNonce(_ nonce: String, kid: String, expires: Date, now: Date) async throws -> Bool {
+        let table = schema.map { "\"\($0)\".requestNonce" } ?? "requestNonce"
+        let sweep = NonceSweep.shared.due(table: location.redacted + " " + table)
+        return try await transaction(write: true, autocommit: true) { tx in
+            if sweep { try tx.enqueue(PostgresQuery(unsafeSQL: "DELETE FROM \(table) WHERE expiresAt < $1", binds: try Self.binds(numbers: [Millis.from(now)]))) }
+            let inserted = try tx.run(PostgresQuery(unsafeSQL: """
+                INSERT INTO \(table) AS kept (nonce, kid, expiresAt) VALUES ($1, $2, $3)
+                ON CONFLICT (nonce) DO UPDATE SET kid = EXCLUDED.kid, expiresAt = EXCLUDED.expiresAt WHERE kept.expiresAt < $4
+                """, binds: try Self.binds(strings: [nonce, kid], numbers: [Millis.from(expires), Millis.from(now)])))
+            return inserted.metadata.rows == 1
+        }
+    }
+
+    /// Values bound in order: the strings, then the numbers.
+    private static func binds(strings: [String] = [], numbers: [Int64]) throws -> PostgresBindings {
+        var binds = PostgresBindings()
+        for s in strings { try binds.append(s) }
+        for n in numbers { try binds.append(n) }
+        return binds
+    }
+
     // MARK: the bridge
 
-    func transaction<T>(write: Bool, _ body: (PostgresTransaction) throws -> T) async throws -> T {
+    func transaction<T>(write: Bool, autocommit: Bool = false, _ body: (PostgresTransaction) throws -> T) async throws -> T {
         var attempt = 0
         var lazySavepoints = true
         while true {
@@ -178,7 +203,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
                     // could be found to have escaped.
                     let job = TransactionBody(body)
                     defer { job.body = nil }
-                    return try await attemptOnce(write: write, lazySavepoints: lazySavepoints, job)
+                    return try await attemptOnce(write: write, autocommit: autocommit, lazySavepoints: lazySavepoints, job)
                 }
                 do {
                     return try outcome.value.get()
@@ -212,7 +237,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     /// failure to lease throws (as `TransactionFailure`): no connection within `connectionWait` is
     /// `store.busy`, not retried here (the request is answered 503 and may be sent again). The
     /// attempt's own outcome, the body's errors included, comes back as the result.
-    private func attemptOnce<T>(write: Bool, lazySavepoints: Bool, _ job: TransactionBody<T>) async throws -> Unchecked<Result<T, any Error>> {
+    private func attemptOnce<T>(write: Bool, autocommit: Bool, lazySavepoints: Bool, _ job: TransactionBody<T>) async throws -> Unchecked<Result<T, any Error>> {
         let (logger, schema) = (self.logger, self.schema)
         let client = self.client
         let wait = connectionWait
@@ -227,7 +252,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
                         return try await Self.transactionThreads.runIfActive {
                             Unchecked(Result {
                                 guard let body = job.body else { throw StoreError(.io, "a transaction ran after its caller left") }
-                                return try Self.run(on: connection, write: write, lazySavepoints: lazySavepoints, schema: schema, logger: logger,
+                                return try Self.run(on: connection, write: write, autocommit: autocommit, lazySavepoints: lazySavepoints, schema: schema, logger: logger,
                                                     asked: asked, body)
                             })
                         }
@@ -262,11 +287,22 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     /// writer, the body, COMMIT; a ROLLBACK on any failure. A failure of the database that may
     /// be retried comes out as `TransactionFailure`; any other failure comes out as the
     /// `StoreError` the body saw, and the body's own errors (refusals) pass through.
-    private static func run<T>(on connection: PostgresConnection, write: Bool, lazySavepoints: Bool, schema: String?, logger: Logger,
-                               asked: UInt64, _ body: (PostgresTransaction) throws -> T) throws -> T {
+    private static func run<T>(on connection: PostgresConnection, write: Bool, autocommit: Bool, lazySavepoints: Bool, schema: String?,
+                               logger: Logger, asked: UInt64, _ body: (PostgresTransaction) throws -> T) throws -> T {
         let tx = PostgresTransaction(connection: connection, logger: logger)
         tx.lazySavepoints = lazySavepoints
         var times = LockTrace.Times(asked: asked, started: LockTrace.now())
+        if autocommit {
+            // Statements of their own, each committed as it runs: nothing to roll back.
+            do {
+                let result = try body(tx)
+                try tx.flush()
+                return result
+            } catch {
+                if let failure = tx.firstFailure, failure.retryable { throw failure }
+                throw error
+            }
+        }
         do {
             // BEGIN (and a writer's lock, before its first statement) queued, not waited for:
             // the body's first statement waits for them (see PostgresTransaction).
@@ -372,6 +408,23 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         return try await client.withConnection { connection in
             try await connection.query(PostgresQuery(unsafeSQL: "SELECT identifier FROM \(table) ORDER BY appliedAt, identifier"), logger: logger).get()
                 .map { try $0.decode(String.self) }
+        }
+    }
+}
+
+/// When each nonce table was last swept of expired nonces (see `PostgresPermitStore.admitNonce`).
+final class NonceSweep: @unchecked Sendable {
+    static let shared = NonceSweep()
+    private let lock = NSLock()
+    private var last: [String: UInt64] = [:]
+
+    /// True at most once a second for `table`.
+    func due(table: String) -> Bool {
+        let now = LockTrace.now()
+        return lock.withLock {
+            if let at = last[table], now - at < 1_000_000_000 { return false }
+            last[table] = now
+            return true
         }
     }
 }

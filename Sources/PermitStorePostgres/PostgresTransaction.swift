@@ -45,9 +45,8 @@ final class PostgresTransaction: StoreTransaction {
     private(set) var waitNanos: UInt64 = 0
     /// Statements queued and not yet waited for.
     private var pending: [EventLoopFuture<PostgresQueryResult>] = []
-    /// Writes kept to go as one statement, and the tables they write.
+    /// Writes kept to go as one statement.
     private var batch: [DeferredWrite] = []
-    private var batchTables: Set<String> = []
     /// Whether a savepoint may wait to be sent (see `savepoint`); the one waiting, and where its
     /// body's writes start in `batch`.
     var lazySavepoints = true
@@ -73,6 +72,8 @@ final class PostgresTransaction: StoreTransaction {
     private(set) var contextReadAt: UInt64 = 0
     private(set) var lastWaitAt: UInt64 = 0
     private var counters = Counters()
+    /// The authority whose serials this transaction took from its context: its counter's row is written at COMMIT.
+    private var serialAuthority: String?
     private var contextUsable = true
     /// Keys written by this transaction: the issuer keys are read again, not taken from the context.
     private var issuerKeysWritten = false
@@ -80,6 +81,23 @@ final class PostgresTransaction: StoreTransaction {
     /// writer's `application(id:)`; forgotten at the transaction's next write.
     private var prefetched: (applicationID: Int64, required: EventLoopFuture<PostgresQueryResult>,
                              decisions: EventLoopFuture<PostgresQueryResult>)?
+
+    /// Applications read and locked ahead by `lockApplications`, each with its required
+    /// departments and decisions, until this transaction writes any of the three for it.
+    private var lockedAhead: [Int64: (application: ApplicationRecord, required: [RequiredDepartmentRecord], decisions: [DecisionRecord])] = [:]
+
+    /// The issued applications of each plate that a group of decisions may issue for (read by
+    /// `lockApplications` under the authority's lock), in id order, kept up to date with this
+    /// transaction's own writes: what `supersedeOlder` asks of `applications`.
+    private var issuedByPlate: [String: [ApplicationRecord]] = [:]
+    /// References looked up ahead (`lookUpReferences`): the answer, and the keys it holds until
+    /// this transaction writes an application under one of them.
+    private var references: (answer: EventLoopFuture<PostgresQueryResult>, found: [ReferenceKey: ApplicationRecord]?, keys: Set<ReferenceKey>)?
+
+    struct ReferenceKey: Hashable {
+        var creditCode: String
+        var reference: String
+    }
 
     init(connection: PostgresConnection, logger: Logger) {
         self.connection = connection
@@ -130,19 +148,18 @@ final class PostgresTransaction: StoreTransaction {
     /// A write whose answer the body does not need, kept to go with the writes that follow it
     /// as one statement (`DeferredWrite.statement`) when the transaction next sends anything:
     /// a read, a savepoint, COMMIT. Its failure is reported then, and fails the transaction, or
-    /// the savepoint it was written in. An `UPDATE` of a table that the kept writes already
-    /// write starts a new statement: it must see what they wrote.
+    /// the savepoint it was written in. An `UPDATE` that may touch a row the kept writes already
+    /// write starts a new statement: it must see what they wrote (see `DeferredWrite.row`).
     func write(_ write: DeferredWrite) throws {
         if let abortedBy { throw abortedBy.error }
         takeLockIfNeeded()
         prefetched = nil
-        if write.kind == .update, batchTables.contains(write.table) { try sendBatch() }
+        if write.kind == .update, batch.contains(where: { $0.mayWriteSameRow(as: write) }) { try sendBatch() }
         batch.append(write)
-        batchTables.insert(write.table)
         if batch.count >= Self.maximumBatch { try sendBatch() }
     }
 
-    static let maximumBatch = 32
+    static let maximumBatch = 64
 
     /// Sends the savepoint that waited for its body to send something: the writes kept from
     /// before it, then `SAVEPOINT`; the body's own stay kept.
@@ -151,10 +168,8 @@ final class PostgresTransaction: StoreTransaction {
         lazySavepoint = nil
         let own = Array(batch[lazy.start...])
         batch.removeSubrange(lazy.start...)
-        batchTables = Set(batch.map(\.table))
         try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(lazy.name)"), control: true)
         batch = own
-        batchTables = Set(own.map(\.table))
     }
 
     /// Queues the kept writes as one statement.
@@ -163,7 +178,6 @@ final class PostgresTransaction: StoreTransaction {
         guard !batch.isEmpty else { return }
         let writes = batch
         batch = []
-        batchTables = []
         let statement = try DeferredWrite.statement(writes)
         statements += 1
         pending.append(connection.query(statement, logger: logger))
@@ -179,9 +193,13 @@ final class PostgresTransaction: StoreTransaction {
         try waitRecordingFailure { EventLoopFuture.andAllSucceed(before, on: first.eventLoop) }
     }
 
-    /// COMMIT, without taking a lock that the body never needed.
+    /// COMMIT, without taking a lock that the body never needed; the serial counter's row first,
+    /// if serials were taken (`nextSerial`).
     func commit() throws -> PostgresQueryResult {
         if let abortedBy { throw abortedBy.error }
+        if let authority = serialAuthority, let serial = counters.serial, serial != contextRead?.serial {
+            try write("UPDATE serial SET last = \(serial) WHERE authority = \(authority)")
+        }
         return try send("COMMIT")
     }
 
@@ -219,6 +237,9 @@ final class PostgresTransaction: StoreTransaction {
     /// Rows were written behind the counters' back (a copy): from now on they are read again.
     func forgetContext() {
         contextUsable = false
+        lockedAhead = [:]
+        issuedByPlate = [:]
+        references = nil
         lastAudit = nil
         prefetched = nil
     }
@@ -229,6 +250,71 @@ final class PostgresTransaction: StoreTransaction {
     /// authority's lock, which other writers wait for. Called before the body's first statement.
     func deferAuthorityLock() {
         if !holdsLock { lockAtFirstWrite = true }
+    }
+
+    /// The applications a group of decisions names (see `StoreTransaction.lockApplications`), read
+    /// with their required departments and decisions and locked (`FOR UPDATE`, in id order, so
+    /// that two groups never wait for each other's rows), then the authority's lock queued right
+    /// behind: one wait for all of it, where a decision alone waits for its application and then
+    /// for the lock. The order, rows then the authority, is every decision's. Reads of these
+    /// applications are answered from what was read, until the transaction writes for one.
+    /// Permit numbers are not read ahead: a decision on an issued application is refused without a write.
+    func lockApplications(_ identifiers: [String]) throws {
+        guard locksApplicationRows, abortedBy == nil else { return }
+        let ids = Array(Set(identifiers.compactMap(ApplicationRecord.rowID(of:)))).sorted()
+        guard !ids.isEmpty else { return }
+        try sendBatch()
+        statements += 3
+        let applications = connection.query("SELECT * FROM application WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger: logger)
+        let required = connection.query("SELECT * FROM requiredDepartment WHERE applicationID = ANY(\(ids)) ORDER BY applicationID, department",
+                                        logger: logger)
+        let decisions = connection.query("SELECT * FROM decision WHERE applicationID = ANY(\(ids)) ORDER BY applicationID, id", logger: logger)
+        pending += [applications, required, decisions]
+        lockAtFirstWrite = false
+        takeLockIfNeeded()
+        // Behind the lock, so that it sees every earlier holder's permits: the issued applications
+        // of the same vehicles, which a permit issued here would supersede.
+        statements += 1
+        let issued = connection.query("""
+            SELECT * FROM application WHERE state = 'issued' AND plate IN (SELECT plate FROM application WHERE id = ANY(\(ids))) ORDER BY id
+            """, logger: logger)
+        pending.append(issued)
+        // One wait for the rows, the lock and the context (`answer` waits for everything queued).
+        let found = try rows(of: answer(of: applications), application)
+        let requiredByApplication = Dictionary(grouping: try rows(of: answer(of: required), self.required), by: \.applicationID)
+        let decisionsByApplication = Dictionary(grouping: try rows(of: answer(of: decisions), decision), by: \.applicationID)
+        for a in found {
+            guard let id = a.id else { continue }
+            lockedAhead[id] = (a, requiredByApplication[id] ?? [], decisionsByApplication[id] ?? [])
+            issuedByPlate[a.plate] = []
+        }
+        for a in try rows(of: answer(of: issued), application) { issuedByPlate[a.plate]?.append(a) }
+    }
+
+    /// Keeps `issuedByPlate` as the database has it once `a` is written.
+    private func track(_ a: ApplicationRecord) {
+        guard var issued = issuedByPlate[a.plate] else { return }
+        issued.removeAll { $0.id == a.id }
+        if a.state == .issued {
+            issued.append(a)
+            issued.sort { ($0.id ?? 0) < ($1.id ?? 0) }
+        }
+        issuedByPlate[a.plate] = issued
+    }
+
+    /// Queues the read of every reference in `keys`, under the authority's lock, so that
+    /// `application(creditCode:reference:)` answers them with no wait of its own.
+    func lookUpReferences(_ keys: [(creditCode: String, reference: String)]) throws {
+        guard !keys.isEmpty, abortedBy == nil, !bypassLock else { return }
+        takeLockIfNeeded()
+        try sendBatch()
+        statements += 1
+        let answer = connection.query("""
+            SELECT application.* FROM application JOIN unnest(\(keys.map(\.creditCode)), \(keys.map(\.reference))) AS k (creditCode, reference)
+              ON application.creditCode = k.creditCode AND application.reference = k.reference
+            """, logger: logger)
+        pending.append(answer)
+        references = (answer, nil, Set(keys.map { ReferenceKey(creditCode: $0.creditCode, reference: $0.reference) }))
     }
 
     /// Whether the next read of an application locks its row: a writer that defers the authority's lock, before it takes it.
@@ -298,7 +384,6 @@ final class PostgresTransaction: StoreTransaction {
     /// the pool never hands out a connection inside a transaction.
     func rollback() {
         batch = []
-        batchTables = []
         let before = pending
         pending = []
         do {
@@ -400,6 +485,7 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func application(id: Int64) throws -> ApplicationRecord? {
+        if let ahead = lockedAhead[id] { return ahead.application }
         // A writer that reads an application by id goes on, in every rule that does, to its
         // required departments and decisions: they are queued with it, one wait for the three.
         let locking = locksApplicationRows
@@ -421,7 +507,16 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func application(creditCode: String, reference: String) throws -> ApplicationRecord? {
-        try row("SELECT * FROM application WHERE creditCode = \(creditCode) AND reference = \(reference)", application)
+        let key = ReferenceKey(creditCode: creditCode, reference: reference)
+        if var looked = references, looked.keys.contains(key) {
+            if looked.found == nil {
+                let rows = try rows(of: answer(of: looked.answer), application)
+                looked.found = Dictionary(rows.map { (ReferenceKey(creditCode: $0.creditCode, reference: $0.reference), $0) }, uniquingKeysWith: { a, _ in a })
+                references = looked
+            }
+            return looked.found?[key]
+        }
+        return try row("SELECT * FROM application WHERE creditCode = \(creditCode) AND reference = \(reference)", application)
     }
 
     func application(permitNumber: String) throws -> ApplicationRecord? {
@@ -441,6 +536,10 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func applications(_ filter: ApplicationFilter) throws -> [ApplicationRecord] {
+        if filter.states == [.issued], let plate = filter.plate, let issued = issuedByPlate[plate], filter.creditCode == nil,
+           filter.department == nil, filter.afterID == nil, filter.submittedSince == nil, filter.permitState == nil, filter.limit == nil {
+            return issued
+        }
         var q = QueryBuilder("SELECT * FROM application")
         var clauses: [String] = []
         if let states = filter.states, !states.isEmpty { clauses.append("state = ANY(\(q.bind(states.map(\.rawValue))))") }
@@ -477,6 +576,7 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func requiredDepartments(applicationID: Int64) throws -> [RequiredDepartmentRecord] {
+        if let ahead = lockedAhead[applicationID] { return ahead.required }
         if let prefetched, prefetched.applicationID == applicationID { return try rows(of: answer(of: prefetched.required), required) }
         return try rows("SELECT * FROM requiredDepartment WHERE applicationID = \(applicationID) ORDER BY department", required)
     }
@@ -520,6 +620,7 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func decisions(applicationID: Int64) throws -> [DecisionRecord] {
+        if let ahead = lockedAhead[applicationID] { return ahead.decisions }
         if let prefetched, prefetched.applicationID == applicationID { return try rows(of: answer(of: prefetched.decisions), decision) }
         return try rows("SELECT * FROM decision WHERE applicationID = \(applicationID) ORDER BY id", decision)
     }
@@ -693,12 +794,14 @@ final class PostgresTransaction: StoreTransaction {
     /// that only writes (an application and its rows, a revocation) then costs no statement of
     /// its own. If it throws, its writes are still kept here and are dropped; if it returns,
     /// they go with what follows, and a failure among them, reported outside the savepoint,
-    /// runs the whole transaction again with every savepoint sent (`TransactionFailure.needsSavepoints`),
-    /// where it is undone alone, as in SQLite.
+    /// runs the whole transaction again with every savepoint sent and waited for
+    /// (`TransactionFailure.needsSavepoints`), where it is undone alone, as in SQLite. A
+    /// savepoint that was sent is not waited for at its end either, on the same terms: a group of
+    /// decisions, each in its savepoint, then waits only where its rules read.
     func savepoint<T>(_ body: () throws -> T) throws -> T {
         savepoints += 1
         let name = "s\(savepoints)"
-        let (audit, moved) = (lastAudit, counters)
+        let (audit, moved, issued) = (lastAudit, counters, issuedByPlate)
         let start = batch.count
         if lazySavepoints, lazySavepoint == nil, abortedBy == nil {
             lazySavepoint = (name, start)
@@ -714,6 +817,13 @@ final class PostgresTransaction: StoreTransaction {
                 if batch.count > start { unsavedWrites = true }
                 return result
             }
+            if lazySavepoints {
+                // Not waited for either: the body's writes go on with what follows, and a failure
+                // among them, reported outside the savepoint, runs the transaction again as below.
+                try enqueue(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"), control: true)
+                unsavedWrites = true
+                return result
+            }
             // The body's queued writes are waited for here: a failure among them is the body's,
             // undone alone.
             try flush()
@@ -721,18 +831,16 @@ final class PostgresTransaction: StoreTransaction {
             return result
         } catch {
             // Undoes only what the body wrote, and makes an aborted transaction usable again.
-            (lastAudit, counters) = (audit, moved)
+            (lastAudit, counters, issuedByPlate) = (audit, moved, issued)
             prefetched = nil
             if unsent() {
                 lazySavepoint = nil
                 batch.removeSubrange(start...)
-                batchTables = Set(batch.map(\.table))
-                throw error
+                        throw error
             }
             // Writes not yet sent are the body's own (SAVEPOINT sent those before it).
             batch = []
-            batchTables = []
-            _ = try? send(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)"))
+                _ = try? send(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)"))
             if (try? send(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))) != nil { abortedBy = nil }
             throw error
         }
@@ -785,15 +893,18 @@ final class PostgresTransaction: StoreTransaction {
 
     func insertApplication(_ a: ApplicationRecord) throws -> ApplicationRecord {
         var r = a
+        // Looked up again from the database from now on (`lookUpReferences`).
+        references?.keys.remove(ReferenceKey(creditCode: a.creditCode, reference: a.reference))
+        defer { track(r) }
         if let context = try readContext() {
             let id = (counters.applicationID ?? context.applicationID) + 1
-            try write("""
+            try write(DeferredWrite("""
                 INSERT INTO application (id, reference, creditCode, plate, state, document, digest, submission, applicantKid, routing,
                                          routingHash, submittedAt, closedAt, closeReason, permitNumber, amends)
                 VALUES (\(id), \(a.reference), \(a.creditCode), \(a.plate), \(a.state.rawValue), \(a.document), \(a.digest),
                         \(a.submission), \(a.applicantKid), \(a.routing), \(a.routingHash), \(Millis.from(a.submittedAt)),
                         \(a.closedAt.map(Millis.from)), \(a.closeReason), \(a.permitNumber), \(a.amends))
-                """)
+                """).row("\(id)"))
             counters.applicationID = id
             r.id = id
             return r
@@ -810,27 +921,32 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func updateApplication(_ a: ApplicationRecord) throws {
-        try write("""
+        if let id = a.id { lockedAhead[id] = nil }
+        track(a)
+        try write(DeferredWrite("""
             UPDATE application SET state = \(a.state.rawValue), closedAt = \(a.closedAt.map(Millis.from)), closeReason = \(a.closeReason),
               permitNumber = \(a.permitNumber) WHERE id = \(a.id)
-            """)
+            """).row(a.id.map { "\($0)" }))
     }
 
     func insertRequiredDepartment(_ r: RequiredDepartmentRecord) throws {
-        try write("""
+        lockedAhead[r.applicationID] = nil
+        try write(DeferredWrite("""
             INSERT INTO requiredDepartment (applicationID, department, state, dueAt, decidedAt)
             VALUES (\(r.applicationID), \(r.department), \(r.state.rawValue), \(Millis.from(r.dueAt)), \(r.decidedAt.map(Millis.from)))
-            """)
+            """).row("\(r.applicationID) \(r.department)"))
     }
 
     func updateRequiredDepartment(_ r: RequiredDepartmentRecord) throws {
-        try write("""
+        lockedAhead[r.applicationID] = nil
+        try write(DeferredWrite("""
             UPDATE requiredDepartment SET state = \(r.state.rawValue), decidedAt = \(r.decidedAt.map(Millis.from))
             WHERE applicationID = \(r.applicationID) AND department = \(r.department)
-            """)
+            """).row("\(r.applicationID) \(r.department)"))
     }
 
     func insertDecision(_ d: DecisionRecord) throws -> DecisionRecord {
+        lockedAhead[d.applicationID] = nil
         let conditions = d.conditions.isEmpty ? "[]" : String(decoding: try JSONEncoder().encode(d.conditions), as: UTF8.self)
         var r = d
         if let context = try readContext() {
@@ -856,12 +972,12 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func insertPermit(_ p: PermitRecord) throws {
-        try write("""
+        try write(DeferredWrite("""
             INSERT INTO permit (number, applicationID, authority, serial, issuedAt, validFrom, validTo, payload, document,
                                 issuerKid, signatureHash, decisionToIssueMicros)
             VALUES (\(p.number), \(p.applicationID), \(p.authority), \(p.serial), \(Millis.from(p.issuedAt)), \(p.validFrom), \(p.validTo),
                     \(p.payload), \(p.document), \(p.issuerKid), \(p.signatureHash), \(p.decisionToIssueMicros))
-            """)
+            """).row(p.number))
     }
 
     func nextSerial(authority: String) throws -> Int {
@@ -870,8 +986,10 @@ final class PostgresTransaction: StoreTransaction {
             guard next <= 999_999 else {
                 throw StoreError(.serialsExhausted, "authority \(authority) has issued serial 999999, the last a 12-digit number allows; nothing was issued")
             }
-            try write("UPDATE serial SET last = \(next) WHERE authority = \(authority)")
+            // The counter's row is written once, at COMMIT, with the last serial taken (`commit`):
+            // as one UPDATE of one row it could not go in one statement with another.
             counters.serial = next
+            serialAuthority = authority
             return next
         }
         // One statement that reads and writes the counter under its row lock: gap-free even
@@ -907,8 +1025,8 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func linkSupersession(old: String, new: String) throws {
-        try write("UPDATE permit SET supersededBy = \(new) WHERE number = \(old)")
-        try write("UPDATE permit SET supersedes = \(old) WHERE number = \(new)")
+        try write(DeferredWrite("UPDATE permit SET supersededBy = \(new) WHERE number = \(old)").row(old))
+        try write(DeferredWrite("UPDATE permit SET supersedes = \(old) WHERE number = \(new)").row(new))
     }
 
     func insertBlacklist(_ b: BlacklistRecord) throws -> BlacklistRecord {

@@ -194,6 +194,6 @@ extension LocalPermitService: RequestGate {
 
     public func admitNonce(_ nonce: String, kid: String, expires: Date) async throws -> Bool {
         let now = workflow.clock.now()
-        return try await workflow.store.write { try $0.admitNonce(nonce, kid: kid, expires: expires, now: now) }
+        return try await workflow.store.admitNonce(nonce, kid: kid, expires: expires, now: now)
     }
 }

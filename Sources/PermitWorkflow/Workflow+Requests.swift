@@ -112,7 +112,9 @@ extension Workflow {
                                        content: CanonicalJSON.encode(["reference": r.app.reference, "blacklistID": String(r.entry.id ?? 0),
                                                                       "field": r.problem.field ?? "", "reason": r.entry.reason]))
                 }
-                for n in prepared.keys.sorted() {
+                let order = prepared.keys.sorted()
+                try tx.lookUpReferences(order.map { (prepared[$0]!.app.applicant.creditCode, prepared[$0]!.app.reference) })
+                for n in order {
                     let p = prepared[n]!
                     do {
                         // A reference sent again returns what it made the first time.
@@ -244,14 +246,19 @@ extension Workflow {
         return (record, key)
     }
 
-    /// Records signed decisions of one department. Each item is one transaction; the decision
-    /// that completes an application's required set issues the permit in that same transaction.
+    /// Records signed decisions of one department. Each item is checked first, on its own (its
+    /// signature, department, nonce and time); the items that pass are then written in groups of
+    /// up to `decideGroupSize` per transaction, each item in its own savepoint, so an item is
+    /// written whole or not at all and reported either way. The decision that completes an
+    /// application's required set issues the permit in that same transaction. If the store fails
+    /// to commit a group, each of its items reports the failure and none of them is written.
     /// A batch whose signer is not an active approver of `department` is refused whole. Sending
     /// the same signed decision again is refused as already decided: it is never applied twice.
     public func decide(department: Department, items: [DecisionItem], progress: ((Int) -> Void)? = nil) async throws -> [DecisionResult] {
         var signer: (record: PartyKeyRecord, key: PublicKey)?
         var results: [DecisionResult] = []
         results.reserveCapacity(items.count)
+        var ready: [CheckedDecision] = []
         for (n, item) in items.enumerated() {
             var decoded: DecisionSignature?
             var failure: [Problem]?
@@ -271,111 +278,170 @@ extension Workflow {
                                         decision: decoded.map { $0.approve ? "approve" : "reject" } ?? "")
             if let failure {
                 result.errors = failure
-            } else if let decoded, let signer {
-                result = await decideOne(result, decoded, bytes: Array(item.decision!), department: department, approver: signer.record, key: signer.key)
+            } else if let decoded, let signer, let bytes = item.decision {
+                let problems = check(decoded, bytes: Array(bytes), department: department, approver: signer.record, key: signer.key)
+                if problems.isEmpty {
+                    ready.append(CheckedDecision(slot: n, signed: decoded, bytes: Array(bytes), approver: signer.record))
+                } else {
+                    result.errors = problems
+                }
             } else {
                 result.errors = [Problem(code: "application.notFound", message: "no application or permit \(item.input)", field: "id", value: item.input,
                                          rule: "an application ID such as A000123, or a 12-digit permit number")]
             }
             results.append(result)
-            progress?(n + 1)
+            if ready.count == Workflow.decideGroupSize || (n == items.count - 1 && !ready.isEmpty) {
+                await decideGroup(ready, department: department, results: &results)
+                ready = []
+                progress?(n + 1)
+            }
         }
         return results
     }
 
-    private func decideOne(_ base: DecisionResult, _ signed: DecisionSignature, bytes: [UInt8], department: Department,
-                           approver: PartyKeyRecord, key: PublicKey) async -> DecisionResult {
-        var result = base
-        let identifier = base.input
-        let decision: DecisionRecord.Decision = signed.approve ? .approve : .reject
-        var start = DispatchTime.now().uptimeNanoseconds
+    /// Decisions per write transaction in `decide`.
+    public static let decideGroupSize = 64
+
+    /// A signed decision that passed `check`, waiting for its group's transaction; `slot` is its
+    /// place among the batch's results.
+    struct CheckedDecision {
+        var slot: Int
+        var signed: DecisionSignature
+        var bytes: [UInt8]
+        var approver: PartyKeyRecord
+    }
+
+    /// What a decision's savepoint came to: the application it named, the permit it issued, or its failure.
+    private struct DecisionOutcome {
+        var id: String?
+        var issued: PermitRecord?
+        var error: (any Error)?
+    }
+
+    /// The checks of a signed decision that need no store: what it says, that it is for this
+    /// department, its nonce and time, and its signature by the approver's registered key.
+    private func check(_ signed: DecisionSignature, bytes: [UInt8], department: Department, approver: PartyKeyRecord, key: PublicKey) -> [Problem] {
+        var problems = DecisionRules.problems(approve: signed.approve, conditions: signed.conditions, reason: signed.reason)
+        if signed.department != department {
+            problems.append(Problem(code: "decision.department", message: "the decision is signed for \(signed.department.rawValue), not \(department.rawValue)",
+                                    field: "department", value: signed.department.rawValue, rule: "the department the batch is for"))
+        }
+        if signed.nonce.map({ $0.count < RequestRules.nonceBytes }) ?? true {
+            problems.append(Problem(code: "decision.nonce", message: "the signed decision carries no nonce of \(RequestRules.nonceBytes) bytes",
+                                    field: "decision", rule: "at least \(RequestRules.nonceBytes) random bytes"))
+        }
+        do { try RequestRules.checkTime(signed.time, now: clock.now(), field: "decision.time") } catch { problems += error.problems }
+        if (try? signed.cose.verify(with: key)) == nil {
+            problems.append(Problem(code: "decision.signature", message: "the signed decision does not verify with approver key \(approver.kid)",
+                                    field: "decision", value: approver.kid, rule: "a COSE_Sign1 by the approver's registered key"))
+        }
+        return problems
+    }
+
+    /// Writes `group` in one transaction, each decision in its own savepoint, and puts each one's
+    /// outcome in its place in `results`. A permit's decision-to-issue time runs from the moment
+    /// the group asks for its transaction to the commit.
+    private func decideGroup(_ group: [CheckedDecision], department: Department, results: inout [DecisionResult]) async {
+        let identifiers = group.map { results[$0.slot].input }
+        let start = DispatchTime.now().uptimeNanoseconds
         do {
-            let now = clock.now()
-            var problems = DecisionRules.problems(approve: signed.approve, conditions: signed.conditions, reason: signed.reason)
-            if signed.department != department {
-                problems.append(Problem(code: "decision.department", message: "the decision is signed for \(signed.department.rawValue), not \(department.rawValue)",
-                                        field: "department", value: signed.department.rawValue, rule: "the department the batch is for"))
-            }
-            if signed.nonce.map({ $0.count < RequestRules.nonceBytes }) ?? true {
-                problems.append(Problem(code: "decision.nonce", message: "the signed decision carries no nonce of \(RequestRules.nonceBytes) bytes",
-                                        field: "decision", rule: "at least \(RequestRules.nonceBytes) random bytes"))
-            }
-            do { try RequestRules.checkTime(signed.time, now: now, field: "decision.time") } catch { problems += error.problems }
-            if (try? signed.cose.verify(with: key)) == nil {
-                problems.append(Problem(code: "decision.signature", message: "the signed decision does not verify with approver key \(approver.kid)",
-                                        field: "decision", value: approver.kid, rule: "a COSE_Sign1 by the approver's registered key"))
-            }
-            if !problems.isEmpty { throw ProblemList(problems) }
-            let conditions = signed.conditions
-            let reason = signed.reason
-            let decidedAt = signed.time
-            start = DispatchTime.now().uptimeNanoseconds
-            let issued: PermitRecord? = try await store.write { tx in
-                // Everything read before the decision is written is this application's.
+            let outcomes: [DecisionOutcome] = try await store.write { tx in
+                // Everything read before the first decision is written is these applications'.
                 tx.deferAuthorityLock()
-                guard var current = try Workflow.resolve(identifier, in: tx) else {
-                    throw WorkflowError("application.notFound", "no application or permit \(identifier)", field: "id", value: identifier,
-                                        rule: "an application ID such as A000123, or a 12-digit permit number")
-                }
-                result.id = current.publicID
-                guard Hex.decode(current.digest) == signed.digest else {
-                    throw WorkflowError("decision.digest", "the decision signs another document than \(current.publicID)'s", field: "id", value: identifier,
-                                        rule: "the approver signs the application's digest")
-                }
-                guard current.state == .pending else {
-                    throw WorkflowError("application.notPending", "\(current.publicID) is \(current.state.rawValue); decisions are taken on pending applications",
-                                        field: "id", value: identifier, rule: "the application must be pending")
-                }
-                var required = try tx.requiredDepartments(applicationID: current.id!)
-                guard let slot = required.firstIndex(where: { $0.department == department.rawValue }) else {
-                    throw WorkflowError("decision.notRequired", "\(current.publicID) was not routed to \(department.rawValue)",
-                                        field: "department", value: department.rawValue, rule: "only a required department decides")
-                }
-                guard required[slot].state == .pending else {
-                    throw WorkflowError("decision.alreadyDecided", "\(department.rawValue) already decided on \(current.publicID) (\(required[slot].state.rawValue))",
-                                        field: "id", value: identifier, rule: "one decision per department")
-                }
-                let previous = try tx.decisions(applicationID: current.id!)
-                if decision == .approve {
-                    let total = previous.filter { $0.decision == .approve }.reduce(0) { $0 + $1.conditions.count } + conditions.count
-                    if total > PayloadLimits.conditions {
-                        throw WorkflowError("approve.conditions", "\(current.publicID) would carry \(total) conditions; a permit carries at most \(PayloadLimits.conditions)",
-                                            field: "condition", value: "\(total)", rule: "at most \(PayloadLimits.conditions) conditions across departments")
+                try tx.lockApplications(identifiers)
+                return zip(group, identifiers).map { d, identifier in
+                    var id: String?
+                    do {
+                        let issued = try tx.savepoint {
+                            try record(d, identifier: identifier, department: department, tx: tx, start: start, id: &id)
+                        }
+                        return DecisionOutcome(id: id, issued: issued)
+                    } catch {
+                        return DecisionOutcome(id: id, error: error)
                     }
                 }
-                let record = try tx.insertDecision(DecisionRecord(
-                    applicationID: current.id!, department: department.rawValue, decision: decision, conditions: conditions,
-                    reason: decision == .reject ? reason : nil, decidedAt: decidedAt, approverID: approver.id!,
-                    approverKid: approver.kid, signature: Data(bytes)))
-                required[slot].state = decision == .approve ? .approved : .rejected
-                required[slot].decidedAt = decidedAt
-                try tx.updateRequiredDepartment(required[slot])
-                try tx.appendAudit(at: now, actor: "approver:" + approver.kid, action: decision.rawValue, subject: current.publicID,
-                                   content: CanonicalJSON.encode(AuditDecision(department: department.rawValue, decisionID: record.id!,
-                                                                               conditions: conditions, reason: record.reason,
-                                                                               signatureHash: Hashing.sha256Hex(bytes))))
-                if decision == .reject {
-                    current.state = .rejected
-                    current.closedAt = now
-                    current.closeReason = "\(department.rawValue): \(reason ?? "")"
-                    try tx.updateApplication(current)
-                    return nil
-                }
-                guard required.allSatisfy({ $0.state == .approved }) else { return nil }
-                return try issue(tx, application: &current, decisions: previous + [record], now: now, start: start)
             }
             let end = DispatchTime.now().uptimeNanoseconds
-            if let issued {
-                result.state = ApplicationState.issued.rawValue
-                result.permitNumber = issued.number
-                result.issueMicros = Int64((end - start) / 1000)
-            } else {
-                result.state = decision == .reject ? ApplicationState.rejected.rawValue : ApplicationState.pending.rawValue
+            for (d, outcome) in zip(group, outcomes) {
+                var result = results[d.slot]
+                result.id = outcome.id
+                if let error = outcome.error {
+                    result.errors = (error as? ProblemConvertible)?.problems ?? [Problem(code: "store.io", message: "\(error)")]
+                } else if let issued = outcome.issued {
+                    result.state = ApplicationState.issued.rawValue
+                    result.permitNumber = issued.number
+                    result.issueMicros = Int64((end - start) / 1000)
+                } else {
+                    result.state = d.signed.approve ? ApplicationState.pending.rawValue : ApplicationState.rejected.rawValue
+                }
+                results[d.slot] = result
             }
         } catch {
-            result.errors = (error as? ProblemConvertible)?.problems ?? [Problem(code: "store.io", message: "\(error)")]
+            for d in group {
+                results[d.slot].errors = (error as? ProblemConvertible)?.problems
+                    ?? [Problem(code: "store.io", message: "the group of decisions could not be committed: \(error)")]
+            }
         }
-        return result
+    }
+
+    /// One decision inside its savepoint: the rules that need the store, the decision's rows and
+    /// audit event, and the permit if it completes the required set. `id` gets the application's ID once found.
+    private func record(_ d: CheckedDecision, identifier: String, department: Department, tx: any StoreTransaction, start: UInt64,
+                        id: inout String?) throws -> PermitRecord? {
+        let now = clock.now()
+        let signed = d.signed, approver = d.approver
+        let decision: DecisionRecord.Decision = signed.approve ? .approve : .reject
+        let conditions = signed.conditions, reason = signed.reason
+        guard var current = try Workflow.resolve(identifier, in: tx) else {
+            throw WorkflowError("application.notFound", "no application or permit \(identifier)", field: "id", value: identifier,
+                                rule: "an application ID such as A000123, or a 12-digit permit number")
+        }
+        id = current.publicID
+        guard Hex.decode(current.digest) == signed.digest else {
+            throw WorkflowError("decision.digest", "the decision signs another document than \(current.publicID)'s", field: "id", value: identifier,
+                                rule: "the approver signs the application's digest")
+        }
+        guard current.state == .pending else {
+            throw WorkflowError("application.notPending", "\(current.publicID) is \(current.state.rawValue); decisions are taken on pending applications",
+                                field: "id", value: identifier, rule: "the application must be pending")
+        }
+        var required = try tx.requiredDepartments(applicationID: current.id!)
+        guard let slot = required.firstIndex(where: { $0.department == department.rawValue }) else {
+            throw WorkflowError("decision.notRequired", "\(current.publicID) was not routed to \(department.rawValue)",
+                                field: "department", value: department.rawValue, rule: "only a required department decides")
+        }
+        guard required[slot].state == .pending else {
+            throw WorkflowError("decision.alreadyDecided", "\(department.rawValue) already decided on \(current.publicID) (\(required[slot].state.rawValue))",
+                                field: "id", value: identifier, rule: "one decision per department")
+        }
+        let previous = try tx.decisions(applicationID: current.id!)
+        if decision == .approve {
+            let total = previous.filter { $0.decision == .approve }.reduce(0) { $0 + $1.conditions.count } + conditions.count
+            if total > PayloadLimits.conditions {
+                throw WorkflowError("approve.conditions", "\(current.publicID) would carry \(total) conditions; a permit carries at most \(PayloadLimits.conditions)",
+                                    field: "condition", value: "\(total)", rule: "at most \(PayloadLimits.conditions) conditions across departments")
+            }
+        }
+        let record = try tx.insertDecision(DecisionRecord(
+            applicationID: current.id!, department: department.rawValue, decision: decision, conditions: conditions,
+            reason: decision == .reject ? reason : nil, decidedAt: signed.time, approverID: approver.id!,
+            approverKid: approver.kid, signature: Data(d.bytes)))
+        required[slot].state = decision == .approve ? .approved : .rejected
+        required[slot].decidedAt = signed.time
+        try tx.updateRequiredDepartment(required[slot])
+        try tx.appendAudit(at: now, actor: "approver:" + approver.kid, action: decision.rawValue, subject: current.publicID,
+                           content: CanonicalJSON.encode(AuditDecision(department: department.rawValue, decisionID: record.id!,
+                                                                       conditions: conditions, reason: record.reason,
+                                                                       signatureHash: Hashing.sha256Hex(d.bytes))))
+        if decision == .reject {
+            current.state = .rejected
+            current.closedAt = now
+            current.closeReason = "\(department.rawValue): \(reason ?? "")"
+            try tx.updateApplication(current)
+            return nil
+        }
+        guard required.allSatisfy({ $0.state == .approved }) else { return nil }
+        return try issue(tx, application: &current, decisions: previous + [record], now: now, start: start)
     }
 
     /// Issues the permit inside the transaction of the completing decision (or of an amendment whose

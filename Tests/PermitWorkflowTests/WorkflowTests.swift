@@ -340,6 +340,82 @@ class WorkflowTests: StoreTestCase {
         XCTAssertEqual(Set(permits.map(\.number)).count, 28)
     }
 
+    /// A batch of decisions is written in one transaction a group, each decision in a savepoint:
+    /// an item that fails leaves nothing behind and takes nothing from the others (not even a
+    /// serial), the same application twice in one batch is decided once, and a permit issued in
+    /// the group supersedes the vehicle's older one, and is superseded by the next one issued in
+    /// the group for the same vehicle. The failure here comes from the store itself
+    /// (a trigger refusing one permit), where PostgreSQL reports it at COMMIT, outside any
+    /// savepoint, and the transaction runs again with its savepoints sent and waited for.
+    func testEachDecisionOfAGroupIsWrittenWholeOrNotAtAll() async throws {
+        let h = try await Harness(store: Self.storeKind)
+        let plate = "浙A77777"
+        let older = try await h.issue(h.variant(50, plate: plate))
+        let apps = [h.variant(51), h.variant(52), h.variant(53, categories: ["dangerous-goods"]), h.variant(54, plate: plate),
+                    h.variant(55, plate: plate)]
+        let ids = try await h.workflow.apply(apps.enumerated().map { h.item($0.element, index: $0.offset) }, key: h.firmKey).map { try XCTUnwrap($0.id) }
+        let refused = try XCTUnwrap(ApplicationRecord.rowID(of: ids[1]))
+        if h.storeKind == .postgres {
+            try h.tamper("""
+                CREATE FUNCTION refuse_permit() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.applicationID = \(refused) THEN RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$;
+                CREATE TRIGGER permit_refused BEFORE INSERT ON permit FOR EACH ROW EXECUTE FUNCTION refuse_permit();
+                """)
+        } else {
+            try h.tamper("CREATE TRIGGER permit_refused BEFORE INSERT ON permit WHEN NEW.applicationID = \(refused) BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+        }
+        let before = try h.counts()
+        let batch = [ids[0], ids[1], ids[0], ids[2], ids[3], ids[4]]
+        let results = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: batch, decision: .approve)
+        XCTAssertEqual(results.map(\.id), batch)
+        XCTAssertEqual(results[0].state, "issued", "\(results[0].errors ?? [])")
+        XCTAssertEqual(results[1].errors?.first?.code, "store.constraint", "\(results[1])")
+        XCTAssertNil(results[1].permitNumber)
+        XCTAssertEqual(results[2].errors?.first?.code, "application.notPending")
+        XCTAssertEqual(results[3].errors?.first?.code, "decision.notRequired")
+        XCTAssertEqual(results[4].state, "issued", "\(results[4].errors ?? [])")
+        XCTAssertEqual(results[5].state, "issued", "\(results[5].errors ?? [])")
+        // Three decisions and three permits written, none of the refused item's: serials 2, 3 and 4.
+        let after = try h.counts()
+        XCTAssertEqual(after.decisions - before.decisions, 3)
+        XCTAssertEqual(after.permits - before.permits, 3)
+        XCTAssertEqual(results.compactMap(\.permitNumber), ["330114000002", "330114000003", "330114000004"])
+        let refusedHistory = try await h.workflow.history(ids[1])
+        XCTAssertEqual(refusedHistory.application.state, .pending)
+        XCTAssertEqual(refusedHistory.required.map(\.state), [.pending])
+        XCTAssertTrue(refusedHistory.decisions.isEmpty)
+        // The vehicle's older permit is superseded by the first issued in the group, and that one
+        // by the second, which must see the first as issued.
+        let superseded = try await h.workflow.history(older.id)
+        XCTAssertEqual(superseded.permit?.supersededBy, results[4].permitNumber)
+        XCTAssertEqual(superseded.revocation?.reason, "superseded")
+        let supersededInGroup = try await h.workflow.history(ids[3])
+        XCTAssertEqual(supersededInGroup.permit?.supersededBy, results[5].permitNumber)
+        XCTAssertEqual(supersededInGroup.revocation?.reason, "superseded")
+        // Without the trigger the refused application is approved and takes the next serial.
+        try h.tamper(h.dropTrigger("permit_refused", on: "permit"))
+        let again = try await h.workflow.decide(department: .health, key: h.approvers[.health]!, identifiers: [ids[1]], decision: .approve)
+        XCTAssertEqual(again[0].permitNumber, "330114000005", "\(again[0].errors ?? [])")
+        let audit = try await h.workflow.verifyAudit()
+        XCTAssertTrue(audit.ok, "\(audit.findings)")
+    }
+
+    /// A request signature's nonce is admitted once until it expires, then may be admitted again.
+    func testANonceIsAdmittedOnceUntilItExpires() async throws {
+        let h = try await Harness(store: Self.storeKind)
+        let store = h.workflow.store, now = h.clock.now(), kid = h.firmKey.publicKey.kidHex
+        let v1 = try await store.admitNonce("bm9uY2UtMQ", kid: kid, expires: now.addingTimeInterval(300), now: now)
+        XCTAssertTrue(v1)
+        let replay = try await store.admitNonce("bm9uY2UtMQ", kid: kid, expires: now.addingTimeInterval(310), now: now.addingTimeInterval(10))
+        XCTAssertFalse(replay)
+        let other = try await store.admitNonce("bm9uY2UtMg", kid: kid, expires: now.addingTimeInterval(310), now: now.addingTimeInterval(10))
+        XCTAssertTrue(other)
+        let expired = try await store.admitNonce("bm9uY2UtMQ", kid: kid, expires: now.addingTimeInterval(1000), now: now.addingTimeInterval(301))
+        XCTAssertTrue(expired, "an expired nonce is forgotten")
+        let replayAgain = try await store.admitNonce("bm9uY2UtMQ", kid: kid, expires: now.addingTimeInterval(1000), now: now.addingTimeInterval(400))
+        XCTAssertFalse(replayAgain, "its new expiry holds")
+    }
+
     func testARepeatedReferenceCreatesNoDuplicate() async throws {
         let h = try await Harness(store: Self.storeKind)
         let first = try await h.workflow.apply([h.item(h.application)], key: h.firmKey)
