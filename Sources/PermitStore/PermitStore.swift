@@ -76,15 +76,18 @@ public protocol StoreReader {
     /// Every signed request kept, in the order received.
     func signedRequests() throws -> [SignedRequestRecord]
     func signedRequest(nonce: String) throws -> SignedRequestRecord?
+    /// The keys with this kid that may sign a request: the authority's admin key if it is the
+    /// current one (its `notAfter` unset), and the active party keys, applicants' before approvers'.
+    func requestSigners(kid: String) throws -> (admin: KeyRecord?, parties: [PartyKeyRecord])
 }
 
 /// Writes, inside one transaction.
 public protocol StoreTransaction: StoreReader {
     /// Runs `body` in a savepoint: a thrown error undoes only what `body` wrote.
     func savepoint<T>(_ body: () throws -> T) throws -> T
-    /// Said before the first statement by a body whose reads before its first write concern one
-    /// application (by id or permit number) and what hangs on it: its required departments and
-    /// decisions. A store that several writers share may then lock that application's row for
+    /// Said before the first statement by a body whose reads before its first write concern, of
+    /// what its authority's writers change, one application (by id or permit number) and what
+    /// hangs on it: its required departments and decisions (a decision, a cancellation). A store that several writers share may then lock that application's row for
     /// those reads and take its per-authority lock only at the first write, so that writers wait
     /// less for each other; other stores do nothing.
     func deferAuthorityLock()
@@ -131,6 +134,12 @@ public protocol StoreTransaction: StoreReader {
 }
 
 extension StoreReader {
+    public func requestSigners(kid: String) throws -> (admin: KeyRecord?, parties: [PartyKeyRecord]) {
+        let admin = try keys(role: .admin).first { $0.kid == kid && $0.notAfter == nil }
+        let parties = try [PartyKeyRecord.Kind.applicant, .approver].compactMap { try activePartyKey(kind: $0, kid: kid) }
+        return (admin, parties)
+    }
+
     public func permits(limit: Int?) throws -> [PermitRecord] { try permits(limit: limit, submittedSince: nil) }
     /// Every decision, in id order.
     public func allDecisions() throws -> [DecisionRecord] { try allDecisions(submittedSince: nil) }

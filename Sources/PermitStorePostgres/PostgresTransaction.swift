@@ -465,6 +465,27 @@ final class PostgresTransaction: StoreTransaction {
         try row("SELECT * FROM partyKey WHERE kind = \(kind.rawValue) AND kid = \(kid) AND removedAt IS NULL", partyKey)
     }
 
+    /// One statement for what `StoreReader.requestSigners` reads in three: every request's
+    /// signer is looked up by it.
+    func requestSigners(kid: String) throws -> (admin: KeyRecord?, parties: [PartyKeyRecord]) {
+        var admin: KeyRecord?
+        var parties: [PartyKeyRecord] = []
+        for r in try rows("""
+            SELECT k.alg AS adminAlg, k.spki AS adminSpki, k.notBefore AS adminNotBefore, p.*
+            FROM (SELECT 1) one
+            LEFT JOIN key k ON k.role = 'admin' AND k.kid = \(kid) AND k.notAfter IS NULL
+            LEFT JOIN partyKey p ON p.kid = \(kid) AND p.removedAt IS NULL
+            ORDER BY p.kind, p.id
+            """, { $0 }) {
+            if admin == nil, let alg: String = try r("adminAlg") {
+                admin = KeyRecord(kid: kid, role: .admin, alg: alg, spki: try r("adminSpki"), notBefore: Millis.date(try r("adminNotBefore") as Int64),
+                                  notAfter: nil)
+            }
+            if (try r("id") as Int64?) != nil { parties.append(try partyKey(r)) }
+        }
+        return (admin, parties)
+    }
+
     func partyKey(id: Int64) throws -> PartyKeyRecord? {
         try row("SELECT * FROM partyKey WHERE id = \(id)", partyKey)
     }

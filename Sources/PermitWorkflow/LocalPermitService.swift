@@ -175,13 +175,13 @@ extension Workflow {
 extension LocalPermitService: RequestGate {
     public func caller(kid: String) async throws -> RegisteredCaller? {
         try await workflow.store.read { r -> RegisteredCaller? in
-            if let admin = try r.keys(role: .admin).first(where: { $0.kid == kid && $0.notAfter == nil }),
-               let key = try? PublicKey(spki: Array(admin.spki)) {
+            let signers = try r.requestSigners(kid: kid)
+            if let admin = signers.admin, let key = try? PublicKey(spki: Array(admin.spki)) {
                 return RegisteredCaller(kid: kid, key: key, caller: .admin)
             }
-            for kind in [PartyKeyRecord.Kind.applicant, .approver] {
-                guard let record = try r.activePartyKey(kind: kind, kid: kid), let key = try? PublicKey(spki: Array(record.spki)) else { continue }
-                switch kind {
+            for record in signers.parties {
+                guard let key = try? PublicKey(spki: Array(record.spki)) else { continue }
+                switch record.kind {
                 case .applicant: return RegisteredCaller(kid: kid, key: key, caller: .firm(creditCode: record.party))
                 case .approver:
                     guard let department = Department(rawValue: record.party) else { return nil }

@@ -210,10 +210,15 @@ extension Workflow {
     /// only the applicant firm's own registered key may.
     public func cancel(_ request: [UInt8]) async throws -> ApplicationRecord {
         let now = clock.now()
+        let named = (try? peek(request, as: [.cancel]))?.params.application
         return try await store.write { tx in
+            // The application is read (and, on a shared store, its row locked) before anything is
+            // written, as a decision reads it: the two then wait for each other in one order.
+            tx.deferAuthorityLock()
+            let early = try named.flatMap { try Workflow.resolve($0, in: tx) }
             let admitted = try admit(request, as: [.cancel], tx: tx, now: now)
             let identifier = admitted.action.params.application ?? ""
-            guard let app = try Workflow.resolve(identifier, in: tx) else {
+            guard let app = identifier == named ? early : try Workflow.resolve(identifier, in: tx) else {
                 throw WorkflowError("application.notFound", "no application or permit \(identifier)", field: "id", value: identifier,
                                     rule: "an application ID such as A000123, or a 12-digit permit number")
             }

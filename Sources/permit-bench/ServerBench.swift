@@ -117,6 +117,9 @@ struct ServerBenchRun {
     var benchCPU: Double
     var serverCPU: Double?
     var clientSigning: Double
+    /// The whole machine's busy CPU seconds (every process, the kernel's work included) over
+    /// the run, from /proc/stat: what the bench, the servers and PostgreSQL share.
+    var machineCPU: Double?
 
     var permitsPerSecond: Double { Double(issued) / seconds }
     var requests: Int { latencies.values.reduce(0) { $0 + $1.count } }
@@ -148,6 +151,14 @@ struct ServerBenchRun {
         if let serverCPU { cpu += String(format: ", the server %.2f s (%.2f ms a permit)", serverCPU, 1000 * serverCPU / Double(max(issued, 1))) }
         cpu += String(format: "; clients signing submissions and decisions %.2f s", clientSigning)
         Swift.print(cpu)
+        if let machineCPU {
+            // Whatever neither this process nor the servers spent: PostgreSQL's, on a PostgreSQL run.
+            let rest = max(0, machineCPU - benchCPU - (serverCPU ?? 0))
+            let perPermit = { (seconds: Double) in 1000 * seconds / Double(max(self.issued, 1)) }
+            Swift.print(String(format: "    machine: %.2f of %d cores busy; %.2f ms of CPU a permit: the server %.2f, this process %.2f, the rest (PostgreSQL on a PostgreSQL run; the kernel and other processes) %.2f",
+                               machineCPU / seconds, ProcessInfo.processInfo.activeProcessorCount, perPermit(machineCPU),
+                               perPermit(serverCPU ?? 0), perPermit(benchCPU), perPermit(rest)))
+        }
         if !refused.isEmpty { Swift.print("    refused: \(refused.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))") }
         if let lock { lock.print() }
         Swift.print("    store: \(durability)")
@@ -193,6 +204,7 @@ struct ServerBenchRun {
         }
         let driver = ServerBenchDriver(parties: parties, firmClients: firmClients, count: count, seconds: seconds)
         let cpu0 = processCPUSeconds()
+        let machine0 = machineBusySeconds()
         let serverCPU0 = processes.map { $0.cpuSeconds() ?? 0 }
         let urls = processes.map(\.url)
         let started = LockTraceSummary.now()
@@ -203,6 +215,7 @@ struct ServerBenchRun {
         run.instances = instances
         run.benchCPU = processCPUSeconds() - cpu0
         run.serverCPU = zip(processes, serverCPU0).reduce(0) { $0 + (($1.0.cpuSeconds() ?? 0) - $1.1) }
+        if let machine0, let machine1 = machineBusySeconds() { run.machineCPU = machine1 - machine0 }
         for process in processes {
             guard process.stop() == 0 else { throw BenchFailure("permit-server did not exit 0 on SIGTERM: \(process.stderrText)") }
         }
@@ -416,6 +429,17 @@ extension ServerBenchDriver.Log {
         }
         return result
     }
+}
+
+/// The machine's busy CPU time since boot, every core, in seconds (/proc/stat: user, nice,
+/// system, irq, softirq and steal); nil where there is no /proc/stat.
+func machineBusySeconds() -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8), let line = text.split(separator: "\n").first,
+          line.hasPrefix("cpu ") else { return nil }
+    let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+    guard fields.count >= 8 else { return nil }
+    let busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7]
+    return busy / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 /// This process's CPU time, user and system, in seconds.

@@ -400,6 +400,36 @@ class WorkflowTests: StoreTestCase {
         XCTAssertTrue(audit.ok, "\(audit.findings)")
     }
 
+    /// The signer of a request is looked up by its kid in one read: the current admin key, or the
+    /// active party keys, applicants' before approvers'; a removed key is not found.
+    func testARequestsSignerIsFoundByItsKid() async throws {
+        let h = try await Harness(store: Self.storeKind)
+        let both = PrivateKey.generate(.edDSA)
+        _ = try await h.workflow.register(.approver, party: "POSTAL", name: "两用", publicKey: both.publicKey, adminKey: h.admin)
+        _ = try await h.workflow.register(.applicant, party: "91110108MA01AAAA1B".creditCodeFixed, name: "两用", publicKey: both.publicKey, adminKey: h.admin)
+        func signers(_ key: PublicKey) async throws -> (admin: String?, parties: [String]) {
+            let found = try await h.workflow.store.read { try $0.requestSigners(kid: key.kidHex) }
+            return (found.admin.map { "\($0.role.rawValue) \($0.kid) \($0.alg)" }, found.parties.map { "\($0.kind.rawValue) \($0.party) \($0.kid)" })
+        }
+        let admin = try await signers(h.admin.publicKey)
+        XCTAssertEqual(admin.admin, "admin \(h.admin.publicKey.kidHex) \(h.admin.algorithm.rawValue)")
+        XCTAssertEqual(admin.parties, [])
+        let firm = try await signers(h.firmKey.publicKey)
+        XCTAssertNil(firm.admin)
+        XCTAssertEqual(firm.parties, ["applicant \(h.application.applicant.creditCode) \(h.firmKey.publicKey.kidHex)"])
+        let twice = try await signers(both.publicKey)
+        XCTAssertEqual(twice.parties, ["applicant \("91110108MA01AAAA1B".creditCodeFixed) \(both.publicKey.kidHex)", "approver POSTAL \(both.publicKey.kidHex)"])
+        _ = try await h.workflow.unregister(.approver, kid: h.approvers[.health]!.publicKey.kidHex, reason: "lost", adminKey: h.admin)
+        let removed = try await signers(h.approvers[.health]!.publicKey)
+        XCTAssertNil(removed.admin)
+        XCTAssertEqual(removed.parties, [])
+        let stranger = try await signers(PrivateKey.generate(.es256).publicKey)
+        XCTAssertNil(stranger.admin)
+        XCTAssertEqual(stranger.parties, [])
+        let caller = try await LocalPermitService(workflow: h.workflow).caller(kid: h.approvers[.transport]!.publicKey.kidHex)
+        XCTAssertEqual(caller.map { "\($0.caller)" }, "\(Caller.approver(.transport))")
+    }
+
     /// A request signature's nonce is admitted once until it expires, then may be admitted again.
     func testANonceIsAdmittedOnceUntilItExpires() async throws {
         let h = try await Harness(store: Self.storeKind)
