@@ -193,6 +193,9 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     func transaction<T>(write: Bool, autocommit: Bool = false, _ body: (PostgresTransaction) throws -> T) async throws -> T {
         var attempt = 0
         var lazySavepoints = true
+        // A read is first tried as one statement (see `run`); the first authority's only, whose
+        // tables are on the connection's own search path.
+        var single = !write && schema == nil
         while true {
             attempt += 1
             let failure: TransactionFailure
@@ -203,12 +206,16 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
                     // could be found to have escaped.
                     let job = TransactionBody(body)
                     defer { job.body = nil }
-                    return try await attemptOnce(write: write, autocommit: autocommit, lazySavepoints: lazySavepoints, job)
+                    return try await attemptOnce(write: write, autocommit: autocommit || single, lazySavepoints: lazySavepoints, job)
                 }
                 do {
                     return try outcome.value.get()
                 } catch let error as TransactionFailure {
                     failure = error
+                } catch is PostgresTransaction.NeedsSnapshot {
+                    single = false
+                    attempt -= 1
+                    continue
                 }
             } catch let error as TransactionFailure {
                 failure = error
@@ -293,12 +300,19 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         tx.lazySavepoints = lazySavepoints
         var times = LockTrace.Times(asked: asked, started: LockTrace.now())
         if autocommit {
-            // Statements of their own, each committed as it runs: nothing to roll back.
+            // Statements of their own, each committed as it runs: nothing to roll back. A read
+            // tried so may send one statement, which is a snapshot of its own (READ COMMITTED
+            // takes one per statement); a second throws `NeedsSnapshot`, and the read runs
+            // again in a transaction of its own. Most reads are one statement: a request's
+            // signer, an approver's key, a queue's page; they save BEGIN and COMMIT.
+            tx.singleStatement = !write
             do {
                 let result = try body(tx)
+                if tx.wantedSnapshot { throw PostgresTransaction.NeedsSnapshot() }
                 try tx.flush()
                 return result
             } catch {
+                if tx.wantedSnapshot { throw PostgresTransaction.NeedsSnapshot() }
                 if let failure = tx.firstFailure, failure.retryable { throw failure }
                 throw error
             }

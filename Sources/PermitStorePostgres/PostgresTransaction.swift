@@ -99,6 +99,15 @@ final class PostgresTransaction: StoreTransaction {
         var reference: String
     }
 
+    /// A read sent as one statement of its own, outside any transaction (see
+    /// `PostgresPermitStore.run`): a second statement throws `NeedsSnapshot`.
+    var singleStatement = false
+
+    /// A read that was tried as one statement sends a second: it runs again in a transaction.
+    struct NeedsSnapshot: Error {}
+    /// Set with `NeedsSnapshot`, so that a body that caught it (`try?`) still runs again.
+    private(set) var wantedSnapshot = false
+
     init(connection: PostgresConnection, logger: Logger) {
         self.connection = connection
         self.logger = logger
@@ -137,6 +146,10 @@ final class PostgresTransaction: StoreTransaction {
         if let abortedBy { throw abortedBy.error }
         takeLockIfNeeded(forWrite: !control)
         try sendBatch()
+        if singleStatement, statements > 0 {
+            wantedSnapshot = true
+            throw NeedsSnapshot()
+        }
         statements += 1
         pending.append(connection.query(query, logger: logger))
         // A long run of writes (a copy) waits now and then, so that what is queued stays bounded.
@@ -337,6 +350,10 @@ final class PostgresTransaction: StoreTransaction {
     /// waits for it and for whatever was queued before it.
     private func send(_ query: PostgresQuery) throws -> PostgresQueryResult {
         try sendBatch()
+        if singleStatement, statements > 0 {
+            wantedSnapshot = true
+            throw NeedsSnapshot()
+        }
         statements += 1
         let before = pending
         pending = []

@@ -130,6 +130,45 @@ final class PostgresStoreTests: XCTestCase {
         await store.close()
     }
 
+    /// A read is first sent as one statement on its own, outside a transaction; a body that reads
+    /// a second time runs again inside one REPEATABLE READ snapshot (a row written meanwhile by
+    /// another session is not seen by its second statement), even when it swallowed the refusal
+    /// of its second statement with `try?`.
+    func testAReadOfSeveralStatementsRunsAgainInOneSnapshot() async throws {
+        let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
+        let store = try await PostgresPermitStore(url: url)
+        let db = TestPostgres.databaseName(of: url)
+        let first = AuditChain.event(after: nil, at: Date(timeIntervalSince1970: 1_800_000_000), actor: "a", action: "b", subject: "c", content: Data())
+        try await store.write { try $0.insertAuditEvent(first) }
+        let second = AuditChain.event(after: first, at: Date(timeIntervalSince1970: 1_800_000_001), actor: "a", action: "b", subject: "c", content: Data())
+        var single = 0
+        let one = try await store.read { r -> Int in
+            single += 1
+            return try r.auditEvents(subject: nil).count
+        }
+        XCTAssertEqual(one, 1)
+        XCTAssertEqual(single, 1, "a read of one statement runs once")
+        var runs = 0
+        let (before, after) = try await store.read { r -> (Int, Int?) in
+            runs += 1
+            let before = try r.auditEvents(subject: nil).count
+            if runs == 2 {
+                // Another session writes between the transaction's two statements.
+                try TestPostgres.shared().psql(database: db, """
+                    INSERT INTO audit (seq, at, actor, action, subject, content, prevHash, hash)
+                    VALUES (\(second.seq), \(Int64(second.at.timeIntervalSince1970 * 1000)), 'a', 'b', 'c', ''::bytea, '\(second.prevHash)', '\(second.hash)')
+                    """)
+            }
+            return (before, try? r.auditEvents(subject: nil).count)
+        }
+        XCTAssertEqual(runs, 2, "the second statement sent the read into a transaction")
+        XCTAssertEqual(before, 1)
+        XCTAssertEqual(after, 1, "both statements read one snapshot")
+        let v2 = try await store.read { try $0.auditEvents(subject: nil).count }
+        XCTAssertEqual(v2, 2)
+        await store.close()
+    }
+
     func testAnUnreachableServerIsAClearStoreError() async throws {
         let url = "postgres://postgres@/nowhere?host=/nonexistent-permit-socket-dir"
         await XCTAssertThrowsErrorAsync(try await PostgresPermitStore(url: url)) {
