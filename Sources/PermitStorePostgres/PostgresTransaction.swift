@@ -20,10 +20,13 @@ import PostgresNIO
 ///   the issuer keys, the last audit event) are one statement (`Context`); the transaction keeps
 ///   those counters itself from there and binds ids and serials into its inserts;
 /// - writes whose answer the body does not need (`write`) are kept and sent as one statement
-///   (`DeferredWrite.statement`) when the transaction next sends anything;
-/// - a body that reads one application before it writes (a decision) says so
-///   (`deferAuthorityLock`): its reads lock that application's row instead (`FOR UPDATE`), and
-///   the authority's lock is taken at its first write;
+///   (`DeferredWrite.statement`) when the transaction next sends anything; the serial counter's
+///   row is written once, at COMMIT;
+/// - a body that reads applications before it writes (a group of decisions, a cancellation) says
+///   so (`deferAuthorityLock`): its reads lock those applications' rows instead (`FOR UPDATE`),
+///   and the authority's lock is taken at its first write; a group reads all its applications at
+///   once (`lockApplications`), with the lock and its vehicles' issued applications behind them;
+/// - an apply group looks up its references in one statement behind the lock (`lookUpReferences`);
 /// - a writer's read of an application by id brings its required departments and decisions in
 ///   the same wait.
 /// Statements whose answer the body does not need and that cannot fail for a reason of the

@@ -40,8 +40,9 @@ struct Approve: AsyncParsableCommand {
         abstract: "Sign approvals for a department; the last approval an application needs issues its permit.",
         discussion: """
         The key must be a registered approver of the department, else nothing is written (exit 2). \
-        Each application is its own transaction; one that cannot be approved (not pending, not routed \
-        to this department, already decided) is reported and the others go on (exit 1).
+        Applications are written in groups of up to 64 per transaction, each in its own savepoint: one \
+        that cannot be approved (not pending, not routed to this department, already decided) is \
+        reported, leaves nothing behind, and the others go on (exit 1).
 
         Output per item: `A000123 → issued 330114000001 (312 µs)`, `A000123 → approved, waiting for \
         TRANSPORT` or `A000123 ✗ reason`; with --json, JSON Lines (index, input, id, department, \
