@@ -239,29 +239,32 @@ public enum PermitServer {
 }
 
 /// The authorities one server hosts, found by the code in `/v1/authorities/{code}/…`: those
-/// open at start, and any added to the deployment since (`added`), hosted from the first
-/// request that names one or the first listing.
-final class HostedAuthorities: @unchecked Sendable {
-    private let lock = NSLock()
-    private var hosted: [HostedAuthority]
+/// open at start, and any added to the deployment since, which `added` (the deployment) opens
+/// and keeps, hosted from the first request that names one or the first listing.
+struct HostedAuthorities: Sendable {
+    private let started: [HostedAuthority]
     private let added: (any AddedAuthorities)?
 
     init(_ all: [HostedAuthority], added: (any AddedAuthorities)? = nil) throws {
         guard !all.isEmpty else { throw ServerSetupError("the deployment hosts no authority") }
-        hosted = all
+        started = all
         self.added = added
     }
 
-    /// The authorities hosted so far, in the deployment's order.
-    var all: [HostedAuthority] { lock.withLock { hosted } }
-
-    /// Every authority of the deployment now, those added since the start opened on the way
-    /// (one that cannot be opened is left out, and named in the log).
+    /// Every authority of the deployment now, in its order: the first, then the added ones by
+    /// code (one added that cannot be opened is left out, and named in the log).
     func current(logger: Logger? = nil) async -> [HostedAuthority] {
-        if let added {
-            let known = Set(all.map(\.code))
-            for code in added.currentCodes() where !known.contains(code) {
-                do { _ = try await open(code) } catch { logger?.warning("authority \(code) was added but cannot be opened: \(error)") }
+        guard let added else { return started }
+        var all: [HostedAuthority] = []
+        for code in added.currentCodes() {
+            if let hosted = started.first(where: { $0.code == code }) {
+                all.append(hosted)
+                continue
+            }
+            do {
+                if let opened = try await added.open(code: code) { all.append(opened) }
+            } catch {
+                logger?.warning("authority \(code) was added but cannot be opened: \(error)")
             }
         }
         return all
@@ -269,19 +272,10 @@ final class HostedAuthorities: @unchecked Sendable {
 
     /// The authority `code` names; 404 `authority.unknown` for one the deployment does not hold.
     func find(_ code: String) async throws -> HostedAuthority {
-        if let found = lock.withLock({ hosted.first { $0.code == code } }) { return found }
-        if code.utf8.count == 6, code.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let opened = try await open(code) { return opened }
+        if let found = started.first(where: { $0.code == code }) { return found }
+        if let added, let opened = try await added.open(code: code) { return opened }
+        let codes = await current().map(\.code).joined(separator: ", ")
         throw HTTPProblem(.notFound, code: "authority.unknown", detail: "no authority \(code) is hosted here",
-                          field: "code", value: code, rule: "one of GET /v1/authorities: \(all.map(\.code).joined(separator: ", "))")
-    }
-
-    private func open(_ code: String) async throws -> HostedAuthority? {
-        guard let added, let opened = try await added.open(code: code) else { return nil }
-        return lock.withLock {
-            if let raced = hosted.first(where: { $0.code == code }) { return raced }
-            hosted.append(opened)
-            hosted = [hosted[0]] + hosted.dropFirst().sorted { $0.code < $1.code }
-            return opened
-        }
+                          field: "code", value: code, rule: "one of GET /v1/authorities: \(codes)")
     }
 }

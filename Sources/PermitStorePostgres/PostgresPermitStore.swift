@@ -171,21 +171,13 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         let table = schema.map { "\"\($0)\".requestNonce" } ?? "requestNonce"
         let sweep = NonceSweep.shared.due(table: location.redacted + " " + table)
         return try await transaction(write: true, autocommit: true) { tx in
-            if sweep { try tx.enqueue(PostgresQuery(unsafeSQL: "DELETE FROM \(table) WHERE expiresAt < $1", binds: try Self.binds(numbers: [Millis.from(now)]))) }
-            let inserted = try tx.run(PostgresQuery(unsafeSQL: """
-                INSERT INTO \(table) AS kept (nonce, kid, expiresAt) VALUES ($1, $2, $3)
-                ON CONFLICT (nonce) DO UPDATE SET kid = EXCLUDED.kid, expiresAt = EXCLUDED.expiresAt WHERE kept.expiresAt < $4
-                """, binds: try Self.binds(strings: [nonce, kid], numbers: [Millis.from(expires), Millis.from(now)])))
+            if sweep { try tx.enqueue("DELETE FROM \(unescaped: table) WHERE expiresAt < \(Millis.from(now))") }
+            let inserted = try tx.run("""
+                INSERT INTO \(unescaped: table) AS kept (nonce, kid, expiresAt) VALUES (\(nonce), \(kid), \(Millis.from(expires)))
+                ON CONFLICT (nonce) DO UPDATE SET kid = EXCLUDED.kid, expiresAt = EXCLUDED.expiresAt WHERE kept.expiresAt < \(Millis.from(now))
+                """)
             return inserted.metadata.rows == 1
         }
-    }
-
-    /// Values bound in order: the strings, then the numbers.
-    private static func binds(strings: [String] = [], numbers: [Int64]) throws -> PostgresBindings {
-        var binds = PostgresBindings()
-        for s in strings { try binds.append(s) }
-        for n in numbers { try binds.append(n) }
-        return binds
     }
 
     // MARK: the bridge

@@ -80,14 +80,11 @@ final class PostgresTransaction: StoreTransaction {
     private var contextUsable = true
     /// Keys written by this transaction: the issuer keys are read again, not taken from the context.
     private var issuerKeysWritten = false
-    /// An application's required departments and decisions, queued together with its row by a
-    /// writer's `application(id:)`; forgotten at the transaction's next write.
-    private var prefetched: (applicationID: Int64, required: EventLoopFuture<PostgresQueryResult>,
-                             decisions: EventLoopFuture<PostgresQueryResult>)?
-
-    /// Applications read and locked ahead by `lockApplications`, each with its required
-    /// departments and decisions, until this transaction writes any of the three for it.
-    private var lockedAhead: [Int64: (application: ApplicationRecord, required: [RequiredDepartmentRecord], decisions: [DecisionRecord])] = [:]
+    /// Applications a writer has read (`application(id:)`, `lockApplications`), each with its
+    /// required departments and decisions, read in the same wait, until this transaction writes
+    /// any of the three for it: no one else writes them meanwhile, since the writer holds the
+    /// authority's lock or the application's row.
+    private var readAhead: [Int64: (application: ApplicationRecord, required: [RequiredDepartmentRecord], decisions: [DecisionRecord])] = [:]
 
     /// The issued applications of each plate that a group of decisions may issue for (read by
     /// `lockApplications` under the authority's lock), in id order, kept up to date with this
@@ -139,7 +136,6 @@ final class PostgresTransaction: StoreTransaction {
     /// reported by the next statement that is waited for, at the latest by COMMIT, and fails the
     /// transaction. The frequent writes go through `write`, which joins them into one statement.
     func execute(_ query: PostgresQuery) throws {
-        prefetched = nil
         try enqueue(query)
     }
 
@@ -169,7 +165,6 @@ final class PostgresTransaction: StoreTransaction {
     func write(_ write: DeferredWrite) throws {
         if let abortedBy { throw abortedBy.error }
         takeLockIfNeeded()
-        prefetched = nil
         if write.kind == .update, batch.contains(where: { $0.mayWriteSameRow(as: write) }) { try sendBatch() }
         batch.append(write)
         if batch.count >= Self.maximumBatch { try sendBatch() }
@@ -253,11 +248,10 @@ final class PostgresTransaction: StoreTransaction {
     /// Rows were written behind the counters' back (a copy): from now on they are read again.
     func forgetContext() {
         contextUsable = false
-        lockedAhead = [:]
+        readAhead = [:]
         issuedByPlate = [:]
         references = nil
         lastAudit = nil
-        prefetched = nil
     }
 
     /// The body's reads before its first write lock the application they read (`FOR UPDATE`)
@@ -301,7 +295,7 @@ final class PostgresTransaction: StoreTransaction {
         let decisionsByApplication = Dictionary(grouping: try rows(of: answer(of: decisions), decision), by: \.applicationID)
         for a in found {
             guard let id = a.id else { continue }
-            lockedAhead[id] = (a, requiredByApplication[id] ?? [], decisionsByApplication[id] ?? [])
+            readAhead[id] = (a, requiredByApplication[id] ?? [], decisionsByApplication[id] ?? [])
             issuedByPlate[a.plate] = []
         }
         for a in try rows(of: answer(of: issued), application) { issuedByPlate[a.plate]?.append(a) }
@@ -526,7 +520,7 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func application(id: Int64) throws -> ApplicationRecord? {
-        if let ahead = lockedAhead[id] { return ahead.application }
+        if let ahead = readAhead[id] { return ahead.application }
         // A writer that reads an application by id goes on, in every rule that does, to its
         // required departments and decisions: they are queued with it, one wait for the three.
         let locking = locksApplicationRows
@@ -540,8 +534,8 @@ final class PostgresTransaction: StoreTransaction {
             let decisions = connection.query("SELECT * FROM decision WHERE applicationID = \(id) ORDER BY id", logger: logger)
             pending += [record, required, decisions]
             // One wait for the three (`answer` waits for everything queued).
-            let found = try rows(of: answer(of: record), application).first
-            prefetched = (id, required, decisions)
+            guard let found = try rows(of: answer(of: record), application).first else { return nil }
+            readAhead[id] = (found, try rows(of: answer(of: required), self.required), try rows(of: answer(of: decisions), decision))
             return found
         }
         return try row("SELECT * FROM application WHERE id = \(id)", application)
@@ -617,8 +611,7 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func requiredDepartments(applicationID: Int64) throws -> [RequiredDepartmentRecord] {
-        if let ahead = lockedAhead[applicationID] { return ahead.required }
-        if let prefetched, prefetched.applicationID == applicationID { return try rows(of: answer(of: prefetched.required), required) }
+        if let ahead = readAhead[applicationID] { return ahead.required }
         return try rows("SELECT * FROM requiredDepartment WHERE applicationID = \(applicationID) ORDER BY department", required)
     }
 
@@ -661,8 +654,7 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func decisions(applicationID: Int64) throws -> [DecisionRecord] {
-        if let ahead = lockedAhead[applicationID] { return ahead.decisions }
-        if let prefetched, prefetched.applicationID == applicationID { return try rows(of: answer(of: prefetched.decisions), decision) }
+        if let ahead = readAhead[applicationID] { return ahead.decisions }
         return try rows("SELECT * FROM decision WHERE applicationID = \(applicationID) ORDER BY id", decision)
     }
 
@@ -842,7 +834,7 @@ final class PostgresTransaction: StoreTransaction {
     func savepoint<T>(_ body: () throws -> T) throws -> T {
         savepoints += 1
         let name = "s\(savepoints)"
-        let (audit, moved, issued) = (lastAudit, counters, issuedByPlate)
+        let (audit, moved, issued, read) = (lastAudit, counters, issuedByPlate, readAhead)
         let start = batch.count
         if lazySavepoints, lazySavepoint == nil, abortedBy == nil {
             lazySavepoint = (name, start)
@@ -872,8 +864,8 @@ final class PostgresTransaction: StoreTransaction {
             return result
         } catch {
             // Undoes only what the body wrote, and makes an aborted transaction usable again.
-            (lastAudit, counters, issuedByPlate) = (audit, moved, issued)
-            prefetched = nil
+            // What the body read after its own writes is forgotten with them.
+            (lastAudit, counters, issuedByPlate, readAhead) = (audit, moved, issued, read)
             if unsent() {
                 lazySavepoint = nil
                 batch.removeSubrange(start...)
@@ -913,7 +905,6 @@ final class PostgresTransaction: StoreTransaction {
     /// The id of a row inserted by `query`, which ends in `RETURNING id`.
     private func insertReturningID(_ query: PostgresQuery) throws -> Int64 {
         takeLockIfNeeded()
-        prefetched = nil
         guard let id = try scalar(query, Int64.self) else { throw StoreError(.io, "an insert returned no id") }
         return id
     }
@@ -962,7 +953,7 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func updateApplication(_ a: ApplicationRecord) throws {
-        if let id = a.id { lockedAhead[id] = nil }
+        if let id = a.id { readAhead[id] = nil }
         track(a)
         try write(DeferredWrite("""
             UPDATE application SET state = \(a.state.rawValue), closedAt = \(a.closedAt.map(Millis.from)), closeReason = \(a.closeReason),
@@ -971,7 +962,7 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func insertRequiredDepartment(_ r: RequiredDepartmentRecord) throws {
-        lockedAhead[r.applicationID] = nil
+        readAhead[r.applicationID] = nil
         try write(DeferredWrite("""
             INSERT INTO requiredDepartment (applicationID, department, state, dueAt, decidedAt)
             VALUES (\(r.applicationID), \(r.department), \(r.state.rawValue), \(Millis.from(r.dueAt)), \(r.decidedAt.map(Millis.from)))
@@ -979,7 +970,7 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func updateRequiredDepartment(_ r: RequiredDepartmentRecord) throws {
-        lockedAhead[r.applicationID] = nil
+        readAhead[r.applicationID] = nil
         try write(DeferredWrite("""
             UPDATE requiredDepartment SET state = \(r.state.rawValue), decidedAt = \(r.decidedAt.map(Millis.from))
             WHERE applicationID = \(r.applicationID) AND department = \(r.department)
@@ -987,7 +978,7 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func insertDecision(_ d: DecisionRecord) throws -> DecisionRecord {
-        lockedAhead[d.applicationID] = nil
+        readAhead[d.applicationID] = nil
         let conditions = d.conditions.isEmpty ? "[]" : String(decoding: try JSONEncoder().encode(d.conditions), as: UTF8.self)
         var r = d
         if let context = try readContext() {
@@ -1086,7 +1077,6 @@ final class PostgresTransaction: StoreTransaction {
 
     func nextSequence(name: String, atLeast: Int) throws -> Int {
         takeLockIfNeeded()
-        prefetched = nil
         guard let next = try scalar("""
             INSERT INTO listSequence (name, last) VALUES (\(name), GREATEST(1, \(atLeast)))
             ON CONFLICT (name) DO UPDATE SET last = GREATEST(listSequence.last + 1, \(atLeast)) RETURNING last
