@@ -18,6 +18,10 @@ import PermitAPI
 public protocol PermitStore: Sendable {
     /// Runs `body` in one write transaction; a thrown error rolls everything back.
     func write<T>(_ body: (any StoreTransaction) throws -> T) async throws -> T
+    /// `write`, for a body that goes on to read `readAhead` first (`StoreTransaction.lockApplications`,
+    /// `lookUpReferences`): a store that runs several writers' bodies in one transaction may read
+    /// what they all name in one wait. Other stores ignore it.
+    func write<T>(readAhead: ReadAhead, _ body: (any StoreTransaction) throws -> T) async throws -> T
     /// Runs `body` against a consistent snapshot.
     func read<T>(_ body: (any StoreReader) throws -> T) async throws -> T
     /// `StoreTransaction.admitNonce` on its own, as a transaction of its own: a store may do it
@@ -25,7 +29,23 @@ public protocol PermitStore: Sendable {
     func admitNonce(_ nonce: String, kid: String, expires: Date, now: Date) async throws -> Bool
 }
 
+/// What a write transaction's body reads before anything else: the applications a group of
+/// decisions names, the references an apply group looks up.
+public struct ReadAhead: Sendable {
+    public var applications: [String]
+    public var references: [(creditCode: String, reference: String)]
+
+    public init(applications: [String] = [], references: [(creditCode: String, reference: String)] = []) {
+        self.applications = applications
+        self.references = references
+    }
+}
+
 extension PermitStore {
+    public func write<T>(readAhead: ReadAhead, _ body: (any StoreTransaction) throws -> T) async throws -> T {
+        try await write(body)
+    }
+
     public func admitNonce(_ nonce: String, kid: String, expires: Date, now: Date) async throws -> Bool {
         try await write { try $0.admitNonce(nonce, kid: kid, expires: expires, now: now) }
     }
@@ -85,17 +105,10 @@ public protocol StoreReader {
 public protocol StoreTransaction: StoreReader {
     /// Runs `body` in a savepoint: a thrown error undoes only what `body` wrote.
     func savepoint<T>(_ body: () throws -> T) throws -> T
-    /// Said before the first statement by a body whose reads before its first write concern, of
-    /// what its authority's writers change, one application (by id or permit number) and what
-    /// hangs on it: its required departments and decisions (a decision, a cancellation). A store that several writers share may then lock that application's row for
-    /// those reads and take its per-authority lock only at the first write, so that writers wait
-    /// less for each other; other stores do nothing.
-    func deferAuthorityLock()
-    /// Said right after `deferAuthorityLock` by a body that decides on several applications
-    /// (IDs such as A000123, or permit numbers) one after the other, and reads nothing else
-    /// before its first write. A store that several writers share may then read and lock them
-    /// all at once, in one order, with their required departments and decisions, and take its
-    /// per-authority lock right after; other stores do nothing.
+    /// Said before the first statement by a body that decides on several applications (IDs such
+    /// as A000123, or permit numbers) one after the other. A store that several writers share
+    /// may then read them all at once, with their required departments and decisions, in the
+    /// same wait as its per-authority lock; other stores do nothing.
     func lockApplications(_ identifiers: [String]) throws
     /// Said by a writer that goes on to look up each of these references in turn
     /// (`application(creditCode:reference:)`): a store that several writers share may read them
@@ -148,7 +161,6 @@ extension StoreReader {
 }
 
 extension StoreTransaction {
-    public func deferAuthorityLock() {}
     public func lockApplications(_ identifiers: [String]) throws {}
     public func lookUpReferences(_ keys: [(creditCode: String, reference: String)]) throws {}
 

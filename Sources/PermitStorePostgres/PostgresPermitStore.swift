@@ -27,10 +27,10 @@ import PostgresNIO
 /// **Counters and the audit chain under several writers.** Each write transaction takes
 /// `pg_advisory_xact_lock` on its authority (the division code of the `authority` row) before
 /// its first statement, held until it commits or rolls back; only admitting a nonce needs none
-/// (its primary key decides, see `PostgresTransaction`), and a decision takes it at its first
-/// write, having read its application under that application's row lock (`FOR UPDATE`),
-/// which every other writer of the application's decisions and state takes too. Writers of one authority therefore take turns exactly as
-/// SQLite's single writer makes them: serials stay gap-free, the audit chain linear, and the
+/// (its primary key decides, see `PostgresTransaction`). No writer reads or locks a row before
+/// it, so none holds a row that another waits for while it waits for the lock. The writers of one
+/// authority waiting in this process take it once for all of them (`WriteCombiner`). Writers of
+/// one authority therefore take turns exactly as SQLite's single writer makes them: serials stay gap-free, the audit chain linear, and the
 /// workflow's read-then-write rules (the last approval issues, one reference one application,
 /// one decision per department) hold across instances, not only the counters. Row ids are
 /// allocated as SQLite's AUTOINCREMENT does (one more than the largest, never burnt by a
@@ -61,6 +61,8 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     /// The store whose pool this one shares, kept alive as long as this one.
     private let owner: PostgresPermitStore?
     let logger: Logger
+    /// This authority's writers in this process, run together (see `write`).
+    let combiner = WriteCombiner()
 
     /// How many times a transaction is tried before its failure is reported.
     public static let maxAttempts = 5
@@ -155,8 +157,14 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         await runTask.value
     }
 
+    /// Runs in a transaction combined with the other writers of this authority waiting in this
+    /// process (`WriteCombiner`), in a savepoint of its own.
     public func write<T>(_ body: (any StoreTransaction) throws -> T) async throws -> T {
-        try await transaction(write: true, body)
+        try await write(readAhead: ReadAhead(), body)
+    }
+
+    public func write<T>(readAhead: ReadAhead, _ body: (any StoreTransaction) throws -> T) async throws -> T {
+        try await combiner.write(readAhead: readAhead, body) { [self] combined in try await transaction(write: true, combined) }
     }
 
     public func read<T>(_ body: (any StoreReader) throws -> T) async throws -> T {
@@ -476,12 +484,12 @@ struct Unchecked<Value>: @unchecked Sendable {
 /// authority's advisory lock and how much of the wall time it is held. Times are
 /// CLOCK_MONOTONIC nanoseconds (one clock for every process on the machine), taken on the
 /// transaction thread around each step:
-/// `asked started locking locked committing committed statements waits waitNanos contextRead lastWait`:
+/// `asked started locking locked committing committed statements waits waitNanos contextRead lastWait writers`:
 /// the caller asked for a connection; the transaction thread started (connection leased, thread
 /// found); the lock statement queued; the server's grant arrived (on the event loop; both 0 for a
 /// transaction that needed no lock); the body done; COMMIT answered; the statements sent (BEGIN,
 /// the lock and COMMIT included); the waits for answers and their total time; the transaction
-/// thread had the lock's context in hand (0 if it never read it); the body's last wait began. Measured from the
+/// thread had the lock's context in hand (0 if it never read it); the body's last wait began; the writers' bodies it ran (`WriteCombiner`; 0 for a transaction that ran none, a nonce's). Measured from the
 /// client, the time between `locked` and `committed` holds the lock's time on the server plus a
 /// round trip or so.
 final class LockTrace: @unchecked Sendable {
@@ -513,7 +521,7 @@ final class LockTrace: @unchecked Sendable {
 
     /// One line, one `write` (O_APPEND): lines of concurrent transactions never interleave.
     func record(_ t: Times, _ tx: PostgresTransaction) {
-        let line = "\(t.asked) \(t.started) \(t.locking) \(t.locked) \(t.committing) \(t.committed) \(tx.statements) \(tx.waits) \(tx.waitNanos) \(tx.contextReadAt) \(t.lastWait)\n"
+        let line = "\(t.asked) \(t.started) \(t.locking) \(t.locked) \(t.committing) \(t.committed) \(tx.statements) \(tx.waits) \(tx.waitNanos) \(tx.contextReadAt) \(t.lastWait) \(tx.writers)\n"
         let bytes = Array(line.utf8)
         _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
     }

@@ -22,10 +22,13 @@ import PostgresNIO
 /// - writes whose answer the body does not need (`write`) are kept and sent as one statement
 ///   (`DeferredWrite.statement`) when the transaction next sends anything; the serial counter's
 ///   row is written once, at COMMIT;
-/// - a body that reads applications before it writes (a group of decisions, a cancellation) says
-///   so (`deferAuthorityLock`): its reads lock those applications' rows instead (`FOR UPDATE`),
-///   and the authority's lock is taken at its first write; a group reads all its applications at
-///   once (`lockApplications`), with the lock and its vehicles' issued applications behind them;
+/// - every writer takes the lock before anything else, so that no writer ever holds a row that
+///   another writer waits for while it waits for the lock; a group of decisions reads all its
+///   applications, and its vehicles' issued applications, right behind the lock, in the same
+///   wait (`lockApplications`);
+/// - the write transactions of one authority that are waiting in one process run together as one
+///   transaction, a savepoint each (`WriteCombiner`), so that the lock's grant and COMMIT are paid
+///   once for all of them;
 /// - an apply group looks up its references in one statement behind the lock (`lookUpReferences`);
 /// - a writer's read of an application by id brings its required departments and decisions in
 ///   the same wait.
@@ -41,7 +44,12 @@ final class PostgresTransaction: StoreTransaction {
     private(set) var firstFailure: TransactionFailure?
     /// The failure that aborted the transaction, until a savepoint is rolled back to.
     private(set) var abortedBy: TransactionFailure?
+    /// The failures of the database so far, and the last of them (see `WriteCombiner`).
+    private(set) var failures = 0
+    private(set) var lastFailure: TransactionFailure?
     private var savepoints = 0
+    /// The writers run in this transaction, each in its savepoint (`WriteCombiner`).
+    var writers = 0
     /// Statements sent so far, and the waits for their answers, for the bench's lock trace.
     private(set) var statements = 0
     private(set) var waits = 0
@@ -59,9 +67,6 @@ final class PostgresTransaction: StoreTransaction {
     /// The advisory lock, to be queued before the writer's first statement that needs it.
     private var lockFirst: PostgresQuery?
     private var bypassLock = false
-    /// The body has said that its reads before its first write concern one application
-    /// (`deferAuthorityLock`): they lock its row, and the authority's lock waits for that write.
-    private var lockAtFirstWrite = false
     /// When the lock was queued, and when the server granted it (0 until then).
     private(set) var lockQueued: UInt64 = 0
     private let lockGranted = GrantTime()
@@ -90,9 +95,11 @@ final class PostgresTransaction: StoreTransaction {
     /// `lockApplications` under the authority's lock), in id order, kept up to date with this
     /// transaction's own writes: what `supersedeOlder` asks of `applications`.
     private var issuedByPlate: [String: [ApplicationRecord]] = [:]
-    /// References looked up ahead (`lookUpReferences`): the answer, and the keys it holds until
-    /// this transaction writes an application under one of them.
-    private var references: (answer: EventLoopFuture<PostgresQueryResult>, found: [ReferenceKey: ApplicationRecord]?, keys: Set<ReferenceKey>)?
+    /// References looked up ahead (`lookUpReferences`): the answers not yet read, what they
+    /// found, and the keys they answer for until this transaction writes an application under one.
+    private var referenceAnswers: [EventLoopFuture<PostgresQueryResult>] = []
+    private var referencesFound: [ReferenceKey: ApplicationRecord] = [:]
+    private var referencesKnown: Set<ReferenceKey> = []
 
     struct ReferenceKey: Hashable {
         var creditCode: String
@@ -127,7 +134,7 @@ final class PostgresTransaction: StoreTransaction {
     @discardableResult
     func run(_ query: PostgresQuery) throws -> PostgresQueryResult {
         if let abortedBy { throw abortedBy.error }
-        takeLockIfNeeded(forWrite: false)
+        takeLockIfNeeded()
         return try send(query)
     }
 
@@ -141,9 +148,9 @@ final class PostgresTransaction: StoreTransaction {
 
     /// Queues a statement without waiting for its answer (see the type's comment): only for
     /// statements that fail only when the connection or the transaction already has.
-    func enqueue(_ query: PostgresQuery, control: Bool = false) throws {
+    func enqueue(_ query: PostgresQuery) throws {
         if let abortedBy { throw abortedBy.error }
-        takeLockIfNeeded(forWrite: !control)
+        takeLockIfNeeded()
         try sendBatch()
         if singleStatement, statements > 0 {
             wantedSnapshot = true
@@ -179,7 +186,7 @@ final class PostgresTransaction: StoreTransaction {
         lazySavepoint = nil
         let own = Array(batch[lazy.start...])
         batch.removeSubrange(lazy.start...)
-        try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(lazy.name)"), control: true)
+        try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(lazy.name)"))
         batch = own
     }
 
@@ -250,46 +257,33 @@ final class PostgresTransaction: StoreTransaction {
         contextUsable = false
         readAhead = [:]
         issuedByPlate = [:]
-        references = nil
+        (referenceAnswers, referencesFound, referencesKnown) = ([], [:], [])
         lastAudit = nil
     }
 
-    /// The body's reads before its first write lock the application they read (`FOR UPDATE`)
-    /// and the authority's lock waits for that write: the application's row keeps every other
-    /// writer of its decisions and state out meanwhile, and the reads are not done under the
-    /// authority's lock, which other writers wait for. Called before the body's first statement.
-    func deferAuthorityLock() {
-        if !holdsLock { lockAtFirstWrite = true }
-    }
-
     /// The applications a group of decisions names (see `StoreTransaction.lockApplications`), read
-    /// with their required departments and decisions and locked (`FOR UPDATE`, in id order, so
-    /// that two groups never wait for each other's rows), then the authority's lock queued right
-    /// behind: one wait for all of it, where a decision alone waits for its application and then
-    /// for the lock. The order, rows then the authority, is every decision's. Reads of these
-    /// applications are answered from what was read, until the transaction writes for one.
-    /// Permit numbers are not read ahead: a decision on an issued application is refused without a write.
+    /// behind the authority's lock with their required departments and decisions, and the issued
+    /// applications of the same vehicles (which a permit issued here would supersede): one wait
+    /// for all of it, the lock and its context included, where each decision would wait for its
+    /// own. Reads of these applications are answered from what was read, until the transaction
+    /// writes for one. Permit numbers are not read ahead: a decision on an issued application is
+    /// refused without a write.
     func lockApplications(_ identifiers: [String]) throws {
-        guard locksApplicationRows, abortedBy == nil else { return }
-        let ids = Array(Set(identifiers.compactMap(ApplicationRecord.rowID(of:)))).sorted()
+        guard abortedBy == nil, !bypassLock else { return }
+        let ids = Array(Set(identifiers.compactMap(ApplicationRecord.rowID(of:))).filter { readAhead[$0] == nil }).sorted()
         guard !ids.isEmpty else { return }
+        takeLockIfNeeded()
         try sendBatch()
-        statements += 3
-        let applications = connection.query("SELECT * FROM application WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger: logger)
+        statements += 4
+        let applications = connection.query("SELECT * FROM application WHERE id = ANY(\(ids)) ORDER BY id", logger: logger)
         let required = connection.query("SELECT * FROM requiredDepartment WHERE applicationID = ANY(\(ids)) ORDER BY applicationID, department",
                                         logger: logger)
         let decisions = connection.query("SELECT * FROM decision WHERE applicationID = ANY(\(ids)) ORDER BY applicationID, id", logger: logger)
-        pending += [applications, required, decisions]
-        lockAtFirstWrite = false
-        takeLockIfNeeded()
-        // Behind the lock, so that it sees every earlier holder's permits: the issued applications
-        // of the same vehicles, which a permit issued here would supersede.
-        statements += 1
         let issued = connection.query("""
             SELECT * FROM application WHERE state = 'issued' AND plate IN (SELECT plate FROM application WHERE id = ANY(\(ids))) ORDER BY id
             """, logger: logger)
-        pending.append(issued)
-        // One wait for the rows, the lock and the context (`answer` waits for everything queued).
+        pending += [applications, required, decisions, issued]
+        // One wait for the lock, the context and the rows (`answer` waits for everything queued).
         let found = try rows(of: answer(of: applications), application)
         let requiredByApplication = Dictionary(grouping: try rows(of: answer(of: required), self.required), by: \.applicationID)
         let decisionsByApplication = Dictionary(grouping: try rows(of: answer(of: decisions), decision), by: \.applicationID)
@@ -312,26 +306,33 @@ final class PostgresTransaction: StoreTransaction {
         issuedByPlate[a.plate] = issued
     }
 
-    /// Queues the read of every reference in `keys`, under the authority's lock, so that
-    /// `application(creditCode:reference:)` answers them with no wait of its own.
+    /// Queues the read of every reference in `keys` not looked up already, under the authority's
+    /// lock, so that `application(creditCode:reference:)` answers them with no wait of its own.
     func lookUpReferences(_ keys: [(creditCode: String, reference: String)]) throws {
-        guard !keys.isEmpty, abortedBy == nil, !bypassLock else { return }
+        guard abortedBy == nil, !bypassLock else { return }
+        let unknown = keys.filter { !referencesKnown.contains(ReferenceKey(creditCode: $0.creditCode, reference: $0.reference)) }
+        guard !unknown.isEmpty else { return }
         takeLockIfNeeded()
         try sendBatch()
         statements += 1
         let answer = connection.query("""
-            SELECT application.* FROM application JOIN unnest(\(keys.map(\.creditCode)), \(keys.map(\.reference))) AS k (creditCode, reference)
+            SELECT application.* FROM application JOIN unnest(\(unknown.map(\.creditCode)), \(unknown.map(\.reference))) AS k (creditCode, reference)
               ON application.creditCode = k.creditCode AND application.reference = k.reference
             """, logger: logger)
         pending.append(answer)
-        references = (answer, nil, Set(keys.map { ReferenceKey(creditCode: $0.creditCode, reference: $0.reference) }))
+        referenceAnswers.append(answer)
+        for k in unknown { referencesKnown.insert(ReferenceKey(creditCode: k.creditCode, reference: k.reference)) }
     }
 
-    /// Whether the next read of an application locks its row: a writer that defers the authority's lock, before it takes it.
-    private var locksApplicationRows: Bool { lockAtFirstWrite && lockFirst != nil }
+    /// What the writers of a combined transaction read first (`WriteCombiner`), for all of them at
+    /// once: their references queued, then their applications, one wait for both (and the lock).
+    func readAhead(_ aheads: [ReadAhead]) throws {
+        try lookUpReferences(aheads.flatMap(\.references))
+        try lockApplications(aheads.flatMap(\.applications))
+    }
 
-    private func takeLockIfNeeded(forWrite: Bool = true) {
-        guard !bypassLock, let lock = lockFirst, forWrite || !lockAtFirstWrite else { return }
+    private func takeLockIfNeeded() {
+        guard !bypassLock, let lock = lockFirst else { return }
         lockFirst = nil
         statements += 1
         lockQueued = LockTrace.now()
@@ -382,6 +383,8 @@ final class PostgresTransaction: StoreTransaction {
             }
             if firstFailure == nil { firstFailure = failure }
             if abortedBy == nil { abortedBy = failure }
+            failures += 1
+            lastFailure = failure
             throw failure.error
         }
     }
@@ -449,8 +452,8 @@ final class PostgresTransaction: StoreTransaction {
             return KeyRecord(kid: try r("kid"), role: role, alg: try r("alg"), spki: try r("spki"),
                              notBefore: Millis.date(try r("notBefore") as Int64), notAfter: Millis.date(try r("notAfter") as Int64?))
         }
-        // A read: it takes the lock only where reads do (`takeLockIfNeeded(forWrite: false)`).
-        takeLockIfNeeded(forWrite: false)
+        // A read: it takes the lock only where reads do (`takeLockIfNeeded()`).
+        takeLockIfNeeded()
         if role == .issuer, !issuerKeysWritten, let context = try heldContext() {
             return context.issuerKeys
         }
@@ -523,13 +526,11 @@ final class PostgresTransaction: StoreTransaction {
         if let ahead = readAhead[id] { return ahead.application }
         // A writer that reads an application by id goes on, in every rule that does, to its
         // required departments and decisions: they are queued with it, one wait for the three.
-        let locking = locksApplicationRows
-        takeLockIfNeeded(forWrite: false)
-        if holdsLock || locking, abortedBy == nil {
+        takeLockIfNeeded()
+        if holdsLock, abortedBy == nil {
             try sendBatch()
             statements += 3
-            let record = connection.query(locking ? "SELECT * FROM application WHERE id = \(id) FOR UPDATE" : "SELECT * FROM application WHERE id = \(id)",
-                                          logger: logger)
+            let record = connection.query("SELECT * FROM application WHERE id = \(id)", logger: logger)
             let required = connection.query("SELECT * FROM requiredDepartment WHERE applicationID = \(id) ORDER BY department", logger: logger)
             let decisions = connection.query("SELECT * FROM decision WHERE applicationID = \(id) ORDER BY id", logger: logger)
             pending += [record, required, decisions]
@@ -543,24 +544,19 @@ final class PostgresTransaction: StoreTransaction {
 
     func application(creditCode: String, reference: String) throws -> ApplicationRecord? {
         let key = ReferenceKey(creditCode: creditCode, reference: reference)
-        if var looked = references, looked.keys.contains(key) {
-            if looked.found == nil {
-                let rows = try rows(of: answer(of: looked.answer), application)
-                looked.found = Dictionary(rows.map { (ReferenceKey(creditCode: $0.creditCode, reference: $0.reference), $0) }, uniquingKeysWith: { a, _ in a })
-                references = looked
+        if referencesKnown.contains(key) {
+            for answer in referenceAnswers {
+                for a in try rows(of: self.answer(of: answer), application) {
+                    referencesFound[ReferenceKey(creditCode: a.creditCode, reference: a.reference)] = a
+                }
             }
-            return looked.found?[key]
+            referenceAnswers = []
+            return referencesFound[key]
         }
         return try row("SELECT * FROM application WHERE creditCode = \(creditCode) AND reference = \(reference)", application)
     }
 
     func application(permitNumber: String) throws -> ApplicationRecord? {
-        if locksApplicationRows {
-            return try row("""
-                SELECT application.* FROM application JOIN permit ON permit.applicationID = application.id WHERE permit.number = \(permitNumber)
-                FOR UPDATE OF application
-                """, application)
-        }
         return try row("""
             SELECT application.* FROM application JOIN permit ON permit.applicationID = application.id WHERE permit.number = \(permitNumber)
             """, application)
@@ -839,7 +835,7 @@ final class PostgresTransaction: StoreTransaction {
         if lazySavepoints, lazySavepoint == nil, abortedBy == nil {
             lazySavepoint = (name, start)
         } else {
-            try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(name)"), control: true)
+            try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(name)"))
         }
         /// Whether this savepoint is still waiting to be sent: then the body's writes are all kept here.
         func unsent() -> Bool { lazySavepoint?.name == name }
@@ -853,14 +849,14 @@ final class PostgresTransaction: StoreTransaction {
             if lazySavepoints {
                 // Not waited for either: the body's writes go on with what follows, and a failure
                 // among them, reported outside the savepoint, runs the transaction again as below.
-                try enqueue(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"), control: true)
+                try enqueue(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))
                 unsavedWrites = true
                 return result
             }
             // The body's queued writes are waited for here: a failure among them is the body's,
             // undone alone.
             try flush()
-            try enqueue(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"), control: true)
+            try enqueue(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))
             return result
         } catch {
             // Undoes only what the body wrote, and makes an aborted transaction usable again.
@@ -926,7 +922,7 @@ final class PostgresTransaction: StoreTransaction {
     func insertApplication(_ a: ApplicationRecord) throws -> ApplicationRecord {
         var r = a
         // Looked up again from the database from now on (`lookUpReferences`).
-        references?.keys.remove(ReferenceKey(creditCode: a.creditCode, reference: a.reference))
+        referencesKnown.remove(ReferenceKey(creditCode: a.creditCode, reference: a.reference))
         defer { track(r) }
         if let context = try readContext() {
             let id = (counters.applicationID ?? context.applicationID) + 1
@@ -954,6 +950,8 @@ final class PostgresTransaction: StoreTransaction {
 
     func updateApplication(_ a: ApplicationRecord) throws {
         if let id = a.id { readAhead[id] = nil }
+        let key = ReferenceKey(creditCode: a.creditCode, reference: a.reference)
+        if referencesKnown.remove(key) != nil { referencesFound[key] = nil }
         track(a)
         try write(DeferredWrite("""
             UPDATE application SET state = \(a.state.rawValue), closedAt = \(a.closedAt.map(Millis.from)), closeReason = \(a.closeReason),

@@ -101,8 +101,10 @@ extension Workflow {
         }
         guard !prepared.isEmpty || !refusals.isEmpty else { return results }
         let checked = results
+        let order = prepared.keys.sorted()
+        let keys = order.map { (creditCode: prepared[$0]!.app.applicant.creditCode, reference: prepared[$0]!.app.reference) }
         do {
-            try await store.write { tx in
+            try await store.write(readAhead: ReadAhead(references: keys)) { tx in
                 // A store may run the transaction again (a server database after a lost
                 // connection): each run starts from the items' results as checked.
                 results = checked
@@ -112,8 +114,7 @@ extension Workflow {
                                        content: CanonicalJSON.encode(["reference": r.app.reference, "blacklistID": String(r.entry.id ?? 0),
                                                                       "field": r.problem.field ?? "", "reason": r.entry.reason]))
                 }
-                let order = prepared.keys.sorted()
-                try tx.lookUpReferences(order.map { (prepared[$0]!.app.applicant.creditCode, prepared[$0]!.app.reference) })
+                try tx.lookUpReferences(keys)
                 for n in order {
                     let p = prepared[n]!
                     do {
@@ -210,15 +211,10 @@ extension Workflow {
     /// only the applicant firm's own registered key may.
     public func cancel(_ request: [UInt8]) async throws -> ApplicationRecord {
         let now = clock.now()
-        let named = (try? peek(request, as: [.cancel]))?.params.application
         return try await store.write { tx in
-            // The application is read (and, on a shared store, its row locked) before anything is
-            // written, as a decision reads it: the two then wait for each other in one order.
-            tx.deferAuthorityLock()
-            let early = try named.flatMap { try Workflow.resolve($0, in: tx) }
             let admitted = try admit(request, as: [.cancel], tx: tx, now: now)
             let identifier = admitted.action.params.application ?? ""
-            guard let app = identifier == named ? early : try Workflow.resolve(identifier, in: tx) else {
+            guard let app = try Workflow.resolve(identifier, in: tx) else {
                 throw WorkflowError("application.notFound", "no application or permit \(identifier)", field: "id", value: identifier,
                                     rule: "an application ID such as A000123, or a 12-digit permit number")
             }
@@ -350,9 +346,7 @@ extension Workflow {
         let identifiers = group.map { results[$0.slot].input }
         let start = DispatchTime.now().uptimeNanoseconds
         do {
-            let outcomes: [DecisionOutcome] = try await store.write { tx in
-                // Everything read before the first decision is written is these applications'.
-                tx.deferAuthorityLock()
+            let outcomes: [DecisionOutcome] = try await store.write(readAhead: ReadAhead(applications: identifiers)) { tx in
                 try tx.lockApplications(identifiers)
                 return zip(group, identifiers).map { d, identifier in
                     var id: String?

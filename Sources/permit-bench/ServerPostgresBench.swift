@@ -198,6 +198,9 @@ final class PostgresBenchDatabase: @unchecked Sendable, CustomStringConvertible 
 /// `LockTrace` in PermitStorePostgres): one line per committed write transaction.
 struct LockTraceSummary {
     var writes = 0
+    /// The writers' bodies those transactions ran (several a transaction when combined; nil for
+    /// a build that does not trace them).
+    var writers: Int?
     /// Write transactions that never took the lock (a nonce admitted and nothing else).
     var lockFree = 0
     var instances = 0
@@ -235,6 +238,7 @@ struct LockTraceSummary {
             }
         }
         writes = all.count
+        if all.contains(where: { $0.count >= 12 }) { writers = all.reduce(0) { $0 + Int($1.count >= 12 ? max($1[11], 1) : 1) } }
         wallSeconds = Double(to - from) / 1e9
         guard !all.isEmpty else { return }
         func ms(_ v: UInt64) -> Double { Double(v) / 1e6 }
@@ -287,9 +291,10 @@ struct LockTraceSummary {
     }
 
     func print() {
-        Swift.print(String(format: "    advisory lock: %d write transactions on %d instance(s) (%d of them took no lock), %.1f statements each; held %.0f%% of the wall time "
+        let combined = writers.map { String(format: " running %d writers' bodies (%.1f a transaction)", $0, Double($0) / Double(max(writes, 1))) } ?? ""
+        Swift.print(String(format: "    advisory lock: %d write transactions%@ on %d instance(s) (%d of them took no lock), %.1f statements each; held %.0f%% of the wall time "
                            + "(lock granted to COMMIT answered, union over the instances), %.2f ms a transaction (p99 %.2f; p50 %.2f ms granted to the body's end, %.2f ms for COMMIT; the transaction's thread had the grant in hand %.2f ms after it arrived, then %.2f ms to its last wait, which took %.2f ms)",
-                           writes, instances, lockFree, statements, 100 * heldShare, heldMean, heldP99, heldBodyP50, heldCommitP50, contextWakeP50, bodyCPUP50, lastWaitP50))
+                           writes, combined, instances, lockFree, statements, 100 * heldShare, heldMean, heldP99, heldBodyP50, heldCommitP50, contextWakeP50, bodyCPUP50, lastWaitP50))
         Swift.print(String(format: "    waiting for it: asked to granted p50 %.2f ms, p99 %.2f ms, mean %.2f ms, against %.2f ms for a round trip%@; "
                            + "%.2f s waited beyond that, %.0f%% of the write transactions' %.2f s; lease of a connection and a thread p50 %.2f ms, p99 %.2f ms",
                            lockP50, lockP99, lockMean, roundTrip ?? beginMedian ?? 0, roundTrip == nil ? " (BEGIN's median)" : " (the transactions' mean wait for an answer)",

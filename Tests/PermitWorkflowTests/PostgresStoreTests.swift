@@ -258,8 +258,8 @@ final class PostgresStoreTests: XCTestCase {
 
     /// Two instances' decision groups over the same applications, one department's in ascending
     /// order and the other's in descending, while a firm cancels some of them on a third: every
-    /// writer locks the applications' rows before the authority's lock (a group its rows in id
-    /// order), so none waits for another in a cycle. PostgreSQL reports no deadlock in its log
+    /// writer takes the authority's lock before it reads or locks a row, so none waits for
+    /// another in a cycle. PostgreSQL reports no deadlock in its log
     /// (it would break one after a second and the store would run it again, hiding it from the
     /// results); every application ends issued once or cancelled, serials gap-free.
     func testOverlappingDecisionGroupsAndCancellationsNeverDeadlock() async throws {
@@ -310,6 +310,75 @@ final class PostgresStoreTests: XCTestCase {
 
     /// Several server instances on one database, each its own Workflow and pool, issuing at
     /// once: every permit once, serials gap-free, the audit chain whole.
+    /// Writers waiting at once run together, in one transaction (`WriteCombiner`), each in its
+    /// savepoint: one that refuses, one that breaks a rule of the database and one that swallows
+    /// such a failure get their own error and leave nothing behind; the others are written, the
+    /// audit chain stays linear, and far fewer transactions commit than there are writers.
+    func testWritersWaitingAtOnceRunTogetherEachWithItsOwnOutcome() async throws {
+        struct Refused: Error {}
+        let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
+        let store = try await PostgresPermitStore(url: url)
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let first = try await store.write { try $0.appendAudit(at: at, actor: "t", action: "first", subject: "w-first", content: Data()) }
+        let writers = 24
+        let outcomes = try await withThrowingTaskGroup(of: (Int, Result<Int64, any Error>).self) { group in
+            // The first writer holds its transaction a while, so that the others queue behind it.
+            group.addTask {
+                do {
+                    return (0, .success(try await store.write { tx -> Int64 in
+                        Thread.sleep(forTimeInterval: 0.3)
+                        return try tx.appendAudit(at: at, actor: "t", action: "slow", subject: "w0", content: Data()).seq
+                    }))
+                } catch {
+                    return (0, .failure(error))
+                }
+            }
+            try await Task.sleep(nanoseconds: 100_000_000)
+            for k in 1..<writers {
+                group.addTask {
+                    do {
+                        return (k, .success(try await store.write { tx -> Int64 in
+                        let event = try tx.appendAudit(at: at, actor: "t", action: "write", subject: "w\(k)", content: Data())
+                        switch k % 4 {
+                        case 1: throw Refused()
+                        case 2: try tx.insertAuditEvent(first)    // the same seq again: a unique key broken
+                        case 3: try? tx.insertAuditEvent(first)   // the same, swallowed
+                        default: break
+                        }
+                        return event.seq
+                        }))
+                    } catch {
+                        return (k, .failure(error))
+                    }
+                }
+            }
+            var all: [Int: Result<Int64, any Error>] = [:]
+            for try await (k, r) in group { all[k] = r }
+            return all
+        }
+        var written: Set<String> = ["w-first"]
+        for k in 0..<writers {
+            switch (k % 4, outcomes[k]!) {
+            case (0, .success):
+                written.insert("w\(k)")
+            case (1, .failure(let error)):
+                XCTAssertTrue(error is Refused, "writer \(k): \(error)")
+            case (2, .failure(let error)), (3, .failure(let error)):
+                XCTAssertEqual((error as? StoreError)?.code, .constraint, "writer \(k): \(error)")
+            case (let kind, let outcome):
+                XCTFail("writer \(k) (kind \(kind)): \(outcome)")
+            }
+        }
+        let events = try await store.read { try $0.auditEvents(subject: nil) }
+        XCTAssertEqual(Set(events.map(\.subject)), written)
+        XCTAssertEqual(events.count, written.count)
+        XCTAssertNil(AuditChain.firstBrokenLink(events))
+        XCTAssertEqual(events.map(\.seq), Array(1...Int64(written.count)))
+        let committed = store.combiner.committed
+        XCTAssertEqual(committed.writers, writers + 1)
+        XCTAssertLessThanOrEqual(committed.transactions, 4, "writers waiting at once share a transaction: \(committed)")
+    }
+
     func testSeveralInstancesIssuingAtOnceKeepSerialsGapFreeAndTheChainWhole() async throws {
         let h = try await Harness(store: .postgres)
         let instances = 4, perInstance = 12
