@@ -91,19 +91,59 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
         return sql
     }
 
-    /// One statement for `writes`, in order: the last as the main statement, the others as
-    /// data-modifying `WITH` queries, which PostgreSQL runs once each, to completion, whether or
-    /// not anything reads them. They all see the database as it was before the statement, so
-    /// `PostgresTransaction` never puts together an `UPDATE` with an earlier write that may touch its row.
+    /// The rows of an `INSERT … VALUES (…)` with nothing after its one row (no `ON CONFLICT`, no
+    /// `RETURNING`): its SQL up to the row, the row's separators between values, and the text after
+    /// it. Such inserts of the same text are written as one multi-row `INSERT` (see `statement`).
+    private var singleRow: (head: String, separators: [String], tail: String)? {
+        guard kind == .insert, literals.count >= 2,
+              literals[0].trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("VALUES ("),
+              literals[literals.count - 1].trimmingCharacters(in: .whitespacesAndNewlines) == ")" else { return nil }
+        let separators = Array(literals.dropFirst().dropLast())
+        guard separators.allSatisfy({ $0.trimmingCharacters(in: .whitespacesAndNewlines) == "," }) else { return nil }
+        return (literals[0], separators, literals[literals.count - 1])
+    }
+
+    /// One statement for `writes`: the last as the main statement, the others as data-modifying
+    /// `WITH` queries, which PostgreSQL runs once each, to completion, whether or not anything
+    /// reads them. They all see the database as it was before the statement, and their order
+    /// among themselves is not defined, so `PostgresTransaction` never puts together an `UPDATE`
+    /// with an earlier write that may touch its row. Single-row inserts of the same SQL become
+    /// one multi-row `INSERT` (its rows in the order written), which PostgreSQL plans once where
+    /// it would plan each query of the `WITH` on its own.
     static func statement(_ writes: [DeferredWrite]) throws -> PostgresQuery {
         precondition(!writes.isEmpty)
         var bindings = PostgresBindings()
-        guard writes.count > 1 else { return PostgresQuery(unsafeSQL: try writes[0].render(into: &bindings), binds: bindings) }
-        var sql = "WITH "
-        for (n, write) in writes.dropLast().enumerated() {
-            sql += (n == 0 ? "" : ", ") + "w\(n) AS (" + (try write.render(into: &bindings)) + ")"
+        // Each part: one write, or the single-row inserts of one SQL text, in the order first written.
+        var parts: [[DeferredWrite]] = []
+        var partOfText: [[String]: Int] = [:]
+        for write in writes {
+            if write.singleRow != nil {
+                if let n = partOfText[write.literals] {
+                    parts[n].append(write)
+                    continue
+                }
+                partOfText[write.literals] = parts.count
+            }
+            parts.append([write])
         }
-        sql += " " + (try writes[writes.count - 1].render(into: &bindings))
+        func render(_ part: [DeferredWrite]) throws -> String {
+            guard part.count > 1, let shape = part[0].singleRow else { return try part[0].render(into: &bindings) }
+            var sql = shape.head
+            for (r, write) in part.enumerated() {
+                if r > 0 { sql += "), (" }
+                for (n, bind) in write.values.enumerated() {
+                    try bind(&bindings)
+                    sql += "$\(bindings.count)" + (n < shape.separators.count ? shape.separators[n] : "")
+                }
+            }
+            return sql + shape.tail
+        }
+        guard parts.count > 1 else { return PostgresQuery(unsafeSQL: try render(parts[0]), binds: bindings) }
+        var sql = "WITH "
+        for (n, part) in parts.dropLast().enumerated() {
+            sql += (n == 0 ? "" : ", ") + "w\(n) AS (" + (try render(part)) + ")"
+        }
+        sql += " " + (try render(parts[parts.count - 1]))
         return PostgresQuery(unsafeSQL: sql, binds: bindings)
     }
 }

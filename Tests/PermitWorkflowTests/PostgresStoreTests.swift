@@ -310,6 +310,35 @@ final class PostgresStoreTests: XCTestCase {
 
     /// Several server instances on one database, each its own Workflow and pool, issuing at
     /// once: every permit once, serials gap-free, the audit chain whole.
+    /// Kept writes go as one statement; single-row inserts of the same SQL among them become one
+    /// multi-row `INSERT`, in the order written, while an insert of another text (here with
+    /// `ON CONFLICT`) and an update stay queries of their own; and the statement writes what each
+    /// write says, NULLs included.
+    func testSingleRowInsertsOfOneTextGoAsOneMultiRowInsert() async throws {
+        let writes: [DeferredWrite] = [
+            "INSERT INTO t (a, b) VALUES (\(Int64(1)), \("x"))",
+            "UPDATE u SET c = \(Int64(7)) WHERE id = \(Int64(1))",
+            "INSERT INTO t (a, b) VALUES (\(Int64(2)), \(String?.none))",
+            "INSERT INTO t (a, b) VALUES (\(Int64(3)), \("z")) ON CONFLICT (a) DO NOTHING",
+            "INSERT INTO t (a, b) VALUES (\(Int64(4)), \("w"))",
+        ]
+        let query = try DeferredWrite.statement(writes)
+        XCTAssertEqual(query.sql, "WITH w0 AS (INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6)), w1 AS (UPDATE u SET c = $7 WHERE id = $8) "
+                       + "INSERT INTO t (a, b) VALUES ($9, $10) ON CONFLICT (a) DO NOTHING")
+        XCTAssertEqual(query.binds.count, 10)
+
+        let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
+        let db = TestPostgres.databaseName(of: url)
+        try TestPostgres.shared().psql(database: db, "CREATE TABLE t (a BIGINT PRIMARY KEY, b TEXT); CREATE TABLE u (id BIGINT PRIMARY KEY, c BIGINT); INSERT INTO u VALUES (1, 0)")
+        let store = try await PostgresPermitStore(url: url)
+        try await store.transaction(write: true) { tx in for w in writes { try tx.write(w) } }
+        let rows = try TestPostgres.shared().psql(database: db, "SELECT string_agg(a || ':' || COALESCE(b, 'null'), ',' ORDER BY a) FROM t")
+        XCTAssertEqual(rows.trimmingCharacters(in: .whitespacesAndNewlines), "1:x,2:null,3:z,4:w")
+        let c = try TestPostgres.shared().psql(database: db, "SELECT c FROM u")
+        XCTAssertEqual(c.trimmingCharacters(in: .whitespacesAndNewlines), "7")
+        await store.close()
+    }
+
     /// Writers waiting at once run together, in one transaction (`WriteCombiner`), each in its
     /// savepoint: one that refuses, one that breaks a rule of the database and one that swallows
     /// such a failure get their own error and leave nothing behind; the others are written, the
