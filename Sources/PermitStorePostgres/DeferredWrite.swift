@@ -91,16 +91,23 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
         return sql
     }
 
-    /// The rows of an `INSERT … VALUES (…)` with nothing after its one row (no `ON CONFLICT`, no
-    /// `RETURNING`): its SQL up to the row, the row's separators between values, and the text after
-    /// it. Such inserts of the same text are written as one multi-row `INSERT` (see `statement`).
-    private var singleRow: (head: String, separators: [String], tail: String)? {
+    /// Whether this is an `INSERT … VALUES (…)` with nothing after its one row (no `ON CONFLICT`,
+    /// no `RETURNING`): such inserts of the same text are written as one multi-row `INSERT` (see
+    /// `statement`). Its SQL up to the row is `literals[0]`, the separators between the row's
+    /// values are the literals between, and the text after the row is the last.
+    private var isSingleRow: Bool {
         guard kind == .insert, literals.count >= 2,
-              literals[0].trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("VALUES ("),
-              literals[literals.count - 1].trimmingCharacters(in: .whitespacesAndNewlines) == ")" else { return nil }
-        let separators = Array(literals.dropFirst().dropLast())
-        guard separators.allSatisfy({ $0.trimmingCharacters(in: .whitespacesAndNewlines) == "," }) else { return nil }
-        return (literals[0], separators, literals[literals.count - 1])
+              Self.trimmed(literals[0]).reversed().starts(with: "VALUES (".utf8.reversed()),
+              Self.trimmed(literals[literals.count - 1]).elementsEqual(")".utf8) else { return false }
+        return literals.dropFirst().dropLast().allSatisfy { Self.trimmed($0).elementsEqual(",".utf8) }
+    }
+
+    /// The text's UTF-8 without the spaces and newlines at either end.
+    private static func trimmed(_ text: String) -> Substring.UTF8View {
+        var u = Substring(text).utf8
+        while let b = u.first, b == 0x20 || b == 0x0A { u = u.dropFirst() }
+        while let b = u.last, b == 0x20 || b == 0x0A { u = u.dropLast() }
+        return u
     }
 
     /// One statement for `writes`: the last as the main statement, the others as data-modifying
@@ -115,28 +122,27 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
         var bindings = PostgresBindings()
         // Each part: one write, or the single-row inserts of one SQL text, in the order first written.
         var parts: [[DeferredWrite]] = []
-        var partOfText: [[String]: Int] = [:]
+        var partOfHead: [String: Int] = [:]
         for write in writes {
-            if write.singleRow != nil {
-                if let n = partOfText[write.literals] {
-                    parts[n].append(write)
-                    continue
-                }
-                partOfText[write.literals] = parts.count
+            if let n = partOfHead[write.literals[0]], parts[n][0].literals == write.literals {
+                parts[n].append(write)
+                continue
             }
+            if write.isSingleRow { partOfHead[write.literals[0]] = parts.count }
             parts.append([write])
         }
         func render(_ part: [DeferredWrite]) throws -> String {
-            guard part.count > 1, let shape = part[0].singleRow else { return try part[0].render(into: &bindings) }
-            var sql = shape.head
+            guard part.count > 1 else { return try part[0].render(into: &bindings) }
+            let literals = part[0].literals
+            var sql = literals[0]
             for (r, write) in part.enumerated() {
                 if r > 0 { sql += "), (" }
                 for (n, bind) in write.values.enumerated() {
                     try bind(&bindings)
-                    sql += "$\(bindings.count)" + (n < shape.separators.count ? shape.separators[n] : "")
+                    sql += "$\(bindings.count)" + (n + 1 < literals.count - 1 ? literals[n + 1] : "")
                 }
             }
-            return sql + shape.tail
+            return sql + literals[literals.count - 1]
         }
         guard parts.count > 1 else { return PostgresQuery(unsafeSQL: try render(parts[0]), binds: bindings) }
         var sql = "WITH "
