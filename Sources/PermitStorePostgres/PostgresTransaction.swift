@@ -280,7 +280,7 @@ final class PostgresTransaction: StoreTransaction {
                                         logger: logger)
         let decisions = connection.query("SELECT * FROM decision WHERE applicationID = ANY(\(ids)) ORDER BY applicationID, id", logger: logger)
         let issued = connection.query("""
-            SELECT * FROM application WHERE state = 'issued' AND plate IN (SELECT plate FROM application WHERE id = ANY(\(ids))) ORDER BY id
+            SELECT * FROM application WHERE plate IN (SELECT plate FROM application WHERE id = ANY(\(ids))) AND \(unescaped: Self.issuedOnly) ORDER BY id
             """, logger: logger)
         pending += [applications, required, decisions, issued]
         // One wait for the lock, the context and the rows (`answer` waits for everything queued).
@@ -294,6 +294,12 @@ final class PostgresTransaction: StoreTransaction {
         }
         for a in try rows(of: answer(of: issued), application) { issuedByPlate[a.plate]?.append(a) }
     }
+
+    /// "Issued" among a vehicle's applications, written so that PostgreSQL filters the plate's
+    /// few rows instead of ANDing the plate's index with `application_state`'s bitmap of every
+    /// issued application, which grows with the authority (`EXPLAIN ANALYZE` at 3,900 permits:
+    /// 1.5 ms against 0.2 ms, and linear in the permits).
+    static let issuedOnly = "(state = 'issued') IS TRUE"
 
     /// Keeps `issuedByPlate` as the database has it once `a` is written.
     private func track(_ a: ApplicationRecord) {
@@ -573,7 +579,11 @@ final class PostgresTransaction: StoreTransaction {
         }
         var q = QueryBuilder("SELECT * FROM application")
         var clauses: [String] = []
-        if let states = filter.states, !states.isEmpty { clauses.append("state = ANY(\(q.bind(states.map(\.rawValue))))") }
+        if let states = filter.states, !states.isEmpty {
+            // With a plate, filtered among its rows rather than through the state's index (see `issuedOnly`).
+            let state = "state = ANY(\(q.bind(states.map(\.rawValue))))"
+            clauses.append(filter.plate == nil ? state : "(\(state)) IS TRUE")
+        }
         if let c = filter.creditCode { clauses.append("creditCode = \(q.bind(c))") }
         if let p = filter.plate { clauses.append("plate = \(q.bind(p))") }
         if let d = filter.department {
