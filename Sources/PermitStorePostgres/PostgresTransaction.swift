@@ -276,11 +276,18 @@ final class PostgresTransaction: StoreTransaction {
         try sendBatch()
         statements += 4
         let applications = connection.query("SELECT * FROM application WHERE id = ANY(\(ids)) ORDER BY id", logger: logger)
-        let required = connection.query("SELECT * FROM requiredDepartment WHERE applicationID = ANY(\(ids)) ORDER BY applicationID, department",
-                                        logger: logger)
-        let decisions = connection.query("SELECT * FROM decision WHERE applicationID = ANY(\(ids)) ORDER BY applicationID, id", logger: logger)
+        // Each application's rows by its own index (see `byEach`).
+        let required = connection.query("""
+            SELECT r.* FROM unnest(\(ids)) AS k (id) CROSS JOIN LATERAL (SELECT * FROM requiredDepartment WHERE applicationID = k.id OFFSET 0) r
+            ORDER BY r.applicationID, r.department
+            """, logger: logger)
+        let decisions = connection.query("""
+            SELECT d.* FROM unnest(\(ids)) AS k (id) CROSS JOIN LATERAL (SELECT * FROM decision WHERE applicationID = k.id OFFSET 0) d
+            ORDER BY d.applicationID, d.id
+            """, logger: logger)
         let issued = connection.query("""
-            SELECT * FROM application WHERE plate IN (SELECT plate FROM application WHERE id = ANY(\(ids))) AND \(unescaped: Self.issuedOnly) ORDER BY id
+            SELECT a.* FROM (SELECT DISTINCT plate FROM application WHERE id = ANY(\(ids))) AS p
+            CROSS JOIN LATERAL (SELECT * FROM application WHERE plate = p.plate AND \(unescaped: Self.issuedOnly) OFFSET 0) a ORDER BY a.id
             """, logger: logger)
         pending += [applications, required, decisions, issued]
         // One wait for the lock, the context and the rows (`answer` waits for everything queued).
@@ -299,6 +306,14 @@ final class PostgresTransaction: StoreTransaction {
     /// few rows instead of ANDing the plate's index with `application_state`'s bitmap of every
     /// issued application, which grows with the authority (`EXPLAIN ANALYZE` at 3,900 permits:
     /// 1.5 ms against 0.2 ms, and linear in the permits).
+    ///
+    /// **`byEach`.** The read-ahead's rows of many applications (or plates, or references) are
+    /// read one key at a time through the key's index: `unnest` of the keys `CROSS JOIN LATERAL`
+    /// a subquery with `OFFSET 0`, which keeps PostgreSQL from flattening it into a join it may
+    /// plan as a scan of the whole table. With `= ANY(array)` it did, in tables that had grown
+    /// since their statistics: at 6,800 applications and 51 keys, 1.7–5 ms for the required
+    /// departments and decisions and 29–58 ms for the vehicles' issued applications (sequential
+    /// scans, or every issued row's bitmap), against 0.2–0.9 ms key by key.
     static let issuedOnly = "(state = 'issued') IS TRUE"
 
     /// Keeps `issuedByPlate` as the database has it once `a` is written.
@@ -321,9 +336,10 @@ final class PostgresTransaction: StoreTransaction {
         takeLockIfNeeded()
         try sendBatch()
         statements += 1
+        // Key by key through the reference's index (see `byEach` at `issuedOnly`).
         let answer = connection.query("""
-            SELECT application.* FROM application JOIN unnest(\(unknown.map(\.creditCode)), \(unknown.map(\.reference))) AS k (creditCode, reference)
-              ON application.creditCode = k.creditCode AND application.reference = k.reference
+            SELECT a.* FROM unnest(\(unknown.map(\.creditCode)), \(unknown.map(\.reference))) AS k (creditCode, reference)
+            CROSS JOIN LATERAL (SELECT * FROM application WHERE creditCode = k.creditCode AND reference = k.reference OFFSET 0) a
             """, logger: logger)
         pending.append(answer)
         referenceAnswers.append(answer)
