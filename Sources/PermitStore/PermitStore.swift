@@ -18,9 +18,10 @@ import PermitAPI
 public protocol PermitStore: Sendable {
     /// Runs `body` in one write transaction; a thrown error rolls everything back.
     func write<T>(_ body: (any StoreTransaction) throws -> T) async throws -> T
-    /// `write`, for a body that goes on to read `readAhead` first (`StoreTransaction.lockApplications`,
-    /// `lookUpReferences`): a store that runs several writers' bodies in one transaction may read
-    /// what they all name in one wait. Other stores ignore it.
+    /// `write`, for a body that goes on to read what `readAhead` names (the applications of a
+    /// group of decisions, one after the other; the references of an apply group): a store that
+    /// several writers share may read it before the body runs, for several writers' bodies in one
+    /// wait, with their required departments and decisions. Other stores ignore it.
     func write<T>(readAhead: ReadAhead, _ body: (any StoreTransaction) throws -> T) async throws -> T
     /// Runs `body` against a consistent snapshot.
     func read<T>(_ body: (any StoreReader) throws -> T) async throws -> T
@@ -105,15 +106,6 @@ public protocol StoreReader {
 public protocol StoreTransaction: StoreReader {
     /// Runs `body` in a savepoint: a thrown error undoes only what `body` wrote.
     func savepoint<T>(_ body: () throws -> T) throws -> T
-    /// Said before the first statement by a body that decides on several applications (IDs such
-    /// as A000123, or permit numbers) one after the other. A store that several writers share
-    /// may then read them all at once, with their required departments and decisions, in the
-    /// same wait as its per-authority lock; other stores do nothing.
-    func lockApplications(_ identifiers: [String]) throws
-    /// Said by a writer that goes on to look up each of these references in turn
-    /// (`application(creditCode:reference:)`): a store that several writers share may read them
-    /// all at once, under its per-authority lock; other stores do nothing.
-    func lookUpReferences(_ keys: [(creditCode: String, reference: String)]) throws
     func setAuthority(_ authority: AuthorityRecord) throws
     func insertKey(_ key: KeyRecord) throws
     /// Ends a key's signing window (rotation): its `notAfter` becomes `at`.
@@ -161,8 +153,6 @@ extension StoreReader {
 }
 
 extension StoreTransaction {
-    public func lockApplications(_ identifiers: [String]) throws {}
-    public func lookUpReferences(_ keys: [(creditCode: String, reference: String)]) throws {}
 
     /// Appends an event to the hash chain and returns it. The chain is computed here, once for
     /// every backend: the next sequence number and the link to the last event's hash.

@@ -25,11 +25,11 @@ import PostgresNIO
 /// - every writer takes the lock before anything else, so that no writer ever holds a row that
 ///   another writer waits for while it waits for the lock; a group of decisions reads all its
 ///   applications, and its vehicles' issued applications, right behind the lock, in the same
-///   wait (`lockApplications`);
+///   wait (`readAhead`);
 /// - the write transactions of one authority that are waiting in one process run together as one
 ///   transaction, a savepoint each (`WriteCombiner`), so that the lock's grant and COMMIT are paid
 ///   once for all of them;
-/// - an apply group looks up its references in one statement behind the lock (`lookUpReferences`);
+/// - an apply group looks up its references in one statement behind the lock (`readAhead`);
 /// - a writer's read of an application by id brings its required departments and decisions in
 ///   the same wait.
 /// Statements whose answer the body does not need and that cannot fail for a reason of the
@@ -85,17 +85,17 @@ final class PostgresTransaction: StoreTransaction {
     private var contextUsable = true
     /// Keys written by this transaction: the issuer keys are read again, not taken from the context.
     private var issuerKeysWritten = false
-    /// Applications a writer has read (`application(id:)`, `lockApplications`), each with its
+    /// Applications a writer has read (`application(id:)`, `readAhead`), each with its
     /// required departments and decisions, read in the same wait, until this transaction writes
     /// any of the three for it: no one else writes them meanwhile, since the writer holds the
     /// authority's lock or the application's row.
     private var readAhead: [Int64: (application: ApplicationRecord, required: [RequiredDepartmentRecord], decisions: [DecisionRecord])] = [:]
 
     /// The issued applications of each plate that a group of decisions may issue for (read by
-    /// `lockApplications` under the authority's lock), in id order, kept up to date with this
+    /// `readAhead` under the authority's lock), in id order, kept up to date with this
     /// transaction's own writes: what `supersedeOlder` asks of `applications`.
     private var issuedByPlate: [String: [ApplicationRecord]] = [:]
-    /// References looked up ahead (`lookUpReferences`): the answers not yet read, what they
+    /// References looked up ahead (`readAhead`): the answers not yet read, what they
     /// found, and the keys they answer for until this transaction writes an application under one.
     private var referenceAnswers: [EventLoopFuture<PostgresQueryResult>] = []
     private var referencesFound: [ReferenceKey: ApplicationRecord] = [:]
@@ -261,14 +261,14 @@ final class PostgresTransaction: StoreTransaction {
         lastAudit = nil
     }
 
-    /// The applications a group of decisions names (see `StoreTransaction.lockApplications`), read
+    /// The applications a group of decisions names (see `PermitStore.write(readAhead:)`), read
     /// behind the authority's lock with their required departments and decisions, and the issued
     /// applications of the same vehicles (which a permit issued here would supersede): one wait
     /// for all of it, the lock and its context included, where each decision would wait for its
     /// own. Reads of these applications are answered from what was read, until the transaction
     /// writes for one. Permit numbers are not read ahead: a decision on an issued application is
     /// refused without a write.
-    func lockApplications(_ identifiers: [String]) throws {
+    private func readApplications(_ identifiers: [String]) throws {
         guard abortedBy == nil, !bypassLock else { return }
         let ids = Array(Set(identifiers.compactMap(ApplicationRecord.rowID(of:))).filter { readAhead[$0] == nil }).sorted()
         guard !ids.isEmpty else { return }
@@ -329,7 +329,7 @@ final class PostgresTransaction: StoreTransaction {
 
     /// Queues the read of every reference in `keys` not looked up already, under the authority's
     /// lock, so that `application(creditCode:reference:)` answers them with no wait of its own.
-    func lookUpReferences(_ keys: [(creditCode: String, reference: String)]) throws {
+    private func lookUpReferences(_ keys: [(creditCode: String, reference: String)]) throws {
         guard abortedBy == nil, !bypassLock else { return }
         let unknown = keys.filter { !referencesKnown.contains(ReferenceKey(creditCode: $0.creditCode, reference: $0.reference)) }
         guard !unknown.isEmpty else { return }
@@ -346,11 +346,12 @@ final class PostgresTransaction: StoreTransaction {
         for k in unknown { referencesKnown.insert(ReferenceKey(creditCode: k.creditCode, reference: k.reference)) }
     }
 
-    /// What the writers of a combined transaction read first (`WriteCombiner`), for all of them at
+    /// What writers said they read first (`PermitStore.write(readAhead:)`), for all of them at
     /// once: their references queued, then their applications, one wait for both (and the lock).
+    /// What was read already and not written since is not read again.
     func readAhead(_ aheads: [ReadAhead]) throws {
         try lookUpReferences(aheads.flatMap(\.references))
-        try lockApplications(aheads.flatMap(\.applications))
+        try readApplications(aheads.flatMap(\.applications))
     }
 
     private func takeLockIfNeeded() {
@@ -474,7 +475,7 @@ final class PostgresTransaction: StoreTransaction {
             return KeyRecord(kid: try r("kid"), role: role, alg: try r("alg"), spki: try r("spki"),
                              notBefore: Millis.date(try r("notBefore") as Int64), notAfter: Millis.date(try r("notAfter") as Int64?))
         }
-        // A read: it takes the lock only where reads do (`takeLockIfNeeded()`).
+        // A writer's reads, as its writes, come after its lock.
         takeLockIfNeeded()
         if role == .issuer, !issuerKeysWritten, let context = try heldContext() {
             return context.issuerKeys
@@ -891,11 +892,11 @@ final class PostgresTransaction: StoreTransaction {
             if unsent() {
                 lazySavepoint = nil
                 batch.removeSubrange(start...)
-                        throw error
+                throw error
             }
             // Writes not yet sent are the body's own (SAVEPOINT sent those before it).
             batch = []
-                _ = try? send(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)"))
+            _ = try? send(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)"))
             if (try? send(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))) != nil { abortedBy = nil }
             throw error
         }
@@ -947,7 +948,7 @@ final class PostgresTransaction: StoreTransaction {
 
     func insertApplication(_ a: ApplicationRecord) throws -> ApplicationRecord {
         var r = a
-        // Looked up again from the database from now on (`lookUpReferences`).
+        // Looked up again from the database from now on (`readAhead`).
         referencesKnown.remove(ReferenceKey(creditCode: a.creditCode, reference: a.reference))
         defer { track(r) }
         if let context = try readContext() {

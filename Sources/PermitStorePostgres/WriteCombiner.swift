@@ -116,6 +116,8 @@ final class WriteCombiner: @unchecked Sendable {
     /// Runs one writer's body in a savepoint. A failure that may be retried fails the whole
     /// transaction (which then runs again); any other error is the writer's own outcome.
     private static func runSavepoint(_ writer: CombinedWriter, _ tx: PostgresTransaction) throws {
+        // Read already with the others, unless a writer before it wrote for what it names.
+        try tx.readAhead([writer.readAhead])
         let failures = tx.failures
         tx.writers += 1
         do {
@@ -144,7 +146,10 @@ final class WriteCombiner: @unchecked Sendable {
         }
         for writer in writers {
             do {
-                try await run { tx in try writer.run(tx) }
+                try await run { tx in
+                    try tx.readAhead([writer.readAhead])
+                    try writer.run(tx)
+                }
                 writer.failure = nil
                 writer.finish()
             } catch {

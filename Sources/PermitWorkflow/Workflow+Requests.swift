@@ -114,7 +114,6 @@ extension Workflow {
                                        content: CanonicalJSON.encode(["reference": r.app.reference, "blacklistID": String(r.entry.id ?? 0),
                                                                       "field": r.problem.field ?? "", "reason": r.entry.reason]))
                 }
-                try tx.lookUpReferences(keys)
                 for n in order {
                     let p = prepared[n]!
                     do {
@@ -347,7 +346,6 @@ extension Workflow {
         let start = DispatchTime.now().uptimeNanoseconds
         do {
             let outcomes: [DecisionOutcome] = try await store.write(readAhead: ReadAhead(applications: identifiers)) { tx in
-                try tx.lockApplications(identifiers)
                 return zip(group, identifiers).map { d, identifier in
                     var id: String?
                     do {
