@@ -58,10 +58,11 @@ final class PostgresTransaction: StoreTransaction {
     private var pending: [EventLoopFuture<PostgresQueryResult>] = []
     /// Writes kept to go as one statement.
     private var batch: [DeferredWrite] = []
-    /// Whether a savepoint may wait to be sent (see `savepoint`); the one waiting, and where its
-    /// body's writes start in `batch`.
+    /// Whether a savepoint may wait to be sent (see `savepoint`); the ones waiting, outermost
+    /// first (a savepoint opened inside one that waits waits too), each with where its body's
+    /// writes start in `batch`.
     var lazySavepoints = true
-    private var lazySavepoint: (name: String, start: Int)?
+    private var unsentSavepoints: [(name: String, start: Int)] = []
     /// Writes of a savepoint never sent, queued and not yet answered.
     private var unsavedWrites = false
     /// The advisory lock, to be queued before the writer's first statement that needs it.
@@ -179,20 +180,26 @@ final class PostgresTransaction: StoreTransaction {
 
     static let maximumBatch = 64
 
-    /// Sends the savepoint that waited for its body to send something: the writes kept from
-    /// before it, then `SAVEPOINT`; the body's own stay kept.
-    private func sendLazySavepoint() throws {
-        guard let lazy = lazySavepoint else { return }
-        lazySavepoint = nil
-        let own = Array(batch[lazy.start...])
-        batch.removeSubrange(lazy.start...)
-        try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(lazy.name)"))
-        batch = own
+    /// Sends the savepoints that waited for their bodies to send something, outermost first:
+    /// before each, the writes kept from before it (as one statement); the innermost body's own
+    /// writes stay kept.
+    private func sendLazySavepoints() throws {
+        guard !unsentSavepoints.isEmpty else { return }
+        let unsent = unsentSavepoints
+        unsentSavepoints = []
+        let kept = batch
+        var from = 0
+        for savepoint in unsent {
+            batch = Array(kept[from..<savepoint.start])
+            from = savepoint.start
+            try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(savepoint.name)"))
+        }
+        batch = Array(kept[from...])
     }
 
     /// Queues the kept writes as one statement.
     private func sendBatch() throws {
-        try sendLazySavepoint()
+        try sendLazySavepoints()
         guard !batch.isEmpty else { return }
         let writes = batch
         batch = []
@@ -286,11 +293,13 @@ final class PostgresTransaction: StoreTransaction {
             ORDER BY d.applicationID, d.id
             """, logger: logger)
         let issued = connection.query("""
-            SELECT a.* FROM (SELECT DISTINCT plate FROM application WHERE id = ANY(\(ids))) AS p
+            SELECT a.* FROM (SELECT DISTINCT x.plate FROM unnest(\(ids)) AS k (id)
+              CROSS JOIN LATERAL (SELECT plate FROM application WHERE id = k.id OFFSET 0) x) AS p
             CROSS JOIN LATERAL (SELECT * FROM application WHERE plate = p.plate AND \(unescaped: Self.issuedOnly) OFFSET 0) a ORDER BY a.id
             """, logger: logger)
         pending += [applications, required, decisions, issued]
-        // One wait for the lock, the context and the rows (`answer` waits for everything queued).
+        // One wait for the lock, the context and the rows (`answer` waits for what was queued before).
+        _ = try answer(of: issued)
         let found = try rows(of: answer(of: applications), application)
         let requiredByApplication = Dictionary(grouping: try rows(of: answer(of: required), self.required), by: \.applicationID)
         let decisionsByApplication = Dictionary(grouping: try rows(of: answer(of: decisions), decision), by: \.applicationID)
@@ -315,6 +324,19 @@ final class PostgresTransaction: StoreTransaction {
     /// departments and decisions and 29–58 ms for the vehicles' issued applications (sequential
     /// scans, or every issued row's bitmap), against 0.2–0.9 ms key by key.
     static let issuedOnly = "(state = 'issued') IS TRUE"
+
+    /// Keeps what was read ahead for application `id` (if anything) as the database has it once
+    /// this transaction's write of it lands, so that a writer after it in the same transaction
+    /// (another department's decision on it) reads it without a wait. No one else writes these
+    /// rows meanwhile: every writer of the authority holds its lock first.
+    private func follow(_ id: Int64, _ change: (inout (application: ApplicationRecord, required: [RequiredDepartmentRecord], decisions: [DecisionRecord])) -> Void) {
+        guard var ahead = readAhead[id] else { return }
+        change(&ahead)
+        readAhead[id] = ahead
+    }
+
+    /// A time as a row keeps it (whole milliseconds), as a read of the row would give it back.
+    static func stored(_ date: Date) -> Date { Millis.date(Millis.from(date)) }
 
     /// Keeps `issuedByPlate` as the database has it once `a` is written.
     private func track(_ a: ApplicationRecord) {
@@ -387,7 +409,9 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     /// Waits for `operation`'s answer; a failure is kept as the transaction's and thrown.
-    private func waitRecordingFailure<T>(_ operation: () -> EventLoopFuture<T>) throws -> T {
+    /// `answersAll`: nothing stays queued or kept after what it waits for (then the writes of
+    /// savepoints never sent have all been answered).
+    private func waitRecordingFailure<T>(answersAll: Bool = true, _ operation: () -> EventLoopFuture<T>) throws -> T {
         let t0 = LockTrace.now()
         lastWaitAt = t0
         defer {
@@ -396,7 +420,7 @@ final class PostgresTransaction: StoreTransaction {
         }
         do {
             let answer = try ConnectionWatch.shared.wait(for: connection, operation)
-            unsavedWrites = false
+            if answersAll { unsavedWrites = false }
             return answer
         } catch {
             var failure = TransactionFailure(error)
@@ -416,7 +440,16 @@ final class PostgresTransaction: StoreTransaction {
     /// for everything queued before it if it has not arrived.
     private func answer(of future: EventLoopFuture<PostgresQueryResult>) throws -> PostgresQueryResult {
         if let abortedBy { throw abortedBy.error }
-        if pending.contains(where: { $0 === future }) { try flush() }
+        // Waits for it and for what was queued before it, not for the kept writes: sending them
+        // would send the savepoints that wait with them (`savepoint`), for an answer that
+        // cannot depend on them.
+        if let n = pending.firstIndex(where: { $0 === future }) {
+            let before = Array(pending[...n])
+            pending.removeFirst(n + 1)
+            try waitRecordingFailure(answersAll: pending.isEmpty && batch.isEmpty) {
+                EventLoopFuture.andAllSucceed(before, on: before[0].eventLoop)
+            }
+        }
         return try future.wait()
     }
 
@@ -557,7 +590,8 @@ final class PostgresTransaction: StoreTransaction {
             let required = connection.query("SELECT * FROM requiredDepartment WHERE applicationID = \(id) ORDER BY department", logger: logger)
             let decisions = connection.query("SELECT * FROM decision WHERE applicationID = \(id) ORDER BY id", logger: logger)
             pending += [record, required, decisions]
-            // One wait for the three (`answer` waits for everything queued).
+            // One wait for the three (`answer` waits for what was queued before).
+            _ = try answer(of: decisions)
             guard let found = try rows(of: answer(of: record), application).first else { return nil }
             readAhead[id] = (found, try rows(of: answer(of: required), self.required), try rows(of: answer(of: decisions), decision))
             return found
@@ -568,6 +602,8 @@ final class PostgresTransaction: StoreTransaction {
     func application(creditCode: String, reference: String) throws -> ApplicationRecord? {
         let key = ReferenceKey(creditCode: creditCode, reference: reference)
         if referencesKnown.contains(key) {
+            // One wait for all of them.
+            if let last = referenceAnswers.last { _ = try answer(of: last) }
             for answer in referenceAnswers {
                 for a in try rows(of: self.answer(of: answer), application) {
                     referencesFound[ReferenceKey(creditCode: a.creditCode, reference: a.reference)] = a
@@ -846,9 +882,10 @@ final class PostgresTransaction: StoreTransaction {
 
     // MARK: writes
 
-    /// A savepoint waits to be sent until its body sends something (`lazySavepoint`): a body
+    /// A savepoint waits to be sent until its body sends something (`unsentSavepoints`): a body
     /// that only writes (an application and its rows, a revocation) then costs no statement of
-    /// its own. If it throws, its writes are still kept here and are dropped; if it returns,
+    /// its own, nor do the savepoints opened inside it (a combined writer's, then each of its
+    /// decisions'), whose writes then go on together with the next writers'. If it throws, its writes are still kept here and are dropped; if it returns,
     /// they go with what follows, and a failure among them, reported outside the savepoint,
     /// runs the whole transaction again with every savepoint sent and waited for
     /// (`TransactionFailure.needsSavepoints`), where it is undone alone, as in SQLite. A
@@ -859,17 +896,18 @@ final class PostgresTransaction: StoreTransaction {
         let name = "s\(savepoints)"
         let (audit, moved, issued, read) = (lastAudit, counters, issuedByPlate, readAhead)
         let start = batch.count
-        if lazySavepoints, lazySavepoint == nil, abortedBy == nil {
-            lazySavepoint = (name, start)
+        if lazySavepoints, abortedBy == nil {
+            unsentSavepoints.append((name, start))
         } else {
             try enqueue(PostgresQuery(unsafeSQL: "SAVEPOINT \(name)"))
         }
-        /// Whether this savepoint is still waiting to be sent: then the body's writes are all kept here.
-        func unsent() -> Bool { lazySavepoint?.name == name }
+        /// Whether this savepoint is still waiting to be sent: then the body's writes are all kept
+        /// here. (The savepoints its body opened have ended, so it is the innermost.)
+        func unsent() -> Bool { unsentSavepoints.last?.name == name }
         do {
             let result = try body()
             if unsent() {
-                lazySavepoint = nil
+                unsentSavepoints.removeLast()
                 if batch.count > start { unsavedWrites = true }
                 return result
             }
@@ -890,7 +928,7 @@ final class PostgresTransaction: StoreTransaction {
             // What the body read after its own writes is forgotten with them.
             (lastAudit, counters, issuedByPlate, readAhead) = (audit, moved, issued, read)
             if unsent() {
-                lazySavepoint = nil
+                unsentSavepoints.removeLast()
                 batch.removeSubrange(start...)
                 throw error
             }
@@ -976,7 +1014,14 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func updateApplication(_ a: ApplicationRecord) throws {
-        if let id = a.id { readAhead[id] = nil }
+        if let id = a.id {
+            follow(id) {
+                $0.application.state = a.state
+                $0.application.closedAt = a.closedAt.map(Self.stored)
+                $0.application.closeReason = a.closeReason
+                $0.application.permitNumber = a.permitNumber
+            }
+        }
         let key = ReferenceKey(creditCode: a.creditCode, reference: a.reference)
         if referencesKnown.remove(key) != nil { referencesFound[key] = nil }
         track(a)
@@ -987,7 +1032,13 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func insertRequiredDepartment(_ r: RequiredDepartmentRecord) throws {
-        readAhead[r.applicationID] = nil
+        follow(r.applicationID) {
+            var stored = r
+            stored.dueAt = Self.stored(r.dueAt)
+            stored.decidedAt = r.decidedAt.map(Self.stored)
+            $0.required.append(stored)
+            $0.required.sort { $0.department < $1.department }
+        }
         try write(DeferredWrite("""
             INSERT INTO requiredDepartment (applicationID, department, state, dueAt, decidedAt)
             VALUES (\(r.applicationID), \(r.department), \(r.state.rawValue), \(Millis.from(r.dueAt)), \(r.decidedAt.map(Millis.from)))
@@ -995,7 +1046,12 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func updateRequiredDepartment(_ r: RequiredDepartmentRecord) throws {
-        readAhead[r.applicationID] = nil
+        follow(r.applicationID) {
+            for n in $0.required.indices where $0.required[n].department == r.department {
+                $0.required[n].state = r.state
+                $0.required[n].decidedAt = r.decidedAt.map(Self.stored)
+            }
+        }
         try write(DeferredWrite("""
             UPDATE requiredDepartment SET state = \(r.state.rawValue), decidedAt = \(r.decidedAt.map(Millis.from))
             WHERE applicationID = \(r.applicationID) AND department = \(r.department)
@@ -1003,7 +1059,8 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func insertDecision(_ d: DecisionRecord) throws -> DecisionRecord {
-        readAhead[d.applicationID] = nil
+        // Kept up to date below with the row as written, id included; the other path reads it again.
+        let ahead = readAhead.removeValue(forKey: d.applicationID)
         let conditions = d.conditions.isEmpty ? "[]" : String(decoding: try JSONEncoder().encode(d.conditions), as: UTF8.self)
         var r = d
         if let context = try readContext() {
@@ -1016,6 +1073,13 @@ final class PostgresTransaction: StoreTransaction {
                 """)
             counters.decisionID = id
             r.id = id
+            if var ahead {
+                var stored = r
+                stored.decidedAt = Self.stored(r.decidedAt)
+                stored.storedDecision = nil
+                ahead.decisions.append(stored)
+                readAhead[d.applicationID] = ahead
+            }
             return r
         }
         r.id = try insertReturningID("""

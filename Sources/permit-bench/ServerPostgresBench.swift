@@ -131,6 +131,11 @@ final class PostgresBenchDatabase: @unchecked Sendable, CustomStringConvertible 
 
     func dropDatabase(_ url: String) {
         let name = Self.databaseName(url)
+        // PERMIT_BENCH_PG_KEEP=1 keeps each run's database, for EXPLAIN and pg_stat_statements afterwards.
+        if ProcessInfo.processInfo.environment["PERMIT_BENCH_PG_KEEP"] == "1" {
+            Swift.print("  kept the run's database \(name) (PERMIT_BENCH_PG_KEEP=1)")
+            return
+        }
         _ = try? psql(adminURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
     }
 
@@ -205,6 +210,8 @@ struct LockTraceSummary {
     var lockFree = 0
     var instances = 0
     var statements = 0.0
+    /// The waits for an answer a write transaction made, on average (when traced), COMMIT's included.
+    var waits = 0.0
     /// The share of the run's wall time during which some writer held the lock (the union of
     /// lock-granted to COMMIT-answered, as the servers saw it).
     var heldShare = 0.0
@@ -252,6 +259,7 @@ struct LockTraceSummary {
         let traced = all.filter { $0.count >= 9 && $0[7] > 0 }
         let waits = traced.reduce(0) { $0 + $1[7] }
         if waits > 0 {
+            self.waits = Double(waits) / Double(traced.count)
             roundTrip = ms(traced.reduce(0) { $0 + ($1[8] - min($1[8], $1[3] > $1[2] ? $1[3] - $1[2] : 0)) }) / Double(waits)
         }
         transactionSeconds = all.reduce(0) { $0 + ms($1[5] - $1[0]) } / 1e3
@@ -292,9 +300,9 @@ struct LockTraceSummary {
 
     func print() {
         let combined = writers.map { String(format: " running %d writers' bodies (%.1f a transaction)", $0, Double($0) / Double(max(writes, 1))) } ?? ""
-        Swift.print(String(format: "    advisory lock: %d write transactions%@ on %d instance(s) (%d of them took no lock), %.1f statements each; held %.0f%% of the wall time "
+        Swift.print(String(format: "    advisory lock: %d write transactions%@ on %d instance(s) (%d of them took no lock), %.1f statements and %.1f waits for an answer each; held %.0f%% of the wall time "
                            + "(lock granted to COMMIT answered, union over the instances), %.2f ms a transaction (p99 %.2f; p50 %.2f ms granted to the body's end, %.2f ms for COMMIT; the transaction's thread had the grant in hand %.2f ms after it arrived, then %.2f ms to its last wait, which took %.2f ms)",
-                           writes, combined, instances, lockFree, statements, 100 * heldShare, heldMean, heldP99, heldBodyP50, heldCommitP50, contextWakeP50, bodyCPUP50, lastWaitP50))
+                           writes, combined, instances, lockFree, statements, waits, 100 * heldShare, heldMean, heldP99, heldBodyP50, heldCommitP50, contextWakeP50, bodyCPUP50, lastWaitP50))
         Swift.print(String(format: "    waiting for it: asked to granted p50 %.2f ms, p99 %.2f ms, mean %.2f ms, against %.2f ms for a round trip%@; "
                            + "%.2f s waited beyond that, %.0f%% of the write transactions' %.2f s; lease of a connection and a thread p50 %.2f ms, p99 %.2f ms",
                            lockP50, lockP99, lockMean, roundTrip ?? beginMedian ?? 0, roundTrip == nil ? " (BEGIN's median)" : " (the transactions' mean wait for an answer)",

@@ -339,6 +339,97 @@ final class PostgresStoreTests: XCTestCase {
         await store.close()
     }
 
+    /// Savepoints inside savepoints whose bodies only write send nothing (`unsentSavepoints`): the
+    /// writes wait to go together. One that throws still undoes only its own writes, whichever
+    /// level it is at; and a broken rule that such writes meet only later, at COMMIT, runs the
+    /// transaction again with every savepoint sent, where the savepoint that broke it is undone
+    /// alone and the body that caught its error keeps the rest.
+    func testNestedSavepointsThatOnlyWriteSendNothingAndStillUndoAlone() async throws {
+        struct Refused: Error {}
+        let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
+        let store = try await PostgresPermitStore(url: url)
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let first = try await store.write { try $0.appendAudit(at: at, actor: "t", action: "first", subject: "first", content: Data()) }
+        var runs = 0
+        var sentInside: [Int] = []
+        try await store.transaction(write: true) { tx in
+            runs += 1
+            func append(_ subject: String) throws { _ = try tx.appendAudit(at: at, actor: "t", action: "write", subject: subject, content: Data()) }
+            try append("a")    // reads the lock's context: the one wait before the savepoints
+            let before = tx.statements
+            try tx.savepoint {
+                try append("b")
+                _ = try? tx.savepoint { try append("x1"); throw Refused() }
+                try tx.savepoint { try append("c") }
+            }
+            _ = try? tx.savepoint {
+                try append("x2")
+                try tx.savepoint { try append("x3") }
+                throw Refused()
+            }
+            try tx.savepoint {
+                try append("d")
+                // Breaks the audit's unique seq; sent only with the rest, so found at COMMIT.
+                do { try tx.savepoint { try tx.insertAuditEvent(first) } } catch {}
+            }
+            sentInside.append(tx.statements - before)
+            try append("e")
+        }
+        XCTAssertEqual(runs, 2, "the broken rule, found at COMMIT, ran the transaction again with its savepoints sent")
+        XCTAssertEqual(sentInside.first, 0, "the first run sent nothing from its savepoints: \(sentInside)")
+        XCTAssertGreaterThan(sentInside.last ?? 0, 0, "the run again sent its savepoints")
+        let events = try await store.read { try $0.auditEvents(subject: nil) }
+        XCTAssertEqual(events.map(\.subject), ["first", "a", "b", "c", "d", "e"])
+        XCTAssertEqual(events.map(\.seq), Array(1...6))
+        XCTAssertNil(AuditChain.firstBrokenLink(events))
+        await store.close()
+    }
+
+    /// What a writer read ahead follows the transaction's own writes of it, as the database has
+    /// them once written (times in whole milliseconds, the decision's new id): a second
+    /// department's decision on the same application, later in the same combined transaction,
+    /// reads it without a wait and sees what a read after COMMIT sees.
+    func testWhatWasReadAheadFollowsTheTransactionsOwnWritesAsTheDatabaseHasThem() async throws {
+        let h = try await Harness(store: .postgres)
+        let results = try await h.workflow.apply([h.item(h.variant(700, categories: ["medical-supplies", "mail-and-parcels"]))], key: h.firmKey)
+        let id = try XCTUnwrap(results.first?.id)
+        let rowID = try XCTUnwrap(ApplicationRecord.rowID(of: id))
+        let store = try XCTUnwrap(h.workflow.store as? PostgresPermitStore)
+        let kid = h.approvers[.health]!.publicKey.kidHex
+        let registered = try await store.read { try $0.activePartyKey(kind: .approver, kid: kid) }
+        let approver = try XCTUnwrap(registered)
+        let at = Date(timeIntervalSince1970: 1_800_000_000.123_456)
+        typealias Seen = (application: ApplicationRecord?, required: [RequiredDepartmentRecord], decisions: [DecisionRecord])
+        let inside = try await store.write(readAhead: ReadAhead(applications: [id])) { t -> Seen in
+            let tx = t as! PostgresTransaction
+            guard var app = try tx.application(id: rowID) else { throw StoreError(.io, "\(id) not read") }
+            var required = try tx.requiredDepartments(applicationID: rowID)
+            guard required.count == 2 else { throw StoreError(.io, "\(id) has \(required.count) required departments") }
+            let waits = tx.waits
+            required[0].state = .approved
+            required[0].decidedAt = at
+            try tx.updateRequiredDepartment(required[0])
+            _ = try tx.insertDecision(DecisionRecord(applicationID: rowID, department: required[0].department, decision: .approve, conditions: ["限速60"],
+                                                     reason: nil, decidedAt: at, approverID: approver.id!, approverKid: kid, signature: Data([1, 2, 3])))
+            app.state = .rejected
+            app.closedAt = at
+            app.closeReason = "测试"
+            try tx.updateApplication(app)
+            let seen = (try tx.application(id: rowID), try tx.requiredDepartments(applicationID: rowID), try tx.decisions(applicationID: rowID))
+            XCTAssertEqual(tx.waits, waits, "read from what was read ahead, without a wait")
+            return seen
+        }
+        let after = try await store.read { r -> Seen in
+            (try r.application(id: rowID), try r.requiredDepartments(applicationID: rowID), try r.decisions(applicationID: rowID))
+        }
+        XCTAssertEqual(inside.application, after.application)
+        XCTAssertEqual(inside.required, after.required)
+        XCTAssertEqual(inside.decisions, after.decisions)
+        XCTAssertEqual(after.application?.state, .rejected)
+        XCTAssertEqual(after.required.filter { $0.state == .approved }.count, 1)
+        XCTAssertEqual(after.decisions.count, 1)
+    }
+
     /// Writers waiting at once run together, in one transaction (`WriteCombiner`), each in its
     /// savepoint: one that refuses, one that breaks a rule of the database and one that swallows
     /// such a failure get their own error and leave nothing behind; the others are written, the
