@@ -35,12 +35,25 @@ public struct RegisteredCaller: Sendable {
     public var kid: String
     public var key: PublicKey
     public var caller: Caller
+    /// A firm's or an approver's registered key as the store has it; nil for the admin.
+    public var record: PartyKeyRecord?
 
-    public init(kid: String, key: PublicKey, caller: Caller) {
+    public init(kid: String, key: PublicKey, caller: Caller, record: PartyKeyRecord? = nil) {
         self.kid = kid
         self.key = key
         self.caller = caller
+        self.record = record
     }
+}
+
+/// What the server learnt of a request while it authenticated it, for the work the request
+/// asks for: the signer's registered key, read from the store a moment before and verified
+/// against the request's signature. A firm's submissions and an approver's decisions in that
+/// request are signed by the same key (the server checks it), so the workflow takes the record
+/// from here instead of reading the store again for it; a key this does not name is read as
+/// before. Only the server sets it, around the route that serves the request.
+public enum AuthenticatedRequest {
+    @TaskLocal public static var signer: PartyKeyRecord?
 }
 
 /// What a server needs of a service beyond `PermitService` to authenticate a request (service.md):

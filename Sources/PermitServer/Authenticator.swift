@@ -68,7 +68,7 @@ struct Authenticator<Context: RequestContext & CallerCarrying>: RouterMiddleware
         var context = context
         context.caller = caller
         context.authority = hosted
-        return try await next(request, context)
+        return try await AuthenticatedRequest.$signer.withValue(caller.record) { try await next(request, context) }
     }
 
     /// A failure to read the registered keys, as the store's own problem (`store.io`,

@@ -28,6 +28,12 @@ public protocol PermitStore: Sendable {
     /// `StoreTransaction.admitNonce` on its own, as a transaction of its own: a store may do it
     /// more cheaply than `write` would.
     func admitNonce(_ nonce: String, kid: String, expires: Date, now: Date) async throws -> Bool
+    /// Reads a server makes for nearly every request, each one statement, on their own: a store
+    /// may answer them more cheaply than `read` would. What they return is what the
+    /// `StoreReader` methods of the same names return.
+    func requestSigners(kid: String) async throws -> (admin: KeyRecord?, parties: [PartyKeyRecord])
+    func queue(department: String, dueBefore: Date?, afterID: Int64?, limit: Int?) async throws -> [(ApplicationRecord, RequiredDepartmentRecord)]
+    func blacklist(includeRemoved: Bool) async throws -> [BlacklistRecord]
 }
 
 /// What a write transaction's body reads before anything else: the applications a group of
@@ -49,6 +55,18 @@ extension PermitStore {
 
     public func admitNonce(_ nonce: String, kid: String, expires: Date, now: Date) async throws -> Bool {
         try await write { try $0.admitNonce(nonce, kid: kid, expires: expires, now: now) }
+    }
+
+    public func requestSigners(kid: String) async throws -> (admin: KeyRecord?, parties: [PartyKeyRecord]) {
+        try await read { try $0.requestSigners(kid: kid) }
+    }
+
+    public func queue(department: String, dueBefore: Date?, afterID: Int64?, limit: Int?) async throws -> [(ApplicationRecord, RequiredDepartmentRecord)] {
+        try await read { try $0.queue(department: department, dueBefore: dueBefore, afterID: afterID, limit: limit) }
+    }
+
+    public func blacklist(includeRemoved: Bool) async throws -> [BlacklistRecord] {
+        try await read { try $0.blacklist(includeRemoved: includeRemoved) }
     }
 }
 

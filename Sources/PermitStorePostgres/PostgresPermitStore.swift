@@ -171,23 +171,6 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         try await transaction(write: false, body)
     }
 
-    /// A nonce's admission is one statement of its own (autocommit), with no lock, `BEGIN` or
-    /// `COMMIT`: every signed request waits for it before its own transaction. A nonce already
-    /// kept and not expired is a replay; an expired one is replaced, as `StoreTransaction.admitNonce`
-    /// replaces it. Expired nonces are swept by a statement of their own, at most once a second.
-    public func admitNonce(_ nonce: String, kid: String, expires: Date, now: Date) async throws -> Bool {
-        let table = schema.map { "\"\($0)\".requestNonce" } ?? "requestNonce"
-        let sweep = NonceSweep.shared.due(table: location.redacted + " " + table)
-        return try await transaction(write: true, autocommit: true) { tx in
-            if sweep { try tx.enqueue("DELETE FROM \(unescaped: table) WHERE expiresAt < \(Millis.from(now))") }
-            let inserted = try tx.run("""
-                INSERT INTO \(unescaped: table) AS kept (nonce, kid, expiresAt) VALUES (\(nonce), \(kid), \(Millis.from(expires)))
-                ON CONFLICT (nonce) DO UPDATE SET kid = EXCLUDED.kid, expiresAt = EXCLUDED.expiresAt WHERE kept.expiresAt < \(Millis.from(now))
-                """)
-            return inserted.metadata.rows == 1
-        }
-    }
-
     // MARK: the bridge
 
     func transaction<T>(write: Bool, autocommit: Bool = false, _ body: (PostgresTransaction) throws -> T) async throws -> T {
@@ -227,10 +210,12 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
                 lazySavepoints = false
                 continue
             }
-            // Backs off a little, with jitter, so that instances that collided do not collide again.
-            try await Task.sleep(nanoseconds: UInt64(attempt) * 25_000_000 + UInt64.random(in: 0...25_000_000))
+            try await Task.sleep(nanoseconds: Self.backOff(attempt: attempt))
         }
     }
+
+    /// A little longer after each failed attempt, with jitter, so that instances that collided do not collide again.
+    static func backOff(attempt: Int) -> UInt64 { UInt64(attempt) * 25_000_000 + UInt64.random(in: 0...25_000_000) }
 
     /// How long a transaction waits for a connection of the pool before it is refused as
     /// `store.busy`. Without a bound, postgres-nio's pool keeps a request queued for as long as it
@@ -246,23 +231,32 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
     /// attempt's own outcome, the body's errors included, comes back as the result.
     private func attemptOnce<T>(write: Bool, autocommit: Bool, lazySavepoints: Bool, _ job: TransactionBody<T>) async throws -> Unchecked<Result<T, any Error>> {
         let (logger, schema) = (self.logger, self.schema)
+        let asked = LockTrace.now()
+        return try await leased { connection in
+            try await Self.transactionThreads.runIfActive {
+                Unchecked(Result {
+                    guard let body = job.body else { throw StoreError(.io, "a transaction ran after its caller left") }
+                    return try Self.run(on: connection, write: write, autocommit: autocommit, lazySavepoints: lazySavepoints, schema: schema, logger: logger,
+                                        asked: asked, body)
+                })
+            }
+        }
+    }
+
+    /// Leases a connection and runs `body` with it. No connection within `connectionWait` is
+    /// `store.busy`, not retried (the request is answered 503 and may be sent again); any failure
+    /// comes out as `TransactionFailure`, which says whether trying again may succeed.
+    func leased<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let client = self.client
         let wait = connectionWait
-        let asked = LockTrace.now()
         let lease = LeaseDeadline()
         do {
-            return try await withThrowingTaskGroup(of: Unchecked<Result<T, any Error>>?.self) { group in
+            return try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
                     try await client.withConnection { connection in
                         // Leased too late: the caller has been told the store is busy.
                         guard lease.claim() else { throw LeaseDeadline.Expired() }
-                        return try await Self.transactionThreads.runIfActive {
-                            Unchecked(Result {
-                                guard let body = job.body else { throw StoreError(.io, "a transaction ran after its caller left") }
-                                return try Self.run(on: connection, write: write, autocommit: autocommit, lazySavepoints: lazySavepoints, schema: schema, logger: logger,
-                                                    asked: asked, body)
-                            })
-                        }
+                        return try await body(connection)
                     }
                 }
                 group.addTask {
@@ -285,6 +279,8 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
                 (every connection of the pool in use, or the database accepting no more: too many connections); \
                 nothing was written. Send the request again
                 """), retryable: false)
+        } catch let failure as TransactionFailure {
+            throw failure
         } catch {
             throw TransactionFailure(error, location: location)
         }

@@ -476,8 +476,12 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     private func rows<R>(of result: PostgresQueryResult, _ transform: (Row) throws -> R) throws -> [R] {
+        try Self.decode(result.rows.map { Row($0.makeRandomAccess()) }, transform)
+    }
+
+    static func decode<R>(_ rows: [Row], _ transform: (Row) throws -> R) throws -> [R] {
         do {
-            return try result.rows.map { try transform(Row($0.makeRandomAccess())) }
+            return try rows.map(transform)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -519,7 +523,9 @@ final class PostgresTransaction: StoreTransaction {
         return try rows("SELECT * FROM key ORDER BY notBefore, kid", transform)
     }
 
-    private func partyKey(_ r: Row) throws -> PartyKeyRecord {
+    private func partyKey(_ r: Row) throws -> PartyKeyRecord { try Self.decodePartyKey(r) }
+
+    static func decodePartyKey(_ r: Row) throws -> PartyKeyRecord {
         guard let kind = PartyKeyRecord.Kind(rawValue: try r("kind")) else { throw StoreError(.io, "a partyKey row has an unknown kind") }
         var k = PartyKeyRecord(kind: kind, party: try r("party"), name: try r("name"), kid: try r("kid"), alg: try r("alg"),
                                spki: try r("spki"), addedAt: Millis.date(try r("addedAt") as Int64))
@@ -541,20 +547,18 @@ final class PostgresTransaction: StoreTransaction {
     /// One statement for what `StoreReader.requestSigners` reads in three: every request's
     /// signer is looked up by it.
     func requestSigners(kid: String) throws -> (admin: KeyRecord?, parties: [PartyKeyRecord]) {
+        try Self.requestSigners(kid: kid, rows: rows(HotReads.requestSigners(kid: kid).query, { $0 }))
+    }
+
+    static func requestSigners(kid: String, rows: [Row]) throws -> (admin: KeyRecord?, parties: [PartyKeyRecord]) {
         var admin: KeyRecord?
         var parties: [PartyKeyRecord] = []
-        for r in try rows("""
-            SELECT k.alg AS adminAlg, k.spki AS adminSpki, k.notBefore AS adminNotBefore, p.*
-            FROM (SELECT 1) one
-            LEFT JOIN key k ON k.role = 'admin' AND k.kid = \(kid) AND k.notAfter IS NULL
-            LEFT JOIN partyKey p ON p.kid = \(kid) AND p.removedAt IS NULL
-            ORDER BY p.kind, p.id
-            """, { $0 }) {
+        for r in try decode(rows, { $0 }) {
             if admin == nil, let alg: String = try r("adminAlg") {
                 admin = KeyRecord(kid: kid, role: .admin, alg: alg, spki: try r("adminSpki"), notBefore: Millis.date(try r("adminNotBefore") as Int64),
                                   notAfter: nil)
             }
-            if (try r("id") as Int64?) != nil { parties.append(try partyKey(r)) }
+            if (try r("id") as Int64?) != nil { parties.append(try decodePartyKey(r)) }
         }
         return (admin, parties)
     }
@@ -563,7 +567,9 @@ final class PostgresTransaction: StoreTransaction {
         try row("SELECT * FROM partyKey WHERE id = \(id)", partyKey)
     }
 
-    private func application(_ r: Row) throws -> ApplicationRecord {
+    private func application(_ r: Row) throws -> ApplicationRecord { try Self.decodeApplication(r) }
+
+    static func decodeApplication(_ r: Row) throws -> ApplicationRecord {
         var a = ApplicationRecord(reference: try r("reference"), creditCode: try r("creditCode"), plate: try r("plate"),
                                   document: try r("document"), digest: try r("digest"), submission: try r("submission"),
                                   applicantKid: try r("applicantKid"), routing: try r("routing"), routingHash: try r("routingHash"),
@@ -675,21 +681,12 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func queue(department: String, dueBefore: Date?, afterID: Int64?, limit: Int?) throws -> [(ApplicationRecord, RequiredDepartmentRecord)] {
-        var q = QueryBuilder("""
-            SELECT application.*, requiredDepartment.applicationID AS rApplicationID, requiredDepartment.department AS rDepartment,
-                   requiredDepartment.dueAt AS rDueAt
-            FROM requiredDepartment JOIN application ON application.id = requiredDepartment.applicationID
-            WHERE requiredDepartment.department = 
-            """)
-        q.sql += q.bind(department) + " AND requiredDepartment.state = 'pending' AND application.state = 'pending'"
-        if let dueBefore { q.sql += " AND requiredDepartment.dueAt < \(q.bind(Millis.from(dueBefore)))" }
-        if let afterID { q.sql += " AND application.id > \(q.bind(afterID))" }
-        q.sql += " ORDER BY application.id"
-        if let limit { q.sql += " LIMIT \(q.bind(limit))" }
-        return try rows(q.query) { r in
-            (try application(r), RequiredDepartmentRecord(applicationID: try r("rApplicationID"), department: try r("rDepartment"),
-                                                          state: .pending, dueAt: Millis.date(try r("rDueAt") as Int64)))
-        }
+        try rows(HotReads.queue(department: department, dueBefore: dueBefore, afterID: afterID, limit: limit).query, Self.queueEntry)
+    }
+
+    static func queueEntry(_ r: Row) throws -> (ApplicationRecord, RequiredDepartmentRecord) {
+        (try decodeApplication(r), RequiredDepartmentRecord(applicationID: try r("rApplicationID"), department: try r("rDepartment"),
+                                                            state: .pending, dueAt: Millis.date(try r("rDueAt") as Int64)))
     }
 
     private func decision(_ r: Row) throws -> DecisionRecord {
@@ -844,15 +841,17 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func blacklist(includeRemoved: Bool) throws -> [BlacklistRecord] {
-        try rows("SELECT * FROM blacklist WHERE \(includeRemoved) OR removedAt IS NULL ORDER BY id") { r in
-            guard let kind = BlacklistRecord.Kind(rawValue: try r("kind")) else { throw StoreError(.io, "a blacklist row has an unknown kind") }
-            var b = BlacklistRecord(kind: kind, value: try r("value"), reason: try r("reason"), until: try r("until"),
-                                    addedAt: Millis.date(try r("addedAt") as Int64), actor: try r("actor"))
-            b.id = try r("id")
-            b.removedAt = Millis.date(try r("removedAt") as Int64?)
-            b.removedReason = try r("removedReason")
-            return b
-        }
+        try rows(HotReads.blacklist(includeRemoved: includeRemoved).query, Self.blacklistEntry)
+    }
+
+    static func blacklistEntry(_ r: Row) throws -> BlacklistRecord {
+        guard let kind = BlacklistRecord.Kind(rawValue: try r("kind")) else { throw StoreError(.io, "a blacklist row has an unknown kind") }
+        var b = BlacklistRecord(kind: kind, value: try r("value"), reason: try r("reason"), until: try r("until"),
+                                addedAt: Millis.date(try r("addedAt") as Int64), actor: try r("actor"))
+        b.id = try r("id")
+        b.removedAt = Millis.date(try r("removedAt") as Int64?)
+        b.removedReason = try r("removedReason")
+        return b
     }
 
     func auditCheckpoints() throws -> [AuditCheckpointRecord] {
@@ -1237,6 +1236,7 @@ struct QueryBuilder {
     }
 
     var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
+    var bindings: PostgresBindings { binds }
 }
 
 /// Waits for a connection's answers on a transaction thread, and stops waiting when the

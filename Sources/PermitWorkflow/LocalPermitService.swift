@@ -174,22 +174,20 @@ extension Workflow {
 
 extension LocalPermitService: RequestGate {
     public func caller(kid: String) async throws -> RegisteredCaller? {
-        try await workflow.store.read { r -> RegisteredCaller? in
-            let signers = try r.requestSigners(kid: kid)
-            if let admin = signers.admin, let key = try? PublicKey(spki: Array(admin.spki)) {
-                return RegisteredCaller(kid: kid, key: key, caller: .admin)
-            }
-            for record in signers.parties {
-                guard let key = try? PublicKey(spki: Array(record.spki)) else { continue }
-                switch record.kind {
-                case .applicant: return RegisteredCaller(kid: kid, key: key, caller: .firm(creditCode: record.party))
-                case .approver:
-                    guard let department = Department(rawValue: record.party) else { return nil }
-                    return RegisteredCaller(kid: kid, key: key, caller: .approver(department))
-                }
-            }
-            return nil
+        let signers = try await workflow.store.requestSigners(kid: kid)
+        if let admin = signers.admin, let key = try? PublicKey(spki: Array(admin.spki)) {
+            return RegisteredCaller(kid: kid, key: key, caller: .admin)
         }
+        for record in signers.parties {
+            guard let key = try? PublicKey(spki: Array(record.spki)) else { continue }
+            switch record.kind {
+            case .applicant: return RegisteredCaller(kid: kid, key: key, caller: .firm(creditCode: record.party), record: record)
+            case .approver:
+                guard let department = Department(rawValue: record.party) else { return nil }
+                return RegisteredCaller(kid: kid, key: key, caller: .approver(department), record: record)
+            }
+        }
+        return nil
     }
 
     public func admitNonce(_ nonce: String, kid: String, expires: Date) async throws -> Bool {

@@ -50,7 +50,7 @@ extension Workflow {
     /// The entries in force today.
     func blacklistInForce() async throws -> [BlacklistRecord] {
         let today = CalendarDay.inChina(at: clock.now())
-        return try await store.read { try $0.blacklist(includeRemoved: false) }.filter { $0.isInForce(on: today) }
+        return try await store.blacklist(includeRemoved: false).filter { $0.isInForce(on: today) }
     }
 
     /// The first entry in force that names a party of `app`, as a refusal.

@@ -239,6 +239,19 @@ extension Workflow {
     /// registered, was removed, or belongs to another department.
     func approver(for department: Department, kid: String, reader: any StoreReader) throws -> (PartyKeyRecord, PublicKey) {
         let record = try reader.activePartyKey(kind: .approver, kid: kid)
+        return try approver(for: department, kid: kid, record: record)
+    }
+
+    /// The same, for the signer of the request being served when it is this kid (read from the
+    /// store as the request was authenticated), else read from the store.
+    func approver(for department: Department, kid: String) async throws -> (PartyKeyRecord, PublicKey) {
+        if let known = AuthenticatedRequest.signer, known.kind == .approver, known.kid == kid {
+            return try approver(for: department, kid: kid, record: known)
+        }
+        return try await store.read { try approver(for: department, kid: kid, reader: $0) }
+    }
+
+    private func approver(for department: Department, kid: String, record: PartyKeyRecord?) throws -> (PartyKeyRecord, PublicKey) {
         guard let record, record.party == department.rawValue, let key = try? PublicKey(spki: Array(record.spki)) else {
             throw WorkflowError("auth.notApprover", "the key \(kid) is not a registered approver of \(department.rawValue); nothing was written",
                                 field: "key", value: kid, rule: "a registered, active approver key of that department")
@@ -267,7 +280,7 @@ extension Workflow {
                     let d = try DecisionSignature(decoding: Array(bytes))
                     let kid = Hex.encode(d.kid)
                     if signer == nil || signer!.record.kid != kid {
-                        signer = try await store.read { try approver(for: department, kid: kid, reader: $0) }
+                        signer = try await approver(for: department, kid: kid)
                     }
                     decoded = d
                 } catch let error as RequestError {

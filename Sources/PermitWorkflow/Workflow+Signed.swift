@@ -94,7 +94,10 @@ extension Workflow {
         }
         let kid = Hex.encode(kidBytes)
         if keys.byKid[kid] == nil {
-            let record = try await store.read { try $0.activePartyKey(kind: .applicant, kid: kid) }
+            // The request's signer, as the server read it to authenticate the request, or the store's.
+            let known = AuthenticatedRequest.signer.flatMap { $0.kind == .applicant && $0.kid == kid ? $0 : nil }
+            var record = known
+            if record == nil { record = try await store.read { try $0.activePartyKey(kind: .applicant, kid: kid) } }
             keys.byKid[kid] = .some(record.flatMap { r in (try? PublicKey(spki: Array(r.spki))).map { (r, $0) } })
         }
         guard let (record, key) = keys.byKid[kid] ?? nil else {
@@ -112,7 +115,7 @@ extension Workflow {
 
     /// Refuses, before any work, a kid that is not an active approver of `department`.
     public func requireApprover(_ department: Department, kid: String) async throws {
-        _ = try await store.read { try approver(for: department, kid: kid, reader: $0) }
+        _ = try await approver(for: department, kid: kid)
     }
 
     /// What a decision needs before it is signed: each identifier resolved to its application and

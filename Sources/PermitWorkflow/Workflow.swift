@@ -399,7 +399,7 @@ public final class Workflow: @unchecked Sendable {
     /// The pending work of a department, oldest first; with `overdue`, only what is past its deadline.
     public func queue(department: Department, overdue: Bool, afterID: Int64? = nil, limit: Int? = nil) async throws -> [(ApplicationRecord, RequiredDepartmentRecord)] {
         let now = clock.now()
-        return try await store.read { try $0.queue(department: department.rawValue, dueBefore: overdue ? now : nil, afterID: afterID, limit: limit) }
+        return try await store.queue(department: department.rawValue, dueBefore: overdue ? now : nil, afterID: afterID, limit: limit)
     }
 }
 

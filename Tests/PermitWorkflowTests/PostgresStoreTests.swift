@@ -430,6 +430,60 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(after.decisions.count, 1)
     }
 
+    /// The statements a server runs for nearly every request, run on their own as prepared
+    /// statements (`HotReads`), answer what the same reads answer in a transaction: the signer
+    /// of each kind of key, a queue's first and next pages, the blacklist with and without its
+    /// removed entries; and a nonce is admitted once, again only once it has expired.
+    func testTheHotReadsOnTheirOwnAnswerAsInATransaction() async throws {
+        let h = try await Harness(store: .postgres)
+        let store = try XCTUnwrap(h.workflow.store as? PostgresPermitStore)
+        _ = try await h.workflow.apply((0..<5).map { h.item(h.variant(800 + $0), index: $0) }, key: h.firmKey)
+        _ = try await h.workflow.blacklistAdd(kind: .plate, value: "浙A99999", reason: "套牌", until: nil, revokeActive: false, adminKey: h.admin)
+        let removed = try await h.workflow.blacklistAdd(kind: .plate, value: "浙A99998", reason: "误列", until: nil, revokeActive: false, adminKey: h.admin)
+        _ = try await h.workflow.blacklistRemove(id: try XCTUnwrap(removed.entry.id), reason: "核实", adminKey: h.admin)
+
+        for kid in [h.admin.publicKey.kidHex, h.approvers[.health]!.publicKey.kidHex, h.firmKey.publicKey.kidHex, "00000000deadbeef"] {
+            // Twice on its own: a connection prepares the statement once, then runs it prepared.
+            for _ in 0..<2 {
+                let own = try await store.requestSigners(kid: kid)
+                let inTransaction = try await store.read { try $0.requestSigners(kid: kid) }
+                XCTAssertEqual(own.admin, inTransaction.admin, kid)
+                XCTAssertEqual(own.parties, inTransaction.parties, kid)
+            }
+        }
+        let admin = try await store.requestSigners(kid: h.admin.publicKey.kidHex), firm = try await store.requestSigners(kid: h.firmKey.publicKey.kidHex)
+        XCTAssertNotNil(admin.admin)
+        XCTAssertEqual(firm.parties.map(\.kind), [.applicant])
+
+        let required = try await store.read { try $0.requiredDepartments(applicationID: 1) }
+        let department = try XCTUnwrap(required.first?.department)
+        var pages: [(Int64?, Int)] = [(nil, 50), (nil, 2)]
+        let first = try await store.queue(department: department, dueBefore: nil, afterID: nil, limit: 2)
+        pages.append((try XCTUnwrap(first.last?.0.id), 50))
+        for (after, limit) in pages {
+            let own = try await store.queue(department: department, dueBefore: nil, afterID: after, limit: limit)
+            let inTransaction = try await store.read { try $0.queue(department: department, dueBefore: nil, afterID: after, limit: limit) }
+            XCTAssertEqual(own.map(\.0), inTransaction.map(\.0))
+            XCTAssertEqual(own.map(\.1), inTransaction.map(\.1))
+            XCTAssertEqual(own.count, after == nil ? min(limit, 5) : 3, "after \(after.map(String.init) ?? "-"), limit \(limit)")
+        }
+
+        for includeRemoved in [false, true] {
+            let own = try await store.blacklist(includeRemoved: includeRemoved)
+            let inTransaction = try await store.read { try $0.blacklist(includeRemoved: includeRemoved) }
+            XCTAssertEqual(own, inTransaction)
+            XCTAssertEqual(own.count, includeRemoved ? 2 : 1)
+        }
+
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let kid = h.firmKey.publicKey.kidHex
+        var admitted: [Bool] = []
+        for at in [now, now.addingTimeInterval(1), now.addingTimeInterval(301)] {
+            admitted.append(try await store.admitNonce("nonce-hot-1", kid: kid, expires: now.addingTimeInterval(300), now: at))
+        }
+        XCTAssertEqual(admitted, [true, false, true], "kept, a replay, expired and replaced")
+    }
+
     /// Writers waiting at once run together, in one transaction (`WriteCombiner`), each in its
     /// savepoint: one that refuses, one that breaks a rule of the database and one that swallows
     /// such a failure get their own error and leave nothing behind; the others are written, the

@@ -270,6 +270,50 @@ class WorkflowTests: StoreTestCase {
         XCTAssertEqual(try h.counts().decisions, 0)
     }
 
+    /// The signer of the request being served (`AuthenticatedRequest.signer`, which the server
+    /// sets to the key it read from the store to authenticate the request) stands for the store's
+    /// record of the same key: the decisions and submissions that key signed in that request are
+    /// checked against it without reading it again. Here the key is removed after the "request"
+    /// was authenticated, so only a read of the store would refuse it. A record of another
+    /// department is still refused, and a key the signer does not name is read from the store.
+    func testTheAuthenticatedSignerStandsForTheStoresRecordOfTheSameKey() async throws {
+        let h = try await Harness(store: Self.storeKind)
+        let ids = try await h.workflow.apply([h.item(h.variant(1)), h.item(h.variant(2), index: 1), h.item(h.variant(3), index: 2)], key: h.firmKey).map(\.id)
+        XCTAssertEqual(ids.compactMap { $0 }.count, 3)
+        let key = h.approvers[.health]!
+        let health = try await h.workflow.store.read { try $0.activePartyKey(kind: .approver, kid: key.publicKey.kidHex) }
+        let postal = try await h.workflow.store.read { try $0.activePartyKey(kind: .approver, kid: h.approvers[.postal]!.publicKey.kidHex) }
+        let firm = try await h.workflow.store.read { try $0.activePartyKey(kind: .applicant, kid: h.firmKey.publicKey.kidHex) }
+        XCTAssertNotNil(health)
+        _ = try await h.workflow.unregister(.approver, kid: key.publicKey.kidHex, reason: "调岗", adminKey: h.admin)
+        _ = try await h.workflow.unregister(.applicant, kid: h.firmKey.publicKey.kidHex, reason: "注销", adminKey: h.admin)
+
+        let decided = try await AuthenticatedRequest.$signer.withValue(health) {
+            try await h.workflow.decide(department: .health, key: key, identifiers: [ids[0]!], decision: .approve)
+        }
+        XCTAssertNil(decided[0].errors, "\(decided[0].errors ?? [])")
+        XCTAssertEqual(decided[0].state, ApplicationState.issued.rawValue)
+        await XCTAssertThrowsErrorAsync(try await h.workflow.decide(department: .health, key: key, identifiers: [ids[1]!], decision: .approve)) {
+            XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "auth.notApprover", "read from the store: removed")
+        }
+        await XCTAssertThrowsErrorAsync(try await AuthenticatedRequest.$signer.withValue(postal) {
+            try await h.workflow.decide(department: .health, key: key, identifiers: [ids[1]!], decision: .approve)
+        }) { XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "auth.notApprover", "another key: read from the store") }
+        await XCTAssertThrowsErrorAsync(try await AuthenticatedRequest.$signer.withValue(health) {
+            try await h.workflow.decide(department: .postal, key: key, identifiers: [ids[2]!], decision: .approve)
+        }) { XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "auth.notApprover", "the record is of another department") }
+
+        let applied = try await AuthenticatedRequest.$signer.withValue(firm) {
+            try await h.workflow.apply([h.item(h.variant(4))], key: h.firmKey)
+        }
+        XCTAssertNil(applied[0].errors, "\(applied[0].errors ?? [])")
+        XCTAssertNotNil(applied[0].id)
+        await XCTAssertThrowsErrorAsync(try await h.workflow.apply([h.item(h.variant(5))], key: h.firmKey)) {
+            XCTAssertEqual(($0 as? WorkflowError)?.problems.first?.code, "auth.notApplicant", "read from the store: removed")
+        }
+        XCTAssertEqual(try h.counts().applications, 4)
+    }
+
     func testAdminVerbsNeedTheAdminKey() async throws {
         let h = try await Harness(store: Self.storeKind)
         let before = try h.counts()

@@ -1,0 +1,170 @@
+import Foundation
+import PermitAPI
+import PermitStore
+import PostgresNIO
+
+/// The statements a server runs for nearly every request, on their own: who signed it
+/// (`requestSigners`), its nonce (`admitNonce`), an approver's queue, the blacklist that a firm's
+/// applications are checked against. Each has a few fixed shapes, built here for both ways of
+/// running them:
+/// - in a transaction (`PostgresTransaction`), as any statement;
+/// - on its own, for the first authority of a database (whose tables are on the connection's
+///   search path): prepared once per connection (postgres-nio's `PostgresPreparedStatement`) and
+///   run from the caller's task on a leased connection, without a transaction thread. PostgreSQL
+///   then parses the statement once per connection and, after a few runs, plans it once, where
+///   a statement sent with its text is parsed and planned every time: in the server bench that
+///   took PostgreSQL more time than running these statements (pg_stat_statements'
+///   `total_plan_time` against `total_exec_time`, before parsing is even counted).
+enum HotReads {
+    static func requestSigners(kid: String) -> QueryBuilder {
+        var q = QueryBuilder("""
+            SELECT k.alg AS adminAlg, k.spki AS adminSpki, k.notBefore AS adminNotBefore, p.*
+            FROM (SELECT 1) one
+            LEFT JOIN key k ON k.role = 'admin' AND k.notAfter IS NULL AND k.kid = 
+            """)
+        q.sql += q.bind(kid) + "\nLEFT JOIN partyKey p ON p.removedAt IS NULL AND p.kid = " + q.bind(kid) + "\nORDER BY p.kind, p.id"
+        return q
+    }
+
+    static func queue(department: String, dueBefore: Date?, afterID: Int64?, limit: Int?) -> QueryBuilder {
+        var q = QueryBuilder("""
+            SELECT application.*, requiredDepartment.applicationID AS rApplicationID, requiredDepartment.department AS rDepartment,
+                   requiredDepartment.dueAt AS rDueAt
+            FROM requiredDepartment JOIN application ON application.id = requiredDepartment.applicationID
+            WHERE requiredDepartment.department = 
+            """)
+        q.sql += q.bind(department) + " AND requiredDepartment.state = 'pending' AND application.state = 'pending'"
+        if let dueBefore { q.sql += " AND requiredDepartment.dueAt < \(q.bind(Millis.from(dueBefore)))" }
+        if let afterID { q.sql += " AND application.id > \(q.bind(afterID))" }
+        q.sql += " ORDER BY application.id"
+        if let limit { q.sql += " LIMIT \(q.bind(limit))" }
+        return q
+    }
+
+    static func blacklist(includeRemoved: Bool) -> QueryBuilder {
+        var q = QueryBuilder("SELECT * FROM blacklist WHERE ")
+        q.sql += q.bind(includeRemoved) + " OR removedAt IS NULL ORDER BY id"
+        return q
+    }
+
+    /// A nonce kept and not expired is a replay (no row comes back); an expired one is replaced.
+    /// `table` is the unquoted `requestNonce` or a schema-qualified, quoted name.
+    static func admitNonce(table: String, nonce: String, kid: String, expires: Date, now: Date) -> QueryBuilder {
+        var q = QueryBuilder("INSERT INTO \(table) AS kept (nonce, kid, expiresAt) VALUES (")
+        q.sql += [q.bind(nonce), q.bind(kid), q.bind(Millis.from(expires))].joined(separator: ", ")
+        q.sql += ") ON CONFLICT (nonce) DO UPDATE SET kid = EXCLUDED.kid, expiresAt = EXCLUDED.expiresAt WHERE kept.expiresAt < "
+        q.sql += q.bind(Millis.from(now)) + " RETURNING 1"
+        return q
+    }
+}
+
+/// One shape of a `HotReads` statement, prepared under its own name.
+protocol HotStatement {
+    static var name: String { get }
+    static var sql: String { get }
+}
+
+private enum RequestSignersStatement: HotStatement {
+    static let name = "permit_request_signers_v1"
+    static let sql = HotReads.requestSigners(kid: "").sql
+}
+
+private enum QueueFirstPageStatement: HotStatement {
+    static let name = "permit_queue_v1"
+    static let sql = HotReads.queue(department: "", dueBefore: nil, afterID: nil, limit: 0).sql
+}
+
+private enum QueueNextPageStatement: HotStatement {
+    static let name = "permit_queue_after_v1"
+    static let sql = HotReads.queue(department: "", dueBefore: nil, afterID: 0, limit: 0).sql
+}
+
+private enum BlacklistStatement: HotStatement {
+    static let name = "permit_blacklist_v1"
+    static let sql = HotReads.blacklist(includeRemoved: false).sql
+}
+
+private enum AdmitNonceStatement: HotStatement {
+    static let name = "permit_admit_nonce_v1"
+    static let sql = HotReads.admitNonce(table: "requestNonce", nonce: "", kid: "", expires: Date(), now: Date()).sql
+}
+
+/// A `HotStatement` with its values, as postgres-nio prepares and runs it.
+private struct Prepared<Statement: HotStatement>: PostgresPreparedStatement {
+    typealias Row = PostgresRow
+    static var name: String { Statement.name }
+    static var sql: String { Statement.sql }
+    let bindings: PostgresBindings
+
+    func makeBindings() throws -> PostgresBindings { bindings }
+    func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+}
+
+extension PostgresPermitStore {
+    public func requestSigners(kid: String) async throws -> (admin: KeyRecord?, parties: [PartyKeyRecord]) {
+        guard schema == nil else { return try await read { try $0.requestSigners(kid: kid) } }
+        let rows = try await run(RequestSignersStatement.self, HotReads.requestSigners(kid: kid))
+        return try PostgresTransaction.requestSigners(kid: kid, rows: rows)
+    }
+
+    public func queue(department: String, dueBefore: Date?, afterID: Int64?, limit: Int?) async throws -> [(ApplicationRecord, RequiredDepartmentRecord)] {
+        guard schema == nil, dueBefore == nil, limit != nil else {
+            return try await read { try $0.queue(department: department, dueBefore: dueBefore, afterID: afterID, limit: limit) }
+        }
+        let query = HotReads.queue(department: department, dueBefore: nil, afterID: afterID, limit: limit)
+        let rows = afterID == nil ? try await run(QueueFirstPageStatement.self, query) : try await run(QueueNextPageStatement.self, query)
+        return try PostgresTransaction.decode(rows, PostgresTransaction.queueEntry)
+    }
+
+    public func blacklist(includeRemoved: Bool) async throws -> [BlacklistRecord] {
+        guard schema == nil else { return try await read { try $0.blacklist(includeRemoved: includeRemoved) } }
+        return try PostgresTransaction.decode(try await run(BlacklistStatement.self, HotReads.blacklist(includeRemoved: includeRemoved)),
+                                              PostgresTransaction.blacklistEntry)
+    }
+
+    /// A nonce's admission is one statement of its own (autocommit), with no lock, `BEGIN` or
+    /// `COMMIT`: every signed request waits for it before its own transaction (prepared, as
+    /// above, for the first authority). A nonce already kept and not expired is a replay; an
+    /// expired one is replaced, as `StoreTransaction.admitNonce` replaces it. Expired nonces
+    /// are swept by a statement of their own, at most once a second.
+    public func admitNonce(_ nonce: String, kid: String, expires: Date, now: Date) async throws -> Bool {
+        let table = schema.map { "\"\($0)\".requestNonce" } ?? "requestNonce"
+        let query = HotReads.admitNonce(table: table, nonce: nonce, kid: kid, expires: expires, now: now)
+        let sweep = NonceSweep.shared.due(table: location.redacted + " " + table)
+        guard schema == nil, !sweep else {
+            return try await transaction(write: true, autocommit: true) { tx in
+                if sweep { try tx.enqueue("DELETE FROM \(unescaped: table) WHERE expiresAt < \(Millis.from(now))") }
+                return try tx.run(query.query).rows.count == 1
+            }
+        }
+        return try await run(AdmitNonceStatement.self, query).count == 1
+    }
+
+    /// Runs one prepared `HotStatement` with `query`'s values (which must be of its shape) on a
+    /// leased connection; a failure that may be retried (a dropped connection) is tried again,
+    /// as a transaction would be.
+    private func run<Statement: HotStatement>(_ statement: Statement.Type, _ query: QueryBuilder) async throws -> [Row] {
+        guard query.sql == Statement.sql else {
+            throw StoreError(.io, "the statement \(Statement.name) was asked for with the text of another")
+        }
+        let prepared = Prepared<Statement>(bindings: query.bindings)
+        let logger = self.logger
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let rows = try await leased { connection in
+                    var rows: [PostgresRow] = []
+                    for try await row in try await connection.execute(prepared, logger: logger) { rows.append(row) }
+                    return rows
+                }
+                return rows.map { Row($0.makeRandomAccess()) }
+            } catch let failure as TransactionFailure {
+                guard failure.retryable, attempt < Self.maxAttempts else {
+                    throw failure.retryable ? failure.exhausted(attempts: attempt) : failure.error
+                }
+                try await Task.sleep(nanoseconds: Self.backOff(attempt: attempt))
+            }
+        }
+    }
+}
