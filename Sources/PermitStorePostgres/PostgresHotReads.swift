@@ -154,9 +154,13 @@ extension PostgresPermitStore {
             attempt += 1
             do {
                 let rows = try await leased { connection in
-                    var rows: [PostgresRow] = []
-                    for try await row in try await connection.execute(prepared, logger: logger) { rows.append(row) }
-                    return rows
+                    // postgres-nio never answers a statement handed to a connection that has
+                    // closed (the server restarted): the close is the answer then.
+                    try await ConnectionWatch.shared.answer(on: connection) {
+                        var rows: [PostgresRow] = []
+                        for try await row in try await connection.execute(prepared, logger: logger) { rows.append(row) }
+                        return rows
+                    }
                 }
                 return rows.map { Row($0.makeRandomAccess()) }
             } catch let failure as TransactionFailure {

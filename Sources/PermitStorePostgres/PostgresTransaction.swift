@@ -1250,6 +1250,8 @@ final class ConnectionWatch: @unchecked Sendable {
     private final class Entry {
         var closed = false
         var waiter: DispatchSemaphore?
+        /// The async waiter's (`answer(on:_:)`), told once when the connection closes.
+        var onClose: (() -> Void)?
     }
 
     private let lock = NSLock()
@@ -1265,12 +1267,13 @@ final class ConnectionWatch: @unchecked Sendable {
         }
         if isNew {
             connection.closeFuture.whenComplete { [self] _ in
-                let waiter: DispatchSemaphore? = lock.withLock {
+                let (waiter, onClose): (DispatchSemaphore?, (() -> Void)?) = lock.withLock {
                     entry.closed = true
                     entries[id] = nil
-                    return entry.waiter
+                    return (entry.waiter, entry.onClose)
                 }
                 waiter?.signal()
+                onClose?()
             }
         }
         return entry
@@ -1294,6 +1297,47 @@ final class ConnectionWatch: @unchecked Sendable {
         done.wait()
         guard let outcome = result.value.get() else { throw ConnectionClosed() }
         return try outcome.get()
+    }
+
+    /// The same for a caller in a task (a prepared statement, run without a transaction thread):
+    /// `operation`'s outcome, or `ConnectionClosed` once the connection has closed first. A
+    /// connection is used by one caller at a time (its lease), so it has one waiter at a time.
+    func answer<T: Sendable>(on connection: PostgresConnection, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        let entry = entry(for: connection)
+        defer { lock.withLock { entry.onClose = nil } }
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let once = ResumeOnce(continuation)
+            let closedAlready: Bool = lock.withLock {
+                entry.onClose = { once.resume(with: .failure(ConnectionClosed())) }
+                return entry.closed
+            }
+            if closedAlready || connection.isClosed {
+                once.resume(with: .failure(ConnectionClosed()))
+                return
+            }
+            // Left waiting on a closed connection, this task ends only with the process: postgres-nio
+            // never answers a statement handed to a closed channel.
+            Task {
+                do {
+                    once.resume(with: .success(try await operation()))
+                } catch {
+                    once.resume(with: .failure(error))
+                }
+            }
+        }
+    }
+
+    private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
+        private let lock = NSLock()
+        private var continuation: CheckedContinuation<T, any Error>?
+        init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = continuation }
+        func resume(with result: Result<T, any Error>) {
+            let c: CheckedContinuation<T, any Error>? = lock.withLock {
+                defer { continuation = nil }
+                return continuation
+            }
+            c?.resume(with: result)
+        }
     }
 
     private final class Box<V>: @unchecked Sendable {

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import PostgresNIO
 import PermitAPI
 import PermitTestSupport
 import XCTest
@@ -127,6 +129,62 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(attempts, 2)
         let v1 = try await store.read { try $0.auditEvents(subject: nil) }
         XCTAssertEqual(v1, [event], "the first attempt left nothing behind")
+        await store.close()
+    }
+
+    /// postgres-nio never answers a statement handed to a connection that has already closed; a
+    /// statement run from a task (the hot reads) ends with `ConnectionClosed` then instead of
+    /// waiting for ever, as a transaction's wait does. And the hot reads go on answering while
+    /// their connections are ended again and again, as a restart of the server ends them: each
+    /// round of them ends within its bound, answered (on a new connection) or refused.
+    func testAHotReadOnAClosedConnectionEndsInsteadOfWaitingForEver() async throws {
+        let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
+        let location = try PostgresLocation(url: url)
+        let logger = Logger(label: "test")
+        let connection = try await PostgresConnection.connect(configuration: location.connectionConfiguration, id: 1, logger: logger)
+        try await connection.close()
+        do {
+            _ = try await ConnectionWatch.shared.answer(on: connection) { try await connection.query("SELECT 1", logger: logger).collect().count }
+            XCTFail("a statement on a closed connection was answered")
+        } catch {
+            XCTAssertTrue(error is ConnectionClosed, "\(error)")
+        }
+
+        let store = try await PostgresPermitStore(url: url)
+        let db = TestPostgres.databaseName(of: url)
+        final class Outcomes: @unchecked Sendable {
+            let lock = NSLock()
+            var answered = 0, refused = 0
+            func add(_ ok: Bool) { lock.withLock { if ok { answered += 1 } else { refused += 1 } } }
+            var total: Int { lock.withLock { answered + refused } }
+        }
+        let outcomes = Outcomes()
+        let perRound = 6, rounds = 10
+        for round in 0..<rounds {
+            try TestPostgres.shared().psql(database: "postgres", """
+                SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(db)' AND pid <> pg_backend_pid()
+                """)
+            for k in 0..<perRound {
+                // Unstructured: a read that never ended would hold a task group for ever.
+                Task {
+                    do {
+                        if k % 2 == 0 {
+                            _ = try await store.requestSigners(kid: "00000000000000\(round)\(k)")
+                        } else {
+                            _ = try await store.admitNonce("nonce-\(round)-\(k)", kid: "k", expires: Date().addingTimeInterval(60), now: Date())
+                        }
+                        outcomes.add(true)
+                    } catch {
+                        outcomes.add(false)
+                    }
+                }
+            }
+            let deadline = Date().addingTimeInterval(15)
+            while outcomes.total < (round + 1) * perRound, Date() < deadline { try await Task.sleep(nanoseconds: 10_000_000) }
+            XCTAssertEqual(outcomes.total, (round + 1) * perRound, "round \(round): reads still waiting after 15 s")
+            if outcomes.total < (round + 1) * perRound { break }
+        }
+        XCTAssertGreaterThan(outcomes.answered, 0)
         await store.close()
     }
 
