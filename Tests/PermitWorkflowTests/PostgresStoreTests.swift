@@ -397,6 +397,15 @@ final class PostgresStoreTests: XCTestCase {
         await store.close()
     }
 
+    /// A store on a database of its own holding one audit event, `first`, at the time `at`.
+    private func storeWithFirstEvent(subject: String) async throws -> (store: PostgresPermitStore, at: Date, first: AuditEvent) {
+        let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
+        let store = try await PostgresPermitStore(url: url)
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let first = try await store.write { try $0.appendAudit(at: at, actor: "t", action: "first", subject: subject, content: Data()) }
+        return (store, at, first)
+    }
+
     /// Savepoints inside savepoints whose bodies only write send nothing (`unsentSavepoints`): the
     /// writes wait to go together. One that throws still undoes only its own writes, whichever
     /// level it is at; and a broken rule that such writes meet only later, at COMMIT, runs the
@@ -404,10 +413,7 @@ final class PostgresStoreTests: XCTestCase {
     /// alone and the body that caught its error keeps the rest.
     func testNestedSavepointsThatOnlyWriteSendNothingAndStillUndoAlone() async throws {
         struct Refused: Error {}
-        let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
-        let store = try await PostgresPermitStore(url: url)
-        let at = Date(timeIntervalSince1970: 1_800_000_000)
-        let first = try await store.write { try $0.appendAudit(at: at, actor: "t", action: "first", subject: "first", content: Data()) }
+        let (store, at, first) = try await storeWithFirstEvent(subject: "first")
         var runs = 0
         var sentInside: [Int] = []
         try await store.transaction(write: true) { tx in
@@ -548,10 +554,7 @@ final class PostgresStoreTests: XCTestCase {
     /// audit chain stays linear, and far fewer transactions commit than there are writers.
     func testWritersWaitingAtOnceRunTogetherEachWithItsOwnOutcome() async throws {
         struct Refused: Error {}
-        let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
-        let store = try await PostgresPermitStore(url: url)
-        let at = Date(timeIntervalSince1970: 1_800_000_000)
-        let first = try await store.write { try $0.appendAudit(at: at, actor: "t", action: "first", subject: "w-first", content: Data()) }
+        let (store, at, first) = try await storeWithFirstEvent(subject: "w-first")
         let writers = 24
         let outcomes = try await withThrowingTaskGroup(of: (Int, Result<Int64, any Error>).self) { group in
             // The first writer holds its transaction a while, so that the others queue behind it.
