@@ -228,6 +228,12 @@ final class PostgresTransaction: StoreTransaction {
         return try send("COMMIT")
     }
 
+    /// Takes the authority's lock and waits for it (and for what the writer reads of its authority
+    /// with it), before anything else is read.
+    func waitForLock() throws {
+        _ = try readContext()
+    }
+
     /// What the writer read behind the lock, the lock taken now if it was not (see `heldContext`).
     private func readContext() throws -> Context? {
         takeLockIfNeeded()

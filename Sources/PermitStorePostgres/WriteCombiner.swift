@@ -87,8 +87,11 @@ final class WriteCombiner: @unchecked Sendable {
         var failure: (any Error)?
         do {
             try await run { tx in
-                // A run again (a retry) runs the writers it took before, then may take more. The
-                // writers taken together read what they name first, all in one wait.
+                // The lock first: the writers that arrive while it waits for it go with those
+                // taken before, and all of them read what they name in one wait after the grant.
+                // A run again (a retry) runs the writers it took before, then may take more.
+                try tx.waitForLock()
+                if !batch.closed { batch.writers += self.next(batch) }
                 try tx.readAhead(batch.writers.map(\.readAhead))
                 for writer in batch.writers { try Self.runSavepoint(writer, tx) }
                 while !batch.closed {
