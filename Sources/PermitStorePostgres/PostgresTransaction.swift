@@ -274,49 +274,6 @@ final class PostgresTransaction: StoreTransaction {
         lastAudit = nil
     }
 
-    /// The applications a group of decisions names (see `PermitStore.write(readAhead:)`), read
-    /// behind the authority's lock with their required departments and decisions, and the issued
-    /// applications of the same vehicles (which a permit issued here would supersede): one wait
-    /// for all of it, the lock and its context included, where each decision would wait for its
-    /// own. Reads of these applications are answered from what was read, until the transaction
-    /// writes for one. Permit numbers are not read ahead: a decision on an issued application is
-    /// refused without a write.
-    private func readApplications(_ identifiers: [String]) throws {
-        guard abortedBy == nil, !bypassLock else { return }
-        let ids = Array(Set(identifiers.compactMap(ApplicationRecord.rowID(of:))).filter { readAhead[$0] == nil }).sorted()
-        guard !ids.isEmpty else { return }
-        takeLockIfNeeded()
-        try sendBatch()
-        statements += 4
-        let applications = connection.query("SELECT * FROM application WHERE id = ANY(\(ids)) ORDER BY id", logger: logger)
-        // Each application's rows by its own index (see `byEach`).
-        let required = connection.query("""
-            SELECT r.* FROM unnest(\(ids)) AS k (id) CROSS JOIN LATERAL (SELECT * FROM requiredDepartment WHERE applicationID = k.id OFFSET 0) r
-            ORDER BY r.applicationID, r.department
-            """, logger: logger)
-        let decisions = connection.query("""
-            SELECT d.* FROM unnest(\(ids)) AS k (id) CROSS JOIN LATERAL (SELECT * FROM decision WHERE applicationID = k.id OFFSET 0) d
-            ORDER BY d.applicationID, d.id
-            """, logger: logger)
-        let issued = connection.query("""
-            SELECT a.* FROM (SELECT DISTINCT x.plate FROM unnest(\(ids)) AS k (id)
-              CROSS JOIN LATERAL (SELECT plate FROM application WHERE id = k.id OFFSET 0) x) AS p
-            CROSS JOIN LATERAL (SELECT * FROM application WHERE plate = p.plate AND \(unescaped: Self.issuedOnly) OFFSET 0) a ORDER BY a.id
-            """, logger: logger)
-        pending += [applications, required, decisions, issued]
-        // One wait for the lock, the context and the rows (`answer` waits for what was queued before).
-        _ = try answer(of: issued)
-        let found = try rows(of: answer(of: applications), application)
-        let requiredByApplication = Dictionary(grouping: try rows(of: answer(of: required), self.required), by: \.applicationID)
-        let decisionsByApplication = Dictionary(grouping: try rows(of: answer(of: decisions), decision), by: \.applicationID)
-        for a in found {
-            guard let id = a.id else { continue }
-            readAhead[id] = (a, requiredByApplication[id] ?? [], decisionsByApplication[id] ?? [])
-            issuedByPlate[a.plate] = []
-        }
-        for a in try rows(of: answer(of: issued), application) { issuedByPlate[a.plate]?.append(a) }
-    }
-
     /// "Issued" among a vehicle's applications, written so that PostgreSQL filters the plate's
     /// few rows instead of ANDing the plate's index with `application_state`'s bitmap of every
     /// issued application, which grows with the authority (`EXPLAIN ANALYZE` at 3,900 permits:
@@ -355,31 +312,94 @@ final class PostgresTransaction: StoreTransaction {
         issuedByPlate[a.plate] = issued
     }
 
-    /// Queues the read of every reference in `keys` not looked up already, under the authority's
-    /// lock, so that `application(creditCode:reference:)` answers them with no wait of its own.
-    private func lookUpReferences(_ keys: [(creditCode: String, reference: String)]) throws {
+    /// What writers said they read first (`PermitStore.write(readAhead:)`), for all of them at
+    /// once, behind the authority's lock, in two statements whatever they name:
+    /// - the rows of `application`: the applications a group of decisions names, the issued
+    ///   applications of the same vehicles (which a permit issued here would supersede, kept up
+    ///   to date as the transaction issues), and the applications under an apply group's
+    ///   references, each arm marked (`aheadKind`);
+    /// - the required departments and decisions of those applications, each arm marked
+    ///   (`rowKind`; the columns one arm lacks are NULL).
+    /// One wait for both when applications are named, where each decision would wait for its
+    /// own; references alone are not waited for here, but by the first body that looks one up
+    /// (`application(creditCode:reference:)`). Each statement is a round trip of its own
+    /// (postgres-nio sends a connection's next statement once the last is answered): the four
+    /// statements this took before made the wait after the lock's grant 8 ms of a 20 ms hold.
+    /// What was read already and not written since is not read again; reads of these
+    /// applications are answered from what was read, which follows the transaction's own writes
+    /// (`follow`). Permit numbers are not read ahead: a decision on an issued application is
+    /// refused without a write.
+    func readAhead(_ aheads: [ReadAhead]) throws {
         guard abortedBy == nil, !bypassLock else { return }
-        let unknown = keys.filter { !referencesKnown.contains(ReferenceKey(creditCode: $0.creditCode, reference: $0.reference)) }
-        guard !unknown.isEmpty else { return }
+        var keys: [(creditCode: String, reference: String)] = []
+        for k in aheads.flatMap(\.references) where referencesKnown.insert(ReferenceKey(creditCode: k.creditCode, reference: k.reference)).inserted {
+            keys.append(k)
+        }
+        let ids = Array(Set(aheads.flatMap(\.applications).compactMap(ApplicationRecord.rowID(of:))).filter { readAhead[$0] == nil }).sorted()
+        guard !keys.isEmpty || !ids.isEmpty else { return }
         takeLockIfNeeded()
         try sendBatch()
+        // Key by key through each key's index (see `byEach` at `issuedOnly`).
+        var q = QueryBuilder("")
+        let (pIDs, pCodes, pReferences) = (q.bind(ids), q.bind(keys.map(\.creditCode)), q.bind(keys.map(\.reference)))
+        q.sql = """
+            SELECT 'a' AS aheadKind, a.* FROM unnest(\(pIDs)) AS k (id)
+              CROSS JOIN LATERAL (SELECT * FROM application WHERE id = k.id OFFSET 0) a
+            UNION ALL
+            SELECT 'i', a.* FROM (SELECT DISTINCT x.plate FROM unnest(\(pIDs)) AS k (id)
+                CROSS JOIN LATERAL (SELECT plate FROM application WHERE id = k.id OFFSET 0) x) AS p
+              CROSS JOIN LATERAL (SELECT * FROM application WHERE plate = p.plate AND \(Self.issuedOnly) OFFSET 0) a
+            UNION ALL
+            SELECT 'f', a.* FROM unnest(\(pCodes), \(pReferences)) AS k (creditCode, reference)
+              CROSS JOIN LATERAL (SELECT * FROM application WHERE creditCode = k.creditCode AND reference = k.reference OFFSET 0) a
+            ORDER BY 1, id
+            """
         statements += 1
-        // Key by key through the reference's index (see `byEach` at `issuedOnly`).
-        let answer = connection.query("""
-            SELECT a.* FROM unnest(\(unknown.map(\.creditCode)), \(unknown.map(\.reference))) AS k (creditCode, reference)
-            CROSS JOIN LATERAL (SELECT * FROM application WHERE creditCode = k.creditCode AND reference = k.reference OFFSET 0) a
-            """, logger: logger)
-        pending.append(answer)
-        referenceAnswers.append(answer)
-        for k in unknown { referencesKnown.insert(ReferenceKey(creditCode: k.creditCode, reference: k.reference)) }
-    }
-
-    /// What writers said they read first (`PermitStore.write(readAhead:)`), for all of them at
-    /// once: their references queued, then their applications, one wait for both (and the lock).
-    /// What was read already and not written since is not read again.
-    func readAhead(_ aheads: [ReadAhead]) throws {
-        try lookUpReferences(aheads.flatMap(\.references))
-        try readApplications(aheads.flatMap(\.applications))
+        let applications = connection.query(q.query, logger: logger)
+        pending.append(applications)
+        if !keys.isEmpty { referenceAnswers.append(applications) }
+        guard !ids.isEmpty else { return }
+        var r = QueryBuilder("")
+        let p = r.bind(ids)
+        r.sql = """
+            SELECT 'r' AS rowKind, r.applicationID, r.department, r.state, r.dueAt, r.decidedAt, NULL::bigint AS id,
+                   NULL::text AS decision, NULL::text AS conditions, NULL::text AS reason, NULL::bigint AS approverID,
+                   NULL::text AS approverKid, NULL::bytea AS signature, NULL::bigint AS carriedFrom
+            FROM unnest(\(p)) AS k (id) CROSS JOIN LATERAL (SELECT * FROM requiredDepartment WHERE applicationID = k.id OFFSET 0) r
+            UNION ALL
+            SELECT 'd', d.applicationID, d.department, NULL, NULL, d.decidedAt, d.id, d.decision, d.conditions, d.reason,
+                   d.approverID, d.approverKid, d.signature, d.carriedFrom
+            FROM unnest(\(p)) AS k (id) CROSS JOIN LATERAL (SELECT * FROM decision WHERE applicationID = k.id OFFSET 0) d
+            ORDER BY 1, 2, 3, 7
+            """
+        statements += 1
+        let rows = connection.query(r.query, logger: logger)
+        pending.append(rows)
+        // One wait for the lock, the context and both statements (`answer` waits for what was queued before).
+        _ = try answer(of: rows)
+        var required: [Int64: [RequiredDepartmentRecord]] = [:], decisions: [Int64: [DecisionRecord]] = [:]
+        for (kind, row) in try self.rows(of: answer(of: rows), { (try $0("rowKind") as String, $0) }) {
+            if kind == "r" {
+                let record = try self.required(row)
+                required[record.applicationID, default: []].append(record)
+            } else {
+                let record = try decision(row)
+                decisions[record.applicationID, default: []].append(record)
+            }
+        }
+        var issued: [ApplicationRecord] = []
+        for (kind, a) in try self.rows(of: answer(of: applications), { (try $0("aheadKind") as String, try application($0)) }) {
+            switch kind {
+            case "a":
+                guard let id = a.id else { continue }
+                // Decisions in id order, as a read of them by their application gives them.
+                readAhead[id] = (a, required[id] ?? [], (decisions[id] ?? []).sorted { ($0.id ?? 0) < ($1.id ?? 0) })
+                issuedByPlate[a.plate] = []
+            case "i": issued.append(a)
+            default: break
+            }
+        }
+        for a in issued { issuedByPlate[a.plate]?.append(a) }
     }
 
     private func takeLockIfNeeded() {
@@ -617,7 +637,7 @@ final class PostgresTransaction: StoreTransaction {
             // One wait for all of them.
             if let last = referenceAnswers.last { _ = try answer(of: last) }
             for answer in referenceAnswers {
-                for a in try rows(of: self.answer(of: answer), application) {
+                for (kind, a) in try rows(of: self.answer(of: answer), { (try $0("aheadKind") as String, try application($0)) }) where kind == "f" {
                     referencesFound[ReferenceKey(creditCode: a.creditCode, reference: a.reference)] = a
                 }
             }
