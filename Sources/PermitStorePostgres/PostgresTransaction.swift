@@ -178,7 +178,12 @@ final class PostgresTransaction: StoreTransaction {
         if batch.count >= Self.maximumBatch { try sendBatch() }
     }
 
-    static let maximumBatch = 64
+    /// Writes kept at most before they go, as one statement. A combined transaction's writers
+    /// write 7 to 8 rows each, up to 32 writers: at 64, a statement went in the middle of about
+    /// one writer's body a transaction, with that writer's two savepoints and their two releases
+    /// (18 statements a write transaction at 16 clients, against 7.6 at 256), each a round trip
+    /// behind the lock.
+    static let maximumBatch = 256
 
     /// Sends the savepoints that waited for their bodies to send something, outermost first:
     /// before each, the writes kept from before it (as one statement); the innermost body's own
