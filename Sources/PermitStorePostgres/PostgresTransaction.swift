@@ -23,13 +23,13 @@ import PostgresNIO
 ///   (`DeferredWrite.statement`) when the transaction next sends anything; the serial counter's
 ///   row is written once, at COMMIT;
 /// - every writer takes the lock before anything else, so that no writer ever holds a row that
-///   another writer waits for while it waits for the lock; a group of decisions reads all its
-///   applications, and its vehicles' issued applications, right behind the lock, in the same
-///   wait (`readAhead`);
+///   another writer waits for while it waits for the lock; the writers of a combined
+///   transaction then read what they name (a group of decisions its applications and its
+///   vehicles' issued applications, an apply group its references) in one wait, two
+///   statements (`readAhead`);
 /// - the write transactions of one authority that are waiting in one process run together as one
 ///   transaction, a savepoint each (`WriteCombiner`), so that the lock's grant and COMMIT are paid
 ///   once for all of them;
-/// - an apply group looks up its references in one statement behind the lock (`readAhead`);
 /// - a writer's read of an application by id brings its required departments and decisions in
 ///   the same wait.
 /// Statements whose answer the body does not need and that cannot fail for a reason of the
