@@ -144,7 +144,9 @@ let package = Package(
         .testTarget(name: "PermitSealTests", dependencies: ["PermitFoundation", "PermitSeal", "PermitModel", "PermitTestSupport"]),
         .testTarget(name: "PermitRoutingTests", dependencies: ["PermitRouting", "PermitModel"]),
         .testTarget(name: "PermitWorkflowTests", dependencies: ["PermitAPI", "PermitFoundation", "PermitTestSupport", "PermitWorkflow", "PermitStore",
-                                                          "PermitStorePostgres", "PermitSeal", "PermitModel", "PermitRouting", "PermitVerify"]),
+                                                          "PermitStorePostgres", "PermitSeal", "PermitModel", "PermitRouting", "PermitVerify",
+                                                          .product(name: "PostgresNIO", package: "postgres-nio"),
+                                                          .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PermitVerifyTests", dependencies: ["PermitVerify", "PermitSeal", "PermitModel", "PermitTestSupport"]),
         .testTarget(name: "PermitHTTPSignatureTests", dependencies: ["PermitHTTPSignature", "PermitSeal"]),
         .testTarget(name: "PermitServerTests", dependencies: [
