@@ -87,9 +87,9 @@ final class PostgresTransaction: StoreTransaction {
     /// Keys written by this transaction: the issuer keys are read again, not taken from the context.
     private var issuerKeysWritten = false
     /// Applications a writer has read (`application(id:)`, `readAhead`), each with its
-    /// required departments and decisions, read in the same wait, until this transaction writes
-    /// any of the three for it: no one else writes them meanwhile, since the writer holds the
-    /// authority's lock or the application's row.
+    /// required departments and decisions, read in the same wait, then kept as this transaction
+    /// writes them (`follow`): no one else writes them meanwhile, since the writer holds the
+    /// authority's lock.
     private var readAhead: [Int64: (application: ApplicationRecord, required: [RequiredDepartmentRecord], decisions: [DecisionRecord])] = [:]
 
     /// The issued applications of each plate that a group of decisions may issue for (read by
@@ -328,8 +328,8 @@ final class PostgresTransaction: StoreTransaction {
     /// One wait for both when applications are named, where each decision would wait for its
     /// own; references alone are not waited for here, but by the first body that looks one up
     /// (`application(creditCode:reference:)`). Each statement is a round trip of its own
-    /// (postgres-nio sends a connection's next statement once the last is answered): the four
-    /// statements this took before made the wait after the lock's grant 8 ms of a 20 ms hold.
+    /// (postgres-nio sends a connection's next statement once the last is answered): the four or
+    /// five statements this took before made the wait after the lock's grant 8 ms of a 20 ms hold.
     /// What was read already and not written since is not read again; reads of these
     /// applications are answered from what was read, which follows the transaction's own writes
     /// (`follow`). Permit numbers are not read ahead: a decision on an issued application is
@@ -584,7 +584,7 @@ final class PostgresTransaction: StoreTransaction {
     static func requestSigners(kid: String, rows: [Row]) throws -> (admin: KeyRecord?, parties: [PartyKeyRecord]) {
         var admin: KeyRecord?
         var parties: [PartyKeyRecord] = []
-        for r in try decode(rows, { $0 }) {
+        for r in rows {
             if admin == nil, let alg: String = try r("adminAlg") {
                 admin = KeyRecord(kid: kid, role: .admin, alg: alg, spki: try r("adminSpki"), notBefore: Millis.date(try r("adminNotBefore") as Int64),
                                   notAfter: nil)
@@ -915,8 +915,8 @@ final class PostgresTransaction: StoreTransaction {
     /// A savepoint waits to be sent until its body sends something (`unsentSavepoints`): a body
     /// that only writes (an application and its rows, a revocation) then costs no statement of
     /// its own, nor do the savepoints opened inside it (a combined writer's, then each of its
-    /// decisions'), whose writes then go on together with the next writers'. If it throws, its writes are still kept here and are dropped; if it returns,
-    /// they go with what follows, and a failure among them, reported outside the savepoint,
+    /// decisions'), whose writes then go on together with the next writers'. If it throws, its
+    /// writes are still kept here and are dropped; if it returns, they go with what follows, and a failure among them, reported outside the savepoint,
     /// runs the whole transaction again with every savepoint sent and waited for
     /// (`TransactionFailure.needsSavepoints`), where it is undone alone, as in SQLite. A
     /// savepoint that was sent is not waited for at its end either, on the same terms: a group of

@@ -235,23 +235,18 @@ extension Workflow {
         }
     }
 
+    /// The active registered key of `kind` under `kid`: the signer of the request being served
+    /// when it is that key (read from the store as the server authenticated the request), else
+    /// read from the store.
+    func activePartyKey(kind: PartyKeyRecord.Kind, kid: String) async throws -> PartyKeyRecord? {
+        if let known = AuthenticatedRequest.signer, known.kind == kind, known.kid == kid { return known }
+        return try await store.read { try $0.activePartyKey(kind: kind, kid: kid) }
+    }
+
     /// The approver registered for `department` under `kid`, or a refusal: a key that was never
     /// registered, was removed, or belongs to another department.
-    func approver(for department: Department, kid: String, reader: any StoreReader) throws -> (PartyKeyRecord, PublicKey) {
-        let record = try reader.activePartyKey(kind: .approver, kid: kid)
-        return try approver(for: department, kid: kid, record: record)
-    }
-
-    /// The same, for the signer of the request being served when it is this kid (read from the
-    /// store as the request was authenticated), else read from the store.
     func approver(for department: Department, kid: String) async throws -> (PartyKeyRecord, PublicKey) {
-        if let known = AuthenticatedRequest.signer, known.kind == .approver, known.kid == kid {
-            return try approver(for: department, kid: kid, record: known)
-        }
-        return try await store.read { try approver(for: department, kid: kid, reader: $0) }
-    }
-
-    private func approver(for department: Department, kid: String, record: PartyKeyRecord?) throws -> (PartyKeyRecord, PublicKey) {
+        let record = try await activePartyKey(kind: .approver, kid: kid)
         guard let record, record.party == department.rawValue, let key = try? PublicKey(spki: Array(record.spki)) else {
             throw WorkflowError("auth.notApprover", "the key \(kid) is not a registered approver of \(department.rawValue); nothing was written",
                                 field: "key", value: kid, rule: "a registered, active approver key of that department")

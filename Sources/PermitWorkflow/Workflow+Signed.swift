@@ -94,10 +94,7 @@ extension Workflow {
         }
         let kid = Hex.encode(kidBytes)
         if keys.byKid[kid] == nil {
-            // The request's signer, as the server read it to authenticate the request, or the store's.
-            let known = AuthenticatedRequest.signer.flatMap { $0.kind == .applicant && $0.kid == kid ? $0 : nil }
-            var record = known
-            if record == nil { record = try await store.read { try $0.activePartyKey(kind: .applicant, kid: kid) } }
+            let record = try await activePartyKey(kind: .applicant, kid: kid)
             keys.byKid[kid] = .some(record.flatMap { r in (try? PublicKey(spki: Array(r.spki))).map { (r, $0) } })
         }
         guard let (record, key) = keys.byKid[kid] ?? nil else {
