@@ -30,7 +30,8 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
     private init(literals: [String], values: [(inout PostgresBindings) throws -> Void]) {
         self.literals = literals
         self.values = values
-        let words = literals[0].split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "(" })
+        // The first three words only: a write's text is read for every write, inside the lock.
+        let words = literals[0].split(maxSplits: 3, omittingEmptySubsequences: true, whereSeparator: { $0 == " " || $0 == "\n" || $0 == "(" })
         switch (words.first?.uppercased(), words.count) {
         case ("INSERT", 3...) where words[1].uppercased() == "INTO":
             kind = .insert

@@ -295,6 +295,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
         let tx = PostgresTransaction(connection: connection, logger: logger)
         tx.lazySavepoints = lazySavepoints
         var times = LockTrace.Times(asked: asked, started: LockTrace.now())
+        let cpuAtStart = LockTrace.shared == nil ? 0 : LockTrace.threadCPU()
         if autocommit {
             // Statements of their own, each committed as it runs: nothing to roll back. A read
             // tried so may send one statement, which is a snapshot of its own (READ COMMITTED
@@ -330,6 +331,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
             if let failure = tx.abortedBy { throw failure.retryable ? failure : failure.error }
             times.committing = LockTrace.now()
             times.lastWait = tx.lastWaitAt
+            if LockTrace.shared != nil { times.bodyCPU = LockTrace.threadCPU() - cpuAtStart }
             let commit = try tx.commit()
             if commit.metadata.command == "ROLLBACK" {
                 throw tx.firstFailure ?? TransactionFailure(StoreError(.io, "the database rolled the transaction back; nothing was written"),
@@ -480,12 +482,12 @@ struct Unchecked<Value>: @unchecked Sendable {
 /// authority's advisory lock and how much of the wall time it is held. Times are
 /// CLOCK_MONOTONIC nanoseconds (one clock for every process on the machine), taken on the
 /// transaction thread around each step:
-/// `asked started locking locked committing committed statements waits waitNanos contextRead lastWait writers`:
+/// `asked started locking locked committing committed statements waits waitNanos contextRead lastWait writers bodyCPU`:
 /// the caller asked for a connection; the transaction thread started (connection leased, thread
 /// found); the lock statement queued; the server's grant arrived (on the event loop; both 0 for a
 /// transaction that needed no lock); the body done; COMMIT answered; the statements sent (BEGIN,
 /// the lock and COMMIT included); the waits for answers and their total time; the transaction
-/// thread had the lock's context in hand (0 if it never read it); the body's last wait began; the writers' bodies it ran (`WriteCombiner`; 0 for a transaction that ran none, a nonce's). Measured from the
+/// thread had the lock's context in hand (0 if it never read it); the body's last wait began; the writers' bodies it ran (`WriteCombiner`; 0 for a transaction that ran none, a nonce's); the CPU time its thread spent until the body's end (`bodyCPU`). Measured from the
 /// client, the time between `locked` and `committed` holds the lock's time on the server plus a
 /// round trip or so.
 final class LockTrace: @unchecked Sendable {
@@ -498,6 +500,9 @@ final class LockTrace: @unchecked Sendable {
         var committed: UInt64 = 0
         /// The body's last wait for an answer began (COMMIT's not counted).
         var lastWait: UInt64 = 0
+        /// CPU time the transaction's thread spent from its start to the body's end (its own
+        /// work: waiting for an answer takes none).
+        var bodyCPU: UInt64 = 0
     }
 
     static let shared: LockTrace? = {
@@ -515,9 +520,16 @@ final class LockTrace: @unchecked Sendable {
         return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
     }
 
+    /// The calling thread's CPU time so far, in nanoseconds.
+    static func threadCPU() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
+
     /// One line, one `write` (O_APPEND): lines of concurrent transactions never interleave.
     func record(_ t: Times, _ tx: PostgresTransaction) {
-        let line = "\(t.asked) \(t.started) \(t.locking) \(t.locked) \(t.committing) \(t.committed) \(tx.statements) \(tx.waits) \(tx.waitNanos) \(tx.contextReadAt) \(t.lastWait) \(tx.writers)\n"
+        let line = "\(t.asked) \(t.started) \(t.locking) \(t.locked) \(t.committing) \(t.committed) \(tx.statements) \(tx.waits) \(tx.waitNanos) \(tx.contextReadAt) \(t.lastWait) \(tx.writers) \(t.bodyCPU) \(tx.aheadSent) \(tx.aheadAnswered.value) \(tx.aheadInHand)\n"
         let bytes = Array(line.utf8)
         _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
     }

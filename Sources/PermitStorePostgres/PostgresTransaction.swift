@@ -127,6 +127,10 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     var lockedAt: UInt64 { lockGranted.value }
+    /// The first read-ahead after the grant, for the lock trace: sent, answered on the event loop, in hand on this thread.
+    let aheadAnswered = GrantTime()
+    private(set) var aheadSent: UInt64 = 0
+    private(set) var aheadInHand: UInt64 = 0
     var holdsLock: Bool { lockQueued != 0 }
 
     // MARK: statements
@@ -378,10 +382,17 @@ final class PostgresTransaction: StoreTransaction {
             ORDER BY 1, 2, 3, 7
             """
         statements += 1
+        let first = aheadSent == 0
+        if first { aheadSent = LockTrace.now() }
         let rows = connection.query(r.query, logger: logger)
+        if first {
+            let answered = aheadAnswered
+            rows.whenComplete { _ in answered.set(LockTrace.now()) }
+        }
         pending.append(rows)
         // One wait for the lock, the context and both statements (`answer` waits for what was queued before).
         _ = try answer(of: rows)
+        if first { aheadInHand = LockTrace.now() }
         var required: [Int64: [RequiredDepartmentRecord]] = [:], decisions: [Int64: [DecisionRecord]] = [:]
         for (kind, row) in try self.rows(of: answer(of: rows), { (try $0("rowKind") as String, $0) }) {
             if kind == "r" {

@@ -252,6 +252,12 @@ struct LockTraceSummary {
     var heldShare = 0.0
     var heldMean = 0.0, heldP99 = 0.0, heldBodyP50 = 0.0, heldCommitP50 = 0.0, contextWakeP50 = 0.0, bodyCPUP50 = 0.0, lastWaitP50 = 0.0
     var lockP50 = 0.0, lockP99 = 0.0, lockMean = 0.0
+    /// The CPU time of a write transaction's thread to the body's end (its bodies' own work), p50 and
+    /// mean a transaction and mean a writer; the read-ahead's answer after the grant: sent to
+    /// answered on the event loop, answered to in hand on the thread (p50); nil for a trace
+    /// without them (a build before).
+    var threadCPU: (p50: Double, mean: Double, perWriter: Double)?
+    var aheadTrip: (answered: Double, inHand: Double)?
     /// A statement's round trip as the transactions waited for it, on average (when traced).
     var roundTrip: Double?
     /// Else BEGIN's median (traces of the build before the waits were traced).
@@ -315,6 +321,16 @@ struct LockTraceSummary {
         let timed = woke.filter { $0.count >= 11 && $0[10] >= $0[9] && $0[4] >= $0[10] }
         bodyCPUP50 = pct(timed.map { ms($0[10] - $0[9]) }, 0.5)
         lastWaitP50 = pct(timed.map { ms($0[4] - $0[10]) }, 0.5)
+        let cpu = lines.filter { $0.count >= 13 }
+        if !cpu.isEmpty {
+            let each = cpu.map { ms($0[12]) }
+            let writers = cpu.reduce(0) { $0 + $1[11] }
+            threadCPU = (pct(each, 0.5), each.reduce(0, +) / Double(each.count), writers > 0 ? each.reduce(0, +) / Double(writers) : 0)
+        }
+        let ahead = lines.filter { $0.count >= 16 && $0[13] > 0 && $0[14] >= $0[13] && $0[15] >= $0[14] }
+        if !ahead.isEmpty {
+            aheadTrip = (pct(ahead.map { ms($0[14] - $0[13]) }, 0.5), pct(ahead.map { ms($0[15] - $0[14]) }, 0.5))
+        }
         lockP50 = pct(lock, 0.5)
         lockP99 = pct(lock, 0.99)
         lockMean = lock.reduce(0, +) / Double(lock.count)
@@ -343,5 +359,14 @@ struct LockTraceSummary {
                            lockP50, lockP99, lockMean, roundTrip ?? beginMedian ?? 0, roundTrip == nil ? " (BEGIN's median)" : " (the transactions' mean wait for an answer)",
                            waitedSeconds, transactionSeconds > 0 ? 100 * waitedSeconds / transactionSeconds : 0,
                            transactionSeconds, leaseP50, leaseP99))
+        if let threadCPU {
+            var line = String(format: "    inside it: the transaction's thread worked %.2f ms a transaction (p50; mean %.2f, %.2f ms a writer's body)",
+                              threadCPU.p50, threadCPU.mean, threadCPU.perWriter)
+            if let aheadTrip {
+                line += String(format: "; the read-ahead after the grant answered on the event loop %.2f ms after it was sent, in hand on the thread %.2f ms later (p50)",
+                               aheadTrip.answered, aheadTrip.inHand)
+            }
+            Swift.print(line)
+        }
     }
 }
