@@ -482,12 +482,12 @@ struct Unchecked<Value>: @unchecked Sendable {
 /// authority's advisory lock and how much of the wall time it is held. Times are
 /// CLOCK_MONOTONIC nanoseconds (one clock for every process on the machine), taken on the
 /// transaction thread around each step:
-/// `asked started locking locked committing committed statements waits waitNanos contextRead lastWait writers bodyCPU`:
+/// `asked started locking locked committing committed statements waits waitNanos contextRead lastWait writers bodyCPU aheadSent aheadAnswered aheadInHand`:
 /// the caller asked for a connection; the transaction thread started (connection leased, thread
 /// found); the lock statement queued; the server's grant arrived (on the event loop; both 0 for a
 /// transaction that needed no lock); the body done; COMMIT answered; the statements sent (BEGIN,
 /// the lock and COMMIT included); the waits for answers and their total time; the transaction
-/// thread had the lock's context in hand (0 if it never read it); the body's last wait began; the writers' bodies it ran (`WriteCombiner`; 0 for a transaction that ran none, a nonce's); the CPU time its thread spent until the body's end (`bodyCPU`). Measured from the
+/// thread had the lock's context in hand (0 if it never read it); the body's last wait began; the writers' bodies it ran (`WriteCombiner`; 0 for a transaction that ran none, a nonce's); the CPU time its thread spent until the body's end (`bodyCPU`); its first read-ahead of applications sent, answered on the event loop and in hand on the thread (0 without one). Measured from the
 /// client, the time between `locked` and `committed` holds the lock's time on the server plus a
 /// round trip or so.
 final class LockTrace: @unchecked Sendable {

@@ -127,7 +127,8 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     var lockedAt: UInt64 { lockGranted.value }
-    /// The first read-ahead after the grant, for the lock trace: sent, answered on the event loop, in hand on this thread.
+    /// The transaction's first read-ahead of applications, for the lock trace (only when it is
+    /// on): sent, answered on the event loop, in hand on this thread.
     let aheadAnswered = GrantTime()
     private(set) var aheadSent: UInt64 = 0
     private(set) var aheadInHand: UInt64 = 0
@@ -382,7 +383,7 @@ final class PostgresTransaction: StoreTransaction {
             ORDER BY 1, 2, 3, 7
             """
         statements += 1
-        let first = aheadSent == 0
+        let first = aheadSent == 0 && LockTrace.shared != nil
         if first { aheadSent = LockTrace.now() }
         let rows = connection.query(r.query, logger: logger)
         if first {
