@@ -529,7 +529,7 @@ final class LockTrace: @unchecked Sendable {
 
     /// One line, one `write` (O_APPEND): lines of concurrent transactions never interleave.
     func record(_ t: Times, _ tx: PostgresTransaction) {
-        let line = "\(t.asked) \(t.started) \(t.locking) \(t.locked) \(t.committing) \(t.committed) \(tx.statements) \(tx.waits) \(tx.waitNanos) \(tx.contextReadAt) \(t.lastWait) \(tx.writers) \(t.bodyCPU) \(tx.aheadSent) \(tx.aheadAnswered.value) \(tx.aheadInHand)\n"
+        let line = "\(t.asked) \(t.started) \(t.locking) \(t.locked) \(t.committing) \(t.committed) \(tx.statements) \(tx.waits) \(tx.waitNanos) \(tx.contextReadAt) \(t.lastWait) \(tx.writers) \(t.bodyCPU) \(tx.aheadSent) \(tx.aheadAnswered?.value ?? 0) \(tx.aheadInHand)\n"
         let bytes = Array(line.utf8)
         _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
     }

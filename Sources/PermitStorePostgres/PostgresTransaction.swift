@@ -129,7 +129,7 @@ final class PostgresTransaction: StoreTransaction {
     var lockedAt: UInt64 { lockGranted.value }
     /// The transaction's first read-ahead of applications, for the lock trace (only when it is
     /// on): sent, answered on the event loop, in hand on this thread.
-    let aheadAnswered = GrantTime()
+    private(set) var aheadAnswered: GrantTime?
     private(set) var aheadSent: UInt64 = 0
     private(set) var aheadInHand: UInt64 = 0
     var holdsLock: Bool { lockQueued != 0 }
@@ -387,7 +387,8 @@ final class PostgresTransaction: StoreTransaction {
         if first { aheadSent = LockTrace.now() }
         let rows = connection.query(r.query, logger: logger)
         if first {
-            let answered = aheadAnswered
+            let answered = GrantTime()
+            aheadAnswered = answered
             rows.whenComplete { _ in answered.set(LockTrace.now()) }
         }
         pending.append(rows)
@@ -1391,7 +1392,8 @@ final class ConnectionWatch: @unchecked Sendable {
     }
 }
 
-/// When the advisory lock was granted, set on the event loop and read on the transaction thread.
+/// A time set on the event loop and read on the transaction thread: the advisory lock's grant,
+/// a read-ahead's answer (for the lock trace).
 final class GrantTime: @unchecked Sendable {
     private let lock = NSLock()
     private var time: UInt64 = 0

@@ -37,51 +37,42 @@ func runServerPostgresBench(server: URL, postgres: PostgresBenchDatabase, client
     let rounds = max(1, Int(ProcessInfo.processInfo.environment["PERMIT_BENCH_ROUNDS"] ?? "") ?? 1)
     var rows: [(clients: Int, round: Int, sqlite: ServerBenchRun, two: ServerBenchRun, one: ServerBenchRun?, load: String)] = []
     var summaries: [String] = []
+    /// One run of the clients against the servers of one store, printed.
+    func measured(_ label: String, clients: Int, on postgres: PostgresBenchDatabase? = nil, instances: Int = 1) async throws -> ServerBenchRun {
+        let run = try await ServerBenchRun.overHTTP(server: server, clients: clients, count: count, seconds: seconds,
+                                                    postgres: postgres, instances: instances, label: label)
+        run.print()
+        return run
+    }
     for clients in clientCounts {
-      for round in 1...rounds {
-        let postgresFirst = round % 2 == 0
-        if rounds > 1 { print("  round \(round) of \(rounds), \(clients) clients\(postgresFirst ? ", PostgreSQL with 2 instances first" : "")") }
-        func runSQLite() async throws -> ServerBenchRun {
-            let run = try await ServerBenchRun.overHTTP(server: server, clients: clients, count: count, seconds: seconds, label: "SQLite, 1 instance")
-            run.print()
-            return run
+        for round in 1...rounds {
+            let postgresFirst = round % 2 == 0
+            if rounds > 1 { print("  round \(round) of \(rounds), \(clients) clients\(postgresFirst ? ", PostgreSQL with 2 instances first" : "")") }
+            let sqlite: ServerBenchRun, two: ServerBenchRun
+            if postgresFirst {
+                two = try await measured("PostgreSQL, 2 instances", clients: clients, on: postgres, instances: 2)
+                sqlite = try await measured("SQLite, 1 instance", clients: clients)
+            } else {
+                sqlite = try await measured("SQLite, 1 instance", clients: clients)
+                two = try await measured("PostgreSQL, 2 instances", clients: clients, on: postgres, instances: 2)
+            }
+            let single = one ? try await measured("PostgreSQL, 1 instance", clients: clients, on: postgres) : nil
+            let load = loadAverage()
+            var line = String(format: "  %d clients: PostgreSQL 2 instances / SQLite 1 instance %.3f (target ≥ 0.7)", clients,
+                              two.permitsPerSecond / sqlite.permitsPerSecond)
+            if let single { line += String(format: "; PostgreSQL 1 instance / SQLite %.3f, 2 instances / 1 instance %.3f",
+                                           single.permitsPerSecond / sqlite.permitsPerSecond, two.permitsPerSecond / single.permitsPerSecond) }
+            print(line + "; load average \(load)")
+            rows.append((clients, round, sqlite, two, single, load))
         }
-        func runTwo() async throws -> ServerBenchRun {
-            let run = try await ServerBenchRun.overHTTP(server: server, clients: clients, count: count, seconds: seconds,
-                                                        postgres: postgres, instances: 2, label: "PostgreSQL, 2 instances")
-            run.print()
-            return run
+        if rounds > 1 {
+            let ratios = rows.filter { $0.clients == clients }.map { $0.two.permitsPerSecond / $0.sqlite.permitsPerSecond }.sorted()
+            let median = ratios.count % 2 == 1 ? ratios[ratios.count / 2] : (ratios[ratios.count / 2 - 1] + ratios[ratios.count / 2]) / 2
+            let summary = String(format: "  %d clients over %d rounds: PostgreSQL 2 instances / SQLite 1 instance median %.3f, %.3f–%.3f; target ≥ 0.7 met in %d of %d",
+                                 clients, rounds, median, ratios.first!, ratios.last!, ratios.filter { $0 >= 0.7 }.count, rounds)
+            print(summary)
+            summaries.append(summary)
         }
-        let sqlite: ServerBenchRun, two: ServerBenchRun
-        if postgresFirst {
-            two = try await runTwo()
-            sqlite = try await runSQLite()
-        } else {
-            sqlite = try await runSQLite()
-            two = try await runTwo()
-        }
-        var single: ServerBenchRun?
-        if one {
-            single = try await ServerBenchRun.overHTTP(server: server, clients: clients, count: count, seconds: seconds,
-                                                       postgres: postgres, instances: 1, label: "PostgreSQL, 1 instance")
-            single!.print()
-        }
-        let load = loadAverage()
-        var line = String(format: "  %d clients: PostgreSQL 2 instances / SQLite 1 instance %.3f (target ≥ 0.7)", clients,
-                          two.permitsPerSecond / sqlite.permitsPerSecond)
-        if let single { line += String(format: "; PostgreSQL 1 instance / SQLite %.3f, 2 instances / 1 instance %.3f",
-                                       single.permitsPerSecond / sqlite.permitsPerSecond, two.permitsPerSecond / single.permitsPerSecond) }
-        print(line + "; load average \(load)")
-        rows.append((clients, round, sqlite, two, single, load))
-      }
-      if rounds > 1 {
-          let ratios = rows.filter { $0.clients == clients }.map { $0.two.permitsPerSecond / $0.sqlite.permitsPerSecond }.sorted()
-          let median = ratios.count % 2 == 1 ? ratios[ratios.count / 2] : (ratios[ratios.count / 2 - 1] + ratios[ratios.count / 2]) / 2
-          let summary = String(format: "  %d clients over %d rounds: PostgreSQL 2 instances / SQLite 1 instance median %.3f, %.3f–%.3f; target ≥ 0.7 met in %d of %d",
-                               clients, rounds, median, ratios.first!, ratios.last!, ratios.filter { $0 >= 0.7 }.count, rounds)
-          print(summary)
-          summaries.append(summary)
-      }
     }
     print("  clients\(rounds > 1 ? " (round)" : "") | SQLite 1 permits/s | PG 2 instances permits/s | PG2 / SQLite | PG 1 instance permits/s | PG1 / SQLite | request p50 / p99 ms (SQLite; PG2; PG1) | decision-to-issue p99 ms (SQLite; PG2; PG1) | lock held (PG2; PG1) | load")
     for r in rows {
@@ -250,7 +241,7 @@ struct LockTraceSummary {
     /// The share of the run's wall time during which some writer held the lock (the union of
     /// lock-granted to COMMIT-answered, as the servers saw it).
     var heldShare = 0.0
-    var heldMean = 0.0, heldP99 = 0.0, heldBodyP50 = 0.0, heldCommitP50 = 0.0, contextWakeP50 = 0.0, bodyCPUP50 = 0.0, lastWaitP50 = 0.0
+    var heldMean = 0.0, heldP99 = 0.0, heldBodyP50 = 0.0, heldCommitP50 = 0.0, contextWakeP50 = 0.0, toLastWaitP50 = 0.0, lastWaitP50 = 0.0
     var lockP50 = 0.0, lockP99 = 0.0, lockMean = 0.0
     /// The CPU time of a write transaction's thread to the body's end (its bodies' own work), p50 and
     /// mean a transaction and mean a writer; the read-ahead's answer after the grant: sent to
@@ -319,7 +310,7 @@ struct LockTraceSummary {
         let woke = lines.filter { $0.count >= 10 && $0[9] >= $0[3] }
         contextWakeP50 = pct(woke.map { ms($0[9] - $0[3]) }, 0.5)
         let timed = woke.filter { $0.count >= 11 && $0[10] >= $0[9] && $0[4] >= $0[10] }
-        bodyCPUP50 = pct(timed.map { ms($0[10] - $0[9]) }, 0.5)
+        toLastWaitP50 = pct(timed.map { ms($0[10] - $0[9]) }, 0.5)
         lastWaitP50 = pct(timed.map { ms($0[4] - $0[10]) }, 0.5)
         let cpu = lines.filter { $0.count >= 13 }
         if !cpu.isEmpty {
@@ -353,7 +344,7 @@ struct LockTraceSummary {
         let combined = writers.map { String(format: " running %d writers' bodies (%.1f a transaction)", $0, Double($0) / Double(max(writes, 1))) } ?? ""
         Swift.print(String(format: "    advisory lock: %d write transactions%@ on %d instance(s) (%d of them took no lock), %.1f statements and %.1f waits for an answer each; held %.0f%% of the wall time "
                            + "(lock granted to COMMIT answered, union over the instances), %.2f ms a transaction (p99 %.2f; p50 %.2f ms granted to the body's end, %.2f ms for COMMIT; the transaction's thread had the grant in hand %.2f ms after it arrived, then %.2f ms to its last wait, which took %.2f ms)",
-                           writes, combined, instances, lockFree, statements, waits, 100 * heldShare, heldMean, heldP99, heldBodyP50, heldCommitP50, contextWakeP50, bodyCPUP50, lastWaitP50))
+                           writes, combined, instances, lockFree, statements, waits, 100 * heldShare, heldMean, heldP99, heldBodyP50, heldCommitP50, contextWakeP50, toLastWaitP50, lastWaitP50))
         Swift.print(String(format: "    waiting for it: asked to granted p50 %.2f ms, p99 %.2f ms, mean %.2f ms, against %.2f ms for a round trip%@; "
                            + "%.2f s waited beyond that, %.0f%% of the write transactions' %.2f s; lease of a connection and a thread p50 %.2f ms, p99 %.2f ms",
                            lockP50, lockP99, lockMean, roundTrip ?? beginMedian ?? 0, roundTrip == nil ? " (BEGIN's median)" : " (the transactions' mean wait for an answer)",
