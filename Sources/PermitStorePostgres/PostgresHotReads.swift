@@ -26,17 +26,23 @@ enum HotReads {
         return q
     }
 
+    /// The department's pending rows in the order of `requiredDepartment_queue`, each
+    /// application by its key (`OFFSET 0`, as `byEach` at `PostgresTransaction.issuedOnly`), so
+    /// that a page reads its rows and stops. As a join, PostgreSQL planned it from the
+    /// statistics of a young database as a hash join of every pending application, or a bitmap
+    /// scan of them for each row: 1.2–9 ms a page in the server bench (`auto_explain`), 0.69 ms
+    /// on average over its 2,943 pages (`pg_stat_statements`).
     static func queue(department: String, dueBefore: Date?, afterID: Int64?, limit: Int?) -> QueryBuilder {
         var q = QueryBuilder("""
-            SELECT application.*, requiredDepartment.applicationID AS rApplicationID, requiredDepartment.department AS rDepartment,
-                   requiredDepartment.dueAt AS rDueAt
-            FROM requiredDepartment JOIN application ON application.id = requiredDepartment.applicationID
-            WHERE requiredDepartment.department = 
+            SELECT a.*, r.applicationID AS rApplicationID, r.department AS rDepartment, r.dueAt AS rDueAt
+            FROM requiredDepartment r
+              CROSS JOIN LATERAL (SELECT * FROM application WHERE id = r.applicationID AND state = 'pending' OFFSET 0) a
+            WHERE r.department = 
             """)
-        q.sql += q.bind(department) + " AND requiredDepartment.state = 'pending' AND application.state = 'pending'"
-        if let dueBefore { q.sql += " AND requiredDepartment.dueAt < \(q.bind(Millis.from(dueBefore)))" }
-        if let afterID { q.sql += " AND application.id > \(q.bind(afterID))" }
-        q.sql += " ORDER BY application.id"
+        q.sql += q.bind(department) + " AND r.state = 'pending'"
+        if let dueBefore { q.sql += " AND r.dueAt < \(q.bind(Millis.from(dueBefore)))" }
+        if let afterID { q.sql += " AND r.applicationID > \(q.bind(afterID))" }
+        q.sql += " ORDER BY r.applicationID"
         if let limit { q.sql += " LIMIT \(q.bind(limit))" }
         return q
     }
@@ -70,12 +76,12 @@ private enum RequestSignersStatement: HotStatement {
 }
 
 private enum QueueFirstPageStatement: HotStatement {
-    static let name = "permit_queue_v1"
+    static let name = "permit_queue_v2"
     static let sql = HotReads.queue(department: "", dueBefore: nil, afterID: nil, limit: 0).sql
 }
 
 private enum QueueNextPageStatement: HotStatement {
-    static let name = "permit_queue_after_v1"
+    static let name = "permit_queue_after_v2"
     static let sql = HotReads.queue(department: "", dueBefore: nil, afterID: 0, limit: 0).sql
 }
 
