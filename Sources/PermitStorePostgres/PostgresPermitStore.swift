@@ -320,7 +320,7 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
             if write {
                 try tx.enqueue("BEGIN")
                 if let schema { try tx.enqueue(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \"\(schema)\"")) }
-                tx.lockBeforeFirstStatement(Context.query(namespace: lockNamespace))
+                tx.lockBeforeFirstStatement(namespace: lockNamespace)
             } else {
                 try tx.enqueue("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 if let schema { try tx.enqueue(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \"\(schema)\"")) }
@@ -400,12 +400,14 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
             }
             // Not a migration (SQLite has no such thing): made in each schema when missing or
             // changed, so that a start needs no CREATE privilege once it is there.
-            let installed = try await connection.query("""
-                SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                WHERE p.proname = 'permit_writer_context' AND n.nspname = current_schema()
-                """, logger: logger).get().map { try $0.decode(String.self) }
-            if installed.first?.trimmingCharacters(in: .whitespacesAndNewlines) != Context.functionBody {
-                _ = try await connection.query(PostgresQuery(unsafeSQL: Context.function), logger: logger).get()
+            for (name, function) in [("permit_writer_context", Context.function), (WriterStart.name, WriterStart.function)] {
+                let installed = try await connection.query("""
+                    SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                    WHERE p.proname = \(name) AND n.nspname = current_schema()
+                    """, logger: logger).get().map { try $0.decode(String.self) }
+                if installed.first?.trimmingCharacters(in: .whitespacesAndNewlines) != Context.body(of: function) {
+                    _ = try await connection.query(PostgresQuery(unsafeSQL: function), logger: logger).get()
+                }
             }
             _ = try await connection.query("COMMIT", logger: logger).get()
         } catch {

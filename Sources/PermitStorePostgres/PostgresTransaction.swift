@@ -23,10 +23,10 @@ import PostgresNIO
 ///   (`DeferredWrite.statement`) when the transaction next sends anything; the serial counter's
 ///   row is written once, at COMMIT;
 /// - every writer takes the lock before anything else, so that no writer ever holds a row that
-///   another writer waits for while it waits for the lock; the writers of a combined
-///   transaction then read what they name (a group of decisions its applications and its
-///   vehicles' issued applications, an apply group its references) in one wait, two
-///   statements (`readAhead`);
+///   another writer waits for while it waits for the lock; a combined transaction asks for it
+///   with what its writers name (a group of decisions its applications and its vehicles'
+///   issued applications, an apply group its references) in one statement (`startWriting`),
+///   and the writers it takes at the grant read theirs in one wait, two statements (`readAhead`);
 /// - the write transactions of one authority that are waiting in one process run together as one
 ///   transaction, a savepoint each (`WriteCombiner`), so that the lock's grant and COMMIT are paid
 ///   once for all of them;
@@ -67,6 +67,7 @@ final class PostgresTransaction: StoreTransaction {
     private var unsavedWrites = false
     /// The advisory lock, to be queued before the writer's first statement that needs it.
     private var lockFirst: PostgresQuery?
+    private var lockNamespace: Int32 = 0
     private var bypassLock = false
     /// When the lock was queued, and when the server granted it (0 until then).
     private(set) var lockQueued: UInt64 = 0
@@ -121,9 +122,10 @@ final class PostgresTransaction: StoreTransaction {
         self.logger = logger
     }
 
-    /// A writer: `lock` is queued before its first statement other than `admitNonce`'s.
-    func lockBeforeFirstStatement(_ lock: PostgresQuery) {
-        lockFirst = lock
+    /// A writer: the lock of `namespace` is queued before its first statement other than `admitNonce`'s.
+    func lockBeforeFirstStatement(namespace: Int32) {
+        lockFirst = Context.query(namespace: namespace)
+        lockNamespace = namespace
     }
 
     var lockedAt: UInt64 { lockGranted.value }
@@ -244,6 +246,37 @@ final class PostgresTransaction: StoreTransaction {
         _ = try readContext()
     }
 
+    /// A combined transaction's start: the authority's lock, the context and what `aheads` name
+    /// (as `readAhead` reads them) in one statement (`WriterStart`), so that the grant brings
+    /// them in the same answer: no round trip of their own behind the lock. Without the lock
+    /// still to take (or anything to read), the lock and the context alone, as `waitForLock`.
+    func startWriting(readingAhead aheads: [ReadAhead]) throws {
+        guard abortedBy == nil, !bypassLock, lockFirst != nil else {
+            return try waitForLock()
+        }
+        let (ids, keys) = unread(aheads)
+        guard !keys.isEmpty || !ids.isEmpty else { return try waitForLock() }
+        lockFirst = nil
+        statements += 1
+        lockQueued = LockTrace.now()
+        let start = connection.query(WriterStart.query(namespace: lockNamespace, ids: ids, keys: keys), logger: logger)
+        let granted = lockGranted
+        start.whenSuccess { _ in granted.set(LockTrace.now()) }
+        context = start
+        pending.append(start)
+        var contexts: [Context] = [], applications: [(String, ApplicationRecord)] = [], related: [(String, Row)] = []
+        for row in try rows(of: answer(of: start), { $0 }) {
+            switch try row("kind") as String {
+            case "c": contexts.append(try decodeContext(row))
+            case "r", "d": related.append((try row("kind"), row.prefixed(WriterStart.relatedPrefix)))
+            case let kind: applications.append((kind, try application(row)))
+            }
+        }
+        guard contexts.count == 1 else { throw StoreError(.io, "the writer's start returned \(contexts.count) context rows") }
+        try keepContext(contexts.first)
+        try keep(applications: applications, related: related)
+    }
+
     /// What the writer read behind the lock, the lock taken now if it was not (see `heldContext`).
     private func readContext() throws -> Context? {
         takeLockIfNeeded()
@@ -255,24 +288,30 @@ final class PostgresTransaction: StoreTransaction {
     private func heldContext() throws -> Context? {
         guard holdsLock, contextUsable, let context else { return nil }
         if let contextRead { return contextRead }
-        let read = try rows(of: answer(of: context)) { r -> Context in
-            let seq: Int64? = try r("seq")
-            let kids: [String] = try r("ctxKids"), algs: [String] = try r("ctxAlgs"), spkis: [ByteBuffer] = try r("ctxSpkis")
-            let starts: [Int64] = try r("ctxNotBefore"), ends: [Int64] = try r("ctxNotAfter")
-            guard algs.count == kids.count, spkis.count == kids.count, starts.count == kids.count, ends.count == kids.count else {
-                throw StoreError(.io, "the writer's context has issuer key columns of different lengths")
-            }
-            let keys = kids.indices.map { n in
-                KeyRecord(kid: kids[n], role: .issuer, alg: algs[n], spki: Data(spkis[n].readableBytesView), notBefore: Millis.date(starts[n]),
-                          notAfter: ends[n] < 0 ? nil : Millis.date(ends[n]))
-            }
-            return Context(authority: try r("ctxAuthority"), serial: try r("ctxSerial"), applicationID: try r("ctxApplication"),
-                           decisionID: try r("ctxDecision"), issuerKeys: keys, lastAudit: seq == nil ? nil : try audit(r))
-        }.first
+        try keepContext(rows(of: answer(of: context), decodeContext).first)
+        return contextRead
+    }
+
+    /// The context's row (`Context.function`, or the kind `c` row of `WriterStart.function`).
+    private func decodeContext(_ r: Row) throws -> Context {
+        let seq: Int64? = try r("seq")
+        let kids: [String] = try r("ctxKids"), algs: [String] = try r("ctxAlgs"), spkis: [ByteBuffer] = try r("ctxSpkis")
+        let starts: [Int64] = try r("ctxNotBefore"), ends: [Int64] = try r("ctxNotAfter")
+        guard algs.count == kids.count, spkis.count == kids.count, starts.count == kids.count, ends.count == kids.count else {
+            throw StoreError(.io, "the writer's context has issuer key columns of different lengths")
+        }
+        let keys = kids.indices.map { n in
+            KeyRecord(kid: kids[n], role: .issuer, alg: algs[n], spki: Data(spkis[n].readableBytesView), notBefore: Millis.date(starts[n]),
+                      notAfter: ends[n] < 0 ? nil : Millis.date(ends[n]))
+        }
+        return Context(authority: try r("ctxAuthority"), serial: try r("ctxSerial"), applicationID: try r("ctxApplication"),
+                       decisionID: try r("ctxDecision"), issuerKeys: keys, lastAudit: seq == nil ? nil : try audit(r))
+    }
+
+    private func keepContext(_ read: Context?) throws {
         guard let read else { throw StoreError(.io, "the writer's context query returned no row") }
         contextRead = read
         contextReadAt = LockTrace.now()
-        return read
     }
 
     /// Rows were written behind the counters' back (a copy): from now on they are read again.
@@ -341,11 +380,7 @@ final class PostgresTransaction: StoreTransaction {
     /// refused without a write.
     func readAhead(_ aheads: [ReadAhead]) throws {
         guard abortedBy == nil, !bypassLock else { return }
-        var keys: [(creditCode: String, reference: String)] = []
-        for k in aheads.flatMap(\.references) where referencesKnown.insert(ReferenceKey(creditCode: k.creditCode, reference: k.reference)).inserted {
-            keys.append(k)
-        }
-        let ids = Array(Set(aheads.flatMap(\.applications).compactMap(ApplicationRecord.rowID(of:))).filter { readAhead[$0] == nil }).sorted()
+        let (ids, keys) = unread(aheads)
         guard !keys.isEmpty || !ids.isEmpty else { return }
         takeLockIfNeeded()
         try sendBatch()
@@ -395,8 +430,27 @@ final class PostgresTransaction: StoreTransaction {
         // One wait for the lock, the context and both statements (`answer` waits for what was queued before).
         _ = try answer(of: rows)
         if first { aheadInHand = LockTrace.now() }
+        try keep(applications: self.rows(of: answer(of: applications), { (try $0("aheadKind") as String, try application($0)) }),
+                 related: self.rows(of: answer(of: rows), { (try $0("rowKind") as String, $0) }))
+    }
+
+    /// What of `aheads` this transaction has not read yet: application ids, and references (from
+    /// now on answered by what is read for them).
+    private func unread(_ aheads: [ReadAhead]) -> (ids: [Int64], keys: [(creditCode: String, reference: String)]) {
+        var keys: [(creditCode: String, reference: String)] = []
+        for k in aheads.flatMap(\.references) where referencesKnown.insert(ReferenceKey(creditCode: k.creditCode, reference: k.reference)).inserted {
+            keys.append(k)
+        }
+        let ids = Array(Set(aheads.flatMap(\.applications).compactMap(ApplicationRecord.rowID(of:))).filter { readAhead[$0] == nil }).sorted()
+        return (ids, keys)
+    }
+
+    /// Keeps what a read-ahead brought: `applications` by their kind (`a` named, `i` a named
+    /// one's vehicle's issued applications, `f` under a reference), `related` the required
+    /// departments (`r`) and decisions (`d`) of the named ones.
+    private func keep(applications: [(String, ApplicationRecord)], related: [(String, Row)]) throws {
         var required: [Int64: [RequiredDepartmentRecord]] = [:], decisions: [Int64: [DecisionRecord]] = [:]
-        for (kind, row) in try self.rows(of: answer(of: rows), { (try $0("rowKind") as String, $0) }) {
+        for (kind, row) in related {
             if kind == "r" {
                 let record = try self.required(row)
                 required[record.applicationID, default: []].append(record)
@@ -406,7 +460,7 @@ final class PostgresTransaction: StoreTransaction {
             }
         }
         var issued: [ApplicationRecord] = []
-        for (kind, a) in try self.rows(of: answer(of: applications), { (try $0("aheadKind") as String, try application($0)) }) {
+        for (kind, a) in applications {
             switch kind {
             case "a":
                 guard let id = a.id else { continue }
@@ -414,6 +468,7 @@ final class PostgresTransaction: StoreTransaction {
                 readAhead[id] = (a, required[id] ?? [], (decisions[id] ?? []).sorted { ($0.id ?? 0) < ($1.id ?? 0) })
                 issuedByPlate[a.plate] = []
             case "i": issued.append(a)
+            case "f": referencesFound[ReferenceKey(creditCode: a.creditCode, reference: a.reference)] = a
             default: break
             }
         }
@@ -1251,10 +1306,19 @@ final class PostgresTransaction: StoreTransaction {
 /// camelCase names are looked up folded.
 struct Row {
     let row: PostgresRandomAccessRow
+    /// Put before every column's name: the columns of one table among others in a wide row (`WriterStart`).
+    private var prefix = ""
     init(_ row: PostgresRandomAccessRow) { self.row = row }
 
+    /// The same row, its columns read under `prefix`.
+    func prefixed(_ prefix: String) -> Row {
+        var r = self
+        r.prefix = prefix
+        return r
+    }
+
     func callAsFunction<V: PostgresDecodable>(_ column: String) throws -> V {
-        let name = column.lowercased()
+        let name = prefix + column.lowercased()
         guard row.contains(name) else { throw StoreError(.io, "a row read from PostgreSQL has no column \(name)") }
         return try row[name].decode(V.self)
     }
@@ -1427,8 +1491,8 @@ struct Context {
         "SELECT * FROM permit_writer_context(\(namespace))"
     }
 
-    /// The function's body as `pg_proc.prosrc` holds it (between the dollar quotes), trimmed.
-    static var functionBody: String {
+    /// A function's body as `pg_proc.prosrc` holds it (between the dollar quotes), trimmed.
+    static func body(of function: String) -> String {
         let parts = function.components(separatedBy: "$$")
         return parts.count == 3 ? parts[1].trimmingCharacters(in: .whitespacesAndNewlines) : ""
     }

@@ -248,7 +248,7 @@ struct LockTraceSummary {
     /// answered on the event loop, answered to in hand on the thread (p50); nil for a trace
     /// without them (a build before).
     var threadCPU: (p50: Double, mean: Double, perWriter: Double)?
-    var aheadTrip: (answered: Double, inHand: Double)?
+    var aheadTrip: (answered: Double, inHand: Double, share: Double)?
     /// A statement's round trip as the transactions waited for it, on average (when traced).
     var roundTrip: Double?
     /// Else BEGIN's median (traces of the build before the waits were traced).
@@ -320,7 +320,9 @@ struct LockTraceSummary {
         }
         let ahead = lines.filter { $0.count >= 16 && $0[13] > 0 && $0[14] >= $0[13] && $0[15] >= $0[14] }
         if !ahead.isEmpty {
-            aheadTrip = (pct(ahead.map { ms($0[14] - $0[13]) }, 0.5), pct(ahead.map { ms($0[15] - $0[14]) }, 0.5))
+            let writes = lines.filter { $0.count >= 16 && $0[11] > 0 }.count
+            aheadTrip = (pct(ahead.map { ms($0[14] - $0[13]) }, 0.5), pct(ahead.map { ms($0[15] - $0[14]) }, 0.5),
+                         Double(ahead.count) / Double(max(writes, 1)))
         }
         lockP50 = pct(lock, 0.5)
         lockP99 = pct(lock, 0.99)
@@ -354,8 +356,8 @@ struct LockTraceSummary {
             var line = String(format: "    inside it: the transaction's thread worked %.2f ms a transaction (p50; mean %.2f, %.2f ms a writer's body)",
                               threadCPU.p50, threadCPU.mean, threadCPU.perWriter)
             if let aheadTrip {
-                line += String(format: "; the read-ahead after the grant answered on the event loop %.2f ms after it was sent, in hand on the thread %.2f ms later (p50)",
-                               aheadTrip.answered, aheadTrip.inHand)
+                line += String(format: "; the reads of the writers it took at the grant (in %.0f%% of them) answered on the event loop %.2f ms after they were sent, in hand on the thread %.2f ms later (p50)",
+                               100 * aheadTrip.share, aheadTrip.answered, aheadTrip.inHand)
             }
             Swift.print(line)
         }

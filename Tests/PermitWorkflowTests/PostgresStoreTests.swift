@@ -494,6 +494,59 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(after.decisions.count, 1)
     }
 
+    /// A combined transaction's first answer (`WriterStart`) brings the lock, the counters and
+    /// what its writers read first, as committed before the grant: here another instance (a
+    /// second store on the same database) holds the lock while it records a decision, and the
+    /// writer that asked meanwhile reads that decision, the application, its required
+    /// departments and its reference from that one answer, with no wait of its own.
+    func testACombinedTransactionsFirstAnswerBringsItsReadsAsCommittedBeforeTheGrant() async throws {
+        let h = try await Harness(store: .postgres)
+        let results = try await h.workflow.apply([h.item(h.variant(710, categories: ["medical-supplies", "mail-and-parcels"]))], key: h.firmKey)
+        let id = try XCTUnwrap(results.first?.id)
+        let rowID = try XCTUnwrap(ApplicationRecord.rowID(of: id))
+        let store = try XCTUnwrap(h.workflow.store as? PostgresPermitStore)
+        let other = try await PostgresPermitStore(url: try XCTUnwrap(h.database))
+        let kid = h.approvers[.health]!.publicKey.kidHex
+        let registered = try await store.read { try $0.activePartyKey(kind: .approver, kid: kid) }
+        let approver = try XCTUnwrap(registered)
+        let found = try await store.read { try $0.application(id: rowID) }
+        let stored = try XCTUnwrap(found)
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let holding = Task {
+            try await other.write { tx in
+                var required = try tx.requiredDepartments(applicationID: rowID)
+                guard let n = required.firstIndex(where: { $0.department == Department.health.rawValue }) else { throw StoreError(.io, "no health") }
+                required[n].state = .approved
+                required[n].decidedAt = at
+                try tx.updateRequiredDepartment(required[n])
+                _ = try tx.insertDecision(DecisionRecord(applicationID: rowID, department: Department.health.rawValue, decision: .approve,
+                                                         conditions: [], reason: nil, decidedAt: at, approverID: approver.id!, approverKid: kid,
+                                                         signature: Data([7])))
+                Thread.sleep(forTimeInterval: 0.4)
+            }
+        }
+        try await Task.sleep(nanoseconds: 150_000_000)
+        typealias Seen = (waits: Int, decisions: [DecisionRecord], required: [RequiredDepartmentRecord], byReference: ApplicationRecord?,
+                          missing: ApplicationRecord?, waitsAfter: Int)
+        let seen = try await store.write(readAhead: ReadAhead(applications: [id], references: [(stored.creditCode, stored.reference),
+                                                                                                 (stored.creditCode, "no-such-reference")])) { t -> Seen in
+            let tx = t as! PostgresTransaction
+            let waits = tx.waits
+            let decisions = try tx.decisions(applicationID: rowID), required = try tx.requiredDepartments(applicationID: rowID)
+            let byReference = try tx.application(creditCode: stored.creditCode, reference: stored.reference)
+            let missing = try tx.application(creditCode: stored.creditCode, reference: "no-such-reference")
+            return (waits, decisions, required, byReference, missing, tx.waits)
+        }
+        try await holding.value
+        XCTAssertEqual(seen.waits, 1, "the grant, the counters and the reads: one answer")
+        XCTAssertEqual(seen.waitsAfter, seen.waits, "every read answered from it")
+        XCTAssertEqual(seen.decisions.map(\.signature), [Data([7])], "the decision committed while it waited for the grant")
+        XCTAssertEqual(seen.required.first { $0.department == Department.health.rawValue }?.state, .approved)
+        XCTAssertEqual(seen.required.count, 2)
+        XCTAssertEqual(seen.byReference?.id, rowID)
+        XCTAssertNil(seen.missing)
+    }
+
     /// The statements a server runs for nearly every request, run on their own as prepared
     /// statements (`HotReads`), answer what the same reads answer in a transaction: the signer
     /// of each kind of key, a queue's first and next pages, the blacklist with and without its
