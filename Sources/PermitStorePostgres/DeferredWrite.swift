@@ -103,6 +103,37 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
         return literals.dropFirst().dropLast().allSatisfy { Self.trimmed($0).elementsEqual(",".utf8) }
     }
 
+    /// The shape of an `UPDATE <table> SET <column> = <value>, … WHERE <key> = <value> AND …` of one
+    /// row by its key (`row`), with nothing but plain names around its values: such updates of
+    /// the same text are written as one `UPDATE … FROM (VALUES …)` (see `statement`). Nil for
+    /// any other write.
+    private var updateShape: (table: String, set: [String], keys: [String])? {
+        guard kind == .update, row != nil, literals.count >= 3 else { return nil }
+        func words(_ literal: String) -> [Substring] {
+            literal.replacingOccurrences(of: ",", with: " , ").split(whereSeparator: { $0 == " " || $0 == "\n" })
+        }
+        func name(_ w: Substring) -> String? {
+            guard let first = w.first, first.isLetter || first == "_",
+                  w.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else { return nil }
+            return String(w)
+        }
+        let head = words(literals[0])
+        guard head.count == 5, head[0].uppercased() == "UPDATE", head[2].uppercased() == "SET", head[4] == "=",
+              let table = name(head[1]), let firstSet = name(head[3]) else { return nil }
+        var set = [firstSet], keys: [String] = []
+        for literal in literals.dropFirst().dropLast() {
+            let w = words(literal)
+            guard w.count == 3, w[2] == "=", let column = name(w[1]) else { return nil }
+            switch w[0].uppercased() {
+            case "," where keys.isEmpty: set.append(column)
+            case "WHERE" where keys.isEmpty, "AND" where !keys.isEmpty: keys.append(column)
+            default: return nil
+            }
+        }
+        guard !keys.isEmpty, words(literals[literals.count - 1]).isEmpty else { return nil }
+        return (table, set, keys)
+    }
+
     /// The text's UTF-8 without the spaces and newlines at either end.
     private static func trimmed(_ text: String) -> Substring.UTF8View {
         var u = Substring(text).utf8
@@ -116,8 +147,9 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
     /// reads them. They all see the database as it was before the statement, and their order
     /// among themselves is not defined, so `PostgresTransaction` never puts together an `UPDATE`
     /// with an earlier write that may touch its row. Single-row inserts of the same SQL become
-    /// one multi-row `INSERT` (its rows in the order written), which PostgreSQL plans once where
-    /// it would plan each query of the `WITH` on its own.
+    /// one multi-row `INSERT` (its rows in the order written), and single-row updates of the
+    /// same SQL one `UPDATE … FROM (VALUES …)` (their rows all different, by the same rule),
+    /// which PostgreSQL plans once where it would plan each query of the `WITH` on its own.
     static func statement(_ writes: [DeferredWrite]) throws -> PostgresQuery {
         precondition(!writes.isEmpty)
         var bindings = PostgresBindings()
@@ -129,11 +161,30 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
                 parts[n].append(write)
                 continue
             }
-            if write.isSingleRow { partOfHead[write.literals[0]] = parts.count }
+            if write.isSingleRow || write.updateShape != nil { partOfHead[write.literals[0]] = parts.count }
             parts.append([write])
         }
         func render(_ part: [DeferredWrite]) throws -> String {
             guard part.count > 1 else { return try part[0].render(into: &bindings) }
+            if let shape = part[0].updateShape {
+                // One row of values each, its columns named by position: s0… set, k0… its key.
+                // The first row, which matches no row of the table (its key is NULL), gives each
+                // column its column's type: a NULL bound alone has none, and a column of NULLs
+                // only would be text.
+                var rows = ["(" + (shape.set + shape.keys).map { "(NULL::\(shape.table)).\($0)" }.joined(separator: ", ") + ")"]
+                for write in part {
+                    var row: [String] = []
+                    for bind in write.values {
+                        try bind(&bindings)
+                        row.append("$\(bindings.count)")
+                    }
+                    rows.append("(" + row.joined(separator: ", ") + ")")
+                }
+                let set = shape.set.enumerated().map { "\($1) = v.s\($0)" }.joined(separator: ", ")
+                let names = (shape.set.indices.map { "s\($0)" } + shape.keys.indices.map { "k\($0)" }).joined(separator: ", ")
+                let match = shape.keys.enumerated().map { "u.\($1) = v.k\($0)" }.joined(separator: " AND ")
+                return "UPDATE \(shape.table) AS u SET \(set) FROM (VALUES \(rows.joined(separator: ", "))) AS v (\(names)) WHERE \(match)"
+            }
             let literals = part[0].literals
             var sql = literals[0]
             for (r, write) in part.enumerated() {

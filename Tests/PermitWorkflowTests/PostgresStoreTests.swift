@@ -397,6 +397,45 @@ final class PostgresStoreTests: XCTestCase {
         await store.close()
     }
 
+    /// Single-row updates of one text, each by its row's key, go as one `UPDATE … FROM (VALUES …)`
+    /// in the kept writes' statement; an update of another shape (an expression, no key) stays a
+    /// query of its own; and each row gets what its update says, a column that only NULLs set
+    /// included.
+    func testSingleRowUpdatesOfOneTextGoAsOneUpdateFromValues() async throws {
+        func set(_ id: Int64, _ b: String?, _ c: Int64?) -> DeferredWrite {
+            DeferredWrite("UPDATE t SET b = \(b), c = \(c)\nWHERE a = \(id) AND d = \("k")").row("\(id)")
+        }
+        let keyed = [set(1, "x", nil), set(2, nil, nil), set(3, "z", nil)]
+        let expression: DeferredWrite = "UPDATE t SET c = c + \(Int64(1)) WHERE a = \(Int64(9))"
+        let writes = [keyed[0], expression, keyed[1], keyed[2]]
+        let query = try DeferredWrite.statement(writes)
+        XCTAssertEqual(query.sql, "WITH w0 AS (UPDATE t AS u SET b = v.s0, c = v.s1 FROM (VALUES ((NULL::t).b, (NULL::t).c, (NULL::t).a, (NULL::t).d), "
+                       + "($1, $2, $3, $4), ($5, $6, $7, $8), ($9, $10, $11, $12)) AS v (s0, s1, k0, k1) WHERE u.a = v.k0 AND u.d = v.k1) "
+                       + "UPDATE t SET c = c + $13 WHERE a = $14")
+        XCTAssertEqual(query.binds.count, 14)
+
+        let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
+        let db = TestPostgres.databaseName(of: url)
+        try TestPostgres.shared().psql(database: db, """
+            CREATE TABLE t (a BIGINT PRIMARY KEY, b TEXT, c BIGINT, d TEXT NOT NULL);
+            INSERT INTO t VALUES (1, 'old', 5, 'k'), (2, 'old', 5, 'k'), (3, 'old', 5, 'k'), (4, 'old', 5, 'k'), (9, 'old', 5, 'k')
+            """)
+        let store = try await PostgresPermitStore(url: url)
+        // The keyed updates alone: one statement, whose column c only NULLs set.
+        let sent = try await store.transaction(write: true) { tx -> Int in
+            try tx.waitForLock()
+            let before = tx.statements
+            for w in keyed { try tx.write(w) }
+            try tx.flush()
+            return tx.statements - before
+        }
+        XCTAssertEqual(sent, 1)
+        try await store.transaction(write: true) { tx in try tx.write(expression) }
+        let rows = try TestPostgres.shared().psql(database: db, "SELECT string_agg(a || ':' || COALESCE(b, 'null') || ':' || COALESCE(c::text, 'null'), ',' ORDER BY a) FROM t")
+        XCTAssertEqual(rows.trimmingCharacters(in: .whitespacesAndNewlines), "1:x:null,2:null:null,3:z:null,4:old:5,9:old:6")
+        await store.close()
+    }
+
     /// A store on a database of its own holding one audit event, `first`, at the time `at`.
     private func storeWithFirstEvent(subject: String) async throws -> (store: PostgresPermitStore, at: Date, first: AuditEvent) {
         let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
