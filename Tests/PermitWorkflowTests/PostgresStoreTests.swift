@@ -488,19 +488,26 @@ final class PostgresStoreTests: XCTestCase {
         await store.close()
     }
 
-    /// What a writer read ahead follows the transaction's own writes of it, as the database has
-    /// them once written (times in whole milliseconds, the decision's new id): a second
-    /// department's decision on the same application, later in the same combined transaction,
-    /// reads it without a wait and sees what a read after COMMIT sees.
-    func testWhatWasReadAheadFollowsTheTransactionsOwnWritesAsTheDatabaseHasThem() async throws {
+    /// A harness on PostgreSQL with one application, variant `n`, pending for two departments,
+    /// and the health department's registered approver.
+    private func pendingForTwoDepartments(_ n: Int) async throws
+        -> (h: Harness, id: String, rowID: Int64, store: PostgresPermitStore, kid: String, approver: PartyKeyRecord) {
         let h = try await Harness(store: .postgres)
-        let results = try await h.workflow.apply([h.item(h.variant(700, categories: ["medical-supplies", "mail-and-parcels"]))], key: h.firmKey)
+        let results = try await h.workflow.apply([h.item(h.variant(n, categories: ["medical-supplies", "mail-and-parcels"]))], key: h.firmKey)
         let id = try XCTUnwrap(results.first?.id)
         let rowID = try XCTUnwrap(ApplicationRecord.rowID(of: id))
         let store = try XCTUnwrap(h.workflow.store as? PostgresPermitStore)
         let kid = h.approvers[.health]!.publicKey.kidHex
         let registered = try await store.read { try $0.activePartyKey(kind: .approver, kid: kid) }
-        let approver = try XCTUnwrap(registered)
+        return (h, id, rowID, store, kid, try XCTUnwrap(registered))
+    }
+
+    /// What a writer read ahead follows the transaction's own writes of it, as the database has
+    /// them once written (times in whole milliseconds, the decision's new id): a second
+    /// department's decision on the same application, later in the same combined transaction,
+    /// reads it without a wait and sees what a read after COMMIT sees.
+    func testWhatWasReadAheadFollowsTheTransactionsOwnWritesAsTheDatabaseHasThem() async throws {
+        let (_, id, rowID, store, kid, approver) = try await pendingForTwoDepartments(700)
         let at = Date(timeIntervalSince1970: 1_800_000_000.123_456)
         typealias Seen = (application: ApplicationRecord?, required: [RequiredDepartmentRecord], decisions: [DecisionRecord])
         let inside = try await store.write(readAhead: ReadAhead(applications: [id])) { t -> Seen in
@@ -539,15 +546,8 @@ final class PostgresStoreTests: XCTestCase {
     /// writer that asked meanwhile reads that decision, the application, its required
     /// departments and its reference from that one answer, with no wait of its own.
     func testACombinedTransactionsFirstAnswerBringsItsReadsAsCommittedBeforeTheGrant() async throws {
-        let h = try await Harness(store: .postgres)
-        let results = try await h.workflow.apply([h.item(h.variant(710, categories: ["medical-supplies", "mail-and-parcels"]))], key: h.firmKey)
-        let id = try XCTUnwrap(results.first?.id)
-        let rowID = try XCTUnwrap(ApplicationRecord.rowID(of: id))
-        let store = try XCTUnwrap(h.workflow.store as? PostgresPermitStore)
+        let (h, id, rowID, store, kid, approver) = try await pendingForTwoDepartments(710)
         let other = try await PostgresPermitStore(url: try XCTUnwrap(h.database))
-        let kid = h.approvers[.health]!.publicKey.kidHex
-        let registered = try await store.read { try $0.activePartyKey(kind: .approver, kid: kid) }
-        let approver = try XCTUnwrap(registered)
         let found = try await store.read { try $0.application(id: rowID) }
         let stored = try XCTUnwrap(found)
         let at = Date(timeIntervalSince1970: 1_800_000_000)
