@@ -400,7 +400,8 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
             }
             // Not a migration (SQLite has no such thing): made in each schema when missing or
             // changed, so that a start needs no CREATE privilege once it is there.
-            for (name, function) in [("permit_writer_context", Context.function), (WriterStart.name, WriterStart.function)] {
+            for (name, function) in [("permit_writer_context", Context.function), (WriterStart.name, WriterStart.function),
+                                      (WriterStart.readAheadName, WriterStart.readAheadFunction)] {
                 let installed = try await connection.query("""
                     SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                     WHERE p.proname = \(name) AND n.nspname = current_schema()

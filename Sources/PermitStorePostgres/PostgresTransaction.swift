@@ -26,7 +26,7 @@ import PostgresNIO
 ///   another writer waits for while it waits for the lock; a combined transaction asks for it
 ///   with what its writers name (a group of decisions its applications and its vehicles'
 ///   issued applications, an apply group its references) in one statement (`startWriting`),
-///   and the writers it takes at the grant read theirs in one wait, two statements (`readAhead`);
+///   and the writers it takes at the grant read theirs in one more (`readAhead`);
 /// - the write transactions of one authority that are waiting in one process run together as one
 ///   transaction, a savepoint each (`WriteCombiner`), so that the lock's grant and COMMIT are paid
 ///   once for all of them;
@@ -264,17 +264,9 @@ final class PostgresTransaction: StoreTransaction {
         start.whenSuccess { _ in granted.set(LockTrace.now()) }
         context = start
         pending.append(start)
-        var contexts: [Context] = [], applications: [(String, ApplicationRecord)] = [], related: [(String, Row)] = []
-        for row in try rows(of: answer(of: start), { $0 }) {
-            switch try row("kind") as String {
-            case "c": contexts.append(try decodeContext(row))
-            case "r", "d": related.append((try row("kind"), row.prefixed(WriterStart.relatedPrefix)))
-            case let kind: applications.append((kind, try application(row)))
-            }
-        }
+        let contexts = try keepRows(of: answer(of: start))
         guard contexts.count == 1 else { throw StoreError(.io, "the writer's start returned \(contexts.count) context rows") }
         try keepContext(contexts.first)
-        try keep(applications: applications, related: related)
     }
 
     /// What the writer read behind the lock, the lock taken now if it was not (see `heldContext`).
@@ -362,18 +354,18 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     /// What writers said they read first (`PermitStore.write(readAhead:)`), for all of them at
-    /// once, behind the authority's lock, in two statements whatever they name:
+    /// once, behind the authority's lock, in one statement whatever they name
+    /// (`permit_read_ahead`, see `WriterStart`, whose rows say their kind):
     /// - the rows of `application`: the applications a group of decisions names, the issued
     ///   applications of the same vehicles (which a permit issued here would supersede, kept up
     ///   to date as the transaction issues), and the applications under an apply group's
-    ///   references, each arm marked (`aheadKind`);
-    /// - the required departments and decisions of those applications, each arm marked
-    ///   (`rowKind`; the columns one arm lacks are NULL).
-    /// One wait for both when applications are named, where each decision would wait for its
-    /// own; references alone are not waited for here, but by the first body that looks one up
+    ///   references;
+    /// - the required departments and decisions of those applications.
+    /// One wait when applications are named, where each decision would wait for its own;
+    /// references alone are not waited for here, but by the first body that looks one up
     /// (`application(creditCode:reference:)`). Each statement is a round trip of its own
     /// (postgres-nio sends a connection's next statement once the last is answered): the four or
-    /// five statements this took before made the wait after the lock's grant 8 ms of a 20 ms hold.
+    /// five statements this took once made the wait after the lock's grant 8 ms of a 20 ms hold.
     /// What was read already and not written since is not read again; reads of these
     /// applications are answered from what was read, which follows the transaction's own writes
     /// (`follow`). Permit numbers are not read ahead: a decision on an issued application is
@@ -384,54 +376,39 @@ final class PostgresTransaction: StoreTransaction {
         guard !keys.isEmpty || !ids.isEmpty else { return }
         takeLockIfNeeded()
         try sendBatch()
-        // Key by key through each key's index (see `byEach` at `issuedOnly`).
-        var q = QueryBuilder("")
-        let (pIDs, pCodes, pReferences) = (q.bind(ids), q.bind(keys.map(\.creditCode)), q.bind(keys.map(\.reference)))
-        q.sql = """
-            SELECT 'a' AS aheadKind, a.* FROM unnest(\(pIDs)) AS k (id)
-              CROSS JOIN LATERAL (SELECT * FROM application WHERE id = k.id OFFSET 0) a
-            UNION ALL
-            SELECT 'i', a.* FROM (SELECT DISTINCT x.plate FROM unnest(\(pIDs)) AS k (id)
-                CROSS JOIN LATERAL (SELECT plate FROM application WHERE id = k.id OFFSET 0) x) AS p
-              CROSS JOIN LATERAL (SELECT * FROM application WHERE plate = p.plate AND \(Self.issuedOnly) OFFSET 0) a
-            UNION ALL
-            SELECT 'f', a.* FROM unnest(\(pCodes), \(pReferences)) AS k (creditCode, reference)
-              CROSS JOIN LATERAL (SELECT * FROM application WHERE creditCode = k.creditCode AND reference = k.reference OFFSET 0) a
-            ORDER BY 1, id
-            """
         statements += 1
-        let applications = connection.query(q.query, logger: logger)
-        pending.append(applications)
-        if !keys.isEmpty { referenceAnswers.append(applications) }
-        guard !ids.isEmpty else { return }
-        var r = QueryBuilder("")
-        let p = r.bind(ids)
-        r.sql = """
-            SELECT 'r' AS rowKind, r.applicationID, r.department, r.state, r.dueAt, r.decidedAt, NULL::bigint AS id,
-                   NULL::text AS decision, NULL::text AS conditions, NULL::text AS reason, NULL::bigint AS approverID,
-                   NULL::text AS approverKid, NULL::bytea AS signature, NULL::bigint AS carriedFrom
-            FROM unnest(\(p)) AS k (id) CROSS JOIN LATERAL (SELECT * FROM requiredDepartment WHERE applicationID = k.id OFFSET 0) r
-            UNION ALL
-            SELECT 'd', d.applicationID, d.department, NULL, NULL, d.decidedAt, d.id, d.decision, d.conditions, d.reason,
-                   d.approverID, d.approverKid, d.signature, d.carriedFrom
-            FROM unnest(\(p)) AS k (id) CROSS JOIN LATERAL (SELECT * FROM decision WHERE applicationID = k.id OFFSET 0) d
-            ORDER BY 1, 2, 3, 7
-            """
-        statements += 1
-        let first = aheadSent == 0 && LockTrace.shared != nil
+        let first = !ids.isEmpty && aheadSent == 0 && LockTrace.shared != nil
         if first { aheadSent = LockTrace.now() }
-        let rows = connection.query(r.query, logger: logger)
+        let answer = connection.query(WriterStart.readAheadQuery(ids: ids, keys: keys), logger: logger)
         if first {
             let answered = GrantTime()
             aheadAnswered = answered
-            rows.whenComplete { _ in answered.set(LockTrace.now()) }
+            answer.whenComplete { _ in answered.set(LockTrace.now()) }
         }
-        pending.append(rows)
-        // One wait for the lock, the context and both statements (`answer` waits for what was queued before).
-        _ = try answer(of: rows)
+        pending.append(answer)
+        guard !ids.isEmpty else {
+            referenceAnswers.append(answer)
+            return
+        }
+        // One wait for the lock, the context and the reads (`answer` waits for what was queued before).
+        let result = try self.answer(of: answer)
         if first { aheadInHand = LockTrace.now() }
-        try keep(applications: self.rows(of: answer(of: applications), { (try $0("aheadKind") as String, try application($0)) }),
-                 related: self.rows(of: answer(of: rows), { (try $0("rowKind") as String, $0) }))
+        guard try keepRows(of: result).isEmpty else { throw StoreError(.io, "the read-ahead returned a context row") }
+    }
+
+    /// Keeps the rows of `WriterStart`'s functions by their kind (see `keep`), and returns the
+    /// context rows among them (`c`).
+    private func keepRows(of result: PostgresQueryResult) throws -> [Context] {
+        var contexts: [Context] = [], applications: [(String, ApplicationRecord)] = [], related: [(String, Row)] = []
+        for row in try rows(of: result, { $0 }) {
+            switch try row("kind") as String {
+            case "c": contexts.append(try decodeContext(row))
+            case "r", "d": related.append((try row("kind"), row.prefixed(WriterStart.relatedPrefix)))
+            case let kind: applications.append((kind, try application(row)))
+            }
+        }
+        try keep(applications: applications, related: related)
+        return contexts
     }
 
     /// What of `aheads` this transaction has not read yet: application ids, and references (from
@@ -710,7 +687,7 @@ final class PostgresTransaction: StoreTransaction {
             // One wait for all of them.
             if let last = referenceAnswers.last { _ = try answer(of: last) }
             for answer in referenceAnswers {
-                for (kind, a) in try rows(of: self.answer(of: answer), { (try $0("aheadKind") as String, try application($0)) }) where kind == "f" {
+                for (kind, a) in try rows(of: self.answer(of: answer), { (try $0("kind") as String, try application($0)) }) where kind == "f" {
                     referencesFound[ReferenceKey(creditCode: a.creditCode, reference: a.reference)] = a
                 }
             }

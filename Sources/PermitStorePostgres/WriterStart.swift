@@ -17,12 +17,27 @@ enum WriterStart {
     static let name = "permit_writer_start"
     static let relatedPrefix = "x_"
 
+    /// The reads alone, for a lock already held (`PostgresTransaction.readAhead`): the same rows
+    /// but the context's, in one statement where they were two, each a round trip behind the
+    /// lock, and each planned anew (a function's plans are kept by its connection).
+    static let readAheadName = "permit_read_ahead"
+
     static func query(namespace: Int32, ids: [Int64], keys: [(creditCode: String, reference: String)]) -> PostgresQuery {
         var q = QueryBuilder("")
         let (n, i, c, r) = (q.bind(namespace), q.bind(ids), q.bind(keys.map(\.creditCode)), q.bind(keys.map(\.reference)))
         q.sql = "SELECT * FROM \(name)(\(n), \(i), \(c), \(r))"
         return q.query
     }
+
+    static func readAheadQuery(ids: [Int64], keys: [(creditCode: String, reference: String)]) -> PostgresQuery {
+        var q = QueryBuilder("")
+        let (i, c, r) = (q.bind(ids), q.bind(keys.map(\.creditCode)), q.bind(keys.map(\.reference)))
+        q.sql = "SELECT * FROM \(readAheadName)(\(i), \(c), \(r))"
+        return q.query
+    }
+
+    static let function = definition(locking: true)
+    static let readAheadFunction = definition(locking: false)
 
     private static let contextColumns: [(name: String, type: String)] = [
         ("ctxAuthority", "text"), ("ctxSerial", "integer"), ("ctxApplication", "bigint"), ("ctxDecision", "bigint"), ("ctxKids", "text[]"),
@@ -55,7 +70,8 @@ enum WriterStart {
         1 + contextColumns.count + applicationColumns.count + 1 + relatedColumns.firstIndex { $0.name == column }!
     }
 
-    static let function: String = {
+    /// `permit_writer_start` (`locking`: the lock, then the context's row first) or `permit_read_ahead`.
+    private static func definition(locking: Bool) -> String {
         let returns = (["kind text"] + contextColumns.map { "\($0.name) \($0.type)" } + applicationColumns.map { "\($0.name) \($0.type)" }
                        + relatedColumns.map { "\(relatedPrefix)\($0.name) \($0.type)" }).joined(separator: ", ")
         let issuer = "FROM key k WHERE k.role = 'issuer' ORDER BY k.notBefore, k.kid"
@@ -71,17 +87,20 @@ enum WriterStart {
         let requiredOnly: Set<String> = ["applicationID", "department", "state", "dueAt", "decidedAt"]
         let decisionOnly: Set<String> = ["applicationID", "department", "decidedAt", "id", "decision", "conditions", "reason", "approverID",
                                           "approverKid", "signature", "carriedFrom"]
-        return """
-            CREATE OR REPLACE FUNCTION \(name)(namespace integer, ids bigint[], codes text[], refs text[])
-            RETURNS TABLE (\(returns))
-            LANGUAGE plpgsql VOLATILE AS $$
-            #variable_conflict use_column
-            BEGIN
+        let start = !locking ? "" : """
               PERFORM pg_advisory_xact_lock(namespace, COALESCE((SELECT au.code::integer FROM authority au LIMIT 1), 0));
               RETURN QUERY
                 SELECT 'c'::text, \(select(contextColumns, context)), \(select(applicationColumns, none)), \(select(relatedColumns, none))
                 FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT * FROM audit ORDER BY seq DESC LIMIT 1) AS last ON true;
-              RETURN QUERY
+
+            """
+        return """
+            CREATE OR REPLACE FUNCTION \(locking ? "\(name)(namespace integer, " : "\(readAheadName)(")ids bigint[], codes text[], refs text[])
+            RETURNS TABLE (\(returns))
+            LANGUAGE plpgsql VOLATILE AS $$
+            #variable_conflict use_column
+            BEGIN
+            \(start)  RETURN QUERY
                 SELECT x.kind, \(select(contextColumns, none)), \(select(applicationColumns, from("x", applicationColumns))), \(select(relatedColumns, none))
                 FROM (
                   SELECT 'a'::text AS kind, a.* FROM unnest(ids) AS k (id)
@@ -105,5 +124,5 @@ enum WriterStart {
             END
             $$
             """
-    }()
+    }
 }

@@ -586,6 +586,31 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertNil(seen.missing)
     }
 
+    /// The reads of writers taken once the lock is held (`permit_read_ahead`): one statement and
+    /// one wait for an application, its required departments and decisions, and references,
+    /// found or not; every read after it is answered without a wait.
+    func testReadingAheadBehindTheLockIsOneWait() async throws {
+        let (_, id, rowID, store, _, _) = try await pendingForTwoDepartments(720)
+        let found = try await store.read { try $0.application(id: rowID) }
+        let stored = try XCTUnwrap(found)
+        let seen = try await store.transaction(write: true) { tx -> (waits: Int, statements: Int, required: Int, decisions: Int, found: Int64?, missing: Bool) in
+            try tx.waitForLock()
+            let (waits, statements) = (tx.waits, tx.statements)
+            try tx.readAhead([ReadAhead(applications: [id], references: [(stored.creditCode, stored.reference), (stored.creditCode, "none")])])
+            let required = try tx.requiredDepartments(applicationID: rowID).count, decisions = try tx.decisions(applicationID: rowID).count
+            let byReference = try tx.application(creditCode: stored.creditCode, reference: stored.reference)?.id
+            let missing = try tx.application(creditCode: stored.creditCode, reference: "none") == nil
+            _ = try tx.application(id: rowID)
+            return (tx.waits - waits, tx.statements - statements, required, decisions, byReference, missing)
+        }
+        XCTAssertEqual(seen.waits, 1)
+        XCTAssertEqual(seen.statements, 1)
+        XCTAssertEqual(seen.required, 2)
+        XCTAssertEqual(seen.decisions, 0)
+        XCTAssertEqual(seen.found, rowID)
+        XCTAssertTrue(seen.missing)
+    }
+
     /// The statements a server runs for nearly every request, run on their own as prepared
     /// statements (`HotReads`), answer what the same reads answer in a transaction: the signer
     /// of each kind of key, a queue's first and next pages, the blacklist with and without its
