@@ -400,13 +400,12 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
             }
             // Not a migration (SQLite has no such thing): made in each schema when missing or
             // changed, so that a start needs no CREATE privilege once it is there.
-            for (name, function) in [("permit_writer_context", Context.function), (WriterStart.name, WriterStart.function),
-                                      (WriterStart.readAheadName, WriterStart.readAheadFunction)] {
+            for (name, function) in [(WriterStart.name, WriterStart.function), (WriterStart.readAheadName, WriterStart.readAheadFunction)] {
                 let installed = try await connection.query("""
                     SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                     WHERE p.proname = \(name) AND n.nspname = current_schema()
                     """, logger: logger).get().map { try $0.decode(String.self) }
-                if installed.first?.trimmingCharacters(in: .whitespacesAndNewlines) != Context.body(of: function) {
+                if installed.first?.trimmingCharacters(in: .whitespacesAndNewlines) != WriterStart.body(of: function) {
                     _ = try await connection.query(PostgresQuery(unsafeSQL: function), logger: logger).get()
                 }
             }

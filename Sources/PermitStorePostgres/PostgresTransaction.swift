@@ -124,7 +124,7 @@ final class PostgresTransaction: StoreTransaction {
 
     /// A writer: the lock of `namespace` is queued before its first statement other than `admitNonce`'s.
     func lockBeforeFirstStatement(namespace: Int32) {
-        lockFirst = Context.query(namespace: namespace)
+        lockFirst = WriterStart.query(namespace: namespace, ids: [], keys: [])
         lockNamespace = namespace
     }
 
@@ -264,9 +264,7 @@ final class PostgresTransaction: StoreTransaction {
         start.whenSuccess { _ in granted.set(LockTrace.now()) }
         context = start
         pending.append(start)
-        let contexts = try keepRows(of: answer(of: start))
-        guard contexts.count == 1 else { throw StoreError(.io, "the writer's start returned \(contexts.count) context rows") }
-        try keepContext(contexts.first)
+        try keepContext(of: answer(of: start))
     }
 
     /// What the writer read behind the lock, the lock taken now if it was not (see `heldContext`).
@@ -280,11 +278,10 @@ final class PostgresTransaction: StoreTransaction {
     private func heldContext() throws -> Context? {
         guard holdsLock, contextUsable, let context else { return nil }
         if let contextRead { return contextRead }
-        try keepContext(rows(of: answer(of: context), decodeContext).first)
-        return contextRead
+        return try keepContext(of: answer(of: context))
     }
 
-    /// The context's row (`Context.function`, or the kind `c` row of `WriterStart.function`).
+    /// The context's row (the kind `c` row of `WriterStart.function`).
     private func decodeContext(_ r: Row) throws -> Context {
         let seq: Int64? = try r("seq")
         let kids: [String] = try r("ctxKids"), algs: [String] = try r("ctxAlgs"), spkis: [ByteBuffer] = try r("ctxSpkis")
@@ -300,10 +297,16 @@ final class PostgresTransaction: StoreTransaction {
                        decisionID: try r("ctxDecision"), issuerKeys: keys, lastAudit: seq == nil ? nil : try audit(r))
     }
 
-    private func keepContext(_ read: Context?) throws {
-        guard let read else { throw StoreError(.io, "the writer's context query returned no row") }
+    /// Keeps what the lock's statement (`WriterStart.function`) read: the context, and what it read ahead.
+    @discardableResult
+    private func keepContext(of result: PostgresQueryResult) throws -> Context {
+        let contexts = try keepRows(of: result)
+        guard contexts.count == 1, let read = contexts.first else {
+            throw StoreError(.io, "the writer's start returned \(contexts.count) context rows")
+        }
         contextRead = read
         contextReadAt = LockTrace.now()
+        return read
     }
 
     /// Rows were written behind the counters' back (a copy): from now on they are read again.
@@ -457,7 +460,7 @@ final class PostgresTransaction: StoreTransaction {
         lockFirst = nil
         statements += 1
         lockQueued = LockTrace.now()
-        // One statement takes the lock and then reads the context (`Context.function`).
+        // One statement takes the lock and then reads the context (`WriterStart.function`, nothing to read ahead).
         let context = connection.query(lock, logger: logger)
         let granted = lockGranted
         context.whenSuccess { _ in granted.set(LockTrace.now()) }
@@ -1448,7 +1451,7 @@ struct ConnectionClosed: Error, CustomStringConvertible {
 }
 
 /// What a writer needs of its authority's counters, read behind the advisory lock in the same
-/// statement that takes it (`function`), so that it costs no round trip of its own: the
+/// statement that takes it (`WriterStart.function`), so that it costs no round trip of its own: the
 /// authority and its last serial, the largest application and decision ids (new rows take the
 /// next, as SQLite's AUTOINCREMENT would), the issuer keys (a permit is sealed with the current
 /// one: a rotation, which takes the same lock, is either wholly before or wholly after), and
@@ -1462,46 +1465,6 @@ struct Context {
     var decisionID: Int64
     var issuerKeys: [KeyRecord]
     var lastAudit: AuditEvent?
-
-    /// The writer's first statement: `permit_writer_context` in the authority's schema.
-    static func query(namespace: Int32) -> PostgresQuery {
-        "SELECT * FROM permit_writer_context(\(namespace))"
-    }
-
-    /// A function's body as `pg_proc.prosrc` holds it (between the dollar quotes), trimmed.
-    static func body(of function: String) -> String {
-        let parts = function.components(separatedBy: "$$")
-        return parts.count == 3 ? parts[1].trimmingCharacters(in: .whitespacesAndNewlines) : ""
-    }
-
-    /// Takes the authority's advisory lock, then reads the context. A function, so that both
-    /// are one statement and yet the read sees every commit made before the lock was granted:
-    /// in a function each statement takes a snapshot of its own, where one plain statement
-    /// would read the snapshot taken before it waited for the lock.
-    static let function = """
-        CREATE OR REPLACE FUNCTION permit_writer_context(namespace integer)
-        RETURNS TABLE (ctxAuthority text, ctxSerial integer, ctxApplication bigint, ctxDecision bigint, ctxKids text[], ctxAlgs text[],
-                       ctxSpkis bytea[], ctxNotBefore bigint[], ctxNotAfter bigint[], seq bigint, at bigint, actor text, action text,
-                       subject text, content bytea, prevHash text, hash text)
-        LANGUAGE plpgsql VOLATILE AS $$
-        #variable_conflict use_column
-        BEGIN
-          PERFORM pg_advisory_xact_lock(namespace, COALESCE((SELECT code::integer FROM authority LIMIT 1), 0));
-          RETURN QUERY
-            SELECT (SELECT code FROM authority LIMIT 1) AS ctxAuthority,
-            (SELECT last FROM serial WHERE authority = (SELECT code FROM authority LIMIT 1)) AS ctxSerial,
-            (SELECT COALESCE(MAX(id), 0) FROM application) AS ctxApplication,
-            (SELECT COALESCE(MAX(id), 0) FROM decision) AS ctxDecision,
-            ARRAY(SELECT kid FROM key WHERE role = 'issuer' ORDER BY notBefore, kid) AS ctxKids,
-            ARRAY(SELECT alg FROM key WHERE role = 'issuer' ORDER BY notBefore, kid) AS ctxAlgs,
-            ARRAY(SELECT spki FROM key WHERE role = 'issuer' ORDER BY notBefore, kid) AS ctxSpkis,
-            ARRAY(SELECT notBefore FROM key WHERE role = 'issuer' ORDER BY notBefore, kid) AS ctxNotBefore,
-            ARRAY(SELECT COALESCE(notAfter, -1) FROM key WHERE role = 'issuer' ORDER BY notBefore, kid) AS ctxNotAfter,
-            last.*
-            FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT * FROM audit ORDER BY seq DESC LIMIT 1) AS last ON true;
-        END
-        $$
-        """
 }
 
 /// The counters as a writer has moved them since it read its `Context` (nil: not moved).

@@ -1,14 +1,17 @@
 import PostgresNIO
 
-/// A combined transaction's first statement (`PostgresTransaction.startWriting`): the
-/// authority's advisory lock, the writer's context (`Context`) and the read-ahead of the
-/// writers it took before asking for the lock (`PostgresTransaction.readAhead`), in one
-/// function, so that the lock's grant brings all of them in one answer. The read-ahead was a
-/// round trip of its own right after the grant, with the lock held: on the two cores of the
-/// server bench, about 3 ms of a 16–22 ms hold.
+/// A writer's first statement: the authority's advisory lock, the writer's context
+/// (`Context`) and, for a combined transaction (`PostgresTransaction.startWriting`), the
+/// read-ahead of the writers it took before asking for the lock (`PostgresTransaction.readAhead`),
+/// in one function, so that the lock's grant brings all of them in one answer. The read-ahead
+/// was a round trip of its own right after the grant, with the lock held: on the two cores of the
+/// server bench, about 3 ms of a 16–22 ms hold. A function, so that it is one statement and yet
+/// its reads see every commit made before the lock was granted: in a function each statement
+/// takes a snapshot of its own, where one plain statement would read the snapshot taken before
+/// it waited for the lock.
 ///
-/// One row type for the three kinds of rows, told apart by `kind`: `c` the context (its
-/// columns as `Context.function` names them), `a`/`i`/`f` applications (as the table names its
+/// One row type for the three kinds of rows, told apart by `kind`: `c` the context (`ctx…`
+/// columns and the last audit event's), `a`/`i`/`f` applications (as the table names its
 /// columns), `r`/`d` required departments and decisions (their columns under
 /// `relatedPrefix`, since both share names with an application's). The columns a kind lacks are
 /// NULL. Each `RETURN QUERY` takes a snapshot of its own, after the lock is granted, so each
@@ -38,6 +41,12 @@ enum WriterStart {
 
     static let function = definition(locking: true)
     static let readAheadFunction = definition(locking: false)
+
+    /// A function's body as `pg_proc.prosrc` holds it (between the dollar quotes), trimmed.
+    static func body(of function: String) -> String {
+        let parts = function.components(separatedBy: "$$")
+        return parts.count == 3 ? parts[1].trimmingCharacters(in: .whitespacesAndNewlines) : ""
+    }
 
     private static let contextColumns: [(name: String, type: String)] = [
         ("ctxAuthority", "text"), ("ctxSerial", "integer"), ("ctxApplication", "bigint"), ("ctxDecision", "bigint"), ("ctxKids", "text[]"),
