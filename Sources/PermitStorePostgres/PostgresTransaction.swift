@@ -65,9 +65,9 @@ final class PostgresTransaction: StoreTransaction {
     private var unsentSavepoints: [(name: String, start: Int)] = []
     /// Writes of a savepoint never sent, queued and not yet answered.
     private var unsavedWrites = false
-    /// The advisory lock, to be queued before the writer's first statement that needs it.
-    private var lockFirst: PostgresQuery?
-    private var lockNamespace: Int32 = 0
+    /// The key space of the advisory lock still to be queued, before the writer's first
+    /// statement that needs it (nil once queued, or for a reader).
+    private var lockFirst: Int32?
     private var bypassLock = false
     /// When the lock was queued, and when the server granted it (0 until then).
     private(set) var lockQueued: UInt64 = 0
@@ -124,8 +124,7 @@ final class PostgresTransaction: StoreTransaction {
 
     /// A writer: the lock of `namespace` is queued before its first statement other than `admitNonce`'s.
     func lockBeforeFirstStatement(namespace: Int32) {
-        lockFirst = WriterStart.query(namespace: namespace, ids: [], keys: [])
-        lockNamespace = namespace
+        lockFirst = namespace
     }
 
     var lockedAt: UInt64 { lockGranted.value }
@@ -248,23 +247,12 @@ final class PostgresTransaction: StoreTransaction {
 
     /// A combined transaction's start: the authority's lock, the context and what `aheads` name
     /// (as `readAhead` reads them) in one statement (`WriterStart`), so that the grant brings
-    /// them in the same answer: no round trip of their own behind the lock. Without the lock
-    /// still to take (or anything to read), the lock and the context alone, as `waitForLock`.
+    /// them in the same answer: no round trip of their own behind the lock. With the lock
+    /// already queued, what it did not read is read after it, as `readAhead` reads.
     func startWriting(readingAhead aheads: [ReadAhead]) throws {
-        guard abortedBy == nil, !bypassLock, lockFirst != nil else {
-            return try waitForLock()
-        }
-        let (ids, keys) = unread(aheads)
-        guard !keys.isEmpty || !ids.isEmpty else { return try waitForLock() }
-        lockFirst = nil
-        statements += 1
-        lockQueued = LockTrace.now()
-        let start = connection.query(WriterStart.query(namespace: lockNamespace, ids: ids, keys: keys), logger: logger)
-        let granted = lockGranted
-        start.whenSuccess { _ in granted.set(LockTrace.now()) }
-        context = start
-        pending.append(start)
-        try keepContext(of: answer(of: start))
+        takeLockIfNeeded(readingAhead: aheads)
+        try waitForLock()
+        try readAhead(aheads)
     }
 
     /// What the writer read behind the lock, the lock taken now if it was not (see `heldContext`).
@@ -455,13 +443,15 @@ final class PostgresTransaction: StoreTransaction {
         for a in issued { issuedByPlate[a.plate]?.append(a) }
     }
 
-    private func takeLockIfNeeded() {
-        guard !bypassLock, let lock = lockFirst else { return }
+    /// Queues the lock's statement if it is still to be queued: it takes the lock, then reads the
+    /// context and what `aheads` name (`WriterStart.function`).
+    private func takeLockIfNeeded(readingAhead aheads: [ReadAhead] = []) {
+        guard !bypassLock, let namespace = lockFirst else { return }
         lockFirst = nil
         statements += 1
         lockQueued = LockTrace.now()
-        // One statement takes the lock and then reads the context (`WriterStart.function`, nothing to read ahead).
-        let context = connection.query(lock, logger: logger)
+        let (ids, keys) = unread(aheads)
+        let context = connection.query(WriterStart.query(namespace: namespace, ids: ids, keys: keys), logger: logger)
         let granted = lockGranted
         context.whenSuccess { _ in granted.set(LockTrace.now()) }
         self.context = context

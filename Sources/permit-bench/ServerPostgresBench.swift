@@ -244,9 +244,9 @@ struct LockTraceSummary {
     var heldMean = 0.0, heldP99 = 0.0, heldBodyP50 = 0.0, heldCommitP50 = 0.0, contextWakeP50 = 0.0, toLastWaitP50 = 0.0, lastWaitP50 = 0.0
     var lockP50 = 0.0, lockP99 = 0.0, lockMean = 0.0
     /// The CPU time of a write transaction's thread to the body's end (its bodies' own work), p50 and
-    /// mean a transaction and mean a writer; the read-ahead's answer after the grant: sent to
-    /// answered on the event loop, answered to in hand on the thread (p50); nil for a trace
-    /// without them (a build before).
+    /// mean a transaction and mean a writer; the reads of the writers taken at the grant: sent to
+    /// answered on the event loop, answered to in hand on the thread (p50), and the share of the
+    /// write transactions that sent them; nil for a trace without them (a build before).
     var threadCPU: (p50: Double, mean: Double, perWriter: Double)?
     var aheadTrip: (answered: Double, inHand: Double, share: Double)?
     /// A statement's round trip as the transactions waited for it, on average (when traced).
