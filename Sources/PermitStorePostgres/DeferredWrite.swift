@@ -11,7 +11,7 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
 
     /// The SQL's text between the values, and the values' binders, in order.
     fileprivate var literals: [String]
-    fileprivate var values: [(inout PostgresBindings) throws -> Void]
+    fileprivate var values: [Cell]
     /// The table written and how, read from the statement's first words.
     let kind: Kind
     let table: String
@@ -27,7 +27,7 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
         self.init(literals: stringInterpolation.literals, values: stringInterpolation.values)
     }
 
-    private init(literals: [String], values: [(inout PostgresBindings) throws -> Void]) {
+    private init(literals: [String], values: [Cell]) {
         self.literals = literals
         self.values = values
         // The first three words only: a write's text is read for every write, inside the lock.
@@ -63,7 +63,7 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
 
     struct StringInterpolation: StringInterpolationProtocol {
         fileprivate var literals: [String] = [""]
-        fileprivate var values: [(inout PostgresBindings) throws -> Void] = []
+        fileprivate var values: [Cell] = []
 
         init(literalCapacity: Int, interpolationCount: Int) {}
 
@@ -72,21 +72,104 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
         }
 
         mutating func appendInterpolation<V: PostgresThrowingDynamicTypeEncodable>(_ value: V) {
-            values.append { try $0.append(value) }
+            values.append(Cell(value))
             literals.append("")
         }
 
         mutating func appendInterpolation<V: PostgresThrowingDynamicTypeEncodable>(_ value: V?) {
-            values.append { try $0.append(value) }
+            values.append(Cell(value))
             literals.append("")
         }
+    }
+
+    /// One value of a write: how it binds as a parameter of its own, and, where PostgreSQL's
+    /// binary format gives it a type that has an array type, how it goes as an element of the
+    /// array of its column's values (`ColumnArray`).
+    fileprivate struct Cell {
+        let bind: (inout PostgresBindings) throws -> Void
+        /// The element's type, nil where it has no array type here (or its type is not known statically, for a NULL).
+        let element: PostgresDataType?
+        /// Its binary encoding, nil for NULL.
+        let encode: ((inout ByteBuffer) throws -> Void)?
+
+        init<V: PostgresThrowingDynamicTypeEncodable>(_ value: V?) {
+            bind = { try $0.append(value) }
+            if let value {
+                element = value.psqlFormat == .binary && ColumnArray.arrayType(of: value.psqlType) != nil ? value.psqlType : nil
+                encode = { try value.encode(into: &$0, context: .default) }
+            } else {
+                let type = V.self as? any PostgresEncodable.Type
+                element = type.flatMap { $0.psqlFormat == .binary && ColumnArray.arrayType(of: $0.psqlType) != nil ? $0.psqlType : nil }
+                encode = nil
+            }
+        }
+    }
+
+    /// The values of one column of several writes, bound as one array parameter in PostgreSQL's
+    /// binary format (one dimension, NULL elements allowed), for `unnest`.
+    fileprivate struct ColumnArray: PostgresThrowingDynamicTypeEncodable {
+        let element: PostgresDataType
+        let cells: [Cell]
+
+        static func arrayType(of element: PostgresDataType) -> PostgresDataType? {
+            switch element {
+            case .bool: .boolArray
+            case .bytea: .byteaArray
+            case .int2: .int2Array
+            case .int4: .int4Array
+            case .int8: .int8Array
+            case .text: .textArray
+            case .varchar: .varcharArray
+            case .float8: .float8Array
+            default: nil
+            }
+        }
+
+        /// The column of `cells`, nil unless every one has the same element type.
+        init?(_ cells: [Cell]) {
+            guard let element = cells.first?.element, cells.allSatisfy({ $0.element == element }) else { return nil }
+            self.element = element
+            self.cells = cells
+        }
+
+        var psqlType: PostgresDataType { Self.arrayType(of: element)! }
+        var psqlFormat: PostgresFormat { .binary }
+
+        func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) throws {
+            buffer.writeInteger(1, as: Int32.self)  // dimensions
+            buffer.writeInteger(cells.contains { $0.encode == nil } ? 1 : 0, as: Int32.self)  // has NULLs
+            buffer.writeInteger(element.rawValue)
+            buffer.writeInteger(Int32(cells.count))  // the dimension's length
+            buffer.writeInteger(1, as: Int32.self)  // its lower bound
+            for cell in cells {
+                guard let encode = cell.encode else {
+                    buffer.writeInteger(-1, as: Int32.self)
+                    continue
+                }
+                let lengthAt = buffer.writerIndex
+                buffer.writeInteger(0, as: Int32.self)
+                try encode(&buffer)
+                buffer.setInteger(Int32(buffer.writerIndex - lengthAt - 4), at: lengthAt)
+            }
+        }
+    }
+
+    /// The columns of `part`'s writes (all of one text), each as one array, or nil if one of
+    /// them has no array type.
+    private static func columns(of part: [DeferredWrite]) -> [ColumnArray]? {
+        var columns: [ColumnArray] = []
+        for n in part[0].values.indices {
+            guard let column = ColumnArray(part.map { $0.values[n] }) else { return nil }
+            columns.append(column)
+        }
+        return columns
     }
 
     /// The SQL with its values bound after those already in `bindings`.
     func render(into bindings: inout PostgresBindings) throws -> String {
         var sql = literals[0]
-        for (n, bind) in values.enumerated() {
-            try bind(&bindings)
+        for (n, cell) in values.enumerated() {
+            try cell.bind(&bindings)
             sql += "$\(bindings.count)" + literals[n + 1]
         }
         return sql
@@ -147,9 +230,11 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
     /// reads them. They all see the database as it was before the statement, and their order
     /// among themselves is not defined, so `PostgresTransaction` never puts together an `UPDATE`
     /// with an earlier write that may touch its row. Single-row inserts of the same SQL become
-    /// one multi-row `INSERT` (its rows in the order written), and single-row updates of the
-    /// same SQL one `UPDATE … FROM (VALUES …)` (their rows all different, by the same rule),
-    /// which PostgreSQL plans once where it would plan each query of the `WITH` on its own.
+    /// one `INSERT … SELECT * FROM unnest(…)` of an array a column (its rows in the order
+    /// written), and single-row updates of the same SQL one `UPDATE … FROM unnest(…)` (their rows
+    /// all different, by the same rule), which PostgreSQL plans once where it would plan each
+    /// query of the `WITH` on its own. A column whose values have no array type here goes as
+    /// rows of parameters instead: a multi-row `INSERT … VALUES`, an `UPDATE … FROM (VALUES …)`.
     static func statement(_ writes: [DeferredWrite]) throws -> PostgresQuery {
         precondition(!writes.isEmpty)
         var bindings = PostgresBindings()
@@ -166,7 +251,24 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
         }
         func render(_ part: [DeferredWrite]) throws -> String {
             guard part.count > 1 else { return try part[0].render(into: &bindings) }
+            // Each column as one array: the statement's text, its parsing and its plan are the
+            // same for any number of rows, where a row of parameters each made them grow with
+            // the rows (about a third of PostgreSQL's time in the server bench went to parsing,
+            // planning and starting these statements).
+            var arrays: [String]?
+            if let columns = columns(of: part) {
+                arrays = try columns.map { column in
+                    try bindings.append(column)
+                    return "$\(bindings.count)"
+                }
+            }
             if let shape = part[0].updateShape {
+                let set = shape.set.enumerated().map { "\($1) = v.s\($0)" }.joined(separator: ", ")
+                let names = (shape.set.indices.map { "s\($0)" } + shape.keys.indices.map { "k\($0)" }).joined(separator: ", ")
+                let match = shape.keys.enumerated().map { "u.\($1) = v.k\($0)" }.joined(separator: " AND ")
+                if let arrays {
+                    return "UPDATE \(shape.table) AS u SET \(set) FROM unnest(\(arrays.joined(separator: ", "))) AS v (\(names)) WHERE \(match)"
+                }
                 // One row of values each, its columns named by position: s0… set, k0… its key.
                 // The first row, which matches no row of the table (its key is NULL), gives each
                 // column its column's type: a NULL bound alone has none, and a column of NULLs
@@ -174,23 +276,23 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
                 var rows = ["(" + (shape.set + shape.keys).map { "(NULL::\(shape.table)).\($0)" }.joined(separator: ", ") + ")"]
                 for write in part {
                     var row: [String] = []
-                    for bind in write.values {
-                        try bind(&bindings)
+                    for cell in write.values {
+                        try cell.bind(&bindings)
                         row.append("$\(bindings.count)")
                     }
                     rows.append("(" + row.joined(separator: ", ") + ")")
                 }
-                let set = shape.set.enumerated().map { "\($1) = v.s\($0)" }.joined(separator: ", ")
-                let names = (shape.set.indices.map { "s\($0)" } + shape.keys.indices.map { "k\($0)" }).joined(separator: ", ")
-                let match = shape.keys.enumerated().map { "u.\($1) = v.k\($0)" }.joined(separator: " AND ")
                 return "UPDATE \(shape.table) AS u SET \(set) FROM (VALUES \(rows.joined(separator: ", "))) AS v (\(names)) WHERE \(match)"
             }
             let literals = part[0].literals
+            if let arrays, let values = literals[0].range(of: "VALUES", options: .backwards) {
+                return literals[0][..<values.lowerBound] + "SELECT * FROM unnest(" + arrays.joined(separator: ", ") + ")"
+            }
             var sql = literals[0]
             for (r, write) in part.enumerated() {
                 if r > 0 { sql += "), (" }
-                for (n, bind) in write.values.enumerated() {
-                    try bind(&bindings)
+                for (n, cell) in write.values.enumerated() {
+                    try cell.bind(&bindings)
                     sql += "$\(bindings.count)" + (n + 1 < literals.count - 1 ? literals[n + 1] : "")
                 }
             }

@@ -369,9 +369,10 @@ final class PostgresStoreTests: XCTestCase {
     /// Several server instances on one database, each its own Workflow and pool, issuing at
     /// once: every permit once, serials gap-free, the audit chain whole.
     /// Kept writes go as one statement; single-row inserts of the same SQL among them become one
-    /// multi-row `INSERT`, in the order written, while an insert of another text (here with
-    /// `ON CONFLICT`) and an update stay queries of their own; and the statement writes what each
-    /// write says, NULLs included.
+    /// `INSERT … SELECT * FROM unnest(…)` of an array a column, in the order written, while an
+    /// insert of another text (here with `ON CONFLICT`) and an update stay queries of their own;
+    /// and the statement writes what each write says, NULLs included. A column of a type with
+    /// no array type here (uuid) makes them one multi-row `INSERT … VALUES` instead.
     func testSingleRowInsertsOfOneTextGoAsOneMultiRowInsert() async throws {
         let writes: [DeferredWrite] = [
             "INSERT INTO t (a, b) VALUES (\(Int64(1)), \("x"))",
@@ -381,26 +382,35 @@ final class PostgresStoreTests: XCTestCase {
             "INSERT INTO t (a, b) VALUES (\(Int64(4)), \("w"))",
         ]
         let query = try DeferredWrite.statement(writes)
-        XCTAssertEqual(query.sql, "WITH w0 AS (INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6)), w1 AS (UPDATE u SET c = $7 WHERE id = $8) "
-                       + "INSERT INTO t (a, b) VALUES ($9, $10) ON CONFLICT (a) DO NOTHING")
-        XCTAssertEqual(query.binds.count, 10)
+        XCTAssertEqual(query.sql, "WITH w0 AS (INSERT INTO t (a, b) SELECT * FROM unnest($1, $2)), w1 AS (UPDATE u SET c = $3 WHERE id = $4) "
+                       + "INSERT INTO t (a, b) VALUES ($5, $6) ON CONFLICT (a) DO NOTHING")
+        XCTAssertEqual(query.binds.count, 6)
+        let uuids = [UUID(), UUID()]
+        let rowsOfValues: [DeferredWrite] = [
+            "INSERT INTO t (a, b, g) VALUES (\(Int64(5)), \("v"), \(uuids[0]))",
+            "INSERT INTO t (a, b, g) VALUES (\(Int64(6)), \(String?.none), \(uuids[1]))",
+        ]
+        XCTAssertEqual(try DeferredWrite.statement(rowsOfValues).sql, "INSERT INTO t (a, b, g) VALUES ($1, $2, $3), ($4, $5, $6)")
 
         let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
         let db = TestPostgres.databaseName(of: url)
-        try TestPostgres.shared().psql(database: db, "CREATE TABLE t (a BIGINT PRIMARY KEY, b TEXT); CREATE TABLE u (id BIGINT PRIMARY KEY, c BIGINT); INSERT INTO u VALUES (1, 0)")
+        try TestPostgres.shared().psql(database: db, "CREATE TABLE t (a BIGINT PRIMARY KEY, b TEXT, g UUID); CREATE TABLE u (id BIGINT PRIMARY KEY, c BIGINT); INSERT INTO u VALUES (1, 0)")
         let store = try await PostgresPermitStore(url: url)
         try await store.transaction(write: true) { tx in for w in writes { try tx.write(w) } }
-        let rows = try TestPostgres.shared().psql(database: db, "SELECT string_agg(a || ':' || COALESCE(b, 'null'), ',' ORDER BY a) FROM t")
-        XCTAssertEqual(rows.trimmingCharacters(in: .whitespacesAndNewlines), "1:x,2:null,3:z,4:w")
+        try await store.transaction(write: true) { tx in for w in rowsOfValues { try tx.write(w) } }
+        let rows = try TestPostgres.shared().psql(database: db, "SELECT string_agg(a || ':' || COALESCE(b, 'null') || ':' || COALESCE(g::text, 'null'), ',' ORDER BY a) FROM t")
+        XCTAssertEqual(rows.trimmingCharacters(in: .whitespacesAndNewlines),
+                       "1:x:null,2:null:null,3:z:null,4:w:null,5:v:\(uuids[0].uuidString.lowercased()),6:null:\(uuids[1].uuidString.lowercased())")
         let c = try TestPostgres.shared().psql(database: db, "SELECT c FROM u")
         XCTAssertEqual(c.trimmingCharacters(in: .whitespacesAndNewlines), "7")
         await store.close()
     }
 
-    /// Single-row updates of one text, each by its row's key, go as one `UPDATE … FROM (VALUES …)`
+    /// Single-row updates of one text, each by its row's key, go as one `UPDATE … FROM unnest(…)`
     /// in the kept writes' statement; an update of another shape (an expression, no key) stays a
     /// query of its own; and each row gets what its update says, a column that only NULLs set
-    /// included.
+    /// included. With a column of a type that has no array type here (uuid), they go as one
+    /// `UPDATE … FROM (VALUES …)`, whose first row types each column, and write the same.
     func testSingleRowUpdatesOfOneTextGoAsOneUpdateFromValues() async throws {
         func set(_ id: Int64, _ b: String?, _ c: Int64?) -> DeferredWrite {
             DeferredWrite("UPDATE t SET b = \(b), c = \(c)\nWHERE a = \(id) AND d = \("k")").row("\(id)")
@@ -409,15 +419,21 @@ final class PostgresStoreTests: XCTestCase {
         let expression: DeferredWrite = "UPDATE t SET c = c + \(Int64(1)) WHERE a = \(Int64(9))"
         let writes = [keyed[0], expression, keyed[1], keyed[2]]
         let query = try DeferredWrite.statement(writes)
-        XCTAssertEqual(query.sql, "WITH w0 AS (UPDATE t AS u SET b = v.s0, c = v.s1 FROM (VALUES ((NULL::t).b, (NULL::t).c, (NULL::t).a, (NULL::t).d), "
-                       + "($1, $2, $3, $4), ($5, $6, $7, $8), ($9, $10, $11, $12)) AS v (s0, s1, k0, k1) WHERE u.a = v.k0 AND u.d = v.k1) "
-                       + "UPDATE t SET c = c + $13 WHERE a = $14")
-        XCTAssertEqual(query.binds.count, 14)
+        XCTAssertEqual(query.sql, "WITH w0 AS (UPDATE t AS u SET b = v.s0, c = v.s1 FROM unnest($1, $2, $3, $4) AS v (s0, s1, k0, k1) "
+                       + "WHERE u.a = v.k0 AND u.d = v.k1) UPDATE t SET c = c + $5 WHERE a = $6")
+        XCTAssertEqual(query.binds.count, 6)
+        let g = UUID()
+        func setG(_ id: Int64, _ b: String?, _ c: Int64?) -> DeferredWrite {
+            DeferredWrite("UPDATE t SET b = \(b), c = \(c), g = \(g)\nWHERE a = \(id)").row("\(id)")
+        }
+        let rowsOfValues = [setG(4, nil, nil), setG(9, "y", nil)]
+        XCTAssertEqual(try DeferredWrite.statement(rowsOfValues).sql, "UPDATE t AS u SET b = v.s0, c = v.s1, g = v.s2 FROM (VALUES "
+                       + "((NULL::t).b, (NULL::t).c, (NULL::t).g, (NULL::t).a), ($1, $2, $3, $4), ($5, $6, $7, $8)) AS v (s0, s1, s2, k0) WHERE u.a = v.k0")
 
         let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
         let db = TestPostgres.databaseName(of: url)
         try TestPostgres.shared().psql(database: db, """
-            CREATE TABLE t (a BIGINT PRIMARY KEY, b TEXT, c BIGINT, d TEXT NOT NULL);
+            CREATE TABLE t (a BIGINT PRIMARY KEY, b TEXT, c BIGINT, d TEXT NOT NULL, g UUID);
             INSERT INTO t VALUES (1, 'old', 5, 'k'), (2, 'old', 5, 'k'), (3, 'old', 5, 'k'), (4, 'old', 5, 'k'), (9, 'old', 5, 'k')
             """)
         let store = try await PostgresPermitStore(url: url)
@@ -433,6 +449,9 @@ final class PostgresStoreTests: XCTestCase {
         try await store.transaction(write: true) { tx in try tx.write(expression) }
         let rows = try TestPostgres.shared().psql(database: db, "SELECT string_agg(a || ':' || COALESCE(b, 'null') || ':' || COALESCE(c::text, 'null'), ',' ORDER BY a) FROM t")
         XCTAssertEqual(rows.trimmingCharacters(in: .whitespacesAndNewlines), "1:x:null,2:null:null,3:z:null,4:old:5,9:old:6")
+        try await store.transaction(write: true) { tx in for w in rowsOfValues { try tx.write(w) } }
+        let after = try TestPostgres.shared().psql(database: db, "SELECT string_agg(a || ':' || COALESCE(b, 'null') || ':' || COALESCE(c::text, 'null') || ':' || COALESCE(g::text, 'null'), ',' ORDER BY a) FROM t WHERE a IN (4, 9)")
+        XCTAssertEqual(after.trimmingCharacters(in: .whitespacesAndNewlines), "4:null:null:\(g.uuidString.lowercased()),9:y:null:\(g.uuidString.lowercased())")
         await store.close()
     }
 
