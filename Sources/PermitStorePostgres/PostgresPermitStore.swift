@@ -402,10 +402,12 @@ public final class PostgresPermitStore: PermitStore, @unchecked Sendable {
             // changed, so that a start needs no CREATE privilege once it is there.
             for (name, function) in [(WriterStart.name, WriterStart.function), (WriterStart.readAheadName, WriterStart.readAheadFunction)] {
                 let installed = try await connection.query("""
-                    SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                    SELECT p.prosrc, COALESCE(array_to_string(p.proconfig, ','), '') FROM pg_proc p
+                      JOIN pg_namespace n ON n.oid = p.pronamespace
                     WHERE p.proname = \(name) AND n.nspname = current_schema()
-                    """, logger: logger).get().map { try $0.decode(String.self) }
-                if installed.first?.trimmingCharacters(in: .whitespacesAndNewlines) != WriterStart.body(of: function) {
+                    """, logger: logger).get().map { try $0.decode((String, String).self) }
+                if installed.first?.0.trimmingCharacters(in: .whitespacesAndNewlines) != WriterStart.body(of: function)
+                    || installed.first?.1 != WriterStart.setting {
                     _ = try await connection.query(PostgresQuery(unsafeSQL: function), logger: logger).get()
                 }
             }

@@ -630,6 +630,30 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertTrue(seen.missing)
     }
 
+    /// The writers' functions are made with one setting, a plan kept for any arguments
+    /// (`WriterStart.setting`), and a store opened on a database whose functions lack it makes
+    /// them again, with it.
+    func testTheWritersFunctionsKeepOnePlanForAnyArguments() async throws {
+        let url = try XCTUnwrap(try StoreKind.postgres.newDatabase())
+        let db = TestPostgres.databaseName(of: url)
+        func settings() throws -> String {
+            try TestPostgres.shared().psql(database: db, """
+                SELECT string_agg(proname || ':' || COALESCE(array_to_string(proconfig, ','), 'none'), ' ' ORDER BY proname)
+                FROM pg_proc WHERE proname IN ('permit_writer_start', 'permit_read_ahead')
+                """).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let expected = "permit_read_ahead:plan_cache_mode=force_generic_plan permit_writer_start:plan_cache_mode=force_generic_plan"
+        await (try await PostgresPermitStore(url: url)).close()
+        XCTAssertEqual(try settings(), expected)
+        try TestPostgres.shared().psql(database: db, "ALTER FUNCTION permit_writer_start RESET ALL; ALTER FUNCTION permit_read_ahead RESET ALL")
+        XCTAssertEqual(try settings(), "permit_read_ahead:none permit_writer_start:none")
+        let store = try await PostgresPermitStore(url: url)
+        XCTAssertEqual(try settings(), expected)
+        let event = try await store.write { try $0.appendAudit(at: Date(timeIntervalSince1970: 1_800_000_000), actor: "t", action: "a", subject: "s", content: Data()) }
+        XCTAssertEqual(event.seq, 1)
+        await store.close()
+    }
+
     /// The statements a server runs for nearly every request, run on their own as prepared
     /// statements (`HotReads`), answer what the same reads answer in a transaction: the signer
     /// of each kind of key, a queue's first and next pages, the blacklist with and without its
