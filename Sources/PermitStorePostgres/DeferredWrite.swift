@@ -253,21 +253,21 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
             guard part.count > 1 else { return try part[0].render(into: &bindings) }
             // Each column as one array: the statement's text, its parsing and its plan are the
             // same for any number of rows, where a row of parameters each made them grow with
-            // the rows (about a third of PostgreSQL's time in the server bench went to parsing,
-            // planning and starting these statements).
-            var arrays: [String]?
-            if let columns = columns(of: part) {
-                arrays = try columns.map { column in
+            // the rows (in `perf` at 16 clients in the server bench, planning the kept writes'
+            // statements fell from 1.4% of the machine's samples to 1.0%).
+            let columns = columns(of: part)
+            func unnest(_ columns: [ColumnArray]) throws -> String {
+                "unnest(" + (try columns.map { column in
                     try bindings.append(column)
                     return "$\(bindings.count)"
-                }
+                }).joined(separator: ", ") + ")"
             }
             if let shape = part[0].updateShape {
                 let set = shape.set.enumerated().map { "\($1) = v.s\($0)" }.joined(separator: ", ")
                 let names = (shape.set.indices.map { "s\($0)" } + shape.keys.indices.map { "k\($0)" }).joined(separator: ", ")
                 let match = shape.keys.enumerated().map { "u.\($1) = v.k\($0)" }.joined(separator: " AND ")
-                if let arrays {
-                    return "UPDATE \(shape.table) AS u SET \(set) FROM unnest(\(arrays.joined(separator: ", "))) AS v (\(names)) WHERE \(match)"
+                if let columns {
+                    return "UPDATE \(shape.table) AS u SET \(set) FROM \(try unnest(columns)) AS v (\(names)) WHERE \(match)"
                 }
                 // One row of values each, its columns named by position: s0… set, k0… its key.
                 // The first row, which matches no row of the table (its key is NULL), gives each
@@ -285,8 +285,8 @@ struct DeferredWrite: ExpressibleByStringInterpolation {
                 return "UPDATE \(shape.table) AS u SET \(set) FROM (VALUES \(rows.joined(separator: ", "))) AS v (\(names)) WHERE \(match)"
             }
             let literals = part[0].literals
-            if let arrays, let values = literals[0].range(of: "VALUES", options: .backwards) {
-                return literals[0][..<values.lowerBound] + "SELECT * FROM unnest(" + arrays.joined(separator: ", ") + ")"
+            if let columns, let values = literals[0].range(of: "VALUES", options: .backwards) {
+                return literals[0][..<values.lowerBound] + "SELECT * FROM " + (try unnest(columns))
             }
             var sql = literals[0]
             for (r, write) in part.enumerated() {

@@ -42,8 +42,8 @@ enum WriterStart {
     /// The functions' one setting (`pg_proc.proconfig`). PL/pgSQL keeps a plan for each of its
     /// queries on its connection, but a query that reads its arguments gets a plan for their
     /// values (a custom plan) as long as one costs less than a plan for any: for arrays of a few
-    /// keys it always did, so every call planned every query again (1–2% of the machine's time
-    /// in the server bench, in `perf`). Their plans read each row by its key whatever the
+    /// keys it always did, so every call planned every query again (0.5–1.2% of the machine's
+    /// samples in the server bench at 16 clients, in `perf`). Their plans read each row by its key whatever the
     /// arrays hold.
     static let setting = "plan_cache_mode=force_generic_plan"
 
