@@ -8,21 +8,31 @@ import PostgresNIO
 /// applications are checked against. Each has a few fixed shapes, built here for both ways of
 /// running them:
 /// - in a transaction (`PostgresTransaction`), as any statement;
-/// - on its own, for the first authority of a database (whose tables are on the connection's
-///   search path): prepared once per connection (postgres-nio's `PostgresPreparedStatement`) and
-///   run from the caller's task on a leased connection, without a transaction thread. PostgreSQL
-///   then parses the statement once per connection and, after a few runs, plans it once, where
-///   a statement sent with its text is parsed and planned every time: in the server bench that
-///   took PostgreSQL more time than running these statements (pg_stat_statements'
-///   `total_plan_time` against `total_exec_time`, before parsing is even counted).
+/// - on its own, for every authority of a database: prepared once per connection (postgres-nio's
+///   `PostgresPreparedStatement`) and run from the caller's task on a leased connection, without
+///   a transaction thread. PostgreSQL then parses the statement once per connection and, after
+///   a few runs, plans it once, where a statement sent with its text is parsed and planned every
+///   time: in the server bench that took PostgreSQL more time than running these statements
+///   (pg_stat_statements' `total_plan_time` against `total_exec_time`, before parsing is even
+///   counted). An added authority's tables are not on the connection's search path, so its
+///   statements name their schema (`schema`), and are prepared under names of their own.
+///
+/// `schema`: nil for tables found on the search path (the first authority's, or a transaction's
+/// after its `SET LOCAL search_path`), else an added authority's schema, which qualifies them.
 enum HotReads {
-    static func requestSigners(kid: String) -> QueryBuilder {
+    /// `name` as a statement names it: schema-qualified for an added authority. The schema is
+    /// `a` and a division code (`PostgresPermitStore.schemaName`), quoted as the store made it.
+    static func table(_ name: String, _ schema: String?) -> String {
+        schema.map { "\"\($0)\".\(name)" } ?? name
+    }
+
+    static func requestSigners(kid: String, schema: String? = nil) -> QueryBuilder {
         var q = QueryBuilder("""
             SELECT k.alg AS adminAlg, k.spki AS adminSpki, k.notBefore AS adminNotBefore, p.*
             FROM (SELECT 1) one
-            LEFT JOIN key k ON k.role = 'admin' AND k.notAfter IS NULL AND k.kid = 
+            LEFT JOIN \(table("key", schema)) k ON k.role = 'admin' AND k.notAfter IS NULL AND k.kid = 
             """)
-        q.sql += q.bind(kid) + "\nLEFT JOIN partyKey p ON p.removedAt IS NULL AND p.kid = " + q.bind(kid) + "\nORDER BY p.kind, p.id"
+        q.sql += q.bind(kid) + "\nLEFT JOIN \(table("partyKey", schema)) p ON p.removedAt IS NULL AND p.kid = " + q.bind(kid) + "\nORDER BY p.kind, p.id"
         return q
     }
 
@@ -32,11 +42,11 @@ enum HotReads {
     /// statistics of a young database as a hash join of every pending application, or a bitmap
     /// scan of them for each row: 1.2–9 ms a page in the server bench (`auto_explain`), 0.69 ms
     /// on average over its 2,943 pages (`pg_stat_statements`).
-    static func queue(department: String, dueBefore: Date?, afterID: Int64?, limit: Int?) -> QueryBuilder {
+    static func queue(department: String, dueBefore: Date?, afterID: Int64?, limit: Int?, schema: String? = nil) -> QueryBuilder {
         var q = QueryBuilder("""
             SELECT a.*, r.applicationID AS rApplicationID, r.department AS rDepartment, r.dueAt AS rDueAt
-            FROM requiredDepartment r
-              CROSS JOIN LATERAL (SELECT * FROM application WHERE id = r.applicationID AND state = 'pending' OFFSET 0) a
+            FROM \(table("requiredDepartment", schema)) r
+              CROSS JOIN LATERAL (SELECT * FROM \(table("application", schema)) WHERE id = r.applicationID AND state = 'pending' OFFSET 0) a
             WHERE r.department = 
             """)
         q.sql += q.bind(department) + " AND r.state = 'pending'"
@@ -49,14 +59,14 @@ enum HotReads {
 
     /// Two texts, not `$1 OR removedAt IS NULL`: PostgreSQL planned that one anew each time,
     /// since a plan for either value costs less than one for both.
-    static func blacklist(includeRemoved: Bool) -> QueryBuilder {
-        QueryBuilder(includeRemoved ? "SELECT * FROM blacklist ORDER BY id" : "SELECT * FROM blacklist WHERE removedAt IS NULL ORDER BY id")
+    static func blacklist(includeRemoved: Bool, schema: String? = nil) -> QueryBuilder {
+        let blacklist = table("blacklist", schema)
+        return QueryBuilder(includeRemoved ? "SELECT * FROM \(blacklist) ORDER BY id" : "SELECT * FROM \(blacklist) WHERE removedAt IS NULL ORDER BY id")
     }
 
     /// A nonce kept and not expired is a replay (no row comes back); an expired one is replaced.
-    /// `table` is the unquoted `requestNonce` or a schema-qualified, quoted name.
-    static func admitNonce(table: String, nonce: String, kid: String, expires: Date, now: Date) -> QueryBuilder {
-        var q = QueryBuilder("INSERT INTO \(table) AS kept (nonce, kid, expiresAt) VALUES (")
+    static func admitNonce(nonce: String, kid: String, expires: Date, now: Date, schema: String? = nil) -> QueryBuilder {
+        var q = QueryBuilder("INSERT INTO \(table("requestNonce", schema)) AS kept (nonce, kid, expiresAt) VALUES (")
         q.sql += [q.bind(nonce), q.bind(kid), q.bind(Millis.from(expires))].joined(separator: ", ")
         q.sql += ") ON CONFLICT (nonce) DO UPDATE SET kid = EXCLUDED.kid, expiresAt = EXCLUDED.expiresAt WHERE kept.expiresAt < "
         q.sql += q.bind(Millis.from(now)) + " RETURNING 1"
@@ -64,42 +74,56 @@ enum HotReads {
     }
 }
 
-/// One shape of a `HotReads` statement, prepared under its own name.
+/// One shape of a `HotReads` statement, prepared under its own name: for the first authority
+/// `name`, for an added one `name` and its schema (`permit_queue_v2_a330106`), each with its
+/// own text. A connection serves every authority of its pool, so it may hold both.
 protocol HotStatement {
     static var name: String { get }
-    static var sql: String { get }
+    static func sql(schema: String?) -> String
+}
+
+extension HotStatement {
+    static func name(schema: String?) -> String { schema.map { name + "_" + $0 } ?? name }
 }
 
 private enum RequestSignersStatement: HotStatement {
     static let name = "permit_request_signers_v1"
-    static let sql = HotReads.requestSigners(kid: "").sql
+    static func sql(schema: String?) -> String { HotReads.requestSigners(kid: "", schema: schema).sql }
 }
 
 private enum QueueFirstPageStatement: HotStatement {
     static let name = "permit_queue_v2"
-    static let sql = HotReads.queue(department: "", dueBefore: nil, afterID: nil, limit: 0).sql
+    static func sql(schema: String?) -> String { HotReads.queue(department: "", dueBefore: nil, afterID: nil, limit: 0, schema: schema).sql }
 }
 
 private enum QueueNextPageStatement: HotStatement {
     static let name = "permit_queue_after_v2"
-    static let sql = HotReads.queue(department: "", dueBefore: nil, afterID: 0, limit: 0).sql
+    static func sql(schema: String?) -> String { HotReads.queue(department: "", dueBefore: nil, afterID: 0, limit: 0, schema: schema).sql }
 }
 
 private enum BlacklistStatement: HotStatement {
     static let name = "permit_blacklist_v1"
-    static let sql = HotReads.blacklist(includeRemoved: false).sql
+    static func sql(schema: String?) -> String { HotReads.blacklist(includeRemoved: false, schema: schema).sql }
 }
 
 private enum AdmitNonceStatement: HotStatement {
     static let name = "permit_admit_nonce_v1"
-    static let sql = HotReads.admitNonce(table: "requestNonce", nonce: "", kid: "", expires: Date(), now: Date()).sql
+    static func sql(schema: String?) -> String { HotReads.admitNonce(nonce: "", kid: "", expires: Date(), now: Date(), schema: schema).sql }
+}
+
+/// The schema whose `HotStatement` a `Prepared` runs. postgres-nio asks a prepared statement's
+/// type for its name and text (static requirements) when `execute` is called, before its first
+/// suspension, and keeps both with the statement from there; so the caller binds this around
+/// that call, and the type names the statement of its store's schema.
+enum HotSchema {
+    @TaskLocal static var current: String?
 }
 
 /// A `HotStatement` with its values, as postgres-nio prepares and runs it.
 private struct Prepared<Statement: HotStatement>: PostgresPreparedStatement {
     typealias Row = PostgresRow
-    static var name: String { Statement.name }
-    static var sql: String { Statement.sql }
+    static var name: String { Statement.name(schema: HotSchema.current) }
+    static var sql: String { Statement.sql(schema: HotSchema.current) }
     let bindings: PostgresBindings
 
     func makeBindings() throws -> PostgresBindings { bindings }
@@ -108,36 +132,35 @@ private struct Prepared<Statement: HotStatement>: PostgresPreparedStatement {
 
 extension PostgresPermitStore {
     public func requestSigners(kid: String) async throws -> (admin: KeyRecord?, parties: [PartyKeyRecord]) {
-        guard schema == nil else { return try await read { try $0.requestSigners(kid: kid) } }
-        let rows = try await run(RequestSignersStatement.self, HotReads.requestSigners(kid: kid))
+        let rows = try await run(RequestSignersStatement.self, HotReads.requestSigners(kid: kid, schema: schema))
         return try PostgresTransaction.requestSigners(kid: kid, rows: rows)
     }
 
     public func queue(department: String, dueBefore: Date?, afterID: Int64?, limit: Int?) async throws -> [(ApplicationRecord, RequiredDepartmentRecord)] {
-        guard schema == nil, dueBefore == nil, limit != nil else {
+        guard dueBefore == nil, limit != nil else {
             return try await read { try $0.queue(department: department, dueBefore: dueBefore, afterID: afterID, limit: limit) }
         }
-        let query = HotReads.queue(department: department, dueBefore: nil, afterID: afterID, limit: limit)
+        let query = HotReads.queue(department: department, dueBefore: nil, afterID: afterID, limit: limit, schema: schema)
         let rows = afterID == nil ? try await run(QueueFirstPageStatement.self, query) : try await run(QueueNextPageStatement.self, query)
         return try PostgresTransaction.decode(rows, PostgresTransaction.queueEntry)
     }
 
     public func blacklist(includeRemoved: Bool) async throws -> [BlacklistRecord] {
-        guard schema == nil, !includeRemoved else { return try await read { try $0.blacklist(includeRemoved: includeRemoved) } }
-        return try PostgresTransaction.decode(try await run(BlacklistStatement.self, HotReads.blacklist(includeRemoved: includeRemoved)),
+        guard !includeRemoved else { return try await read { try $0.blacklist(includeRemoved: includeRemoved) } }
+        return try PostgresTransaction.decode(try await run(BlacklistStatement.self, HotReads.blacklist(includeRemoved: false, schema: schema)),
                                               PostgresTransaction.blacklistEntry)
     }
 
     /// A nonce's admission is one statement of its own (autocommit), with no lock, `BEGIN` or
     /// `COMMIT`: every signed request waits for it before its own transaction (prepared, as
-    /// above, for the first authority). A nonce already kept and not expired is a replay; an
+    /// above). A nonce already kept and not expired is a replay; an
     /// expired one is replaced, as `StoreTransaction.admitNonce` replaces it. Expired nonces
     /// are swept by a statement of their own, at most once a second.
     public func admitNonce(_ nonce: String, kid: String, expires: Date, now: Date) async throws -> Bool {
-        let table = schema.map { "\"\($0)\".requestNonce" } ?? "requestNonce"
-        let query = HotReads.admitNonce(table: table, nonce: nonce, kid: kid, expires: expires, now: now)
+        let table = HotReads.table("requestNonce", schema)
+        let query = HotReads.admitNonce(nonce: nonce, kid: kid, expires: expires, now: now, schema: schema)
         let sweep = NonceSweep.shared.due(table: location.redacted + " " + table)
-        guard schema == nil, !sweep else {
+        guard !sweep else {
             return try await transaction(write: true, autocommit: true) { tx in
                 if sweep { try tx.enqueue("DELETE FROM \(unescaped: table) WHERE expiresAt < \(Millis.from(now))") }
                 return try tx.run(query.query).rows.count == 1
@@ -146,12 +169,13 @@ extension PostgresPermitStore {
         return try await run(AdmitNonceStatement.self, query).count == 1
     }
 
-    /// Runs one prepared `HotStatement` with `query`'s values (which must be of its shape) on a
-    /// leased connection; a failure that may be retried (a dropped connection) is tried again,
-    /// as a transaction would be.
+    /// Runs one prepared `HotStatement` of this store's schema with `query`'s values (which must
+    /// be of its shape) on a leased connection; a failure that may be retried (a dropped
+    /// connection) is tried again, as a transaction would be.
     private func run<Statement: HotStatement>(_ statement: Statement.Type, _ query: QueryBuilder) async throws -> [Row] {
-        guard query.sql == Statement.sql else {
-            throw StoreError(.io, "the statement \(Statement.name) was asked for with the text of another")
+        let schema = self.schema
+        guard query.sql == Statement.sql(schema: schema) else {
+            throw StoreError(.io, "the statement \(Statement.name(schema: schema)) was asked for with the text of another")
         }
         let prepared = Prepared<Statement>(bindings: query.bindings)
         let logger = self.logger
@@ -164,7 +188,8 @@ extension PostgresPermitStore {
                     // closed (the server restarted): the close is the answer then.
                     try await ConnectionWatch.shared.answer(on: connection) {
                         var rows: [PostgresRow] = []
-                        for try await row in try await connection.execute(prepared, logger: logger) { rows.append(row) }
+                        let answer = try await HotSchema.$current.withValue(schema) { try await connection.execute(prepared, logger: logger) }
+                        for try await row in answer { rows.append(row) }
                         return rows
                     }
                 }

@@ -77,9 +77,9 @@ struct ServerBenchParties {
     var firms: [(key: PrivateKey, template: Application)]
     var clock: FixedClock
 
-    static func make(in dir: DataDirectory, firms firmCount: Int, database: String? = nil) async throws -> (Workflow, ServerBenchParties) {
-        let (workflow, approvers, firm, template, clock) = try await BenchAuthority.make(in: dir, database: database)
-        let admin = try PrivateKey.load(path: dir.adminKey.path)
+    static func make(in dir: DataDirectory, firms firmCount: Int, database: String? = nil, added: Bool = false) async throws -> (Workflow, ServerBenchParties) {
+        let (workflow, approvers, firm, template, clock) = try await BenchAuthority.make(in: dir, database: database, added: added)
+        let admin = try PrivateKey.load(path: workflow.directory.adminKey.path)
         var firms = [(firm, template)]
         for n in 1..<max(1, firmCount) {
             var a = template
@@ -185,15 +185,18 @@ struct ServerBenchRun {
     /// `postgres`, the store is a database made for the run on that server, shared by
     /// `instances` servers (each on a port of its own, over the same data directory); the
     /// clients take the instances in turn (client n talks to instance n mod `instances`).
-    static func overHTTP(server: URL, clients: Int, count: Int, seconds: Double,
-                         postgres: PostgresBenchDatabase? = nil, instances: Int = 1, label: String = "over HTTP") async throws -> ServerBenchRun {
+    /// With `added`, the clients apply to and approve for an authority added to the deployment
+    /// after the first (`BenchAuthority.addedCode`): its own SQLite file, or its own schema.
+    static func overHTTP(server: URL, clients: Int, count: Int, seconds: Double, postgres: PostgresBenchDatabase? = nil,
+                         instances: Int = 1, added: Bool = false, label: String = "over HTTP") async throws -> ServerBenchRun {
         let dir = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("permit-server-bench-\(UUID().uuidString)"))
         defer { try? FileManager.default.removeItem(at: dir.url) }
         let database = try postgres?.createDatabase()
         defer { if let postgres, let database { postgres.dropDatabase(database) } }
         let firmClients = clients - Department.allCases.count
         // The set-up's workflow is let go at once: from here on, only the servers open the database.
-        let parties = try await ServerBenchParties.make(in: dir, firms: firmClients, database: database).1
+        let parties = try await ServerBenchParties.make(in: dir, firms: firmClients, database: database, added: added).1
+        let code = added ? BenchAuthority.addedCode : BenchAuthority.firstCode
         var processes: [ServerChild] = []
         defer { for process in processes { process.stop() } }
         for n in 0..<instances {
@@ -209,7 +212,7 @@ struct ServerBenchRun {
         let urls = processes.map(\.url)
         let started = LockTraceSummary.now()
         var run = try await driver.run(label: label) { n, signer in
-            try await HTTPPermitService.connect(server: urls[n % urls.count], authority: "330114", signer: signer, timeout: 120)
+            try await HTTPPermitService.connect(server: urls[n % urls.count], authority: code, signer: signer, timeout: 120)
         }
         let ended = LockTraceSummary.now()
         run.instances = instances
@@ -221,9 +224,9 @@ struct ServerBenchRun {
         }
         if let postgres, let database {
             run.lock = LockTraceSummary(files: (0..<instances).map { dir.url.appendingPathComponent("lock-\($0).trace") }, from: started, to: ended)
-            try run.verify(postgres: postgres, database: database)
+            try run.verify(postgres: postgres, database: database, schema: added ? "a" + code : nil)
         } else {
-            try run.verify(database: dir.database.path)
+            try run.verify(database: (added ? dir.addedAuthority(code) : dir).database.path)
         }
         return run
     }
@@ -243,8 +246,10 @@ struct ServerBenchRun {
     }
 
     /// The same check on a PostgreSQL database, through psql; and the cluster's settings.
-    mutating func verify(postgres: PostgresBenchDatabase, database url: String) throws {
-        let numbers = try postgres.psql(url, Self.checkSQL).split(separator: "|").compactMap { Int($0) }
+    /// `schema`: an added authority's (`aCODE`, as `PostgresPermitStore.schemaName` names it), whose tables the check reads.
+    mutating func verify(postgres: PostgresBenchDatabase, database url: String, schema: String? = nil) throws {
+        let path = schema.map { "SET search_path TO \"\($0)\"; " } ?? ""
+        let numbers = try postgres.psql(url, path + Self.checkSQL).split(separator: "|").compactMap { Int($0) }
         let version = try postgres.psql(url, "SHOW server_version"), settings = try postgres.durability(url)
         durability = "PostgreSQL \(version), \(settings) (SHOWn by the server)"
         check(numbers)

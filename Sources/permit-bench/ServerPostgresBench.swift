@@ -21,6 +21,10 @@ import PermitTestSupport
 /// how long writers waited for the authority's advisory lock and how much of the wall time it
 /// was held.
 ///
+/// `PERMIT_BENCH_AUTHORITY=added` runs every client against an authority added to the
+/// deployment after the first (its own SQLite file; its own schema of the database), as most
+/// authorities of a province's deployment are, instead of the first authority.
+///
 /// `PERMIT_BENCH_ROUNDS=N` runs the same comparison N times for each client count, PostgreSQL
 /// first in every second round, and ends with each client count's median ratio, its range and
 /// the rounds that met the target: the SQLite server's own rate varies from run to run here by
@@ -30,9 +34,12 @@ func runServerPostgresBench(server: URL, postgres: PostgresBenchDatabase, client
     let message = Array(repeating: UInt8(0x61), count: 300)
     let rawSign = Rate.measure { _ in _ = key.sign(message) }
     let one = ProcessInfo.processInfo.environment["PERMIT_BENCH_PG_ONE"] != "0"
+    let added = try benchAuthorityIsAdded()
     print("server bench, SQLite against PostgreSQL: \(count) applications a run from firms in batches of 1–10, approved by the ten departments' approvers; "
           + "loopback HTTP, release permit-server, \(ProcessInfo.processInfo.activeProcessorCount) cores shared by the clients, the servers and PostgreSQL")
     print("  PostgreSQL: \(postgres.description)")
+    print("  authority: " + (added ? "\(BenchAuthority.addedCode), added to the deployment after the first (PERMIT_BENCH_AUTHORITY=added)"
+                                    : "\(BenchAuthority.firstCode), the deployment's first"))
     print(String(format: "  raw Ed25519 signing in this run: %.0f/s; load average %@", rawSign, loadAverage()))
     let rounds = max(1, Int(ProcessInfo.processInfo.environment["PERMIT_BENCH_ROUNDS"] ?? "") ?? 1)
     var rows: [(clients: Int, round: Int, sqlite: ServerBenchRun, two: ServerBenchRun, one: ServerBenchRun?, load: String)] = []
@@ -40,7 +47,7 @@ func runServerPostgresBench(server: URL, postgres: PostgresBenchDatabase, client
     /// One run of the clients against the servers of one store, printed.
     func measured(_ label: String, clients: Int, on postgres: PostgresBenchDatabase? = nil, instances: Int = 1) async throws -> ServerBenchRun {
         let run = try await ServerBenchRun.overHTTP(server: server, clients: clients, count: count, seconds: seconds,
-                                                    postgres: postgres, instances: instances, label: label)
+                                                    postgres: postgres, instances: instances, added: added, label: label)
         run.print()
         return run
     }
@@ -87,6 +94,15 @@ func runServerPostgresBench(server: URL, postgres: PostgresBenchDatabase, client
     }
     for summary in summaries { print(summary) }
     if rows.contains(where: { !$0.sqlite.checked || !$0.two.checked || $0.one?.checked == false }) { throw BenchFailure("a run did not pass its check (above)") }
+}
+
+/// `PERMIT_BENCH_AUTHORITY`: `first` (or unset) or `added`; anything else is refused.
+func benchAuthorityIsAdded() throws -> Bool {
+    switch ProcessInfo.processInfo.environment["PERMIT_BENCH_AUTHORITY"] ?? "" {
+    case "", "first": return false
+    case "added": return true
+    case let other: throw BenchFailure("PERMIT_BENCH_AUTHORITY=\(other): give first (the deployment's first authority) or added (one added after it)")
+    }
 }
 
 /// /proc/loadavg's first three figures.

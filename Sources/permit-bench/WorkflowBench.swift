@@ -84,14 +84,26 @@ func runWorkflowBench() async throws {
 /// The authority both workflow benches start from: a fresh data directory at a fixed clock, one
 /// EdDSA approver per department and one registered firm, whose application is the template.
 enum BenchAuthority {
+    /// The first authority's code, which `permit init` makes.
+    static let firstCode = "330114"
+    /// The authority an `added` run serves: one `authority add` made after the first.
+    static let addedCode = "330106"
+
     /// `database`: a `postgres://` URL for the store instead of the directory's SQLite file.
-    static func make(in dir: DataDirectory, database: String? = nil) async throws
+    /// `added`: the parties are registered with a second authority added to the deployment
+    /// (`Deployment.addAuthority`: its own SQLite file, or its own schema of the database), and
+    /// the workflow returned is that authority's; without it, the first authority's.
+    static func make(in dir: DataDirectory, database: String? = nil, added: Bool = false) async throws
         -> (workflow: Workflow, approvers: [Department: PrivateKey], firm: PrivateKey, template: Application, clock: FixedClock) {
         let clock = FixedClock(RFC3339.date("2026-11-30T09:00:00+08:00")!)
-        _ = try await Workflow.initialise(directory: dir, authority: "330114", name: "杭州市钱塘区交通运输局", nameEn: "Qiantang District Transport Bureau",
+        _ = try await Workflow.initialise(directory: dir, authority: firstCode, name: "杭州市钱塘区交通运输局", nameEn: "Qiantang District Transport Bureau",
                                           phone: "0571-86000000", maxDays: 30, clock: clock, database: database)
-        let workflow = try await Workflow(directory: dir, clock: clock, database: database)
-        let admin = try PrivateKey.load(path: dir.adminKey.path)
+        if added {
+            _ = try await Deployment.addAuthority(directory: dir, authority: addedCode, name: "杭州市西湖区交通运输局", nameEn: "Xihu District Transport Bureau",
+                                                  phone: "0571-87000000", maxDays: 30, clock: clock, database: database)
+        }
+        let workflow = try await Deployment.openAuthority(directory: dir, clock: clock, database: database, authority: added ? addedCode : firstCode)
+        let admin = try PrivateKey.load(path: workflow.directory.adminKey.path)
         var approvers: [Department: PrivateKey] = [:]
         for d in Department.allCases {
             approvers[d] = .generate(.edDSA)

@@ -657,27 +657,38 @@ final class PostgresStoreTests: XCTestCase {
     /// The statements a server runs for nearly every request, run on their own as prepared
     /// statements (`HotReads`), answer what the same reads answer in a transaction: the signer
     /// of each kind of key, a queue's first and next pages, the blacklist with and without its
-    /// removed entries; and a nonce is admitted once, again only once it has expired.
+    /// removed entries; and a nonce is admitted once, again only once it has expired. For the
+    /// deployment's first authority, and for one added after it (its own schema, not on the
+    /// connection's search path: its statements name it).
     func testTheHotReadsOnTheirOwnAnswerAsInATransaction() async throws {
-        let h = try await Harness(store: .postgres)
-        let store = try XCTUnwrap(h.workflow.store as? PostgresPermitStore)
-        _ = try await h.workflow.apply((0..<5).map { h.item(h.variant(800 + $0), index: $0) }, key: h.firmKey)
-        _ = try await h.workflow.blacklistAdd(kind: .plate, value: "浙A99999", reason: "套牌", until: nil, revokeActive: false, adminKey: h.admin)
-        let removed = try await h.workflow.blacklistAdd(kind: .plate, value: "浙A99998", reason: "误列", until: nil, revokeActive: false, adminKey: h.admin)
-        _ = try await h.workflow.blacklistRemove(id: try XCTUnwrap(removed.entry.id), reason: "核实", adminKey: h.admin)
+        let t = try await DeploymentTests.TwoAuthorities(store: .postgres)
+        try await checkHotReads(t.first, admin: t.h.admin, approver: t.h.approvers[.health]!, firmKey: t.h.firmKey, h: t.h)
+        try await checkHotReads(t.second, admin: t.secondAdmin, approver: t.secondApprovers[.health]!, firmKey: t.h.firmKey, h: t.h)
+        let second = try XCTUnwrap(t.second.store as? PostgresPermitStore)
+        XCTAssertEqual(second.schema, "a330106")
+    }
 
-        for kid in [h.admin.publicKey.kidHex, h.approvers[.health]!.publicKey.kidHex, h.firmKey.publicKey.kidHex, "00000000deadbeef"] {
+    private func checkHotReads(_ workflow: Workflow, admin: PrivateKey, approver: PrivateKey, firmKey: PrivateKey, h: Harness,
+                               file: StaticString = #filePath, line: UInt = #line) async throws {
+        let store = try XCTUnwrap(workflow.store as? PostgresPermitStore)
+        let code = workflow.authority.code
+        _ = try await workflow.apply((0..<5).map { h.item(h.variant(800 + $0), index: $0) }, key: firmKey)
+        _ = try await workflow.blacklistAdd(kind: .plate, value: "浙A99999", reason: "套牌", until: nil, revokeActive: false, adminKey: admin)
+        let removed = try await workflow.blacklistAdd(kind: .plate, value: "浙A99998", reason: "误列", until: nil, revokeActive: false, adminKey: admin)
+        _ = try await workflow.blacklistRemove(id: try XCTUnwrap(removed.entry.id), reason: "核实", adminKey: admin)
+
+        for kid in [admin.publicKey.kidHex, approver.publicKey.kidHex, firmKey.publicKey.kidHex, "00000000deadbeef"] {
             // Twice on its own: a connection prepares the statement once, then runs it prepared.
             for _ in 0..<2 {
                 let own = try await store.requestSigners(kid: kid)
                 let inTransaction = try await store.read { try $0.requestSigners(kid: kid) }
-                XCTAssertEqual(own.admin, inTransaction.admin, kid)
-                XCTAssertEqual(own.parties, inTransaction.parties, kid)
+                XCTAssertEqual(own.admin, inTransaction.admin, "\(code) \(kid)", file: file, line: line)
+                XCTAssertEqual(own.parties, inTransaction.parties, "\(code) \(kid)", file: file, line: line)
             }
         }
-        let admin = try await store.requestSigners(kid: h.admin.publicKey.kidHex), firm = try await store.requestSigners(kid: h.firmKey.publicKey.kidHex)
-        XCTAssertNotNil(admin.admin)
-        XCTAssertEqual(firm.parties.map(\.kind), [.applicant])
+        let adminSigner = try await store.requestSigners(kid: admin.publicKey.kidHex), firm = try await store.requestSigners(kid: firmKey.publicKey.kidHex)
+        XCTAssertEqual(adminSigner.admin?.kid, admin.publicKey.kidHex, code, file: file, line: line)
+        XCTAssertEqual(firm.parties.map(\.kind), [.applicant], code, file: file, line: line)
 
         let required = try await store.read { try $0.requiredDepartments(applicationID: 1) }
         let department = try XCTUnwrap(required.first?.department)
@@ -687,25 +698,54 @@ final class PostgresStoreTests: XCTestCase {
         for (after, limit) in pages {
             let own = try await store.queue(department: department, dueBefore: nil, afterID: after, limit: limit)
             let inTransaction = try await store.read { try $0.queue(department: department, dueBefore: nil, afterID: after, limit: limit) }
-            XCTAssertEqual(own.map(\.0), inTransaction.map(\.0))
-            XCTAssertEqual(own.map(\.1), inTransaction.map(\.1))
-            XCTAssertEqual(own.count, after == nil ? min(limit, 5) : 3, "after \(after.map(String.init) ?? "-"), limit \(limit)")
+            XCTAssertEqual(own.map(\.0), inTransaction.map(\.0), code, file: file, line: line)
+            XCTAssertEqual(own.map(\.1), inTransaction.map(\.1), code, file: file, line: line)
+            XCTAssertEqual(own.count, after == nil ? min(limit, 5) : 3, "\(code) after \(after.map(String.init) ?? "-"), limit \(limit)", file: file, line: line)
         }
 
         for includeRemoved in [false, true] {
             let own = try await store.blacklist(includeRemoved: includeRemoved)
             let inTransaction = try await store.read { try $0.blacklist(includeRemoved: includeRemoved) }
-            XCTAssertEqual(own, inTransaction)
-            XCTAssertEqual(own.count, includeRemoved ? 2 : 1)
+            XCTAssertEqual(own, inTransaction, code, file: file, line: line)
+            XCTAssertEqual(own.count, includeRemoved ? 2 : 1, code, file: file, line: line)
         }
 
         let now = Date(timeIntervalSince1970: 1_800_000_000)
-        let kid = h.firmKey.publicKey.kidHex
+        let kid = firmKey.publicKey.kidHex
         var admitted: [Bool] = []
         for at in [now, now.addingTimeInterval(1), now.addingTimeInterval(301)] {
             admitted.append(try await store.admitNonce("nonce-hot-1", kid: kid, expires: now.addingTimeInterval(300), now: at))
         }
-        XCTAssertEqual(admitted, [true, false, true], "kept, a replay, expired and replaced")
+        XCTAssertEqual(admitted, [true, false, true], "\(code): kept, a replay, expired and replaced", file: file, line: line)
+    }
+
+    /// Two authorities' stores share one pool, so one connection prepares both one's hot
+    /// statements and the other's: each must read its own schema. Taken in turn, on one
+    /// connection after another, each admin key is its own authority's signer and nobody at the
+    /// other; each queue holds its own applications; one nonce is admitted once at each.
+    func testAuthoritiesSharingAPoolEachReadTheirOwnSchemaWithTheHotStatements() async throws {
+        let t = try await DeploymentTests.TwoAuthorities(store: .postgres)
+        let stores = [try XCTUnwrap(t.first.store as? PostgresPermitStore), try XCTUnwrap(t.second.store as? PostgresPermitStore)]
+        let admins = [t.h.admin.publicKey.kidHex, t.secondAdmin.publicKey.kidHex]
+        _ = try await t.first.apply((0..<3).map { t.h.item(t.h.variant(900 + $0), index: $0) }, key: t.h.firmKey)
+        _ = try await t.second.apply([t.h.item(t.h.variant(950))], key: t.h.firmKey)
+        let required = try await stores[0].read { try $0.requiredDepartments(applicationID: 1) }
+        let department = try XCTUnwrap(required.first?.department)
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        // In turn, one at a time: the pool hands the idle connection back, so the same
+        // connections prepare both authorities' statements.
+        for round in 0..<12 {
+            for (n, store) in stores.enumerated() {
+                let own = try await store.requestSigners(kid: admins[n]), other = try await store.requestSigners(kid: admins[1 - n])
+                XCTAssertEqual(own.admin?.kid, admins[n], "round \(round), authority \(n)")
+                XCTAssertNil(other.admin, "round \(round), authority \(n) found the other's admin key")
+                let queue = try await store.queue(department: department, dueBefore: nil, afterID: nil, limit: 50)
+                XCTAssertEqual(queue.map(\.0.reference).sorted(), n == 0 ? ["QT-TEST-900", "QT-TEST-901", "QT-TEST-902"].sorted() : ["QT-TEST-950"],
+                               "round \(round), authority \(n)")
+                let admitted = try await store.admitNonce("nonce-shared-\(round)", kid: admins[n], expires: now.addingTimeInterval(300), now: now)
+                XCTAssertTrue(admitted, "round \(round), authority \(n): its own first use of the nonce")
+            }
+        }
     }
 
     /// Writers waiting at once run together, in one transaction (`WriteCombiner`), each in its
