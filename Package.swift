@@ -132,7 +132,7 @@ let package = Package(
         ], swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(name: "permit-bench", dependencies: [
             "PermitAPI", "PermitFoundation", "PermitModel", "PermitSeal", "PermitRouting", "PermitStore", "PermitWorkflow",
-            "PermitVerify", "PermitRender", "PermitTestSupport", "PermitHTTPSignature", "PermitClient",
+            "PermitVerify", "PermitRender", "PermitTestSupport", "PermitHTTPSignature", "PermitClient", "PermitStorePostgres",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),

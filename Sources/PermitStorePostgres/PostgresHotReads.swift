@@ -111,19 +111,48 @@ private enum AdmitNonceStatement: HotStatement {
     static func sql(schema: String?) -> String { HotReads.admitNonce(nonce: "", kid: "", expires: Date(), now: Date(), schema: schema).sql }
 }
 
-/// The schema whose `HotStatement` a `Prepared` runs. postgres-nio asks a prepared statement's
-/// type for its name and text (static requirements) when `execute` is called, before its first
-/// suspension, and keeps both with the statement from there; so the caller binds this around
-/// that call, and the type names the statement of its store's schema.
-enum HotSchema {
-    @TaskLocal static var current: String?
+/// The name and text of one `HotStatement` for one schema, made once (`of`) and kept: a hot
+/// read looks them up instead of building the text again.
+struct HotText: Sendable {
+    let name: String
+    let sql: String
+
+    /// The statement a `Prepared` runs. postgres-nio asks a prepared statement's type for its
+    /// name and text (static requirements) when `execute` is called, before its first
+    /// suspension, and keeps both with the statement from there; so the caller binds this
+    /// around that call, and the type names the statement of its store's schema.
+    @TaskLocal static var current = HotText(name: "", sql: "")
+
+    static func of<Statement: HotStatement>(_ statement: Statement.Type, schema: String?) -> HotText {
+        Made.shared.text(statement, schema: schema)
+    }
+
+    private final class Made: @unchecked Sendable {
+        static let shared = Made()
+        private struct Key: Hashable {
+            let statement: ObjectIdentifier
+            let schema: String?
+        }
+        private let lock = NSLock()
+        private var texts: [Key: HotText] = [:]
+
+        func text<Statement: HotStatement>(_ statement: Statement.Type, schema: String?) -> HotText {
+            let key = Key(statement: ObjectIdentifier(statement), schema: schema)
+            return lock.withLock {
+                if let text = texts[key] { return text }
+                let text = HotText(name: Statement.name(schema: schema), sql: Statement.sql(schema: schema))
+                texts[key] = text
+                return text
+            }
+        }
+    }
 }
 
 /// A `HotStatement` with its values, as postgres-nio prepares and runs it.
 private struct Prepared<Statement: HotStatement>: PostgresPreparedStatement {
     typealias Row = PostgresRow
-    static var name: String { Statement.name(schema: HotSchema.current) }
-    static var sql: String { Statement.sql(schema: HotSchema.current) }
+    static var name: String { HotText.current.name }
+    static var sql: String { HotText.current.sql }
     let bindings: PostgresBindings
 
     func makeBindings() throws -> PostgresBindings { bindings }
@@ -173,9 +202,9 @@ extension PostgresPermitStore {
     /// be of its shape) on a leased connection; a failure that may be retried (a dropped
     /// connection) is tried again, as a transaction would be.
     private func run<Statement: HotStatement>(_ statement: Statement.Type, _ query: QueryBuilder) async throws -> [Row] {
-        let schema = self.schema
-        guard query.sql == Statement.sql(schema: schema) else {
-            throw StoreError(.io, "the statement \(Statement.name(schema: schema)) was asked for with the text of another")
+        let text = HotText.of(Statement.self, schema: schema)
+        guard query.sql == text.sql else {
+            throw StoreError(.io, "the statement \(text.name) was asked for with the text of another")
         }
         let prepared = Prepared<Statement>(bindings: query.bindings)
         let logger = self.logger
@@ -188,7 +217,7 @@ extension PostgresPermitStore {
                     // closed (the server restarted): the close is the answer then.
                     try await ConnectionWatch.shared.answer(on: connection) {
                         var rows: [PostgresRow] = []
-                        let answer = try await HotSchema.$current.withValue(schema) { try await connection.execute(prepared, logger: logger) }
+                        let answer = try await HotText.$current.withValue(text) { try await connection.execute(prepared, logger: logger) }
                         for try await row in answer { rows.append(row) }
                         return rows
                     }

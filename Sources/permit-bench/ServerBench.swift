@@ -6,6 +6,7 @@ import PermitFoundation
 import PermitModel
 import PermitSeal
 import PermitStore
+import PermitStorePostgres
 import PermitTestSupport
 import PermitWorkflow
 
@@ -224,7 +225,7 @@ struct ServerBenchRun {
         }
         if let postgres, let database {
             run.lock = LockTraceSummary(files: (0..<instances).map { dir.url.appendingPathComponent("lock-\($0).trace") }, from: started, to: ended)
-            try run.verify(postgres: postgres, database: database, schema: added ? "a" + code : nil)
+            try run.verify(postgres: postgres, database: database, schema: added ? PostgresPermitStore.schemaName(authority: code) : nil)
         } else {
             try run.verify(database: (added ? dir.addedAuthority(code) : dir).database.path)
         }
@@ -246,7 +247,7 @@ struct ServerBenchRun {
     }
 
     /// The same check on a PostgreSQL database, through psql; and the cluster's settings.
-    /// `schema`: an added authority's (`aCODE`, as `PostgresPermitStore.schemaName` names it), whose tables the check reads.
+    /// `schema`: an added authority's (`PostgresPermitStore.schemaName`), whose tables the check reads.
     mutating func verify(postgres: PostgresBenchDatabase, database url: String, schema: String? = nil) throws {
         let path = schema.map { "SET search_path TO \"\($0)\"; " } ?? ""
         let numbers = try postgres.psql(url, path + Self.checkSQL).split(separator: "|").compactMap { Int($0) }
